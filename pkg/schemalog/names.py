@@ -1,0 +1,128 @@
+"""The identifier rule for table and property names, and for the other strings in events.
+
+Names (tables, properties, struct fields, tags) are Unicode strings that must
+round-trip through Kuzu's catalog when written in DDL with backtick quoting
+(a backtick inside a name is doubled). The rule, decided here once:
+
+* the value is a ``str`` (not bytes, not a subclass trick), 1..128 code points;
+* it is already NFC: a non-NFC name is rejected, never silently normalized,
+  because normalizing would make two different byte strings name the same
+  table after a round-trip through the log;
+* no control characters (Cc: NUL, newline, tab, DEL...), no format characters
+  (Cf: zero-width joiners/spaces, bidi overrides such as U+202E, BOM), no line
+  or paragraph separators (Zl/Zp), no lone surrogates (Cs), no private-use (Co)
+  or unassigned (Cn) code points: all of them are invisible or render
+  misleadingly in a catalog listing, and some cannot be UTF-8 encoded;
+* no leading or trailing whitespace (it is invisible in listings);
+* backticks, quotes, semicolons, spaces inside, reserved words (``MATCH``,
+  ``TABLE``...) and letters of any script (CJK, emoji) ARE allowed: quoting in
+  the DDL layer makes them safe, and rejecting them would reject real schemas;
+* names starting with ``_schemalog`` (any case) are reserved for our own
+  bookkeeping table.
+
+Why 128: Kuzu documents no limit; 128 code points is SQL Server's identifier
+limit, long enough for descriptive names in any script, short enough to keep
+DDL, error messages and catalog listings readable and events small.
+
+Unicode version: ``unicodedata`` differs between Python 3.11 (Unicode 14) and
+3.14 (Unicode 16). A character assigned only in a newer version is "unassigned"
+to the older interpreter and is rejected there with an error naming it -- a
+loud difference, never a silent one. NFC is stable for assigned characters.
+
+Other strings: ``validate_token`` (origins, workspaces) is a conservative ASCII
+rule, and ``validate_text`` (comments) allows any well-formed Unicode text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from schemalog.errors import InvalidEvent
+
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "MAX_TEXT_LENGTH",
+    "RESERVED_PREFIX",
+    "validate_name",
+    "validate_text",
+    "validate_token",
+]
+
+MAX_NAME_LENGTH = 128
+MAX_TEXT_LENGTH = 4096
+RESERVED_PREFIX = "_schemalog"
+
+# General categories never allowed in a name (see module docstring).
+_FORBIDDEN_CATEGORIES = {
+    "Cc": "control character",
+    "Cf": "format character (zero-width or bidi control)",
+    "Cs": "lone surrogate",
+    "Co": "private-use character",
+    "Cn": "unassigned code point",
+    "Zl": "line separator",
+    "Zp": "paragraph separator",
+}
+
+_TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+# Pure printable ASCII without backtick needs no per-character inspection.
+_PLAIN_ASCII_RE = re.compile(r"[\x20-\x5f\x61-\x7e]+\Z")
+
+
+def validate_name(value: object, field: str) -> str:
+    """Return ``value`` if it is a valid name, else raise InvalidEvent(field, reason)."""
+    if type(value) is not str:
+        raise InvalidEvent(field, f"name must be a string, got {type(value).__name__}")
+    if not value:
+        raise InvalidEvent(field, "name is empty")
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidEvent(
+            field, f"name has {len(value)} code points, more than {MAX_NAME_LENGTH}"
+        )
+    if _PLAIN_ASCII_RE.match(value) is None:
+        _check_characters(value, field)
+    if value[0].isspace() or value[-1].isspace():
+        raise InvalidEvent(field, "name has leading or trailing whitespace")
+    if value[:len(RESERVED_PREFIX)].lower() == RESERVED_PREFIX:
+        raise InvalidEvent(field, f"names starting with {RESERVED_PREFIX!r} are reserved")
+    return value
+
+
+def _check_characters(value: str, field: str) -> None:
+    for index, char in enumerate(value):
+        category = unicodedata.category(char)
+        what = _FORBIDDEN_CATEGORIES.get(category)
+        if what is not None:
+            raise InvalidEvent(
+                field, f"name contains {what} U+{ord(char):04X} at index {index}"
+            )
+    if not unicodedata.is_normalized("NFC", value):
+        raise InvalidEvent(field, "name is not NFC-normalized (normalize it before use)")
+
+
+def validate_token(value: object, field: str) -> str:
+    """Origins and workspaces: 1..64 ASCII letters, digits, ``_ . -``, starting alphanumeric."""
+    if type(value) is not str:
+        raise InvalidEvent(field, f"must be a string, got {type(value).__name__}")
+    if _TOKEN_RE.match(value) is None:
+        raise InvalidEvent(
+            field, f"{value!r} must be 1..64 of [A-Za-z0-9_.-] starting alphanumeric"
+        )
+    return value
+
+
+def validate_text(value: object, field: str, max_length: int = MAX_TEXT_LENGTH) -> str:
+    """Free text (comments): well-formed Unicode (no lone surrogates, no NUL), bounded."""
+    if type(value) is not str:
+        raise InvalidEvent(field, f"must be a string, got {type(value).__name__}")
+    if len(value) > max_length:
+        raise InvalidEvent(field, f"has {len(value)} code points, more than {max_length}")
+    if "\x00" in value:
+        raise InvalidEvent(field, "contains NUL")
+    if not value.isascii():
+        for index, char in enumerate(value):
+            if 0xD800 <= ord(char) <= 0xDFFF:
+                raise InvalidEvent(
+                    field, f"contains lone surrogate U+{ord(char):04X} at index {index}"
+                )
+    return value
