@@ -41,6 +41,7 @@ from __future__ import annotations
 import datetime
 import re
 from dataclasses import dataclass
+from typing import NoReturn
 
 from schemalog.errors import InvalidEvent
 from schemalog.names import validate_text
@@ -172,7 +173,7 @@ class _Parser:
             pos = m.end()
         self.i = 0
 
-    def fail(self, reason: str) -> None:
+    def fail(self, reason: str) -> NoReturn:
         raise InvalidEvent(self.field, f"type {self.text!r}: {reason}")
 
     def peek(self) -> str | None:
@@ -182,7 +183,6 @@ class _Parser:
         tok = self.peek()
         if tok is None:
             self.fail(f"ends early, expected {what}")
-            raise AssertionError  # unreachable; fail raises
         self.i += 1
         return tok
 
@@ -259,7 +259,6 @@ class _Parser:
             self.take(")")
             return MapType(key, value)
         self.fail(f"unknown type name {word!r}")
-        raise AssertionError  # unreachable; fail raises
 
 
 def parse_type(text: object, field: str = "type") -> KuzuType:
@@ -307,46 +306,51 @@ def check_default(value: object, kuzu_type: KuzuType, field: str = "default") ->
     name = str(kuzu_type)
     if isinstance(kuzu_type, ScalarType) and name in _INT_RANGES:
         if type(value) is not int:
-            raise InvalidEvent(field, f"default for {name} must be an int, got {type(value).__name__}")
+            got = type(value).__name__
+            raise InvalidEvent(field, f"default for {name} must be an int, got {got}")
         low, high = _INT_RANGES[name]
         if not max(low, -MAX_SAFE_INT) <= value <= min(high, MAX_SAFE_INT):
             raise InvalidEvent(field, f"default {value} is outside the range of {name} (or 2**53)")
         return value
     if name == "BOOLEAN":
         if type(value) is not bool:
-            raise InvalidEvent(field, f"default for BOOLEAN must be a bool, got {type(value).__name__}")
+            got = type(value).__name__
+            raise InvalidEvent(field, f"default for BOOLEAN must be a bool, got {got}")
         return value
     if name == "STRING":
         return validate_text(_want_str(value, field, name), field)
     if name in ("FLOAT", "DOUBLE"):
-        if _FLOAT_RE.match(_want_str(value, field, name)) is None:
-            raise InvalidEvent(field, f"default {value!r} is not a decimal number string")
-        return value
+        text = _want_str(value, field, name)
+        if _FLOAT_RE.match(text) is None:
+            raise InvalidEvent(field, f"default {text!r} is not a decimal number string")
+        return text
     if isinstance(kuzu_type, DecimalType):
-        m = _DECIMAL_RE.match(_want_str(value, field, name))
+        text = _want_str(value, field, name)
+        m = _DECIMAL_RE.match(text)
         if m is None:
             raise InvalidEvent(field, f"default {value!r} is not a decimal number string")
         integer, fraction = m.group(1), m.group(2) or ""
         if len(fraction) > kuzu_type.scale or len(integer.lstrip("0")) > (
             kuzu_type.precision - kuzu_type.scale
         ):
-            raise InvalidEvent(field, f"default {value!r} does not fit {name}")
-        return value
+            raise InvalidEvent(field, f"default {text!r} does not fit {name}")
+        return text
     if name == "UUID":
-        if _UUID_RE.match(_want_str(value, field, name)) is None:
-            raise InvalidEvent(field, f"default {value!r} is not a lower-case UUID")
-        return value
+        text = _want_str(value, field, name)
+        if _UUID_RE.match(text) is None:
+            raise InvalidEvent(field, f"default {text!r} is not a lower-case UUID")
+        return text
     if name == "DATE":
-        m = _DATE_RE.match(_want_str(value, field, name))
-        _check_calendar(m, value, field, name)
-        return value
+        text = _want_str(value, field, name)
+        _check_calendar(_DATE_RE.match(text), text, field, name)
+        return text
     if name.startswith("TIMESTAMP"):
-        m = _TIMESTAMP_RE.match(_want_str(value, field, name))
-        _check_calendar(m, value, field, name)
-        assert m is not None
-        if m.group(8) and name != "TIMESTAMP_TZ":
-            raise InvalidEvent(field, f"default {value!r}: only TIMESTAMP_TZ takes an offset")
-        return value
+        text = _want_str(value, field, name)
+        m = _TIMESTAMP_RE.match(text)
+        _check_calendar(m, text, field, name)
+        if m is not None and m.group(8) and name != "TIMESTAMP_TZ":
+            raise InvalidEvent(field, f"default {text!r}: only TIMESTAMP_TZ takes an offset")
+        return text
     raise InvalidEvent(field, f"defaults for {name} are not supported")
 
 
