@@ -29,6 +29,11 @@ Unicode version: ``unicodedata`` differs between Python 3.11 (Unicode 14) and
 to the older interpreter and is rejected there with an error naming it -- a
 loud difference, never a silent one. NFC is stable for assigned characters.
 
+Case: Kuzu 0.11's catalog compares table and property names case-insensitively
+for ASCII letters only (checked on native kuzu 0.11.3: ``Person``/``person``
+collide, ``Ä``/``ä`` do not). ``catalog_key`` folds exactly that way; the
+schema model uses it for uniqueness.
+
 Other strings: ``validate_token`` (origins, workspaces) is a conservative ASCII
 rule, and ``validate_text`` (comments) allows any well-formed Unicode text.
 """
@@ -41,6 +46,7 @@ import unicodedata
 from schemalog.errors import InvalidEvent
 
 __all__ = [
+    "catalog_key",
     "MAX_NAME_LENGTH",
     "MAX_TEXT_LENGTH",
     "RESERVED_PREFIX",
@@ -83,7 +89,7 @@ def validate_name(value: object, field: str) -> str:
         _check_characters(value, field)
     if value[0].isspace() or value[-1].isspace():
         raise InvalidEvent(field, "name has leading or trailing whitespace")
-    if value[:len(RESERVED_PREFIX)].lower() == RESERVED_PREFIX:
+    if catalog_key(value[: len(RESERVED_PREFIX)]) == RESERVED_PREFIX:
         raise InvalidEvent(field, f"names starting with {RESERVED_PREFIX!r} are reserved")
     return value
 
@@ -98,6 +104,14 @@ def _check_characters(value: str, field: str) -> None:
             )
     if not unicodedata.is_normalized("NFC", value):
         raise InvalidEvent(field, "name is not NFC-normalized (normalize it before use)")
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def catalog_key(name: str) -> str:
+    """The key under which Kuzu's catalog compares names: ASCII letters folded, nothing else."""
+    return name.translate(_ASCII_LOWER)
 
 
 def validate_token(value: object, field: str) -> str:

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# One script for set-up, build, tests, benchmarks and the dev server.
+# Every subcommand does the set-up it needs when it is missing, and reuses
+# what an earlier run left (stamps keyed on the inputs' content).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+VENV="$ROOT/.venv"                  # CPython >= 3.11: tests, build, kuzu
+TOOLS_VENV="$ROOT/.venv-pyodide"    # Python >= 3.12: pyodide-lock / pyodide-cli
+BUILD="$ROOT/build"
+DIST="$BUILD/pyodide-dist"          # local Pyodide distribution (no CDN)
+SITE="$BUILD/site"                  # what `serve` and the browser tests serve
+STAMPS="$BUILD/stamps"
+ARTIFACTS="$ROOT/test-artifacts"    # screenshots, junit files, traces
+
+# The pure wheels that Pyodide packages need and npm's Pyodide core lacks.
+# Versions are the ones its pyodide-lock.json names, so the lock stays valid.
+PYODIDE_WHEELS=(
+  micropip==0.11.1 packaging==26.1 pytest==9.0.2 pluggy==1.6.0 iniconfig==2.3.0
+  pygments==2.20.0 tblib==3.2.2 six==1.17.0 more-itertools==11.0.1 py==1.11.0
+  setuptools==82.0.1 pyparsing==3.3.2 attrs==26.1.0 exceptiongroup==1.3.1
+)
+PYODIDE_SDISTS=(atomicwrites==1.4.1)   # published only as an sdist
+
+log() { printf '\033[1m[build.sh]\033[0m %s\n' "$*" >&2; }
+die() { printf '[build.sh] error: %s\n' "$*" >&2; exit 2; }
+
+# stamp NAME INPUT... : true when NAME was made from these exact inputs.
+stamp_key() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+stamp_ok() { local name=$1; shift; [ -f "$STAMPS/$name" ] && [ "$(cat "$STAMPS/$name")" = "$(stamp_key "$@")" ]; }
+stamp_set() { local name=$1; shift; mkdir -p "$STAMPS"; stamp_key "$@" >"$STAMPS/$name"; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+find_python() {  # first interpreter on PATH with at least the given minor version
+  local minor=$1 cand
+  for cand in python3.13 python3.12 python3.14 python3.11 python3; do
+    local exe
+    exe=$(command -v "$cand" 2>/dev/null) || continue
+    # pyenv shims exist for versions that are not selected: ask the interpreter itself.
+    if "$exe" -c "import sys; sys.exit(0 if sys.version_info >= (3, $minor) else 1)" 2>/dev/null; then
+      echo "$exe"; return 0
+    fi
+  done
+  if command -v pyenv >/dev/null 2>&1; then
+    for cand in $(pyenv versions --bare 2>/dev/null | sort -rV); do
+      local exe="$(pyenv root)/versions/$cand/bin/python3"
+      if [ -x "$exe" ] && "$exe" -c "import sys; sys.exit(0 if sys.version_info >= (3, $minor) else 1)"; then
+        echo "$exe"; return 0
+      fi
+    done
+  fi
+  return 1
+}
+
+setup_browser() {
+  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then return; fi
+  log "installing Debian chromium and chromium-driver"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver >/dev/null
+}
+
+setup_venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    local py; py=$(find_python 11) || die "no Python >= 3.11 on PATH"
+    log "creating $VENV with $py"
+    "$py" -m venv "$VENV"
+  fi
+  if ! stamp_ok venv pyproject.toml; then
+    log "installing the package (editable) with its dev and kuzu extras"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e ".[dev,kuzu]"
+    stamp_set venv pyproject.toml
+  fi
+}
+
+setup_tools_venv() {
+  if [ ! -x "$TOOLS_VENV/bin/pyodide" ]; then
+    local py
+    py=$(find_python 12) || die "pyodide-lock[wheel] 0.2.1 and pyodide-cli 0.5.0 need Python >= 3.12; none is on PATH (install python3.12 or python3.13)"
+    log "creating $TOOLS_VENV with $py for pyodide-lock / pyodide-cli"
+    "$py" -m venv "$TOOLS_VENV"
+    "$TOOLS_VENV/bin/python" -m pip install -q 'pyodide-lock[wheel]==0.2.1' 'pyodide-cli==0.5.0'
+  fi
+}
+
+setup_npm() {
+  if ! stamp_ok npm package-lock.json || [ ! -d node_modules/pyodide ]; then
+    command -v npm >/dev/null 2>&1 || die "npm is missing (apt-get install nodejs npm)"
+    log "npm ci (pyodide, kuzu-wasm)"
+    npm ci --no-audit --no-fund --loglevel=error
+    stamp_set npm package-lock.json
+  fi
+}
+
+# The npm package is Pyodide's core only: add the pure wheels its lock file
+# names, and make the lock's sha256 match the files we ship.
+setup_pyodide_dist() {
+  if stamp_ok pyodide-dist package-lock.json build.sh tools/pyodide_dist.py && [ -f "$DIST/pyodide-lock.base.json" ]; then
+    return
+  fi
+  log "assembling the local Pyodide distribution in $DIST"
+  rm -rf "$DIST"; mkdir -p "$DIST"
+  cp -r node_modules/pyodide/. "$DIST/"
+  "$VENV/bin/python" -m pip download -q --no-deps --only-binary=:all: --python-version 3.14 \
+    --implementation py --abi none --platform any -d "$DIST" "${PYODIDE_WHEELS[@]}"
+  "$VENV/bin/python" -m pip wheel -q --no-deps -w "$DIST" "${PYODIDE_SDISTS[@]}"
+  "$VENV/bin/python" tools/pyodide_dist.py match-lock "$DIST/pyodide-lock.json" "$DIST"
+  cp "$DIST/pyodide-lock.json" "$DIST/pyodide-lock.base.json"
+  stamp_set pyodide-dist package-lock.json build.sh tools/pyodide_dist.py
+}
+
+# build/site: the tree the dev server and the browser tests serve.
+setup_site() {
+  mkdir -p "$SITE"
+  ln -sfn "$ROOT/web" "$SITE/web"
+  ln -sfn "$DIST" "$SITE/pyodide"
+  ln -sfn "$ROOT/node_modules/kuzu-wasm" "$SITE/kuzu-wasm"
+  [ -f "$SITE/index.html" ] || printf '<meta http-equiv="refresh" content="0; url=web/index.html">\n' >"$SITE/index.html"
+}
+
+cmd_setup() {
+  setup_browser
+  setup_venv
+  setup_tools_venv
+  setup_npm
+  setup_pyodide_dist
+  setup_site
+}
+
+cmd_build() {
+  cmd_setup
+  local inputs; inputs=$(git ls-files pkg pyproject.toml README.md 2>/dev/null | tr '\n' ' ')
+  # shellcheck disable=SC2086
+  if stamp_ok wheel $inputs && ls "$DIST"/kuzu_schemalog-*.whl >/dev/null 2>&1; then return; fi
+  log "building the wheel"
+  rm -rf "$BUILD/wheel"
+  "$VENV/bin/python" -m build --wheel --outdir "$BUILD/wheel" . >/dev/null
+  rm -f "$DIST"/kuzu_schemalog-*.whl
+  cp "$BUILD"/wheel/kuzu_schemalog-*-py3-none-any.whl "$DIST/"
+  (cd "$DIST" && "$TOOLS_VENV/bin/pyodide" lockfile add-wheels \
+      --input pyodide-lock.base.json --output pyodide-lock.json --base-path "$DIST" \
+      kuzu_schemalog-*-py3-none-any.whl >/dev/null)
+  # shellcheck disable=SC2086
+  stamp_set wheel $inputs
+  log "wheel: $(basename "$DIST"/kuzu_schemalog-*.whl) registered in $DIST/pyodide-lock.json"
+}
+
+# run_suite NAME PYTEST-ARGS... : pytest with a junit file; records counts.
+SUITES=()
+run_suite() {
+  local name=$1; shift
+  local junit="$ARTIFACTS/junit-$name.xml"
+  log "suite $name: pytest $*"
+  set +e
+  SE_CHROMEDRIVER="$(command -v chromedriver)" "$VENV/bin/python" -m pytest -q --junitxml="$junit" "$@"
+  local rc=$?
+  set -e
+  SUITES+=("$name:$rc:$junit")
+}
+
+cmd_test() {
+  cmd_build
+  mkdir -p "$ARTIFACTS"
+  rm -f "$ARTIFACTS"/junit-*.xml
+  run_suite cpython tests
+  run_suite chrome pyodide-tests --runtime chrome --dist-dir "$DIST"
+  run_suite node pyodide-tests --runtime node --dist-dir "$DIST"
+  "$VENV/bin/python" tools/summarize_junit.py "${SUITES[@]}"
+}
+
+cmd_serve() {
+  cmd_build
+  local port="${PORT:-8000}"
+  log "serving $SITE"
+  echo "demo page: http://127.0.0.1:$port/web/index.html"
+  exec "$VENV/bin/python" tools/devserver.py --directory "$SITE" --port "$port"
+}
+
+cmd_bench() {
+  cmd_build
+  local found=0 b
+  for b in bench/*/run.py; do
+    [ -f "$b" ] || continue
+    found=1
+    log "bench $(dirname "$b")"
+    "$VENV/bin/python" "$b" "$@"
+  done
+  [ "$found" = 1 ] || log "no benchmarks in bench/ yet"
+}
+
+case "${1:-}" in
+  setup) cmd_setup ;;
+  build) cmd_build ;;
+  test) cmd_test ;;
+  serve) cmd_serve ;;
+  bench) shift; cmd_bench "$@" ;;
+  *) echo "usage: ./build.sh setup|build|test|serve|bench" >&2; exit 2 ;;
+esac
