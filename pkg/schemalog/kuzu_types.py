@@ -82,14 +82,29 @@ _INT_RANGES: dict[str, tuple[int, int]] = {
 _SCALARS = frozenset(
     [
         *_INT_RANGES,
-        "SERIAL", "FLOAT", "DOUBLE", "BOOLEAN", "STRING", "BLOB", "UUID", "DATE",
-        "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_SEC", "TIMESTAMP_TZ",
+        "SERIAL",
+        "FLOAT",
+        "DOUBLE",
+        "BOOLEAN",
+        "STRING",
+        "BLOB",
+        "UUID",
+        "DATE",
+        "TIMESTAMP",
+        "TIMESTAMP_NS",
+        "TIMESTAMP_MS",
+        "TIMESTAMP_SEC",
+        "TIMESTAMP_TZ",
         "INTERVAL",
     ]
 )
 _ALIASES = {
-    "INT": "INT32", "REAL": "FLOAT", "FLOAT4": "FLOAT", "FLOAT8": "DOUBLE",
-    "BYTEA": "BLOB", "BOOL": "BOOLEAN",
+    "INT": "INT32",
+    "REAL": "FLOAT",
+    "FLOAT4": "FLOAT",
+    "FLOAT8": "DOUBLE",
+    "BYTEA": "BLOB",
+    "BOOL": "BOOLEAN",
 }
 
 

@@ -46,10 +46,10 @@ import unicodedata
 from schemalog.errors import InvalidEvent
 
 __all__ = [
-    "catalog_key",
     "MAX_NAME_LENGTH",
     "MAX_TEXT_LENGTH",
     "RESERVED_PREFIX",
+    "catalog_key",
     "validate_name",
     "validate_text",
     "validate_token",
@@ -82,9 +82,7 @@ def validate_name(value: object, field: str) -> str:
     if not value:
         raise InvalidEvent(field, "name is empty")
     if len(value) > MAX_NAME_LENGTH:
-        raise InvalidEvent(
-            field, f"name has {len(value)} code points, more than {MAX_NAME_LENGTH}"
-        )
+        raise InvalidEvent(field, f"name has {len(value)} code points, more than {MAX_NAME_LENGTH}")
     if _PLAIN_ASCII_RE.match(value) is None:
         _check_characters(value, field)
     if value[0].isspace() or value[-1].isspace():
@@ -99,9 +97,7 @@ def _check_characters(value: str, field: str) -> None:
         category = unicodedata.category(char)
         what = _FORBIDDEN_CATEGORIES.get(category)
         if what is not None:
-            raise InvalidEvent(
-                field, f"name contains {what} U+{ord(char):04X} at index {index}"
-            )
+            raise InvalidEvent(field, f"name contains {what} U+{ord(char):04X} at index {index}")
     if not unicodedata.is_normalized("NFC", value):
         raise InvalidEvent(field, "name is not NFC-normalized (normalize it before use)")
 

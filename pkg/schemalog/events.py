@@ -1,0 +1,748 @@
+"""The event model: an envelope plus one frozen dataclass per kind of schema change.
+
+Identity scheme (documented here, relied on everywhere):
+
+* event id = ``"{origin}@{wall_ms}.{logical}"``, the origin and its hybrid
+  logical clock reading. An origin's clock never issues the same reading twice,
+  so ids are unique across instances as long as origins are (an origin is a
+  random token an instance picks once, e.g. a UUID). The id is checked against
+  ``origin`` and ``hlc``, so it cannot lie about either.
+* a table's id is the id of the event that created it; property ``n`` of a
+  create event gets ``"{event_id}/p{n}"``, an added property ``"{event_id}/p0"``.
+  Renames change names, never ids; changes refer to tables and properties by id.
+* parents: the ids of the heads the origin had seen, sorted, no duplicates,
+  never the event itself, and each with an hlc strictly below the event's own
+  (``new_event`` observes the parents on the clock first). Hence parent links
+  always point into the past and a valid log cannot contain a cycle.
+
+Every field is validated at construction (exact types: ``True`` is not an int;
+ints within 2**53), raising InvalidEvent with the field's dotted path. Type
+strings must already be canonical (see kuzu_types); builders normalize them.
+``to_obj``/``from_obj`` convert to and from plain JSON-able dicts; ``from_obj``
+rejects unknown or missing fields by name, unknown kinds and unknown formats.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from typing import Any, ClassVar
+
+from schemalog.clock import HybridLogicalClock, Timestamp
+from schemalog.errors import InvalidEvent
+from schemalog.kuzu_types import (
+    DefaultValue,
+    ListType,
+    MapType,
+    StructType,
+    UnionType,
+    check_default,
+    parse_type,
+)
+from schemalog.names import catalog_key, validate_name, validate_text, validate_token
+
+__all__ = [
+    "CHANGE_KINDS",
+    "FORMAT",
+    "MULTIPLICITIES",
+    "AddConnection",
+    "AddProperty",
+    "Change",
+    "CommentOnTable",
+    "Connection",
+    "CreateNodeTable",
+    "CreateRelTable",
+    "DropConnection",
+    "DropProperty",
+    "DropTable",
+    "Event",
+    "Merge",
+    "PropertyDef",
+    "RenameProperty",
+    "RenameTable",
+    "Resolution",
+    "Tag",
+    "build_add_property",
+    "build_node_table",
+    "build_rel_table",
+    "canonical_type",
+    "event_id",
+    "new_event",
+    "parse_event_id",
+]
+
+FORMAT = 1
+MULTIPLICITIES = ("MANY_MANY", "MANY_ONE", "ONE_MANY", "ONE_ONE")
+MAX_PARENTS = 256
+MAX_PROPERTIES = 1024
+MAX_CONNECTIONS = 1024
+
+_EVENT_ID_RE = re.compile(
+    r"([A-Za-z0-9][A-Za-z0-9_.-]{0,63})@([1-9][0-9]{0,15})\.(0|[1-9][0-9]{0,15})\Z"
+)
+_PROPERTY_ID_RE = re.compile(r"(.+)/p(0|[1-9][0-9]{0,5})\Z")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+@contextmanager
+def _under(prefix: str) -> Iterator[None]:
+    """Re-raise InvalidEvent from nested validation with the enclosing field path."""
+    try:
+        yield
+    except InvalidEvent as exc:
+        field = f"{prefix}.{exc.field}" if exc.field else prefix
+        raise InvalidEvent(field, exc.reason) from None
+
+
+def event_id(origin: str, hlc: Timestamp) -> str:
+    """The id of the event stamped ``hlc`` by ``origin``."""
+    return f"{origin}@{hlc.wall_ms}.{hlc.logical}"
+
+
+def parse_event_id(value: object, field: str = "id") -> Timestamp:
+    """The timestamp an event id encodes, or InvalidEvent if it is not an event id."""
+    if type(value) is not str:
+        raise InvalidEvent(field, f"event id must be a string, got {type(value).__name__}")
+    m = _EVENT_ID_RE.match(value)
+    if m is None:
+        raise InvalidEvent(field, f"{value!r} is not an event id (origin@wall_ms.logical)")
+    with _under(field):
+        return Timestamp(int(m.group(2)), int(m.group(3)), m.group(1))
+
+
+def _check_event_id(value: object, field: str) -> str:
+    parse_event_id(value, field)
+    return value  # type: ignore[return-value]  # parse_event_id proved it a str
+
+
+def _check_property_id(value: object, field: str) -> str:
+    if type(value) is not str:
+        raise InvalidEvent(field, f"property id must be a string, got {type(value).__name__}")
+    m = _PROPERTY_ID_RE.match(value)
+    if m is None or _EVENT_ID_RE.match(m.group(1)) is None:
+        raise InvalidEvent(field, f"{value!r} is not a property id (event_id/pN)")
+    return value
+
+
+def _check_tuple(value: object, field: str, limit: int) -> tuple[Any, ...]:
+    if type(value) is not tuple:
+        raise InvalidEvent(field, f"must be a tuple, got {type(value).__name__}")
+    if len(value) > limit:
+        raise InvalidEvent(field, f"has {len(value)} items, more than {limit}")
+    return value
+
+
+@lru_cache(maxsize=4096)
+def canonical_type(text: str) -> str:
+    """Canonical spelling of a Kuzu type (cached: logs repeat a few types many times)."""
+    return str(parse_type(text))
+
+
+def _check_type(value: object, field: str) -> str:
+    if type(value) is not str:
+        raise InvalidEvent(field, f"type must be a string, got {type(value).__name__}")
+    with _under_type(field):
+        canonical = canonical_type(value)
+    if canonical != value:
+        raise InvalidEvent(field, f"type {value!r} is not canonical; write {canonical!r}")
+    return value
+
+
+@contextmanager
+def _under_type(field: str) -> Iterator[None]:
+    try:
+        yield
+    except InvalidEvent as exc:
+        raise InvalidEvent(field, exc.reason) from None
+
+
+# ---------------------------------------------------------------- parts
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyDef:
+    """A property: stable id, name, canonical Kuzu type, typed default (None = no default)."""
+
+    property_id: str
+    name: str
+    type: str
+    default: DefaultValue = None
+
+    def __post_init__(self) -> None:
+        _check_property_id(self.property_id, "property_id")
+        validate_name(self.name, "name")
+        _check_type(self.type, "type")
+        if self.default is not None:
+            check_default(self.default, parse_type(self.type), "default")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Connection:
+    """One FROM/TO pair of a rel table, by node-table id."""
+
+    from_table_id: str
+    to_table_id: str
+
+    def __post_init__(self) -> None:
+        _check_event_id(self.from_table_id, "from_table_id")
+        _check_event_id(self.to_table_id, "to_table_id")
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """How a merge resolved one conflict: the winning event and the losing ones."""
+
+    conflict_key: str
+    winner: str
+    losers: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        validate_text(self.conflict_key, "conflict_key", 512)
+        if not self.conflict_key:
+            raise InvalidEvent("conflict_key", "is empty")
+        _check_event_id(self.winner, "winner")
+        _check_ids(self.losers, "losers", allow_empty=False)
+        if self.winner in self.losers:
+            raise InvalidEvent("losers", f"contains the winner {self.winner!r}")
+
+
+def _check_ids(value: object, field: str, allow_empty: bool) -> tuple[str, ...]:
+    ids = _check_tuple(value, field, MAX_PARENTS)
+    for i, item in enumerate(ids):
+        _check_event_id(item, f"{field}[{i}]")
+    if not ids and not allow_empty:
+        raise InvalidEvent(field, "is empty")
+    if list(ids) != sorted(set(ids)):
+        raise InvalidEvent(field, "must be sorted and without duplicates")
+    return ids
+
+
+def _check_properties(value: object, field: str) -> tuple[PropertyDef, ...]:
+    props = _check_tuple(value, field, MAX_PROPERTIES)
+    seen: dict[str, int] = {}
+    for i, prop in enumerate(props):
+        if type(prop) is not PropertyDef:
+            raise InvalidEvent(f"{field}[{i}]", f"must be a PropertyDef, got {type(prop).__name__}")
+        key = catalog_key(prop.name)
+        if key in seen:
+            raise InvalidEvent(
+                f"{field}[{i}].name",
+                f"{prop.name!r} duplicates {field}[{seen[key]}] (case-insensitive)",
+            )
+        seen[key] = i
+    return props
+
+
+def _check_connection(value: object, field: str) -> Connection:
+    if type(value) is not Connection:
+        raise InvalidEvent(field, f"must be a Connection, got {type(value).__name__}")
+    return value
+
+
+def _check_own_ids(event_id: str, table_id: str, props: Sequence[PropertyDef]) -> None:
+    if table_id != event_id:
+        raise InvalidEvent("change.table_id", f"{table_id!r} must equal the event id {event_id!r}")
+    for i, prop in enumerate(props):
+        if prop.property_id != f"{event_id}/p{i}":
+            raise InvalidEvent(
+                f"change.properties[{i}].property_id",
+                f"{prop.property_id!r} must be {event_id + '/p' + str(i)!r}",
+            )
+
+
+# ---------------------------------------------------------------- changes
+
+
+@dataclass(frozen=True, slots=True)
+class _ChangeBase:
+    KIND: ClassVar[str] = ""
+
+    def check_identity(self, event_id: str) -> None:
+        """Ids this change creates must derive from its event's id (see module docstring)."""
+
+    def to_obj(self) -> dict[str, Any]:
+        obj: dict[str, Any] = {"kind": self.KIND}
+        for f in fields(self):
+            obj[f.name] = _plain(getattr(self, f.name))
+        return obj
+
+
+def _plain(value: object) -> Any:
+    if type(value) is tuple:
+        return [_plain(v) for v in value]
+    if type(value) in (PropertyDef, Connection, Resolution):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}  # type: ignore[arg-type]
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class CreateNodeTable(_ChangeBase):
+    KIND: ClassVar[str] = "create_node_table"
+    table_id: str
+    name: str
+    properties: tuple[PropertyDef, ...]
+    primary_key: str  # a property id of this table
+
+    def __post_init__(self) -> None:
+        _check_event_id(self.table_id, "table_id")
+        validate_name(self.name, "name")
+        props = _check_properties(self.properties, "properties")
+        _check_property_id(self.primary_key, "primary_key")
+        pk = [p for p in props if p.property_id == self.primary_key]
+        if not pk:
+            raise InvalidEvent("primary_key", f"{self.primary_key!r} is not one of the properties")
+        if isinstance(parse_type(pk[0].type), ListType | MapType | StructType | UnionType) or (
+            pk[0].type == "BOOLEAN"
+        ):
+            raise InvalidEvent("primary_key", f"type {pk[0].type} cannot be a primary key")
+
+    def check_identity(self, event_id: str) -> None:
+        _check_own_ids(event_id, self.table_id, self.properties)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRelTable(_ChangeBase):
+    KIND: ClassVar[str] = "create_rel_table"
+    table_id: str
+    name: str
+    connections: tuple[Connection, ...]
+    properties: tuple[PropertyDef, ...]
+    multiplicity: str
+
+    def __post_init__(self) -> None:
+        _check_event_id(self.table_id, "table_id")
+        validate_name(self.name, "name")
+        conns = _check_tuple(self.connections, "connections", MAX_CONNECTIONS)
+        for i, conn in enumerate(conns):
+            _check_connection(conn, f"connections[{i}]")
+        if not conns:
+            raise InvalidEvent("connections", "a rel table needs at least one FROM/TO pair")
+        if list(conns) != sorted(set(conns)):
+            raise InvalidEvent("connections", "must be sorted and without duplicates")
+        props = _check_properties(self.properties, "properties")
+        for i, prop in enumerate(props):
+            if prop.type == "SERIAL":
+                raise InvalidEvent(f"properties[{i}].type", "rel tables cannot have SERIAL")
+        if self.multiplicity not in MULTIPLICITIES or type(self.multiplicity) is not str:
+            raise InvalidEvent(
+                "multiplicity", f"{self.multiplicity!r} is not one of {MULTIPLICITIES}"
+            )
+
+    def check_identity(self, event_id: str) -> None:
+        _check_own_ids(event_id, self.table_id, self.properties)
+
+
+@dataclass(frozen=True, slots=True)
+class AddProperty(_ChangeBase):
+    KIND: ClassVar[str] = "add_property"
+    table_id: str
+    property: PropertyDef
+
+    def __post_init__(self) -> None:
+        _check_event_id(self.table_id, "table_id")
+        if type(self.property) is not PropertyDef:
+            raise InvalidEvent(
+                "property", f"must be a PropertyDef, got {type(self.property).__name__}"
+            )
+
+    def check_identity(self, event_id: str) -> None:
+        if self.property.property_id != f"{event_id}/p0":
+            raise InvalidEvent(
+                "change.property.property_id",
+                f"{self.property.property_id!r} must be {event_id + '/p0'!r}",
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class DropProperty(_ChangeBase):
+    KIND: ClassVar[str] = "drop_property"
+    table_id: str
+    property_id: str
+
+    def __post_init__(self) -> None:
+        _check_event_id(self.table_id, "table_id")
+        _check_property_id(self.property_id, "property_id")
+
+
+@dataclass(frozen=True, slots=True)
+class RenameProperty(_ChangeBase):
+    KIND: ClassVar[str] = "rename_property"
+    table_id: str
+    property_id: str
+    new_name: str
+
+    def __post_init__(self) -> None:
+        _check_event_id(self.table_id, "table_id")
+        _check_property_id(self.property_id, "property_id")
+        validate_name(self.new_name, "new_name")
+
+
+@dataclass(frozen=True, slots=True)
+class RenameTable(_ChangeBase):
+    KIND: ClassVar[str] = "rename_table"
+    table_id: str
+    new_name: str
+
+    def __post_init__(self) -> None:
+        _check_event_id(self.table_id, "table_id")
+        validate_name(self.new_name, "new_name")
+
+
+@dataclass(frozen=True, slots=True)
+class DropTable(_ChangeBase):
+    KIND: ClassVar[str] = "drop_table"
+    table_id: str
+
+    def __post_init__(self) -> None:
+        _check_event_id(self.table_id, "table_id")
+
+
+@dataclass(frozen=True, slots=True)
+class AddConnection(_ChangeBase):
+    KIND: ClassVar[str] = "add_connection"
+    table_id: str
+    connection: Connection
+
+    def __post_init__(self) -> None:
+        _check_event_id(self.table_id, "table_id")
+        _check_connection(self.connection, "connection")
+
+
+@dataclass(frozen=True, slots=True)
+class DropConnection(_ChangeBase):
+    KIND: ClassVar[str] = "drop_connection"
+    table_id: str
+    connection: Connection
+
+    def __post_init__(self) -> None:
+        _check_event_id(self.table_id, "table_id")
+        _check_connection(self.connection, "connection")
+
+
+@dataclass(frozen=True, slots=True)
+class CommentOnTable(_ChangeBase):
+    KIND: ClassVar[str] = "comment_on_table"
+    table_id: str
+    comment: str  # "" removes the comment
+
+    def __post_init__(self) -> None:
+        _check_event_id(self.table_id, "table_id")
+        validate_text(self.comment, "comment")
+
+
+@dataclass(frozen=True, slots=True)
+class Merge(_ChangeBase):
+    """Joins the heads named by the event's parents (at least two), with resolutions."""
+
+    KIND: ClassVar[str] = "merge"
+    resolutions: tuple[Resolution, ...] = ()
+
+    def __post_init__(self) -> None:
+        res = _check_tuple(self.resolutions, "resolutions", MAX_PROPERTIES)
+        keys = []
+        for i, r in enumerate(res):
+            if type(r) is not Resolution:
+                raise InvalidEvent(
+                    f"resolutions[{i}]", f"must be a Resolution, got {type(r).__name__}"
+                )
+            keys.append(r.conflict_key)
+        if keys != sorted(set(keys)):
+            raise InvalidEvent("resolutions", "must be sorted by conflict_key, without duplicates")
+
+
+@dataclass(frozen=True, slots=True)
+class Tag(_ChangeBase):
+    """Names the schema version at this point of the history."""
+
+    KIND: ClassVar[str] = "tag"
+    name: str
+
+    def __post_init__(self) -> None:
+        validate_name(self.name, "name")
+
+
+Change = (
+    CreateNodeTable
+    | CreateRelTable
+    | AddProperty
+    | DropProperty
+    | RenameProperty
+    | RenameTable
+    | DropTable
+    | AddConnection
+    | DropConnection
+    | CommentOnTable
+    | Merge
+    | Tag
+)
+_CHANGE_CLASSES: tuple[type[_ChangeBase], ...] = (
+    CreateNodeTable,
+    CreateRelTable,
+    AddProperty,
+    DropProperty,
+    RenameProperty,
+    RenameTable,
+    DropTable,
+    AddConnection,
+    DropConnection,
+    CommentOnTable,
+    Merge,
+    Tag,
+)
+CHANGE_KINDS: dict[str, type[_ChangeBase]] = {c.KIND: c for c in _CHANGE_CLASSES}
+
+
+# ---------------------------------------------------------------- envelope
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One immutable schema event. ``hlc.origin`` equals ``origin``; ``id`` derives from both."""
+
+    id: str
+    workspace: str
+    origin: str
+    hlc: Timestamp
+    parents: tuple[str, ...]
+    format: int
+    change: Change
+
+    def __post_init__(self) -> None:
+        if type(self.format) is not int or self.format != FORMAT:
+            raise InvalidEvent("format", f"unknown format version {self.format!r} (reads {FORMAT})")
+        validate_token(self.workspace, "workspace")
+        validate_token(self.origin, "origin")
+        if type(self.hlc) is not Timestamp:
+            raise InvalidEvent("hlc", f"must be a Timestamp, got {type(self.hlc).__name__}")
+        if self.hlc.origin != self.origin:
+            raise InvalidEvent(
+                "hlc.origin", f"{self.hlc.origin!r} differs from origin {self.origin!r}"
+            )
+        expected = event_id(self.origin, self.hlc)
+        if self.id != expected:
+            raise InvalidEvent("id", f"{self.id!r} must be {expected!r} (origin@wall_ms.logical)")
+        if self.id in self.parents if type(self.parents) is tuple else False:
+            raise InvalidEvent("parents", f"names the event itself ({self.id!r})")
+        parents = _check_ids(self.parents, "parents", allow_empty=True)
+        for i, parent in enumerate(parents):
+            if not parse_event_id(parent) < self.hlc:
+                raise InvalidEvent(
+                    f"parents[{i}]", f"{parent!r} is not earlier than the event's hlc"
+                )
+        if type(self.change) not in _CHANGE_CLASSES:
+            raise InvalidEvent(
+                "change", f"must be a change dataclass, got {type(self.change).__name__}"
+            )
+        if type(self.change) is Merge and len(parents) < 2:
+            raise InvalidEvent("parents", "a merge joins at least two heads")
+        self.change.check_identity(self.id)
+
+    @property
+    def kind(self) -> str:
+        return self.change.KIND
+
+    def to_obj(self) -> dict[str, Any]:
+        """Plain JSON-able dict (no floats) of this event."""
+        return {
+            "change": self.change.to_obj(),
+            "format": self.format,
+            "hlc": {"logical": self.hlc.logical, "wall_ms": self.hlc.wall_ms},
+            "id": self.id,
+            "origin": self.origin,
+            "parents": list(self.parents),
+            "workspace": self.workspace,
+        }
+
+    @classmethod
+    def from_obj(cls, obj: object) -> Event:
+        """Strictly rebuild an event from ``to_obj`` output; raises InvalidEvent(path, reason)."""
+        if type(obj) is not dict:
+            raise InvalidEvent("event", f"must be an object, got {type(obj).__name__}")
+        if "format" in obj and (type(obj["format"]) is not int or obj["format"] != FORMAT):
+            raise InvalidEvent(
+                "format", f"unknown format version {obj['format']!r} (reads {FORMAT})"
+            )
+        d = _exact_keys(obj, "event", _EVENT_KEYS)
+        hlc = _exact_keys(d["hlc"], "hlc", ("logical", "wall_ms"))
+        origin = d["origin"]
+        validate_token(origin, "origin")
+        with _under("hlc"):
+            stamp = Timestamp(hlc["wall_ms"], hlc["logical"], origin)
+        with _under("change"):
+            change = _change_from_obj(d["change"])
+        return cls(
+            id=d["id"],
+            workspace=d["workspace"],
+            origin=origin,
+            hlc=stamp,
+            parents=_tuple(d["parents"], "parents"),
+            format=d["format"],
+            change=change,
+        )
+
+
+_EVENT_KEYS = ("change", "format", "hlc", "id", "origin", "parents", "workspace")
+
+
+def _exact_keys(obj: object, path: str, names: Sequence[str]) -> dict[str, Any]:
+    if type(obj) is not dict:
+        raise InvalidEvent(path, f"must be an object, got {type(obj).__name__}")
+    if len(obj) != len(names) or any(n not in obj for n in names):
+        unknown = sorted(k for k in obj if k not in names)
+        missing = [n for n in names if n not in obj]
+        parts = []
+        if unknown:
+            parts.append("unknown field(s) " + ", ".join(map(repr, unknown)))
+        if missing:
+            parts.append("missing field(s) " + ", ".join(map(repr, missing)))
+        raise InvalidEvent(path, "; ".join(parts))
+    return obj
+
+
+def _tuple(value: object, path: str) -> tuple[Any, ...]:
+    if type(value) is not list:
+        raise InvalidEvent(path, f"must be an array, got {type(value).__name__}")
+    return tuple(value)
+
+
+def _property_from_obj(obj: object, path: str) -> PropertyDef:
+    d = _exact_keys(obj, path, ("default", "name", "property_id", "type"))
+    with _under(path):
+        return PropertyDef(d["property_id"], d["name"], d["type"], d["default"])
+
+
+def _connection_from_obj(obj: object, path: str) -> Connection:
+    d = _exact_keys(obj, path, ("from_table_id", "to_table_id"))
+    with _under(path):
+        return Connection(d["from_table_id"], d["to_table_id"])
+
+
+def _resolution_from_obj(obj: object, path: str) -> Resolution:
+    d = _exact_keys(obj, path, ("conflict_key", "losers", "winner"))
+    with _under(path):
+        return Resolution(d["conflict_key"], d["winner"], _tuple(d["losers"], "losers"))
+
+
+def _many(decode: Callable[[object, str], Any]) -> Callable[[object, str], tuple[Any, ...]]:
+    def decode_all(value: object, path: str) -> tuple[Any, ...]:
+        return tuple(decode(v, f"{path}[{i}]") for i, v in enumerate(_tuple(value, path)))
+
+    return decode_all
+
+
+# Fields holding parts; every other field is a scalar checked by __post_init__.
+_NESTED: dict[str, Callable[[object, str], Any]] = {
+    "properties": _many(_property_from_obj),
+    "property": _property_from_obj,
+    "connections": _many(_connection_from_obj),
+    "connection": _connection_from_obj,
+    "resolutions": _many(_resolution_from_obj),
+}
+_FIELD_NAMES = {cls: tuple(f.name for f in fields(cls)) for cls in _CHANGE_CLASSES}
+
+
+def _change_from_obj(obj: object) -> Change:
+    if type(obj) is not dict:
+        raise InvalidEvent("", f"must be an object, got {type(obj).__name__}")
+    kind = obj.get("kind")
+    cls = CHANGE_KINDS.get(kind) if type(kind) is str else None
+    if cls is None:
+        raise InvalidEvent("kind", f"unknown change kind {kind!r}")
+    names = _FIELD_NAMES[cls]
+    d = _exact_keys(obj, "", ("kind", *names))
+    args = {}
+    for name in names:
+        decode = _NESTED.get(name)
+        args[name] = decode(d[name], name) if decode is not None else d[name]
+    return cls(**args)  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------- creating events
+
+ChangeBuilder = Callable[[str], Change]
+PropertySpec = tuple[str, str, DefaultValue] | tuple[str, str]
+
+
+def _build_props(event_id: str, specs: Iterable[PropertySpec]) -> tuple[PropertyDef, ...]:
+    out = []
+    for i, spec in enumerate(specs):
+        name, type_text = spec[0], spec[1]
+        default = spec[2] if len(spec) > 2 else None
+        with _under(f"properties[{i}]"):
+            out.append(PropertyDef(f"{event_id}/p{i}", name, _normalized(type_text), default))
+    return tuple(out)
+
+
+def _normalized(type_text: str) -> str:
+    with _under_type("type"):
+        return canonical_type(type_text)
+
+
+def build_node_table(
+    name: str, properties: Sequence[PropertySpec], primary_key: str
+) -> ChangeBuilder:
+    """Builder for ``new_event``: properties as (name, type[, default]); primary key by name."""
+
+    def build(eid: str) -> Change:
+        props = _build_props(eid, properties)
+        pk = [p.property_id for p in props if p.name == primary_key]
+        if not pk:
+            raise InvalidEvent("primary_key", f"no property named {primary_key!r}")
+        return CreateNodeTable(eid, name, props, pk[0])
+
+    return build
+
+
+def build_rel_table(
+    name: str,
+    connections: Iterable[tuple[str, str]],
+    properties: Sequence[PropertySpec] = (),
+    multiplicity: str = "MANY_MANY",
+) -> ChangeBuilder:
+    """Builder for ``new_event``: connections as (from_table_id, to_table_id) pairs."""
+
+    def build(eid: str) -> Change:
+        conns = tuple(sorted({Connection(f, t) for f, t in connections}))
+        return CreateRelTable(eid, name, conns, _build_props(eid, properties), multiplicity)
+
+    return build
+
+
+def build_add_property(
+    table_id: str, name: str, type_text: str, default: DefaultValue = None
+) -> ChangeBuilder:
+    """Builder for ``new_event`` adding one property to a table."""
+
+    def build(eid: str) -> Change:
+        with _under("property"):
+            prop = PropertyDef(f"{eid}/p0", name, _normalized(type_text), default)
+        return AddProperty(table_id, prop)
+
+    return build
+
+
+def new_event(
+    clock: HybridLogicalClock,
+    workspace: str,
+    parents: Iterable[str],
+    change: Change | ChangeBuilder,
+) -> Event:
+    """Stamp a new event: observe the parents on the clock, tick, build and validate.
+
+    ``change`` is a change, or a builder called with the new event id (for
+    changes that create ids). Checksums belong to the stored record (codec).
+    """
+    parent_ids = tuple(sorted(set(parents)))
+    for i, parent in enumerate(parent_ids):
+        clock.observe(parse_event_id(parent, f"parents[{i}]"))
+    hlc = clock.tick()
+    eid = event_id(clock.origin, hlc)
+    if not isinstance(change, _ChangeBase):
+        with _under("change"):
+            change = change(eid)
+    return Event(eid, workspace, clock.origin, hlc, parent_ids, FORMAT, change)
