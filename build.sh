@@ -137,7 +137,9 @@ cmd_build() {
   if stamp_ok wheel $inputs && ls "$DIST"/kuzu_schemalog-*.whl >/dev/null 2>&1; then return; fi
   log "building the wheel"
   rm -rf "$BUILD/wheel"
-  "$VENV/bin/python" -m build --wheel --outdir "$BUILD/wheel" . >/dev/null
+  mkdir -p "$BUILD"
+  "$VENV/bin/python" -m build --wheel --outdir "$BUILD/wheel" . >"$BUILD/wheel.log" 2>&1 \
+    || { cat "$BUILD/wheel.log" >&2; die "the wheel did not build (log above)"; }
   rm -f "$DIST"/kuzu_schemalog-*.whl
   cp "$BUILD"/wheel/kuzu_schemalog-*-py3-none-any.whl "$DIST/"
   (cd "$DIST" && "$TOOLS_VENV/bin/pyodide" lockfile add-wheels \
