@@ -1,0 +1,61 @@
+"""Output helpers shared by the subcommands: JSON, tables, progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+
+class UsageError(Exception):
+    """Bad arguments or unreadable input: exit 2 with this message."""
+
+
+def print_json(obj: Any, out: TextIO | None = None) -> None:
+    json.dump(obj, out or sys.stdout, ensure_ascii=False, sort_keys=True)
+    (out or sys.stdout).write("\n")
+
+
+def print_table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], out: TextIO | None = None
+) -> None:
+    stream = out or sys.stdout
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        stream.write(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"
+        )
+        if n == 0:
+            stream.write("  ".join("-" * w for w in widths) + "\n")
+
+
+class Progress:
+    """A one-line progress counter on a terminal; silent otherwise or with --json."""
+
+    def __init__(
+        self,
+        label: str,
+        total: int | None = None,
+        *,
+        enabled: bool = True,
+        stream: TextIO | None = None,
+        every: int = 50_000,
+    ) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = enabled and self.stream.isatty()
+        self.label, self.total, self.every = label, total, every
+        self._next = every
+
+    def update(self, done: int) -> None:
+        if not self.enabled or done < self._next:
+            return
+        self._next = done + self.every
+        of = f"/{self.total:,}" if self.total else ""
+        self.stream.write(f"\r{self.label}: {done:,}{of}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
