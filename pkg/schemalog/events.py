@@ -35,6 +35,7 @@ from schemalog.clock import HybridLogicalClock, Timestamp
 from schemalog.errors import InvalidEvent
 from schemalog.kuzu_types import (
     DefaultValue,
+    KuzuType,
     ListType,
     MapType,
     StructType,
@@ -89,14 +90,25 @@ _PROPERTY_ID_RE = re.compile(r"(.+)/p(0|[1-9][0-9]{0,5})\Z")
 # ---------------------------------------------------------------- helpers
 
 
-@contextmanager
-def _under(prefix: str) -> Iterator[None]:
-    """Re-raise InvalidEvent from nested validation with the enclosing field path."""
-    try:
-        yield
-    except InvalidEvent as exc:
-        field = f"{prefix}.{exc.field}" if exc.field else prefix
-        raise InvalidEvent(field, exc.reason) from None
+class _under:
+    """Re-raise InvalidEvent from nested validation with the enclosing field path.
+
+    A class, not @contextmanager: it runs for every nested part of every
+    decoded event, and a generator-based manager costs several times more.
+    """
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if isinstance(exc, InvalidEvent):
+            field = f"{self.prefix}.{exc.field}" if exc.field else self.prefix
+            raise InvalidEvent(field, exc.reason) from None
 
 
 def event_id(origin: str, hlc: Timestamp) -> str:
@@ -108,11 +120,22 @@ def parse_event_id(value: object, field: str = "id") -> Timestamp:
     """The timestamp an event id encodes, or InvalidEvent if it is not an event id."""
     if type(value) is not str:
         raise InvalidEvent(field, f"event id must be a string, got {type(value).__name__}")
+    stamp = _event_id_timestamp(value)
+    if stamp is None:
+        raise InvalidEvent(field, f"{value!r} is not an event id (origin@wall_ms.logical)")
+    return stamp
+
+
+@lru_cache(maxsize=65536)
+def _event_id_timestamp(value: str) -> Timestamp | None:
+    # Cached: table ids and parents repeat across many events of a log.
     m = _EVENT_ID_RE.match(value)
     if m is None:
-        raise InvalidEvent(field, f"{value!r} is not an event id (origin@wall_ms.logical)")
-    with _under(field):
+        return None
+    try:
         return Timestamp(int(m.group(2)), int(m.group(3)), m.group(1))
+    except InvalidEvent:
+        return None
 
 
 def _check_event_id(value: object, field: str) -> str:
@@ -138,17 +161,28 @@ def _check_tuple(value: object, field: str, limit: int) -> tuple[Any, ...]:
 
 
 @lru_cache(maxsize=4096)
+def _parsed_type(text: str) -> KuzuType:
+    return parse_type(text)
+
+
 def canonical_type(text: str) -> str:
     """Canonical spelling of a Kuzu type (cached: logs repeat a few types many times)."""
-    return str(parse_type(text))
+    return str(_parsed_type(text))
+
+
+_CANONICAL_TYPES: set[str] = set()  # grows with the distinct canonical types seen; small
 
 
 def _check_type(value: object, field: str) -> str:
     if type(value) is not str:
         raise InvalidEvent(field, f"type must be a string, got {type(value).__name__}")
+    if value in _CANONICAL_TYPES:
+        return value
     with _under_type(field):
         canonical = canonical_type(value)
-    if canonical != value:
+    if canonical == value:
+        _CANONICAL_TYPES.add(value)
+    else:
         raise InvalidEvent(field, f"type {value!r} is not canonical; write {canonical!r}")
     return value
 
@@ -178,7 +212,7 @@ class PropertyDef:
         validate_name(self.name, "name")
         _check_type(self.type, "type")
         if self.default is not None:
-            check_default(self.default, parse_type(self.type), "default")
+            check_default(self.default, _parsed_type(self.type), "default")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -296,7 +330,7 @@ class CreateNodeTable(_ChangeBase):
         pk = [p for p in props if p.property_id == self.primary_key]
         if not pk:
             raise InvalidEvent("primary_key", f"{self.primary_key!r} is not one of the properties")
-        if isinstance(parse_type(pk[0].type), ListType | MapType | StructType | UnionType) or (
+        if isinstance(_parsed_type(pk[0].type), ListType | MapType | StructType | UnionType) or (
             pk[0].type == "BOOLEAN"
         ):
             raise InvalidEvent("primary_key", f"type {pk[0].type} cannot be a primary key")
@@ -589,10 +623,15 @@ class Event:
 _EVENT_KEYS = ("change", "format", "hlc", "id", "origin", "parents", "workspace")
 
 
-def _exact_keys(obj: object, path: str, names: Sequence[str]) -> dict[str, Any]:
+@lru_cache(maxsize=64)
+def _key_set(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(names)
+
+
+def _exact_keys(obj: object, path: str, names: tuple[str, ...]) -> dict[str, Any]:
     if type(obj) is not dict:
         raise InvalidEvent(path, f"must be an object, got {type(obj).__name__}")
-    if len(obj) != len(names) or any(n not in obj for n in names):
+    if obj.keys() != _key_set(names):
         unknown = sorted(k for k in obj if k not in names)
         missing = [n for n in names if n not in obj]
         parts = []
