@@ -18,6 +18,7 @@ __all__ = [
     "CycleDetected",
     "DecodeError",
     "InvalidEvent",
+    "InvalidState",
     "InvalidTimestamp",
     "SchemalogError",
 ]
@@ -94,3 +95,12 @@ class CycleDetected(SchemalogError):
     def __init__(self, ids: tuple[str, ...]) -> None:
         self.ids = tuple(ids)
         super().__init__("cycle in event parents: " + " -> ".join(self.ids))
+
+
+class InvalidState(SchemalogError):
+    """A schema state (e.g. a snapshot read back) breaks an invariant at ``field``."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"invalid state {field}: {reason}")
