@@ -129,7 +129,7 @@ class PMap(Generic[K, V]):
 
     def __getitem__(self, key: K) -> V:
         marker = _MISSING
-        value = self.get(key, marker)  # type: ignore[arg-type]
+        value = self.get(key, marker)
         if value is marker:
             raise KeyError(key)
         return value  # type: ignore[return-value]
