@@ -1,0 +1,496 @@
+"""The schema state and ``apply(state, event)``: what Kuzu would accept, as values.
+
+State is immutable and persistent (``PMap`` tries): ``apply`` returns a new
+state sharing everything it did not touch, so a replay can keep any earlier
+state for rollback, and one step costs O(size of the touched table + log n).
+
+Everything is keyed by stable ids (see events): a table rename changes one
+name, and every rel connection still points at the same id -- the rename
+cascade is automatic. ``rel_references`` answers "which rel tables point here".
+
+Rules enforced (stable ids, returned in ``Rejected.rule``), mirroring Kuzu
+0.11 (checked against native kuzu 0.11.3 where noted):
+
+* ``table-exists``: a create event reuses a table id already present.
+* ``name-taken``: table names are unique across node AND rel tables,
+  compared as Kuzu's catalog does (ASCII letters case-folded only;
+  ``Person``/``person`` collide in kuzu 0.11.3, ``Ä``/``ä`` do not).
+* ``property-name-taken``: property names unique per table, same folding.
+* ``property-exists``: an added property reuses a property id.
+* ``rel-endpoint-missing`` / ``rel-endpoint-not-node``: every FROM/TO table
+  of a rel table exists and is a node table.
+* ``table-referenced``: a node table that a rel table references cannot be
+  dropped (Kuzu raises a Binder error; kuzu-wasm traps).
+* ``primary-key-drop``: the primary key cannot be dropped.
+* ``unknown-table``, ``unknown-property``, ``unknown-connection``.
+* ``not-rel-table``: connections are added to or dropped from rel tables only.
+* ``connection-exists``: the FROM/TO pair is already there.
+* ``last-connection``: a rel table keeps at least one FROM/TO pair. (Stricter
+  than kuzu 0.11.3, which lets the last pair go; a rel table without pairs
+  has no use and no DDL to recreate it.)
+
+Merge and Tag events do not change the schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from typing import Any
+
+from schemalog.codec import canonical_bytes
+from schemalog.errors import InvalidEvent, InvalidState
+from schemalog.events import (
+    MULTIPLICITIES,
+    AddConnection,
+    AddProperty,
+    CommentOnTable,
+    Connection,
+    CreateNodeTable,
+    CreateRelTable,
+    DropConnection,
+    DropProperty,
+    DropTable,
+    Event,
+    Merge,
+    PropertyDef,
+    RenameProperty,
+    RenameTable,
+    Tag,
+)
+from schemalog.names import catalog_key, validate_text
+from schemalog.pmap import PMap
+
+__all__ = [
+    "NODE",
+    "REL",
+    "STATE_FORMAT",
+    "Applied",
+    "Rejected",
+    "SchemaState",
+    "TableState",
+    "apply",
+    "empty_state",
+    "rel_references",
+    "state_from_obj",
+    "state_hash",
+    "state_to_obj",
+    "table_by_name",
+]
+
+NODE = "NODE"
+REL = "REL"
+STATE_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TableState:
+    """One table. Properties keep creation order (Kuzu's column order)."""
+
+    table_id: str
+    kind: str  # NODE or REL
+    name: str
+    properties: tuple[PropertyDef, ...]
+    primary_key: str | None  # property id, node tables only
+    connections: tuple[Connection, ...]  # sorted, rel tables only
+    multiplicity: str | None  # rel tables only
+    comment: str = ""
+
+    def property(self, property_id: str) -> PropertyDef | None:
+        for prop in self.properties:
+            if prop.property_id == property_id:
+                return prop
+        return None
+
+    def property_named(self, name: str) -> PropertyDef | None:
+        key = catalog_key(name)
+        for prop in self.properties:
+            if catalog_key(prop.name) == key:
+                return prop
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaState:
+    """All tables by id, plus two indexes kept in step by ``apply``."""
+
+    tables: PMap[str, TableState]
+    names: PMap[str, str]  # catalog_key(name) -> table id
+    referenced_by: PMap[str, frozenset[str]]  # node table id -> ids of rel tables using it
+
+
+def empty_state() -> SchemaState:
+    return SchemaState(PMap(), PMap(), PMap())
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    state: SchemaState
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    event_id: str
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} rejected ({self.rule}): {self.message}"
+
+
+# ---------------------------------------------------------------- queries
+
+
+def table_by_name(state: SchemaState, name: str) -> TableState | None:
+    table_id = state.names.get(catalog_key(name))
+    return state.tables.get(table_id) if table_id is not None else None
+
+
+def rel_references(state: SchemaState, table_id: str) -> tuple[tuple[str, Connection], ...]:
+    """Every (rel table id, connection) whose FROM or TO is ``table_id``, sorted."""
+    out = []
+    for rel_id in state.referenced_by.get(table_id, frozenset()) or ():
+        rel = state.tables[rel_id]
+        for conn in rel.connections:
+            if table_id in (conn.from_table_id, conn.to_table_id):
+                out.append((rel_id, conn))
+    return tuple(sorted(out))
+
+
+# ---------------------------------------------------------------- apply
+
+
+def _add_refs(
+    refs: PMap[str, frozenset[str]], rel_id: str, conns: tuple[Connection, ...]
+) -> PMap[str, frozenset[str]]:
+    for node_id in {c.from_table_id for c in conns} | {c.to_table_id for c in conns}:
+        refs = refs.set(node_id, (refs.get(node_id) or frozenset()) | {rel_id})
+    return refs
+
+
+def _drop_refs(
+    refs: PMap[str, frozenset[str]],
+    rel_id: str,
+    before: tuple[Connection, ...],
+    after: tuple[Connection, ...],
+) -> PMap[str, frozenset[str]]:
+    still = {c.from_table_id for c in after} | {c.to_table_id for c in after}
+    for node_id in ({c.from_table_id for c in before} | {c.to_table_id for c in before}) - still:
+        remaining = (refs.get(node_id) or frozenset()) - {rel_id}
+        refs = refs.set(node_id, remaining) if remaining else refs.delete(node_id)
+    return refs
+
+
+def _check_endpoints(state: SchemaState, conns: tuple[Connection, ...]) -> tuple[str, str] | None:
+    for conn in conns:
+        for end, tid in (("FROM", conn.from_table_id), ("TO", conn.to_table_id)):
+            table = state.tables.get(tid)
+            if table is None:
+                return "rel-endpoint-missing", f"{end} table {tid} does not exist"
+            if table.kind != NODE:
+                return "rel-endpoint-not-node", f"{end} table {table.name!r} is not a node table"
+    return None
+
+
+class _Reject(Exception):
+    """Internal: carries (rule, message) out of the per-kind handlers."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        self.rule = rule
+        self.message = message
+
+
+def _table(state: SchemaState, table_id: str) -> TableState:
+    table = state.tables.get(table_id)
+    if table is None:
+        raise _Reject("unknown-table", f"table {table_id} does not exist")
+    return table
+
+
+def _rel(state: SchemaState, table_id: str) -> TableState:
+    table = _table(state, table_id)
+    if table.kind != REL:
+        raise _Reject("not-rel-table", f"table {table.name!r} is not a rel table")
+    return table
+
+
+def _prop(table: TableState, property_id: str) -> PropertyDef:
+    prop = table.property(property_id)
+    if prop is None:
+        raise _Reject("unknown-property", f"table {table.name!r} has no property {property_id}")
+    return prop
+
+
+def _check_new_table(state: SchemaState, table_id: str, name: str) -> None:
+    if table_id in state.tables:
+        raise _Reject("table-exists", f"table id {table_id} already exists")
+    owner = state.names.get(catalog_key(name))
+    if owner is not None:
+        raise _Reject("name-taken", f"name {name!r} is taken by table {owner}")
+
+
+def _put(state: SchemaState, table: TableState) -> SchemaState:
+    return replace(state, tables=state.tables.set(table.table_id, table))
+
+
+def _apply_change(state: SchemaState, change: object) -> SchemaState:
+    if isinstance(change, CreateNodeTable):
+        _check_new_table(state, change.table_id, change.name)
+        table = TableState(
+            change.table_id, NODE, change.name, change.properties, change.primary_key, (), None
+        )
+        return SchemaState(
+            state.tables.set(table.table_id, table),
+            state.names.set(catalog_key(change.name), change.table_id),
+            state.referenced_by,
+        )
+    if isinstance(change, CreateRelTable):
+        _check_new_table(state, change.table_id, change.name)
+        problem = _check_endpoints(state, change.connections)
+        if problem is not None:
+            raise _Reject(*problem)
+        table = TableState(
+            change.table_id,
+            REL,
+            change.name,
+            change.properties,
+            None,
+            change.connections,
+            change.multiplicity,
+        )
+        return SchemaState(
+            state.tables.set(table.table_id, table),
+            state.names.set(catalog_key(change.name), change.table_id),
+            _add_refs(state.referenced_by, change.table_id, change.connections),
+        )
+    if isinstance(change, AddProperty):
+        table = _table(state, change.table_id)
+        new = change.property
+        if table.property(new.property_id) is not None:
+            raise _Reject("property-exists", f"property id {new.property_id} already exists")
+        if table.property_named(new.name) is not None:
+            raise _Reject("property-name-taken", f"{table.name!r} already has {new.name!r}")
+        return _put(state, replace(table, properties=(*table.properties, new)))
+    if isinstance(change, DropProperty):
+        table = _table(state, change.table_id)
+        prop = _prop(table, change.property_id)
+        if table.primary_key == prop.property_id:
+            raise _Reject("primary-key-drop", f"{prop.name!r} is the primary key of {table.name!r}")
+        kept = tuple(p for p in table.properties if p.property_id != prop.property_id)
+        return _put(state, replace(table, properties=kept))
+    if isinstance(change, RenameProperty):
+        table = _table(state, change.table_id)
+        prop = _prop(table, change.property_id)
+        other = table.property_named(change.new_name)
+        if other is not None and other.property_id != prop.property_id:
+            raise _Reject("property-name-taken", f"{table.name!r} already has {change.new_name!r}")
+        props = tuple(
+            replace(p, name=change.new_name) if p.property_id == prop.property_id else p
+            for p in table.properties
+        )
+        return _put(state, replace(table, properties=props))
+    if isinstance(change, RenameTable):
+        table = _table(state, change.table_id)
+        owner = state.names.get(catalog_key(change.new_name))
+        if owner is not None and owner != table.table_id:
+            raise _Reject("name-taken", f"name {change.new_name!r} is taken by table {owner}")
+        names = state.names.delete(catalog_key(table.name))
+        return SchemaState(
+            state.tables.set(table.table_id, replace(table, name=change.new_name)),
+            names.set(catalog_key(change.new_name), table.table_id),
+            state.referenced_by,
+        )
+    if isinstance(change, DropTable):
+        table = _table(state, change.table_id)
+        users = state.referenced_by.get(table.table_id)
+        if users:
+            user_names = sorted(state.tables[u].name for u in users)
+            raise _Reject("table-referenced", f"{table.name!r} is referenced by rel {user_names}")
+        refs = state.referenced_by
+        if table.kind == REL:
+            refs = _drop_refs(refs, table.table_id, table.connections, ())
+        return SchemaState(
+            state.tables.delete(table.table_id),
+            state.names.delete(catalog_key(table.name)),
+            refs,
+        )
+    if isinstance(change, AddConnection):
+        table = _rel(state, change.table_id)
+        if change.connection in table.connections:
+            raise _Reject("connection-exists", f"{table.name!r} already has this FROM/TO pair")
+        problem = _check_endpoints(state, (change.connection,))
+        if problem is not None:
+            raise _Reject(*problem)
+        conns = tuple(sorted((*table.connections, change.connection)))
+        return SchemaState(
+            state.tables.set(table.table_id, replace(table, connections=conns)),
+            state.names,
+            _add_refs(state.referenced_by, table.table_id, (change.connection,)),
+        )
+    if isinstance(change, DropConnection):
+        table = _rel(state, change.table_id)
+        if change.connection not in table.connections:
+            raise _Reject("unknown-connection", f"{table.name!r} has no such FROM/TO pair")
+        if len(table.connections) == 1:
+            raise _Reject("last-connection", f"{table.name!r} must keep one FROM/TO pair")
+        conns = tuple(c for c in table.connections if c != change.connection)
+        return SchemaState(
+            state.tables.set(table.table_id, replace(table, connections=conns)),
+            state.names,
+            _drop_refs(state.referenced_by, table.table_id, table.connections, conns),
+        )
+    if isinstance(change, CommentOnTable):
+        table = _table(state, change.table_id)
+        return _put(state, replace(table, comment=change.comment))
+    if isinstance(change, Merge | Tag):
+        return state
+    raise TypeError(f"unknown change {type(change).__name__}")  # events validate kinds
+
+
+def apply(state: SchemaState, event: Event) -> Applied | Rejected:
+    """Apply one event; a rejection names the event and the rule, state untouched."""
+    try:
+        return Applied(_apply_change(state, event.change))
+    except _Reject as rejection:
+        return Rejected(event.id, rejection.rule, rejection.message)
+
+
+# ---------------------------------------------------------------- snapshots and hashes
+
+
+def _table_to_obj(table: TableState) -> dict[str, Any]:
+    return {
+        "comment": table.comment,
+        "connections": [
+            {"from_table_id": c.from_table_id, "to_table_id": c.to_table_id}
+            for c in table.connections
+        ],
+        "kind": table.kind,
+        "multiplicity": table.multiplicity,
+        "name": table.name,
+        "primary_key": table.primary_key,
+        "properties": [
+            {"default": p.default, "name": p.name, "property_id": p.property_id, "type": p.type}
+            for p in table.properties
+        ],
+        "table_id": table.table_id,
+    }
+
+
+def state_to_obj(state: SchemaState) -> dict[str, Any]:
+    """Plain JSON-able form, tables sorted by id (deterministic across processes)."""
+    tables = sorted(state.tables.values(), key=lambda t: t.table_id)
+    return {"format": STATE_FORMAT, "tables": [_table_to_obj(t) for t in tables]}
+
+
+def state_hash(state: SchemaState) -> str:
+    """``sha256-v1:`` checksum of the canonical encoding of ``state_to_obj``."""
+    return "sha256-v1:" + hashlib.sha256(canonical_bytes(state_to_obj(state))).hexdigest()
+
+
+_TABLE_KEYS = frozenset(
+    [
+        "comment",
+        "connections",
+        "kind",
+        "multiplicity",
+        "name",
+        "primary_key",
+        "properties",
+        "table_id",
+    ]
+)
+
+
+def state_from_obj(obj: object) -> SchemaState:
+    """Rebuild a state from ``state_to_obj`` output, re-checking every invariant.
+
+    The tables are replayed as create events in dependency order (node tables
+    first), so the same rules that guard ``apply`` guard a snapshot.
+    """
+    if type(obj) is not dict or set(obj) != {"format", "tables"}:
+        raise InvalidState("state", "must be an object with exactly 'format' and 'tables'")
+    if obj["format"] != STATE_FORMAT or type(obj["format"]) is not int:
+        raise InvalidState("format", f"unknown state format {obj['format']!r}")
+    if type(obj["tables"]) is not list:
+        raise InvalidState("tables", "must be an array")
+    tables: list[TableState] = []
+    for i, raw in enumerate(obj["tables"]):
+        path = f"tables[{i}]"
+        try:
+            tables.append(_table_from_obj(raw, path))
+        except InvalidEvent as exc:
+            raise InvalidState(f"{path}.{exc.field}", exc.reason) from None
+    state = empty_state()
+    for table in sorted(tables, key=lambda t: (t.kind != NODE, t.table_id)):
+        state = _restore_table(state, table)
+    return state
+
+
+def _table_from_obj(raw: object, path: str) -> TableState:
+    if type(raw) is not dict or raw.keys() != _TABLE_KEYS:
+        raise InvalidState(path, f"must be an object with exactly {sorted(_TABLE_KEYS)}")
+    for key in ("properties", "connections"):
+        if type(raw[key]) is not list:
+            raise InvalidState(f"{path}.{key}", "must be an array")
+    props = []
+    for j, p in enumerate(raw["properties"]):
+        if type(p) is not dict or set(p) != {"default", "name", "property_id", "type"}:
+            raise InvalidState(f"{path}.properties[{j}]", "malformed property")
+        props.append(PropertyDef(p["property_id"], p["name"], p["type"], p["default"]))
+    conns = []
+    for j, c in enumerate(raw["connections"]):
+        if type(c) is not dict or set(c) != {"from_table_id", "to_table_id"}:
+            raise InvalidState(f"{path}.connections[{j}]", "malformed connection")
+        conns.append(Connection(c["from_table_id"], c["to_table_id"]))
+    comment = validate_text(raw["comment"], "comment")
+    if raw["kind"] == NODE:
+        create = CreateNodeTable(
+            raw["table_id"], raw["name"], tuple(props), raw["primary_key"]
+        )
+        if conns or raw["multiplicity"] is not None:
+            raise InvalidState(path, "a node table has no connections or multiplicity")
+        return TableState(
+            create.table_id,
+            NODE,
+            create.name,
+            create.properties,
+            create.primary_key,
+            (),
+            None,
+            comment,
+        )
+    if raw["kind"] == REL:
+        if raw["multiplicity"] not in MULTIPLICITIES or raw["primary_key"] is not None:
+            raise InvalidState(path, "a rel table has a multiplicity and no primary key")
+        rel = CreateRelTable(
+            raw["table_id"], raw["name"], tuple(conns), tuple(props), raw["multiplicity"]
+        )
+        return TableState(
+            rel.table_id,
+            REL,
+            rel.name,
+            rel.properties,
+            None,
+            rel.connections,
+            rel.multiplicity,
+            comment,
+        )
+    raise InvalidState(f"{path}.kind", f"unknown table kind {raw['kind']!r}")
+
+
+def _restore_table(state: SchemaState, table: TableState) -> SchemaState:
+    change: CreateNodeTable | CreateRelTable
+    if table.kind == NODE:
+        assert table.primary_key is not None
+        change = CreateNodeTable(table.table_id, table.name, table.properties, table.primary_key)
+    else:
+        assert table.multiplicity is not None
+        change = CreateRelTable(
+            table.table_id, table.name, table.connections, table.properties, table.multiplicity
+        )
+    try:
+        state = _apply_change(state, change)
+    except _Reject as rejection:
+        raise InvalidState(f"table {table.table_id}", rejection.message) from None
+    return _put(state, table)
