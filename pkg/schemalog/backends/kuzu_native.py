@@ -91,12 +91,18 @@ class NativeKuzuBackend:
         rels: list[RelTableInfo] = []
         for table in self.query("CALL show_tables() RETURN *"):
             name, kind, comment = table["name"], table["type"], table["comment"] or ""
+            if "." in name:
+                raise BackendError(
+                    None,
+                    f"cannot introspect table {name!r}: Kuzu's table_info reads a '.' in its "
+                    "argument as database.table",
+                )
             info = self.query(f"CALL table_info({string_literal(name)}) RETURN *")
             properties = tuple(
                 PropertyInfo(
                     row["name"],
                     row["type"],
-                    None if row["default expression"] == "NULL" else row["default expression"],
+                    _default(row["default expression"]),
                 )
                 for row in sorted(info, key=lambda r: r["property id"])
             )
@@ -157,3 +163,8 @@ class NativeKuzuBackend:
         except RuntimeError as exc:
             if _NO_TRANSACTION not in str(exc):
                 raise BackendError("ROLLBACK", str(exc)) from exc
+
+
+def _default(shown: str) -> str | None:
+    # Kuzu prints no default (and DEFAULT NULL) as "NULL", and a SERIAL's as "".
+    return None if shown in ("NULL", "") else shown

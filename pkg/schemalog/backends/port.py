@@ -14,6 +14,11 @@ What the port promises (facts of Kuzu 0.11.3, pinned by tests/test_kuzu_facts.py
   Kuzu does not show a rel table's multiplicity (MANY_ONE...) anywhere, so
   ``RelTableInfo.multiplicity`` is None for the native adapter; Kuzu shows no
   comment as ``''`` and cannot tell it from an empty comment.
+* A table whose name contains ``.`` can be created but not introspected:
+  ``table_info('a.b')`` reads it as database ``a``, table ``b`` and no quoting
+  helps ("Runtime exception: No database named a."); ``catalog()`` raises
+  BackendError for such a table. The name rule should forbid ``.`` in table
+  names (property names with ``.`` are fine).
 """
 
 from __future__ import annotations
