@@ -16,6 +16,7 @@ import {
   OPEN,
   PROTOCOL_ERROR,
   QUERY,
+  TRAP,
   WORKSPACE_CLOSED,
   WORKSPACE_CRASHED,
   errorReply,
@@ -33,6 +34,7 @@ let database = null;
 let connection = null;
 let workspaceName = "?";
 let closed = false;
+let faultInjection = false;
 /** @type {Error | null} set once the module trapped: its memory may be corrupt, refuse all work */
 let crash = null;
 
@@ -115,6 +117,7 @@ async function dispatch(type, data) {
     return toJson(results[results.length - 1]);
   }
   if (type === CLOSE) return close();
+  if (type === TRAP) return injectFault(data);
   // validateRequest knows every type; this is a guard for a new one added there only.
   throw namedError(PROTOCOL_ERROR, `no handler for message type ${JSON.stringify(type)}`, { type });
 }
@@ -123,6 +126,7 @@ async function dispatch(type, data) {
 async function open(data) {
   if (database || closed) throw namedError(PROTOCOL_ERROR, `${OPEN} sent twice`, { type: OPEN });
   workspaceName = String(data.name ?? "?");
+  faultInjection = data.faultInjection === true;
   const bufferPoolBytes = data.bufferPoolBytes ?? DEFAULT_BUFFER_POOL_BYTES;
   // build/site/web/js/ -> build/site/kuzu-wasm/ (see build.sh).
   const url = new URL(data.kuzuUrl ?? "../../kuzu-wasm/sync/index.js", import.meta.url);
@@ -170,4 +174,29 @@ function close() {
   database?.close();
   connection = database = null;
   return null;
+}
+
+/**
+ * Test-only faults. kuzu-wasm 0.11.3 did not trap on any Cypher we tried in
+ * Chromium (referenced DROP TABLE, a full buffer pool, 4 GiB of memory all
+ * come back as Kuzu errors), so the crash path is exercised with a real
+ * trap: kuzu's own Connection::query run on a native pointer past the end of
+ * the WebAssembly memory ("memory access out of bounds").
+ * @param {{mode?: string}} data
+ */
+function injectFault(data) {
+  if (!faultInjection) throw namedError(PROTOCOL_ERROR, `${TRAP} needs ${OPEN} with faultInjection: true`, { type: TRAP });
+  const mode = data.mode ?? "wasm";
+  if (mode === "uncaught") {
+    setTimeout(() => {
+      throw new Error("injected uncaught error");
+    });
+    return null;
+  }
+  if (mode === "wasm") {
+    connection._connection.$$.ptr = 0xfffffff0; // embind's handle to the C++ object
+    connection.query("RETURN 1");
+    throw new Error("the injected out-of-bounds access did not trap");
+  }
+  throw namedError(PROTOCOL_ERROR, `unknown fault mode ${JSON.stringify(mode)}`, { type: TRAP });
 }

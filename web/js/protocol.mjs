@@ -12,7 +12,7 @@
 // A reply with `id: null` is unsolicited: the worker reports a failure it
 // could not attribute to a request (an uncaught error, a rejected promise).
 
-/** Open the in-memory database. data: {name, bufferPoolBytes, kuzuUrl?} -> {version, bufferPoolBytes} */
+/** Open the in-memory database. data: {name, bufferPoolBytes, kuzuUrl?, faultInjection?} -> {version, bufferPoolBytes} */
 export const OPEN = "open";
 /** One or more `;`-separated Cypher statements. data: {cypher} -> JSON string: one array of row objects per statement */
 export const EXECUTE = "execute";
@@ -22,8 +22,12 @@ export const QUERY = "query";
 export const MEMORY = "memory";
 /** Close connection and database. data: {} -> null */
 export const CLOSE = "close";
+/** Fault injection for tests, refused unless OPEN had faultInjection: true.
+ * data: {mode: "wasm"} a real WebAssembly trap inside kuzu's code;
+ *       {mode: "uncaught"} an error thrown outside any request. */
+export const TRAP = "trap";
 
-export const MESSAGE_TYPES = Object.freeze([OPEN, EXECUTE, QUERY, MEMORY, CLOSE]);
+export const MESSAGE_TYPES = Object.freeze([OPEN, EXECUTE, QUERY, MEMORY, CLOSE, TRAP]);
 
 /** Kuzu's buffer pool per workspace. Small on purpose: kuzu-wasm 0.11.3 takes
  * ~5.25 MB of wasm memory per node table, never gives it back, and with a
@@ -43,7 +47,7 @@ export const KUZU_ERROR = "KuzuError";
 export const PROTOCOL_ERROR = "ProtocolError";
 
 /**
- * @typedef {typeof OPEN | typeof EXECUTE | typeof QUERY | typeof MEMORY | typeof CLOSE} MessageType
+ * @typedef {typeof OPEN | typeof EXECUTE | typeof QUERY | typeof MEMORY | typeof CLOSE | typeof TRAP} MessageType
  * @typedef {{id: number, type: MessageType, data: object}} Request
  * @typedef {{name: string, message: string, stack: string, crashed?: boolean,
  *            kind?: string, statement?: number, type?: string, workspace?: string}} ErrorInfo

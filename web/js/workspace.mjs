@@ -37,6 +37,7 @@ import {
  * @property {number} [timeoutMs] a call unanswered this long counts as a crash (default 0: no limit)
  * @property {string | URL} [workerUrl] default ./kuzu-worker.mjs next to this file
  * @property {string} [kuzuUrl] kuzu-wasm sync build, resolved against the worker (default ../../kuzu-wasm/sync/index.js)
+ * @property {boolean} [faultInjection] let call(TRAP, {mode}) crash the worker on purpose (tests only)
  */
 
 /** @type {Map<string, Workspace>} */
@@ -172,6 +173,7 @@ export class Workspace extends EventTarget {
     this.#worker = worker;
     const open = { name: this.name, bufferPoolBytes: this.options.bufferPoolBytes };
     if (this.options.kuzuUrl) open.kuzuUrl = this.options.kuzuUrl;
+    if (this.options.faultInjection) open.faultInjection = true;
     this.#starting = this.#send(worker, OPEN, open)
       .then((result) => {
         this.version = result.version;
