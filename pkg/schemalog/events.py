@@ -605,8 +605,7 @@ class Event:
         hlc = _exact_keys(d["hlc"], "hlc", ("logical", "wall_ms"))
         origin = d["origin"]
         validate_token(origin, "origin")
-        with _under("hlc"):
-            stamp = Timestamp(hlc["wall_ms"], hlc["logical"], origin)
+        stamp = Timestamp(hlc["wall_ms"], hlc["logical"], origin)  # fields say "hlc.*"
         with _under("change"):
             change = _change_from_obj(d["change"])
         return cls(
