@@ -524,3 +524,73 @@ def test_buffer_pool_holds_one_node_table_per_mb(tmp_path: os.PathLike[str]) -> 
         "Buffer manager exception: Unable to allocate memory! "
         "The buffer pool is full and no memory could be freed!"
     )
+
+
+# -- schemalog.cypher against these facts ------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from schemalog.cypher import (  # noqa: E402
+    UnquotableName,
+    UnrenderableValue,
+    default_expression,
+    quote_identifier,
+    string_literal,
+)
+from schemalog.errors import InvalidEvent  # noqa: E402
+from schemalog.names import validate_name  # noqa: E402
+
+
+@pytest.mark.parametrize("name", ["a`b", "`", "```", "a```b", "``x`", "", "a\x00b", "\ud800"])
+def test_quote_identifier_refuses(name: str) -> None:
+    with pytest.raises(UnquotableName):
+        quote_identifier(name)
+
+
+def test_quote_identifier_and_string_literal_shapes() -> None:
+    assert quote_identifier("a``b") == "`a``b`"
+    assert quote_identifier("MATCH") == "`MATCH`"
+    assert string_literal("it's \\ \n") == "'it\\'s \\\\ \n'"
+    with pytest.raises(UnrenderableValue):
+        string_literal("a\x00")
+    with pytest.raises(UnrenderableValue):
+        string_literal("\udc00")
+
+
+def test_default_expression_shapes() -> None:
+    assert default_expression(None, "INT64") is None
+    assert default_expression(-5, "INT8") == "-(5)"
+    assert default_expression(7, "UINT16") == "7"
+    assert default_expression(True, "BOOL") == "true"
+    assert default_expression("x'y", "STRING") == "'x\\'y'"
+    assert default_expression("12.50", "DECIMAL(10,2)") == "CAST('12.50' AS DECIMAL(10, 2))"
+    assert default_expression("2024-01-02", "DATE") == "CAST('2024-01-02' AS DATE)"
+    with pytest.raises(InvalidEvent):
+        default_expression("2024-02-30", "DATE")
+    with pytest.raises(InvalidEvent):
+        default_expression(1, "STRING")
+
+
+_shared = Db()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(st.text(min_size=1, max_size=40))
+def test_every_quotable_valid_name_round_trips(name: str) -> None:
+    """Any name the event core accepts either round-trips exactly or is refused by us."""
+    try:
+        validate_name(name, "name")
+        quoted = quote_identifier(name)
+    except (InvalidEvent, UnquotableName):
+        return
+    table = "." not in name  # a dotted table name cannot be introspected (see above)
+    t = quoted if table else "`t`"
+    _shared.rows(f"CREATE NODE TABLE {t}({quoted} INT64, PRIMARY KEY({quoted}))")
+    try:
+        tables = [r[0] for r in _shared.rows("CALL show_tables() RETURN name")]
+        assert tables == [name if table else "t"]
+        info = _shared.rows(f"CALL table_info({string_literal(tables[0])}) RETURN name")
+        assert info == [[name]]
+    finally:
+        _shared.rows(f"DROP TABLE {t}")

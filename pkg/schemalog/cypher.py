@@ -35,7 +35,8 @@ Defaults (``default_expression``)
     literal default ``-42`` as ``42`` in ``table_info`` (the value stored is
     right; only the printed expression loses its sign). The spellings chosen
     here avoid all of that, and ``table_info``'s ``default expression``
-    column prints back exactly what was sent:
+    column prints back exactly what was sent (``-(42)`` prints as ``-42``,
+    i.e. every integer default prints as ``str(value)``):
 
     ========================  ===================================
     integer types             ``42``, negative ``-(42)``
