@@ -9,8 +9,9 @@ import json
 from typing import Any
 
 import pytest
-from conftest import ARTIFACTS, save_screenshot
 from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import ARTIFACTS, save_screenshot
 
 pytestmark = pytest.mark.page
 
@@ -33,7 +34,8 @@ def run_js(driver: Any, body: str, *args: Any) -> Any:
         const args = Array.from(arguments).slice(0, -1);
         (async (...args) => {{ {body} }})(...args).then(
             (value) => done({{ ok: true, value: value === undefined ? null : value }}),
-            (e) => done({{ ok: false, name: String(e && e.name), message: String(e && e.message) }}));
+            (e) => done({{ ok: false, name: String(e && e.name),
+                           message: String(e && e.message) }}));
     """
     outcome = driver.execute_async_script(script, *args)
     if not outcome["ok"]:
@@ -49,14 +51,18 @@ class JsError(Exception):
 
 
 def table_names(driver: Any, workspace: str) -> list[str]:
-    rows = run_js(driver, "return await getWorkspace(args[0]).queryJson(args[1]);", workspace, SHOW_TABLES)
+    rows = run_js(
+        driver, "return await getWorkspace(args[0]).queryJson(args[1]);", workspace, SHOW_TABLES
+    )
     return sorted(row["name"] for row in json.loads(rows))
 
 
 @pytest.fixture
 def workspaces_page(chrome: Any, site_url: str) -> Any:
     chrome.get(f"{site_url}/web/workspaces-test.html")
-    WebDriverWait(chrome, 30).until(lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "yes")
+    WebDriverWait(chrome, 30).until(
+        lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "yes"
+    )
     return chrome
 
 
@@ -78,13 +84,20 @@ def test_a_table_created_in_one_workspace_never_shows_in_another(workspaces_page
         "Table Person has been created.",
         "Table City has been created.",
     ]
-    run_js(driver, "await getWorkspace('beta').execute('CREATE NODE TABLE Invoice(id INT64, PRIMARY KEY(id))');")
+    run_js(
+        driver,
+        "await getWorkspace('beta').execute(args[0]);",
+        "CREATE NODE TABLE Invoice(id INT64, PRIMARY KEY(id))",
+    )
 
     assert table_names(driver, "alpha") == ["City", "Person"]
     assert table_names(driver, "beta") == ["Invoice"]
     assert run_js(driver, "return listWorkspaces();") == ["alpha", "beta"]
     # Each workspace is its own WebAssembly module: two memories, two workers.
-    memories = run_js(driver, "return [await getWorkspace('alpha').memory(), await getWorkspace('beta').memory()];")
+    memories = run_js(
+        driver,
+        "return [await getWorkspace('alpha').memory(), await getWorkspace('beta').memory()];",
+    )
     assert all(m["wasmBytes"] > 0 for m in memories)
     save_screenshot(driver, "workspaces-isolation")
 
@@ -114,7 +127,8 @@ def test_a_trap_crashes_one_workspace_only_and_restart_gives_a_fresh_one(workspa
         const a = getWorkspace('A');
         const settle = (p) => p.then(
             (value) => ({ ok: true, value }),
-            (e) => ({ ok: false, name: e.name, message: e.message, workspace: e.workspace, kind: e.kind }));
+            (e) => ({ ok: false, name: e.name, message: e.message,
+                      workspace: e.workspace, kind: e.kind }));
         const calls = [a.call(protocol.TRAP, { mode: 'wasm' }), a.queryJson(args[0])];
         const pending = await Promise.all(calls.map(settle));
         const next = await settle(a.query(args[0]));
@@ -144,7 +158,8 @@ def test_a_trap_crashes_one_workspace_only_and_restart_gives_a_fresh_one(workspa
         await a.restart();
         const empty = await a.query(args[0]);
         await a.execute("CREATE NODE TABLE Again(id INT64, PRIMARY KEY(id))");
-        return { state: a.state, generation: a.generation, empty, tables: (await a.query(args[0])).map(r => r.name) };
+        const tables = (await a.query(args[0])).map((r) => r.name);
+        return { state: a.state, generation: a.generation, empty, tables };
         """,
         SHOW_TABLES,
     )
@@ -158,7 +173,8 @@ def test_an_error_thrown_outside_any_request_is_a_crash(workspaces_page):
         workspaces_page,
         """
         const w = await openWorkspace('U', { faultInjection: true });
-        const crashed = new Promise((resolve) => w.addEventListener('crash', (e) => resolve(e.detail.error)));
+        const crashed = new Promise(
+            (resolve) => w.addEventListener('crash', (e) => resolve(e.detail.error)));
         await w.call(protocol.TRAP, { mode: 'uncaught' });
         const error = await crashed;
         return { name: error.name, message: error.message, state: w.state };
@@ -203,12 +219,22 @@ def test_a_cypher_error_is_a_rejected_call_not_a_crash(workspaces_page):
         driver,
         """
         const w = getWorkspace('w');
-        try { await w.execute("CREATE NODE TABLE Ok(id INT64, PRIMARY KEY(id)); DROP TABLE Missing"); }
-        catch (e) { return { name: e.name, kind: e.kind, statement: e.statement, workspace: e.workspace, state: w.state }; }
+        try {
+            await w.execute("CREATE NODE TABLE Ok(id INT64, PRIMARY KEY(id)); DROP TABLE Missing");
+        } catch (e) {
+            const { name, kind, statement, workspace } = e;
+            return { name, kind, statement, workspace, state: w.state };
+        }
         """,
     )
     # Statements run in order and stop at the first failure: the first one stays.
-    assert details == {"name": "KuzuError", "kind": "Binder", "statement": 1, "workspace": "w", "state": "ready"}
+    assert details == {
+        "name": "KuzuError",
+        "kind": "Binder",
+        "statement": 1,
+        "workspace": "w",
+        "state": "ready",
+    }
     assert table_names(driver, "w") == ["Ok"]
 
 
@@ -220,7 +246,8 @@ def test_protocol_replies_have_the_documented_shape(workspaces_page, site_url):
         """
         const worker = new Worker('js/kuzu-worker.mjs', { type: 'module' });
         const replies = [];
-        const next = () => new Promise((resolve) => worker.addEventListener('message', (e) => resolve(e.data), { once: true }));
+        const next = () => new Promise((resolve) =>
+            worker.addEventListener('message', (e) => resolve(e.data), { once: true }));
         for (const message of [
             { id: 1, type: 'bogus', data: {} },
             { id: 2, type: 'execute', data: { cypher: 'RETURN 1' } },
@@ -249,7 +276,12 @@ def test_protocol_replies_have_the_documented_shape(workspaces_page, site_url):
     assert early["ok"] is False and early["error"]["name"] == "ProtocolError"
     assert opened["ok"] is True and opened["result"]["version"] == "0.11.3"
     assert opened["result"]["bufferPoolBytes"] == 64 * 1024 * 1024
-    assert executed == {"id": 4, "ok": True, "result": '[[{"one":1}]]', "memoryBytes": executed["memoryBytes"]}
+    assert executed == {
+        "id": 4,
+        "ok": True,
+        "result": '[[{"one":1}]]',
+        "memoryBytes": executed["memoryBytes"],
+    }
     assert executed["memoryBytes"] >= 16 * 1024 * 1024
     assert malformed["ok"] is False and malformed["error"]["name"] == "ProtocolError"
     assert memory["ok"] is True and memory["result"]["wasmBytes"] == memory["memoryBytes"]
@@ -279,7 +311,9 @@ def test_protocol_replies_have_the_documented_shape(workspaces_page, site_url):
 
 def test_a_worker_that_fails_to_load_is_a_crash_not_a_hang(workspaces_page):
     with pytest.raises(JsError) as failed:
-        run_js(workspaces_page, "await openWorkspace('lost', { workerUrl: 'js/no-such-worker.mjs' });")
+        run_js(
+            workspaces_page, "await openWorkspace('lost', { workerUrl: 'js/no-such-worker.mjs' });"
+        )
     assert failed.value.name == "WorkspaceCrashed"
     assert '"lost"' in failed.value.message
     assert run_js(workspaces_page, "return listWorkspaces();") == []
@@ -295,13 +329,14 @@ def test_measure_wasm_memory_and_the_node_table_limit_of_the_buffer_pool(workspa
         driver,
         """
         const out = [];
-        for (const [name, options, upTo] of [['m64', {}, 100], ['m256', { bufferPoolBytes: 256 * 2 ** 20 }, 100]]) {
+        const runs = [['m64', {}, 100], ['m256', { bufferPoolBytes: 256 * 2 ** 20 }, 100]];
+        for (const [name, options, upTo] of runs) {
             const w = await openWorkspace(name, options);
             const marks = [{ tables: 0, wasmBytes: (await w.memory()).wasmBytes }];
             let limit = null;
             for (let n = 1; n <= upTo; n++) {
                 try {
-                    await w.execute(`CREATE NODE TABLE T${n}(id INT64, name STRING, PRIMARY KEY(id))`);
+                    await w.execute(`CREATE NODE TABLE T${n}(id INT64, s STRING, PRIMARY KEY(id))`);
                 } catch (e) {
                     limit = { tables: n - 1, name: e.name, message: e.message, state: w.state,
                               still: (await w.query('RETURN 1 AS one'))[0].one };
@@ -309,7 +344,8 @@ def test_measure_wasm_memory_and_the_node_table_limit_of_the_buffer_pool(workspa
                 }
                 if ([10, 50, 100].includes(n)) marks.push({ tables: n, wasmBytes: w.memoryBytes });
             }
-            out.push({ bufferPoolBytes: w.options.bufferPoolBytes, marks, limit, wasmBytes: w.memoryBytes });
+            const { bufferPoolBytes } = w.options;
+            out.push({ bufferPoolBytes, marks, limit, wasmBytes: w.memoryBytes });
             await w.close();
         }
         return out;
