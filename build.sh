@@ -118,6 +118,10 @@ setup_site() {
   ln -sfn "$ROOT/web" "$SITE/web"
   ln -sfn "$DIST" "$SITE/pyodide"
   ln -sfn "$ROOT/node_modules/kuzu-wasm" "$SITE/kuzu-wasm"
+  # pytest-pyodide serves the distribution itself: its test pages reach our
+  # JS shim and kuzu-wasm through these two links.
+  ln -sfn "$ROOT/web" "$DIST/web"
+  ln -sfn "$ROOT/node_modules/kuzu-wasm" "$DIST/kuzu-wasm"
   [ -f "$SITE/index.html" ] || printf '<meta http-equiv="refresh" content="0; url=web/index.html">\n' >"$SITE/index.html"
 }
 
