@@ -24,26 +24,34 @@ rejects unknown or missing fields by name, unknown kinds and unknown formats.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any, ClassVar
 
 from schemalog.clock import HybridLogicalClock, Timestamp
 from schemalog.errors import InvalidEvent
-from schemalog.kuzu_types import (
-    DefaultValue,
-    KuzuType,
-    ListType,
-    MapType,
-    StructType,
-    UnionType,
-    check_default,
-    parse_type,
+from schemalog.event_parts import (
+    MAX_PROPERTIES,
+    Connection,
+    PropertyDef,
+    Resolution,
+    canonical_type,
+    check_connection,
+    check_event_id,
+    check_ids,
+    check_own_ids,
+    check_properties,
+    check_property_id,
+    check_tuple,
+    event_id,
+    parse_event_id,
+    parsed_type,
+    under,
+    under_type,
 )
-from schemalog.names import catalog_key, validate_name, validate_text, validate_token
+from schemalog.kuzu_types import DefaultValue, ListType, MapType, StructType, UnionType
+from schemalog.names import validate_name, validate_text, validate_token
 
 __all__ = [
     "CHANGE_KINDS",
@@ -77,216 +85,7 @@ __all__ = [
 
 FORMAT = 1
 MULTIPLICITIES = ("MANY_MANY", "MANY_ONE", "ONE_MANY", "ONE_ONE")
-MAX_PARENTS = 256
-MAX_PROPERTIES = 1024
 MAX_CONNECTIONS = 1024
-
-_EVENT_ID_RE = re.compile(
-    r"([A-Za-z0-9][A-Za-z0-9_.-]{0,63})@([1-9][0-9]{0,15})\.(0|[1-9][0-9]{0,15})\Z"
-)
-_PROPERTY_ID_RE = re.compile(r"(.+)/p(0|[1-9][0-9]{0,5})\Z")
-
-
-# ---------------------------------------------------------------- helpers
-
-
-class _under:
-    """Re-raise InvalidEvent from nested validation with the enclosing field path.
-
-    A class, not @contextmanager: it runs for every nested part of every
-    decoded event, and a generator-based manager costs several times more.
-    """
-
-    __slots__ = ("prefix",)
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if isinstance(exc, InvalidEvent):
-            field = f"{self.prefix}.{exc.field}" if exc.field else self.prefix
-            raise InvalidEvent(field, exc.reason) from None
-
-
-def event_id(origin: str, hlc: Timestamp) -> str:
-    """The id of the event stamped ``hlc`` by ``origin``."""
-    return f"{origin}@{hlc.wall_ms}.{hlc.logical}"
-
-
-def parse_event_id(value: object, field: str = "id") -> Timestamp:
-    """The timestamp an event id encodes, or InvalidEvent if it is not an event id."""
-    if type(value) is not str:
-        raise InvalidEvent(field, f"event id must be a string, got {type(value).__name__}")
-    stamp = _event_id_timestamp(value)
-    if stamp is None:
-        raise InvalidEvent(field, f"{value!r} is not an event id (origin@wall_ms.logical)")
-    return stamp
-
-
-@lru_cache(maxsize=65536)
-def _event_id_timestamp(value: str) -> Timestamp | None:
-    # Cached: table ids and parents repeat across many events of a log.
-    m = _EVENT_ID_RE.match(value)
-    if m is None:
-        return None
-    try:
-        return Timestamp(int(m.group(2)), int(m.group(3)), m.group(1))
-    except InvalidEvent:
-        return None
-
-
-def _check_event_id(value: object, field: str) -> str:
-    parse_event_id(value, field)
-    return value  # type: ignore[return-value]  # parse_event_id proved it a str
-
-
-def _check_property_id(value: object, field: str) -> str:
-    if type(value) is not str:
-        raise InvalidEvent(field, f"property id must be a string, got {type(value).__name__}")
-    m = _PROPERTY_ID_RE.match(value)
-    if m is None or _EVENT_ID_RE.match(m.group(1)) is None:
-        raise InvalidEvent(field, f"{value!r} is not a property id (event_id/pN)")
-    return value
-
-
-def _check_tuple(value: object, field: str, limit: int) -> tuple[Any, ...]:
-    if type(value) is not tuple:
-        raise InvalidEvent(field, f"must be a tuple, got {type(value).__name__}")
-    if len(value) > limit:
-        raise InvalidEvent(field, f"has {len(value)} items, more than {limit}")
-    return value
-
-
-@lru_cache(maxsize=4096)
-def _parsed_type(text: str) -> KuzuType:
-    return parse_type(text)
-
-
-def canonical_type(text: str) -> str:
-    """Canonical spelling of a Kuzu type (cached: logs repeat a few types many times)."""
-    return str(_parsed_type(text))
-
-
-_CANONICAL_TYPES: set[str] = set()  # grows with the distinct canonical types seen; small
-
-
-def _check_type(value: object, field: str) -> str:
-    if type(value) is not str:
-        raise InvalidEvent(field, f"type must be a string, got {type(value).__name__}")
-    if value in _CANONICAL_TYPES:
-        return value
-    with _under_type(field):
-        canonical = canonical_type(value)
-    if canonical == value:
-        _CANONICAL_TYPES.add(value)
-    else:
-        raise InvalidEvent(field, f"type {value!r} is not canonical; write {canonical!r}")
-    return value
-
-
-@contextmanager
-def _under_type(field: str) -> Iterator[None]:
-    try:
-        yield
-    except InvalidEvent as exc:
-        raise InvalidEvent(field, exc.reason) from None
-
-
-# ---------------------------------------------------------------- parts
-
-
-@dataclass(frozen=True, slots=True)
-class PropertyDef:
-    """A property: stable id, name, canonical Kuzu type, typed default (None = no default)."""
-
-    property_id: str
-    name: str
-    type: str
-    default: DefaultValue = None
-
-    def __post_init__(self) -> None:
-        _check_property_id(self.property_id, "property_id")
-        validate_name(self.name, "name")
-        _check_type(self.type, "type")
-        if self.default is not None:
-            check_default(self.default, _parsed_type(self.type), "default")
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class Connection:
-    """One FROM/TO pair of a rel table, by node-table id."""
-
-    from_table_id: str
-    to_table_id: str
-
-    def __post_init__(self) -> None:
-        _check_event_id(self.from_table_id, "from_table_id")
-        _check_event_id(self.to_table_id, "to_table_id")
-
-
-@dataclass(frozen=True, slots=True)
-class Resolution:
-    """How a merge resolved one conflict: the winning event and the losing ones."""
-
-    conflict_key: str
-    winner: str
-    losers: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        validate_text(self.conflict_key, "conflict_key", 512)
-        if not self.conflict_key:
-            raise InvalidEvent("conflict_key", "is empty")
-        _check_event_id(self.winner, "winner")
-        _check_ids(self.losers, "losers", allow_empty=False)
-        if self.winner in self.losers:
-            raise InvalidEvent("losers", f"contains the winner {self.winner!r}")
-
-
-def _check_ids(value: object, field: str, allow_empty: bool) -> tuple[str, ...]:
-    ids = _check_tuple(value, field, MAX_PARENTS)
-    for i, item in enumerate(ids):
-        _check_event_id(item, f"{field}[{i}]")
-    if not ids and not allow_empty:
-        raise InvalidEvent(field, "is empty")
-    if list(ids) != sorted(set(ids)):
-        raise InvalidEvent(field, "must be sorted and without duplicates")
-    return ids
-
-
-def _check_properties(value: object, field: str) -> tuple[PropertyDef, ...]:
-    props = _check_tuple(value, field, MAX_PROPERTIES)
-    seen: dict[str, int] = {}
-    for i, prop in enumerate(props):
-        if type(prop) is not PropertyDef:
-            raise InvalidEvent(f"{field}[{i}]", f"must be a PropertyDef, got {type(prop).__name__}")
-        key = catalog_key(prop.name)
-        if key in seen:
-            raise InvalidEvent(
-                f"{field}[{i}].name",
-                f"{prop.name!r} duplicates {field}[{seen[key]}] (case-insensitive)",
-            )
-        seen[key] = i
-    return props
-
-
-def _check_connection(value: object, field: str) -> Connection:
-    if type(value) is not Connection:
-        raise InvalidEvent(field, f"must be a Connection, got {type(value).__name__}")
-    return value
-
-
-def _check_own_ids(event_id: str, table_id: str, props: Sequence[PropertyDef]) -> None:
-    if table_id != event_id:
-        raise InvalidEvent("change.table_id", f"{table_id!r} must equal the event id {event_id!r}")
-    for i, prop in enumerate(props):
-        if prop.property_id != f"{event_id}/p{i}":
-            raise InvalidEvent(
-                f"change.properties[{i}].property_id",
-                f"{prop.property_id!r} must be {event_id + '/p' + str(i)!r}",
-            )
 
 
 # ---------------------------------------------------------------- changes
@@ -323,20 +122,20 @@ class CreateNodeTable(_ChangeBase):
     primary_key: str  # a property id of this table
 
     def __post_init__(self) -> None:
-        _check_event_id(self.table_id, "table_id")
+        check_event_id(self.table_id, "table_id")
         validate_name(self.name, "name")
-        props = _check_properties(self.properties, "properties")
-        _check_property_id(self.primary_key, "primary_key")
+        props = check_properties(self.properties, "properties")
+        check_property_id(self.primary_key, "primary_key")
         pk = [p for p in props if p.property_id == self.primary_key]
         if not pk:
             raise InvalidEvent("primary_key", f"{self.primary_key!r} is not one of the properties")
-        if isinstance(_parsed_type(pk[0].type), ListType | MapType | StructType | UnionType) or (
+        if isinstance(parsed_type(pk[0].type), ListType | MapType | StructType | UnionType) or (
             pk[0].type == "BOOLEAN"
         ):
             raise InvalidEvent("primary_key", f"type {pk[0].type} cannot be a primary key")
 
     def check_identity(self, event_id: str) -> None:
-        _check_own_ids(event_id, self.table_id, self.properties)
+        check_own_ids(event_id, self.table_id, self.properties)
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,16 +148,16 @@ class CreateRelTable(_ChangeBase):
     multiplicity: str
 
     def __post_init__(self) -> None:
-        _check_event_id(self.table_id, "table_id")
+        check_event_id(self.table_id, "table_id")
         validate_name(self.name, "name")
-        conns = _check_tuple(self.connections, "connections", MAX_CONNECTIONS)
+        conns = check_tuple(self.connections, "connections", MAX_CONNECTIONS)
         for i, conn in enumerate(conns):
-            _check_connection(conn, f"connections[{i}]")
+            check_connection(conn, f"connections[{i}]")
         if not conns:
             raise InvalidEvent("connections", "a rel table needs at least one FROM/TO pair")
         if list(conns) != sorted(set(conns)):
             raise InvalidEvent("connections", "must be sorted and without duplicates")
-        props = _check_properties(self.properties, "properties")
+        props = check_properties(self.properties, "properties")
         for i, prop in enumerate(props):
             if prop.type == "SERIAL":
                 raise InvalidEvent(f"properties[{i}].type", "rel tables cannot have SERIAL")
@@ -368,7 +167,7 @@ class CreateRelTable(_ChangeBase):
             )
 
     def check_identity(self, event_id: str) -> None:
-        _check_own_ids(event_id, self.table_id, self.properties)
+        check_own_ids(event_id, self.table_id, self.properties)
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,7 +177,7 @@ class AddProperty(_ChangeBase):
     property: PropertyDef
 
     def __post_init__(self) -> None:
-        _check_event_id(self.table_id, "table_id")
+        check_event_id(self.table_id, "table_id")
         if type(self.property) is not PropertyDef:
             raise InvalidEvent(
                 "property", f"must be a PropertyDef, got {type(self.property).__name__}"
@@ -399,8 +198,8 @@ class DropProperty(_ChangeBase):
     property_id: str
 
     def __post_init__(self) -> None:
-        _check_event_id(self.table_id, "table_id")
-        _check_property_id(self.property_id, "property_id")
+        check_event_id(self.table_id, "table_id")
+        check_property_id(self.property_id, "property_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,8 +210,8 @@ class RenameProperty(_ChangeBase):
     new_name: str
 
     def __post_init__(self) -> None:
-        _check_event_id(self.table_id, "table_id")
-        _check_property_id(self.property_id, "property_id")
+        check_event_id(self.table_id, "table_id")
+        check_property_id(self.property_id, "property_id")
         validate_name(self.new_name, "new_name")
 
 
@@ -423,7 +222,7 @@ class RenameTable(_ChangeBase):
     new_name: str
 
     def __post_init__(self) -> None:
-        _check_event_id(self.table_id, "table_id")
+        check_event_id(self.table_id, "table_id")
         validate_name(self.new_name, "new_name")
 
 
@@ -433,7 +232,7 @@ class DropTable(_ChangeBase):
     table_id: str
 
     def __post_init__(self) -> None:
-        _check_event_id(self.table_id, "table_id")
+        check_event_id(self.table_id, "table_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,8 +242,8 @@ class AddConnection(_ChangeBase):
     connection: Connection
 
     def __post_init__(self) -> None:
-        _check_event_id(self.table_id, "table_id")
-        _check_connection(self.connection, "connection")
+        check_event_id(self.table_id, "table_id")
+        check_connection(self.connection, "connection")
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,8 +253,8 @@ class DropConnection(_ChangeBase):
     connection: Connection
 
     def __post_init__(self) -> None:
-        _check_event_id(self.table_id, "table_id")
-        _check_connection(self.connection, "connection")
+        check_event_id(self.table_id, "table_id")
+        check_connection(self.connection, "connection")
 
 
 @dataclass(frozen=True, slots=True)
@@ -465,7 +264,7 @@ class CommentOnTable(_ChangeBase):
     comment: str  # "" removes the comment
 
     def __post_init__(self) -> None:
-        _check_event_id(self.table_id, "table_id")
+        check_event_id(self.table_id, "table_id")
         validate_text(self.comment, "comment")
 
 
@@ -477,7 +276,7 @@ class Merge(_ChangeBase):
     resolutions: tuple[Resolution, ...] = ()
 
     def __post_init__(self) -> None:
-        res = _check_tuple(self.resolutions, "resolutions", MAX_PROPERTIES)
+        res = check_tuple(self.resolutions, "resolutions", MAX_PROPERTIES)
         keys = []
         for i, r in enumerate(res):
             if type(r) is not Resolution:
@@ -562,7 +361,7 @@ class Event:
             raise InvalidEvent("id", f"{self.id!r} must be {expected!r} (origin@wall_ms.logical)")
         if self.id in self.parents if type(self.parents) is tuple else False:
             raise InvalidEvent("parents", f"names the event itself ({self.id!r})")
-        parents = _check_ids(self.parents, "parents", allow_empty=True)
+        parents = check_ids(self.parents, "parents", allow_empty=True)
         for i, parent in enumerate(parents):
             if not parse_event_id(parent) < self.hlc:
                 raise InvalidEvent(
@@ -606,7 +405,7 @@ class Event:
         origin = d["origin"]
         validate_token(origin, "origin")
         stamp = Timestamp(hlc["wall_ms"], hlc["logical"], origin)  # fields say "hlc.*"
-        with _under("change"):
+        with under("change"):
             change = _change_from_obj(d["change"])
         return cls(
             id=d["id"],
@@ -650,19 +449,19 @@ def _tuple(value: object, path: str) -> tuple[Any, ...]:
 
 def _property_from_obj(obj: object, path: str) -> PropertyDef:
     d = _exact_keys(obj, path, ("default", "name", "property_id", "type"))
-    with _under(path):
+    with under(path):
         return PropertyDef(d["property_id"], d["name"], d["type"], d["default"])
 
 
 def _connection_from_obj(obj: object, path: str) -> Connection:
     d = _exact_keys(obj, path, ("from_table_id", "to_table_id"))
-    with _under(path):
+    with under(path):
         return Connection(d["from_table_id"], d["to_table_id"])
 
 
 def _resolution_from_obj(obj: object, path: str) -> Resolution:
     d = _exact_keys(obj, path, ("conflict_key", "losers", "winner"))
-    with _under(path):
+    with under(path):
         return Resolution(d["conflict_key"], d["winner"], _tuple(d["losers"], "losers"))
 
 
@@ -711,13 +510,13 @@ def _build_props(event_id: str, specs: Iterable[PropertySpec]) -> tuple[Property
     for i, spec in enumerate(specs):
         name, type_text = spec[0], spec[1]
         default = spec[2] if len(spec) > 2 else None
-        with _under(f"properties[{i}]"):
+        with under(f"properties[{i}]"):
             out.append(PropertyDef(f"{event_id}/p{i}", name, _normalized(type_text), default))
     return tuple(out)
 
 
 def _normalized(type_text: str) -> str:
-    with _under_type("type"):
+    with under_type("type"):
         return canonical_type(type_text)
 
 
@@ -757,7 +556,7 @@ def build_add_property(
     """Builder for ``new_event`` adding one property to a table."""
 
     def build(eid: str) -> Change:
-        with _under("property"):
+        with under("property"):
             prop = PropertyDef(f"{eid}/p0", name, _normalized(type_text), default)
         return AddProperty(table_id, prop)
 
@@ -781,6 +580,6 @@ def new_event(
     hlc = clock.tick()
     eid = event_id(clock.origin, hlc)
     if not isinstance(change, _ChangeBase):
-        with _under("change"):
+        with under("change"):
             change = change(eid)
     return Event(eid, workspace, clock.origin, hlc, parent_ids, FORMAT, change)
