@@ -122,6 +122,39 @@ def _fresh_prop_name(draw: Callable[..., object], taken: set[str]) -> str:
     return name
 
 
+class _Simulation:
+    """Writers on a shared wall time; each origin sees it with a fixed skew
+    (|skew| <= 20 s) plus per-event jitter that can jump backwards, so origins
+    stay within the clock's drift bound of each other."""
+
+    def __init__(self, draw: st.DrawFn, count: int, workspace: str) -> None:
+        names = draw(st.lists(origins, min_size=count, max_size=count, unique=True))
+        self.shared = draw(st.integers(30_000, 2**41))
+        self.writers = []
+        for origin in names:
+            wall = [self.shared]
+            self.writers.append(_Writer(HybridLogicalClock(origin, lambda w=wall: w[0]), wall))
+        self.skews = [draw(st.integers(-20_000, 20_000)) for _ in self.writers]
+        self.workspace = workspace
+
+    def step(
+        self,
+        draw: st.DrawFn,
+        writer_index: int,
+        state: SchemaState,
+        used: set[str],
+        parents: list[str],
+    ) -> tuple[Event, SchemaState]:
+        writer = self.writers[writer_index]
+        self.shared += draw(st.integers(0, 5_000))
+        writer.wall[0] = self.shared + self.skews[writer_index] + draw(st.integers(-3_000, 3_000))
+        change = _draw_change(draw, state, used)
+        event = new_event(writer.clock, self.workspace, parents, change)
+        result = apply(state, event)
+        assert isinstance(result, Applied), result
+        return event, result.state
+
+
 @st.composite
 def histories(
     draw: st.DrawFn,
@@ -132,33 +165,46 @@ def histories(
 ) -> list[Event]:
     """A causally linear, applicable history (each event's parent is the one before)."""
     count = n_origins if isinstance(n_origins, int) else draw(n_origins)
-    origin_names = draw(st.lists(origins, min_size=count, max_size=count, unique=True))
-    # A shared wall time moving forward; each origin sees it with a fixed skew
-    # (|skew| <= 20 s) plus per-event jitter that can jump backwards, so
-    # origins stay within the clock's drift bound of each other.
-    shared = draw(st.integers(30_000, 2**41))
-    writers = []
-    for origin in origin_names:
-        wall = [shared]
-        writers.append(_Writer(HybridLogicalClock(origin, lambda w=wall: w[0]), wall))
-    skews = [draw(st.integers(-20_000, 20_000)) for _ in writers]
+    sim = _Simulation(draw, count, workspace)
     size = draw(st.integers(min_events, max_events))
     state = empty_state()
     events: list[Event] = []
     used: set[str] = set()
     while len(events) < size:
-        index = draw(st.integers(0, len(writers) - 1))
-        writer = writers[index]
-        shared += draw(st.integers(0, 5_000))
-        writer.wall[0] = shared + skews[index] + draw(st.integers(-3_000, 3_000))
-        change = _draw_change(draw, state, used)
-        parents = [events[-1].id] if events else []
-        event = new_event(writer.clock, workspace, parents, change)
-        result = apply(state, event)
-        assert isinstance(result, Applied), result
-        state = result.state
+        index = draw(st.integers(0, count - 1))
+        event, state = sim.step(draw, index, state, used, [events[-1].id] if events else [])
         events.append(event)
     return events
+
+
+@st.composite
+def forked_histories(
+    draw: st.DrawFn, max_prefix: int = 8, max_branch: int = 8, workspace: str = "ws"
+) -> tuple[list[Event], list[Event], list[Event]]:
+    """(common prefix, branch of origin A, branch of origin B): two origins that
+    diverge after the prefix. Each of prefix+branch is applicable on its own;
+    the branches may conflict (same new names, drops of what the other renames),
+    which is what merge tests need."""
+    sim = _Simulation(draw, 2, workspace)
+    state = empty_state()
+    used: set[str] = set()
+    prefix: list[Event] = []
+    for _ in range(draw(st.integers(0, max_prefix))):
+        index = draw(st.integers(0, 1))
+        event, state = sim.step(draw, index, state, used, [prefix[-1].id] if prefix else [])
+        prefix.append(event)
+    branches: list[list[Event]] = []
+    for index in (0, 1):
+        branch_state, branch_used = state, set(used)
+        branch: list[Event] = []
+        for _ in range(draw(st.integers(0, max_branch))):
+            head = branch[-1:] or prefix[-1:]
+            event, branch_state = sim.step(
+                draw, index, branch_state, branch_used, [e.id for e in head]
+            )
+            branch.append(event)
+        branches.append(branch)
+    return prefix, branches[0], branches[1]
 
 
 def _draw_change(draw: st.DrawFn, state: SchemaState, used: set[str]) -> object:
@@ -248,4 +294,12 @@ def events(max_events: int = 12, n_origins: int = 2) -> st.SearchStrategy[Event]
     )
 
 
-__all__ = ["HOSTILE_NAMES", "RESERVED_PREFIX", "TYPES_AND_DEFAULTS", "events", "histories", "names"]
+__all__ = [
+    "HOSTILE_NAMES",
+    "RESERVED_PREFIX",
+    "TYPES_AND_DEFAULTS",
+    "events",
+    "forked_histories",
+    "histories",
+    "names",
+]

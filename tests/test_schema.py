@@ -39,7 +39,7 @@ from schemalog.schema import (
     state_to_obj,
     table_by_name,
 )
-from strategies import histories
+from strategies import forked_histories, histories
 
 
 class Log:
@@ -291,3 +291,19 @@ def test_snapshot_with_broken_invariants_is_rejected() -> None:
     bad_name = [dict(obj["tables"][0], name="a\nb"), *obj["tables"][1:]]
     with pytest.raises(InvalidState, match=r"tables\[0\]\.name"):
         state_from_obj({"format": 1, "tables": bad_name})
+
+
+@given(forked_histories())
+def test_forked_histories_apply_branch_by_branch(
+    fork: tuple[list[Event], list[Event], list[Event]],
+) -> None:
+    prefix, left, right = fork
+    for branch in (left, right):
+        state = empty_state()
+        for event in prefix + branch:
+            result = apply(state, event)
+            assert isinstance(result, Applied), result
+            state = result.state
+    if left and right:
+        assert left[0].origin != right[0].origin
+        assert left[0].parents == right[0].parents == tuple(e.id for e in prefix[-1:])
