@@ -1,0 +1,38 @@
+"""The event store: port, errors and adapters (memory, NDJSON segment files)."""
+
+from schemalog.store.errors import (
+    AppendConflict,
+    BadCursor,
+    CorruptLog,
+    DuplicateEventId,
+    FencedOut,
+    RecordTooLarge,
+    StoreClosed,
+    StoreError,
+    StoreMissing,
+    StoreReadOnly,
+)
+from schemalog.store.memory import MemoryStore
+from schemalog.store.ndjson import NdjsonStore
+from schemalog.store.port import DEFAULT_CHUNK_BYTES, EventStore, Head, Page, RawChunk, Recovered
+
+__all__ = [
+    "DEFAULT_CHUNK_BYTES",
+    "AppendConflict",
+    "BadCursor",
+    "CorruptLog",
+    "DuplicateEventId",
+    "EventStore",
+    "FencedOut",
+    "Head",
+    "MemoryStore",
+    "NdjsonStore",
+    "Page",
+    "RawChunk",
+    "RecordTooLarge",
+    "Recovered",
+    "StoreClosed",
+    "StoreError",
+    "StoreMissing",
+    "StoreReadOnly",
+]

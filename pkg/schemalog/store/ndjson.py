@@ -1,0 +1,422 @@
+"""NDJSON file adapter: one ``.ndjson`` file, or a directory of segment files.
+
+Layout
+  * single file ``log.ndjson`` (what ``schemalog synth`` writes); never rolls over;
+  * directory ``log/`` holding ``00000000.ndjson``, ``00000001.ndjson``, ...; a
+    new segment starts when the current one holds ``segment_bytes`` or more.
+    The hash link runs on across segments.
+  Side files: ``<log>.fence`` / ``<dir>/fence`` (newest fencing token, replaced
+  atomically) and ``<log>.quarantine.ndjson`` / ``<dir>/quarantine.ndjson``.
+
+Open makes one pass over the bytes (8 MiB blocks, split on newlines) and keeps
+only the line start offsets (``array('q')``, 8 bytes per record). Each line
+gets a cheap framing check (record prefix, closing brace); the last complete
+record is decoded in full and its hash link checked. Full verification of
+every record is ``schemalog.store.verify`` (``schemalog verify``), and every
+``read`` decodes and link-checks what it returns.
+
+Crash recovery: an append is one ``write`` of whole lines, then flush and
+``fsync``. A crash can leave a torn last line (no trailing newline). Open
+moves it to the quarantine file (a JSON line with the bytes in base64, its
+file, offset, position and reason; flushed and fsynced first) and only then
+truncates the log to the last newline; ``store.recovered`` reports it. A bad
+line that ends with a newline is not a torn write: open raises CorruptLog
+naming file, line and reason, and never truncates. ``verify=False`` skips the
+framing and tail checks (for tools that report, and replay with a skip
+policy); ``readonly=True`` never writes: a torn tail is left in place, hidden
+from reads, and reported with ``quarantine=None``.
+
+Other writers: before every operation the store stats the last segment and
+indexes complete lines that others appended; an append whose file grew under
+it raises AppendConflict. Mutual exclusion between processes is the lease
+lock's job (fencing tokens are checked here).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import re
+from array import array
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from schemalog.codec import DecodeFailure, decode_record
+from schemalog.store.base import LineStore, link_broken
+from schemalog.store.errors import (
+    AppendConflict,
+    CorruptLog,
+    RecordTooLarge,
+    StoreMissing,
+    StoreReadOnly,
+)
+from schemalog.store.port import DEFAULT_CHUNK_BYTES, RawChunk, Recovered
+
+__all__ = ["DEFAULT_SEGMENT_BYTES", "NdjsonStore", "segment_paths", "side_paths"]
+
+DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+BLOCK_BYTES = 8 * 1024 * 1024
+SEGMENT_RE = re.compile(r"[0-9]{8}\.ndjson\Z")
+_PREFIX = b'{"checksum":"sha256-v1:'
+
+
+@dataclass(slots=True)
+class _Segment:
+    path: str
+    first: int  # position of its first record
+    offsets: array[int] = field(default_factory=lambda: array("q", [0]))  # line starts + end
+
+    @property
+    def count(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def end(self) -> int:
+        return self.offsets[-1]
+
+
+@dataclass(slots=True)
+class _Scan:
+    tail: bytes = b""  # bytes after the last newline
+    bad_line: int = -1  # index in the segment of the first badly framed line
+    bad_reason: str = ""
+
+
+def segment_paths(path: str) -> list[str]:
+    """The segment files of a log, in order (one file for a single-file log)."""
+    if os.path.isdir(path):
+        names = sorted(n for n in os.listdir(path) if SEGMENT_RE.match(n))
+        for i, name in enumerate(names):
+            if name != f"{i:08d}.ndjson":
+                raise CorruptLog(os.path.join(path, name), 0, -1, f"segment {i:08d} is missing")
+        return [os.path.join(path, n) for n in names]
+    return [path]
+
+
+def side_paths(path: str) -> tuple[str, str]:
+    """(fence file, quarantine file) of the log at ``path``."""
+    if os.path.isdir(path):
+        return os.path.join(path, "fence"), os.path.join(path, "quarantine.ndjson")
+    stem = path[: -len(".ndjson")] if path.endswith(".ndjson") else path
+    return stem + ".fence", stem + ".quarantine.ndjson"
+
+
+def _scan(f: BinaryIO, offsets: array[int], check: bool) -> _Scan:
+    """Append the line starts from ``offsets[-1]`` on; return the tail and first bad line."""
+    result = _Scan()
+    base = offsets[-1]
+    f.seek(base)
+    carry = b""
+    append = offsets.append
+    while True:
+        block = f.read(BLOCK_BYTES)
+        if not block:
+            break
+        buf = carry + block if carry else block
+        start = 0
+        find = buf.find
+        while True:
+            j = find(b"\n", start)
+            if j < 0:
+                break
+            if (
+                check
+                and result.bad_line < 0
+                and (not buf.startswith(_PREFIX, start) or buf[j - 1] != 0x7D)
+            ):
+                result.bad_line = len(offsets) - 1
+                result.bad_reason = (
+                    "empty line" if j == start else "not a record (bad framing or not canonical)"
+                )
+            start = j + 1
+            append(base + start)
+        carry = buf[start:]
+        base += start
+    result.tail = carry
+    return result
+
+
+def _fsync(f: BinaryIO) -> None:
+    f.flush()
+    with contextlib.suppress(OSError, AttributeError):  # file systems without fsync
+        os.fsync(f.fileno())
+
+
+class NdjsonStore(LineStore):
+    """An event log in NDJSON files; see the module docstring."""
+
+    def __init__(
+        self,
+        path: str,
+        directory: bool,
+        segment_bytes: int,
+        readonly: bool,
+    ) -> None:
+        super().__init__()
+        self.path = path
+        self.name = path
+        self.directory = directory
+        self.segment_bytes = segment_bytes
+        self.readonly = readonly
+        self.fence_path, self.quarantine_path = side_paths(path)
+        self.recovered: Recovered | None = None
+        self._segments: list[_Segment] = []
+        self._firsts: list[int] = []
+        self._handles: dict[str, BinaryIO] = {}
+        self._hidden_tail = 0  # bytes of a torn tail left in place (read-only)
+
+    # ------------------------------------------------ opening
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = False,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        verify: bool = True,
+        readonly: bool = False,
+    ) -> NdjsonStore:
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            if not create or readonly:
+                raise StoreMissing(path)
+            if path.endswith(".ndjson"):
+                with open(path, "xb"):
+                    pass
+            else:
+                os.makedirs(path)
+        store = cls(path, os.path.isdir(path), segment_bytes, readonly)
+        store._load()
+        store._index(verify)
+        return store
+
+    def _load(self) -> None:
+        try:
+            with open(self.fence_path, encoding="ascii") as f:
+                text = f.read().strip()
+        except FileNotFoundError:
+            return
+        if not text.isdigit():
+            raise CorruptLog(self.fence_path, 1, -1, f"fencing token {text!r} is not an integer")
+        self._fence = int(text)
+
+    def _index(self, verify: bool) -> None:
+        paths = segment_paths(self.path)
+        first = 0
+        for i, seg_path in enumerate(paths):
+            seg = _Segment(seg_path, first)
+            with open(seg_path, "rb") as f:
+                scan = _scan(f, seg.offsets, verify)
+            if scan.bad_line >= 0:
+                line = scan.bad_line
+                raise CorruptLog(seg_path, line + 1, first + line, scan.bad_reason)
+            self._add_segment(seg)
+            if scan.tail:
+                if i != len(paths) - 1:
+                    raise CorruptLog(
+                        seg_path,
+                        seg.count + 1,
+                        first + seg.count,
+                        "segment ends without a newline but is not the last segment",
+                    )
+                self._recover(seg, scan.tail)
+            first += seg.count
+        if verify and self._count() > 0:
+            self._check_last()
+
+    def _add_segment(self, seg: _Segment) -> None:
+        self._segments.append(seg)
+        self._firsts.append(seg.first)
+
+    def _check_last(self) -> None:
+        n = self._count()
+        pos = n - 1
+        result = decode_record(self._line(pos), pos)
+        if isinstance(result, DecodeFailure):
+            where = f" ({result.field})" if result.field else ""
+            raise self._corrupt(pos, f"{result.reason}{where}")
+        prev = self._checksum_at(pos - 1) if pos > 0 else None
+        if result.prev != prev:
+            raise self._corrupt(pos, link_broken(result.prev, prev))
+
+    def _recover(self, seg: _Segment, tail: bytes) -> None:
+        position = seg.first + seg.count
+        decoded = decode_record(tail, position)
+        reason = f"torn last line: {len(tail)} bytes without a trailing newline"
+        if isinstance(decoded, DecodeFailure):
+            reason += f" ({decoded.reason})"
+        else:
+            reason += " (a complete record whose newline was lost)"
+        if self.readonly:
+            self._hidden_tail = len(tail)
+            self.recovered = Recovered(position, seg.path, seg.end, len(tail), reason, None)
+            return
+        entry = {
+            "bytes_b64": base64.b64encode(tail).decode("ascii"),
+            "nbytes": len(tail),
+            "offset": seg.end,
+            "path": seg.path,
+            "position": position,
+            "reason": reason,
+        }
+        with open(self.quarantine_path, "ab") as q:
+            q.write(json.dumps(entry, sort_keys=True).encode("utf-8") + b"\n")
+            _fsync(q)
+        with open(seg.path, "r+b") as f:
+            f.truncate(seg.end)
+            _fsync(f)
+        self.recovered = Recovered(
+            position, seg.path, seg.end, len(tail), reason, self.quarantine_path
+        )
+
+    # ------------------------------------------------ primitives
+
+    def _count(self) -> int:
+        if not self._segments:
+            return 0
+        last = self._segments[-1]
+        return last.first + last.count
+
+    def _handle(self, path: str) -> BinaryIO:
+        f = self._handles.get(path)
+        if f is None:
+            f = open(path, "rb")  # noqa: SIM115 - cached until close()
+            self._handles[path] = f
+        return f
+
+    def _segment_index(self, position: int) -> int:
+        return bisect_right(self._firsts, position) - 1
+
+    def _lines(self, start: int, stop: int) -> list[bytes]:
+        out: list[bytes] = []
+        pos = start
+        while pos < stop:
+            seg = self._segments[self._segment_index(pos)]
+            a = pos - seg.first
+            b = min(stop - seg.first, seg.count)
+            f = self._handle(seg.path)
+            f.seek(seg.offsets[a])
+            data = f.read(seg.offsets[b] - seg.offsets[a])
+            lines = data.split(b"\n")
+            lines.pop()
+            out.extend(lines)
+            pos = seg.first + b
+        return out
+
+    def _locate(self, position: int) -> tuple[str, int]:
+        if not self._segments or position < 0:
+            return self.path, 0
+        seg = self._segments[self._segment_index(position)]
+        return seg.path, position - seg.first + 1
+
+    def _refresh(self) -> None:
+        if self._hidden_tail or not self._segments:
+            if self.directory and not self._segments:
+                self._pick_up_segments()
+            return
+        seg = self._segments[-1]
+        try:
+            size = os.stat(seg.path).st_size
+        except FileNotFoundError:
+            return
+        if size > seg.end:
+            f = self._handle(seg.path)
+            _scan(f, seg.offsets, False)  # a partial line of a writer in progress is left
+        if self.directory:
+            self._pick_up_segments()
+
+    def _pick_up_segments(self) -> None:
+        while True:
+            nxt = os.path.join(self.path, f"{len(self._segments):08d}.ndjson")
+            if not os.path.exists(nxt):
+                return
+            seg = _Segment(nxt, self._count())
+            with open(nxt, "rb") as f:
+                _scan(f, seg.offsets, False)
+            self._add_segment(seg)
+
+    def _write(self, lines: list[bytes]) -> None:
+        if self.readonly:
+            raise StoreReadOnly(self.path)
+        before = self._last_checksum()
+        if self.directory:
+            last = self._segments[-1] if self._segments else None
+            if last is None or (last.count > 0 and last.end >= self.segment_bytes):
+                seg_path = os.path.join(self.path, f"{len(self._segments):08d}.ndjson")
+                with open(seg_path, "xb"):
+                    pass
+                self._add_segment(_Segment(seg_path, self._count()))
+        elif not self._segments:
+            self._add_segment(_Segment(self.path, 0))
+        seg = self._segments[-1]
+        data = b"\n".join(lines) + b"\n"
+        with open(seg.path, "ab") as f:
+            if f.tell() != seg.end:
+                self._refresh()
+                raise AppendConflict(before, self._last_checksum())
+            f.write(data)
+            _fsync(f)
+        offsets = seg.offsets
+        end = seg.end
+        for line in lines:
+            end += len(line) + 1
+            offsets.append(end)
+
+    def _save_fence(self, token: int) -> None:
+        if self.readonly:
+            raise StoreReadOnly(self.path)
+        tmp = self.fence_path + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(b"%d\n" % token)
+            _fsync(f)
+        os.replace(tmp, self.fence_path)
+
+    # ------------------------------------------------ raw reads (streaming replay)
+
+    def iter_raw(
+        self, start: int = 0, max_chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    ) -> Iterator[RawChunk]:
+        """Raw lines in chunks: one ``read`` per chunk, split on newlines, no decoding."""
+        self._check_open()
+        self._refresh()
+        stop = self._count()
+        pos = max(start, 0)
+        while pos < stop:
+            seg = self._segments[self._segment_index(pos)]
+            offsets = seg.offsets
+            a = pos - seg.first
+            last = min(stop - seg.first, seg.count)
+            b = bisect_right(offsets, offsets[a] + max_chunk_bytes, a + 1, last + 1) - 1
+            if b == a:
+                raise RecordTooLarge(pos, offsets[a + 1] - offsets[a], max_chunk_bytes)
+            f = self._handle(seg.path)
+            f.seek(offsets[a])
+            nbytes = offsets[b] - offsets[a]
+            data = f.read(nbytes)
+            lines = data.split(b"\n")
+            del data
+            lines.pop()
+            yield RawChunk(pos, lines, nbytes)
+            pos = seg.first + b
+
+    # ------------------------------------------------ misc
+
+    def segments(self) -> list[tuple[str, int, int]]:
+        """(path, first position, record count) of each segment."""
+        return [(s.path, s.first, s.count) for s in self._segments]
+
+    def index_bytes(self) -> int:
+        """Memory held by the offset and id indexes."""
+        n = sum(s.offsets.itemsize * len(s.offsets) for s in self._segments)
+        return n + (self._ids.nbytes() if self._ids is not None else 0)
+
+    def close(self) -> None:
+        for f in self._handles.values():
+            f.close()
+        self._handles.clear()
+        super().close()
