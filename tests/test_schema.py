@@ -307,3 +307,11 @@ def test_forked_histories_apply_branch_by_branch(
     if left and right:
         assert left[0].origin != right[0].origin
         assert left[0].parents == right[0].parents == tuple(e.id for e in prefix[-1:])
+
+
+def test_rule_rel_serial_add() -> None:
+    log = Log()
+    a = log.node("A")
+    r = log.ok(build_rel_table("R", [(a, a)], [("n", "SERIAL")])).id  # allowed at create
+    log.rejected(build_add_property(r, "m", "SERIAL"), "rel-serial-add", "'m'")
+    log.ok(build_add_property(a, "m", "SERIAL"))

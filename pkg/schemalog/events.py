@@ -157,10 +157,7 @@ class CreateRelTable(_ChangeBase):
             raise InvalidEvent("connections", "a rel table needs at least one FROM/TO pair")
         if list(conns) != sorted(set(conns)):
             raise InvalidEvent("connections", "must be sorted and without duplicates")
-        props = check_properties(self.properties, "properties")
-        for i, prop in enumerate(props):
-            if prop.type == "SERIAL":
-                raise InvalidEvent(f"properties[{i}].type", "rel tables cannot have SERIAL")
+        check_properties(self.properties, "properties")
         if self.multiplicity not in MULTIPLICITIES or type(self.multiplicity) is not str:
             raise InvalidEvent(
                 "multiplicity", f"{self.multiplicity!r} is not one of {MULTIPLICITIES}"

@@ -23,6 +23,9 @@ Rules enforced (stable ids, returned in ``Rejected.rule``), mirroring Kuzu
   dropped (Kuzu raises a Binder error; kuzu-wasm traps).
 * ``primary-key-drop``: the primary key cannot be dropped.
 * ``unknown-table``, ``unknown-property``, ``unknown-connection``.
+* ``rel-serial-add``: a SERIAL property cannot be added to an existing rel
+  table (kuzu 0.11.3: "Cannot set a non-constant default value when adding
+  columns on REL tables"; CREATE REL TABLE with SERIAL is allowed).
 * ``not-rel-table``: connections are added to or dropped from rel tables only.
 * ``connection-exists``: the FROM/TO pair is already there.
 * ``last-connection``: a rel table keeps at least one FROM/TO pair. (Stricter
@@ -270,6 +273,8 @@ def _apply_change(state: SchemaState, change: object) -> SchemaState:
             raise _Reject("property-exists", f"property id {new.property_id} already exists")
         if table.property_named(new.name) is not None:
             raise _Reject("property-name-taken", f"{table.name!r} already has {new.name!r}")
+        if table.kind == REL and new.type == "SERIAL":
+            raise _Reject("rel-serial-add", f"cannot add SERIAL {new.name!r} to rel {table.name!r}")
         return _put(state, replace(table, properties=(*table.properties, new)))
     if isinstance(change, DropProperty):
         table = _table(state, change.table_id)
@@ -445,9 +450,7 @@ def _table_from_obj(raw: object, path: str) -> TableState:
         conns.append(Connection(c["from_table_id"], c["to_table_id"]))
     comment = validate_text(raw["comment"], "comment")
     if raw["kind"] == NODE:
-        create = CreateNodeTable(
-            raw["table_id"], raw["name"], tuple(props), raw["primary_key"]
-        )
+        create = CreateNodeTable(raw["table_id"], raw["name"], tuple(props), raw["primary_key"])
         if conns or raw["multiplicity"] is not None:
             raise InvalidState(path, "a node table has no connections or multiplicity")
         return TableState(
