@@ -1,0 +1,74 @@
+"""`schemalog merge LOG... -o OUT`: merge instance logs, report conflicts and resolutions.
+
+The written log is a function of the set of input events (any input order,
+or a result merged with its own inputs again, writes the same bytes). Exit 0
+when every conflict is resolved, 1 when some remain unresolved, 2 for
+unreadable or inconsistent input (a broken chain, a forked event id).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from schemalog.cli.output import UsageError, print_json, print_table
+from schemalog.merge import STRATEGIES, decode_log, merge_logs
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "merge", help="merge instance logs into one, resolving conflicts"
+    )
+    parser.add_argument("logs", nargs="+", metavar="LOG", help="NDJSON logs to merge")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="merged log path")
+    parser.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="reject",
+        help="how to resolve conflicts (default: reject = report, record no winner)",
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(run=run)
+
+
+def _read(path: str) -> list[bytes]:
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"{path}: no such log file")
+    return p.read_bytes().splitlines()
+
+
+def run(args: argparse.Namespace) -> int:
+    logs = [decode_log(_read(path)) for path in args.logs]
+    result = merge_logs(logs, args.strategy)
+    out = Path(args.output)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(result.to_bytes())
+    os.replace(tmp, out)
+    unresolved = result.unresolved
+    if args.json:
+        print_json(
+            {
+                "output": str(out),
+                "events": len(result.events),
+                "strategy": args.strategy,
+                "added": [e.id for e in result.added],
+                "conflicts": [r.to_obj() for r in result.conflicts],
+                "unresolved": len(unresolved),
+            }
+        )
+    else:
+        print(
+            f"merged {len(args.logs)} logs into {out}: {len(result.events)} events, "
+            f"{len(result.conflicts)} conflicts, {len(result.added)} new resolutions, "
+            f"{len(unresolved)} unresolved"
+        )
+        if result.conflicts:
+            rows = [
+                (r.conflict.kind, r.conflict.element, " vs ".join(r.conflict.ids), r.winner or "-")
+                for r in result.conflicts
+            ]
+            print_table(("kind", "element", "events", "winner"), rows)
+    return 1 if unresolved else 0
