@@ -290,3 +290,22 @@ def test_event_size_limit() -> None:
     assert isinstance(result, DecodeFailure)
     assert result.field == "event" and "exceeds the maximum" in result.reason
     assert DEFAULT_MAX_EVENT_BYTES == 64 * 1024
+
+
+@given(histories(min_events=2, max_events=6), st.data())
+def test_rewritten_and_resigned_record_breaks_the_link_after_it(
+    log: list[Event], data: Any
+) -> None:
+    # A forger who rewrites record i and recomputes its checksum keeps record i
+    # self-consistent; the chain shows the break at i + 1 (or at the head).
+    lines = encode_log(log)
+    i = data.draw(st.integers(0, len(lines) - 1))
+    record = decode_record_or_raise(lines[i], i)
+    forged_event = {**record.event.to_obj(), "workspace": "forged"}
+    data_bytes = canonical_bytes(forged_event)
+    forged = canonical_bytes(
+        {"checksum": checksum(data_bytes), "event": forged_event, "prev": record.prev}
+    )
+    damaged = [*lines[:i], forged, *lines[i + 1 :]]
+    head = checksum(event_bytes(log[-1]))
+    assert first_problem(damaged, expected_head=head) == i + 1
