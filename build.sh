@@ -13,6 +13,8 @@ BUILD="$ROOT/build"
 DIST="$BUILD/pyodide-dist"          # local Pyodide distribution (no CDN)
 SITE="$BUILD/site"                  # what `serve` and the browser tests serve
 STAMPS="$BUILD/stamps"
+LITE="$BUILD/lite"                  # the JupyterLite site (static files only)
+LITE_DIST="$BUILD/lite-pyodide"     # the distribution + the kernel's wheels
 ARTIFACTS="$ROOT/test-artifacts"    # screenshots, junit files, traces
 
 # The pure wheels that Pyodide packages need and npm's Pyodide core lacks.
@@ -23,6 +25,15 @@ PYODIDE_WHEELS=(
   setuptools==82.0.1 pyparsing==3.3.2 attrs==26.1.0 exceptiongroup==1.3.1
 )
 PYODIDE_SDISTS=(atomicwrites==1.4.1)   # published only as an sdist
+# What jupyterlite-pyodide-kernel 0.8.6 installs at kernel start (ipython,
+# jedi and their pure dependencies) at the versions Pyodide's lock names...
+LITE_LOCKED_WHEELS=(
+  ipython==9.12.0 jedi==0.19.2 parso==0.8.6 traitlets==5.14.3 prompt_toolkit==3.0.52
+  asttokens==3.0.1 executing==2.2.1 pure_eval==0.2.3 stack_data==0.6.3 wcwidth==0.6.0
+  decorator==5.2.1 matplotlib_inline==0.2.1
+)
+# ... and what that lock does not name at all (added with add-wheels).
+LITE_NEW_WHEELS=(comm==0.2.3)
 
 log() { printf '\033[1m[build.sh]\033[0m %s\n' "$*" >&2; }
 die() { printf '[build.sh] error: %s\n' "$*" >&2; exit 2; }
@@ -154,6 +165,76 @@ cmd_build() {
   log "wheel: $(basename "$DIST"/kuzu_schemalog-*.whl) registered in $DIST/pyodide-lock.json"
 }
 
+# JupyterLite: jupyterlite-core and the Pyodide kernel (the `lite` extra).
+setup_lite_venv() {
+  if stamp_ok lite-venv pyproject.toml && [ -x "$VENV/bin/jupyter-lite" ]; then return; fi
+  log "installing jupyterlite-core and jupyterlite-pyodide-kernel (the lite extra)"
+  "$VENV/bin/python" -m pip install -q -e ".[lite]"
+  stamp_set lite-venv pyproject.toml
+}
+
+# The notebook's Pyodide: a copy of the distribution (our wheel included),
+# plus the pure wheels the kernel installs at start, with the lock made to
+# match them. A copy, so the base distribution the other tests load stays
+# exactly as `build` made it.
+setup_lite_dist() {
+  if stamp_ok lite-dist "$DIST/pyodide-lock.json" build.sh tools/pyodide_dist.py \
+      && [ -f "$LITE_DIST/pyodide-lock.json" ]; then
+    return
+  fi
+  log "assembling the notebook's Pyodide distribution in $LITE_DIST"
+  local wheels="$BUILD/lite-wheels"
+  local wanted; wanted=$(printf '%s\n' "${LITE_LOCKED_WHEELS[@]}" "${LITE_NEW_WHEELS[@]}")
+  if ! stamp_ok lite-wheels <(echo "$wanted"); then
+    rm -rf "$wheels"; mkdir -p "$wheels/locked" "$wheels/new"
+    local pip_dl=("$VENV/bin/python" -m pip download -q --no-deps --only-binary=:all:
+                  --python-version 3.14 --implementation py --abi none --platform any)
+    "${pip_dl[@]}" -d "$wheels/locked" "${LITE_LOCKED_WHEELS[@]}"
+    "${pip_dl[@]}" -d "$wheels/new" "${LITE_NEW_WHEELS[@]}"
+    stamp_set lite-wheels <(echo "$wanted")
+  fi
+  rm -rf "$LITE_DIST"; mkdir -p "$LITE_DIST"
+  # files only: the web/ and kuzu-wasm links of the base are for pytest-pyodide
+  find "$DIST" -maxdepth 1 -type f ! -name 'pyodide-lock*.json' -exec cp -t "$LITE_DIST" {} +
+  cp "$DIST/pyodide-lock.json" "$LITE_DIST/pyodide-lock.base.json"
+  "$VENV/bin/python" tools/pyodide_dist.py match-lock "$LITE_DIST/pyodide-lock.base.json" "$wheels/locked"
+  cp "$wheels"/locked/*.whl "$wheels"/new/*.whl "$LITE_DIST/"
+  (cd "$LITE_DIST" && "$TOOLS_VENV/bin/pyodide" lockfile add-wheels \
+      --input pyodide-lock.base.json --output pyodide-lock.json --base-path "$LITE_DIST" \
+      $(cd "$wheels/new" && ls ./*.whl) >/dev/null)
+  stamp_set lite-dist "$DIST/pyodide-lock.json" build.sh tools/pyodide_dist.py
+}
+
+# build/lite: the JupyterLite site, from lite/ (config, notebooks in lite/files).
+cmd_lite() {
+  cmd_build
+  setup_lite_venv
+  setup_lite_dist
+  ln -sfn "$LITE" "$SITE/lite"   # served next to the demo page
+  local inputs; inputs=$(find lite -type f | LC_ALL=C sort | tr '\n' ' ')
+  # shellcheck disable=SC2086
+  if stamp_ok lite $inputs "$LITE_DIST/pyodide-lock.json" build.sh && [ -f "$LITE/jupyter-lite.json" ]; then
+    return
+  fi
+  log "building the JupyterLite site in $LITE"
+  # The kernel's addon copies a Pyodide found at <lite dir>/static/pyodide and
+  # points pyodideUrl at it (its --pyodide option takes a tarball, not a folder):
+  # build from a staging lite dir of links to lite/ and to the distribution.
+  local src="$BUILD/lite-src"
+  rm -rf "$src" "$LITE" "$BUILD/lite-cache"; mkdir -p "$src/static"
+  local f; for f in lite/*; do ln -s "$ROOT/$f" "$src/$(basename "$f")"; done
+  ln -s "$LITE_DIST" "$src/static/pyodide"
+  # doit keeps its database in the working directory: run from the staging
+  # dir, so a rebuild starts clean (a stale database skips tasks whose outputs
+  # are gone)
+  (cd "$src" && "$VENV/bin/jupyter" lite build --lite-dir "$src" --output-dir "$LITE" \
+      --LiteBuildConfig.cache_dir="$BUILD/lite-cache" >"$BUILD/lite.log" 2>&1) \
+    || { tail -n 60 "$BUILD/lite.log" >&2; die "jupyter lite build failed (log: $BUILD/lite.log)"; }
+  # shellcheck disable=SC2086
+  stamp_set lite $inputs "$LITE_DIST/pyodide-lock.json" build.sh
+  log "JupyterLite site: $LITE (Pyodide from ./static/pyodide, no CDN)"
+}
+
 # run_suite NAME PYTEST-ARGS... : pytest with a junit file; records counts.
 SUITES=()
 run_suite() {
@@ -169,6 +250,7 @@ run_suite() {
 
 cmd_test() {
   cmd_build
+  cmd_lite
   mkdir -p "$ARTIFACTS"
   rm -f "$ARTIFACTS"/junit-*.xml
   run_suite cpython tests
@@ -179,9 +261,11 @@ cmd_test() {
 
 cmd_serve() {
   cmd_build
+  cmd_lite
   local port="${PORT:-8000}"
   log "serving $SITE"
   echo "demo page: http://127.0.0.1:$port/web/index.html"
+  echo "notebook:  http://127.0.0.1:$port/lite/lab/index.html?path=schemalog-tour.ipynb"
   exec "$VENV/bin/python" tools/devserver.py --directory "$SITE" --port "$port"
 }
 
@@ -200,8 +284,9 @@ cmd_bench() {
 case "${1:-}" in
   setup) cmd_setup ;;
   build) cmd_build ;;
+  lite) cmd_lite ;;
   test) cmd_test ;;
   serve) cmd_serve ;;
   bench) shift; cmd_bench "$@" ;;
-  *) echo "usage: ./build.sh setup|build|test|serve|bench" >&2; exit 2 ;;
+  *) echo "usage: ./build.sh setup|build|lite|test|serve|bench" >&2; exit 2 ;;
 esac
