@@ -146,7 +146,7 @@ def lite_url(site_url: str) -> str:
     return f"{site_url}/lite"
 
 
-def test_lite_site_uses_the_local_pyodide_without_pypi() -> None:
+def test_lite_site_uses_the_local_pyodide_without_pypi(lite_url: str) -> None:
     config = json.loads((LITE / "jupyter-lite.json").read_text())["jupyter-config-data"]
     kernel = config["litePluginSettings"]["@jupyterlite/pyodide-kernel-extension:kernel"]
     assert kernel["pyodideUrl"] == "./static/pyodide/pyodide.mjs"
