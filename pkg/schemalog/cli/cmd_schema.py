@@ -1,0 +1,40 @@
+"""`schemalog schema LOG [--json]`: the schema at the log's head."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from schemalog.cli.output import print_json
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("schema", help="print the schema at the head of a log")
+    p.add_argument("log", metavar="LOG", help="an .ndjson file or a directory of segments")
+    p.add_argument("--json", action="store_true", help="the state as JSON, with its DDL")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from schemalog.cli._logread import replay_log
+    from schemalog.ddl import ddl_for_state
+    from schemalog.schema import state_to_obj
+
+    report = replay_log(args.log)
+    ddl = ddl_for_state(report.state)
+    if args.json:
+        print_json(
+            {
+                "position": report.position,
+                "head": report.head,
+                "state_hash": report.state_hash,
+                "state": state_to_obj(report.state),
+                "ddl": ddl,
+            }
+        )
+        return 0
+    tables = len(report.state.tables)
+    print(f"-- position {report.position}, {tables} tables, {report.state_hash}")
+    for statement in ddl:
+        print(statement + ";")
+    return 0
