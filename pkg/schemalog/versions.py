@@ -224,39 +224,61 @@ def touched_tables(event: Event) -> tuple[str, ...]:
 class Provenance:
     """Per live element: (id of the last event that changed it, position since unchanged).
 
-    Elements are table ids and property ids. ``dropped`` maps elements of the
-    *base* state (the previous yielded version) dropped since then to the
-    dropping event; ``rebase`` clears it. Memory: O(live elements + base).
+    Elements are table ids and property ids. For elements of the *base* state
+    (the previous yielded version) that changed or were dropped since, ``prior``
+    keeps their entry as of the base and ``dropped`` the dropping event;
+    ``rebase`` clears both. ``name_since`` is the position since which an
+    element has its current name. Memory: O(live elements + base).
     """
 
-    __slots__ = ("changed", "dropped", "name_since")
+    __slots__ = ("changed", "dropped", "name_since", "prior")
 
     def __init__(self) -> None:
         self.changed: dict[str, tuple[str, int]] = {}
         self.name_since: dict[str, int] = {}
+        self.prior: dict[str, tuple[str, int, int]] = {}
         self.dropped: dict[str, str] = {}
 
     def last_event(self, element: str) -> str | None:
+        """The last event that changed (or dropped) ``element``."""
         hit = self.changed.get(element)
         return hit[0] if hit is not None else self.dropped.get(element)
 
-    def since(self, element: str) -> int | None:
+    def base_since(self, element: str) -> int | None:
+        """Position since which ``element`` was unchanged, as of the base version."""
+        prior = self.prior.get(element)
+        if prior is not None:
+            return prior[1]
         hit = self.changed.get(element)
         return hit[1] if hit is not None else None
 
+    def base_name_since(self, element: str) -> int | None:
+        """Position since which ``element`` had its name, as of the base version."""
+        prior = self.prior.get(element)
+        return prior[2] if prior is not None else self.name_since.get(element)
+
     def rebase(self) -> None:
         self.dropped.clear()
+        self.prior.clear()
+
+    def _remember(self, element: str) -> None:
+        if element not in self.prior:
+            hit = self.changed.get(element)
+            if hit is not None:
+                self.prior[element] = (hit[0], hit[1], self.name_since.get(element, hit[1]))
 
     def _touch(self, element: str, event_id: str, position: int, renamed: bool = False) -> None:
+        self._remember(element)
         self.changed[element] = (event_id, position)
         if renamed or element not in self.name_since:
             self.name_since[element] = position
 
     def _drop(self, element: str, event_id: str, in_base: bool) -> None:
+        if in_base:
+            self._remember(element)
+            self.dropped[element] = event_id
         self.changed.pop(element, None)
         self.name_since.pop(element, None)
-        if in_base:
-            self.dropped[element] = event_id
 
     def feed(self, step: Step, base: SchemaState | None) -> None:
         """Record what ``step`` changed (nothing if rejected); ``base`` None: keep no drops."""
