@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from schemalog.clock import HybridLogicalClock
@@ -33,6 +34,12 @@ from schemalog.events import (
 )
 from schemalog.names import RESERVED_PREFIX, catalog_key, validate_name
 from schemalog.schema import NODE, REL, Applied, SchemaState, apply, empty_state
+
+# For tests over generated histories: a loaded machine (other suites running,
+# Pyodide builds) makes single examples slow, which is not a failure.
+slow_ok = settings(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 # Valid names that a naive DDL writer would break on.
 HOSTILE_NAMES = (
@@ -302,4 +309,5 @@ __all__ = [
     "forked_histories",
     "histories",
     "names",
+    "slow_ok",
 ]

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from schemalog.clock import HybridLogicalClock, Timestamp
 from schemalog.errors import ClockDriftError, InvalidTimestamp
+from strategies import slow_ok
 
 
 class FakeWall:
@@ -106,6 +107,7 @@ steps = st.lists(
 )
 
 
+@slow_ok
 @given(steps)
 def test_monotonic_under_any_local_and_remote_sequence(
     sequence: list[tuple[int, bool, int, int]],

@@ -28,7 +28,7 @@ from schemalog.codec import (
 )
 from schemalog.errors import ChainBroken, DecodeError
 from schemalog.events import CommentOnTable, Event
-from strategies import events, histories
+from strategies import events, histories, slow_ok
 
 # ---------------------------------------------------------------- encoding vs RFC 8785
 
@@ -45,11 +45,13 @@ json_values = st.recursive(
 )
 
 
+@slow_ok
 @given(json_values)
 def test_encoder_equals_rfc8785_on_any_value_in_the_subset(value: Any) -> None:
     assert canonical_bytes(value) == rfc8785.dumps(value)
 
 
+@slow_ok
 @given(events())
 def test_encoder_equals_rfc8785_on_generated_events(event: Event) -> None:
     assert event_bytes(event) == rfc8785.dumps(event.to_obj())
@@ -111,6 +113,7 @@ def first_problem(lines: list[bytes], expected_head: str | None = None) -> int |
     return None
 
 
+@slow_ok
 @given(histories(min_events=1, max_events=15, n_origins=2))
 def test_round_trip_through_records(log: list[Event]) -> None:
     lines = encode_log(log)
@@ -125,6 +128,7 @@ def test_round_trip_through_records(log: list[Event]) -> None:
         assert rfc8785.dumps(obj) == line
 
 
+@slow_ok
 @given(histories(min_events=1, max_events=6), st.data())
 def test_any_single_byte_change_is_detected_at_that_record(log: list[Event], data: Any) -> None:
     lines = encode_log(log)
@@ -137,6 +141,7 @@ def test_any_single_byte_change_is_detected_at_that_record(log: list[Event], dat
     assert first_problem(tampered) == index
 
 
+@slow_ok
 @given(histories(min_events=2, max_events=8), st.data())
 def test_deletion_is_detected(log: list[Event], data: Any) -> None:
     lines = encode_log(log)
@@ -147,6 +152,7 @@ def test_deletion_is_detected(log: list[Event], data: Any) -> None:
     assert first_problem(damaged, expected_head=head) == i
 
 
+@slow_ok
 @given(histories(min_events=2, max_events=8), histories(min_events=1, max_events=3), st.data())
 def test_insertion_is_detected(log: list[Event], other: list[Event], data: Any) -> None:
     lines = encode_log(log)
@@ -161,6 +167,7 @@ def test_insertion_is_detected(log: list[Event], other: list[Event], data: Any) 
     assert first_problem(damaged, expected_head=head) == (i + 1 if linked else i)
 
 
+@slow_ok
 @given(histories(min_events=2, max_events=8), st.data())
 def test_swap_is_detected(log: list[Event], data: Any) -> None:
     lines = encode_log(log)
@@ -292,6 +299,7 @@ def test_event_size_limit() -> None:
     assert DEFAULT_MAX_EVENT_BYTES == 64 * 1024
 
 
+@slow_ok
 @given(histories(min_events=2, max_events=6), st.data())
 def test_rewritten_and_resigned_record_breaks_the_link_after_it(
     log: list[Event], data: Any

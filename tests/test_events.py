@@ -28,7 +28,7 @@ from schemalog.events import (
     new_event,
     parse_event_id,
 )
-from strategies import HOSTILE_NAMES, events
+from strategies import HOSTILE_NAMES, events, slow_ok
 
 
 def make_clock(origin: str = "a", start: int = 1_000) -> HybridLogicalClock:
@@ -76,6 +76,7 @@ def test_kinds_are_snake_case_and_complete() -> None:
     }  # fmt: skip
 
 
+@slow_ok
 @given(events())
 def test_to_obj_from_obj_round_trip(event: Event) -> None:
     obj = event.to_obj()

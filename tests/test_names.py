@@ -15,7 +15,7 @@ from schemalog.names import (
     validate_text,
     validate_token,
 )
-from strategies import HOSTILE_NAMES, names
+from strategies import HOSTILE_NAMES, names, slow_ok
 
 
 @pytest.mark.parametrize("name", [*HOSTILE_NAMES, "x" * MAX_NAME_LENGTH, "Person", "_private"])
@@ -73,6 +73,7 @@ def test_unassigned_code_point_is_rejected() -> None:
         validate_name("a\u0378", "n")
 
 
+@slow_ok
 @given(names())
 def test_generated_names_are_valid_nfc_and_fold_stably(name: str) -> None:
     assert validate_name(name, "n") == name

@@ -39,7 +39,7 @@ from schemalog.schema import (
     state_to_obj,
     table_by_name,
 )
-from strategies import forked_histories, histories
+from strategies import forked_histories, histories, slow_ok
 
 
 class Log:
@@ -249,6 +249,7 @@ def test_apply_leaves_input_state_unchanged_and_shares_structure() -> None:
     assert log.state.tables[b] is old.tables[b]
 
 
+@slow_ok
 @given(histories(max_events=20, n_origins=2))
 def test_snapshot_round_trip_and_hash_determinism(log: list[Event]) -> None:
     state = empty_state()
@@ -293,6 +294,7 @@ def test_snapshot_with_broken_invariants_is_rejected() -> None:
         state_from_obj({"format": 1, "tables": bad_name})
 
 
+@slow_ok
 @given(forked_histories())
 def test_forked_histories_apply_branch_by_branch(
     fork: tuple[list[Event], list[Event], list[Event]],
