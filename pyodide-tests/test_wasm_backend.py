@@ -46,6 +46,121 @@ async def _run_contract_method(selenium, source, method):
             await backend.backend.close()
 
 
-@pytest.mark.parametrize("method", _contract_methods())
+# kuzu-wasm 0.11.3 hands DECIMAL values to JS as Numbers (doubles): a
+# DECIMAL(38, 10) loses every digit past the 17th at the JS boundary, inside
+# the worker, before our JSON. The stored value is exact (see
+# test_decimal_is_exact_when_cast_to_string). Strict: passes -> the fix landed.
+DECIMAL_AT_JS_BOUNDARY = pytest.mark.xfail(
+    strict=True, reason="kuzu-wasm 0.11.3 converts DECIMAL to a JS Number (double)"
+)
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        pytest.param(m, marks=DECIMAL_AT_JS_BOUNDARY)
+        if m == "test_defaults_print_back_as_rendered"
+        else m
+        for m in _contract_methods()
+    ],
+)
 def test_backend_contract_in_pyodide(selenium, method):
     _run_contract_method(selenium, CONTRACT_SOURCE, method)
+
+
+@run_in_pyodide(packages=["kuzu-schemalog"])
+async def test_decimal_is_exact_when_cast_to_string(selenium):
+    from schemalog.backends.kuzu_wasm import WasmKuzuBackend
+
+    backend = await WasmKuzuBackend.open("decimal")
+    try:
+        text = "1234567890123456789012345678.0123456789"
+        rows = await backend.query(f"RETURN CAST(CAST('{text}' AS DECIMAL(38, 10)) AS STRING) AS s")
+        assert rows == [{"s": text}]
+    finally:
+        await backend.close()
+
+
+@run_in_pyodide(packages=["kuzu-schemalog"])
+async def test_two_workspaces_through_the_python_adapter(selenium):
+    import time
+
+    from schemalog.backends.kuzu_wasm import WasmKuzuBackend
+
+    started = time.perf_counter()
+    alpha = await WasmKuzuBackend.open("py-alpha")
+    opened_ms = (time.perf_counter() - started) * 1000
+    beta = await WasmKuzuBackend.open("py-beta")
+    try:
+        await alpha.execute(
+            [
+                "CREATE NODE TABLE Person(id INT64, PRIMARY KEY(id))",
+                "CREATE REL TABLE Knows(FROM Person TO Person)",
+            ]
+        )
+        await beta.execute(["CREATE NODE TABLE Invoice(id STRING, PRIMARY KEY(id))"])
+        assert (await alpha.catalog()).table_names == {"Person", "Knows"}
+        assert (await beta.catalog()).table_names == {"Invoice"}
+        assert alpha.capacity().node_tables_created == 1
+        assert beta.capacity().node_tables_created == 1
+        assert (await alpha.memory())["wasmBytes"] > 0
+        print(f"workspace open: {opened_ms:.0f} ms")
+    finally:
+        await alpha.close()
+        await beta.close()
+
+
+@run_in_pyodide(packages=["kuzu-schemalog"])
+async def test_workspace_full_is_refused_before_kuzu_and_restart_reclaims(selenium):
+    from schemalog.backends.kuzu_wasm import WasmKuzuBackend, WorkspaceFull
+
+    mib = 1024 * 1024
+    backend = await WasmKuzuBackend.open("small", buffer_pool_bytes=6 * mib)
+    try:
+        assert backend.capacity().node_table_limit == 5
+        await backend.execute(
+            [f"CREATE NODE TABLE T{i}(id INT64, PRIMARY KEY(id))" for i in range(4)]
+        )
+        await backend.execute(["DROP TABLE T0", "DROP TABLE T1"])  # gives nothing back
+        batch = [
+            "CREATE REL TABLE R(FROM T2 TO T3)",
+            "CREATE NODE TABLE T4(id INT64, PRIMARY KEY(id))",
+            "/* a comment */ create node table T5(id INT64, PRIMARY KEY(id))",
+        ]
+        try:
+            await backend.execute(batch)
+        except WorkspaceFull as exc:
+            assert exc.index == 2 and exc.reason == "buffer pool"
+            assert exc.capacity.node_tables_created == 4
+            assert "Workspace full" in str(exc)
+        else:
+            raise AssertionError("the sixth node table was not refused")
+        # nothing of the refused batch was sent
+        assert (await backend.catalog()).table_names == {"T2", "T3"}
+        await backend.execute(batch[:2])
+        assert backend.capacity().node_tables_left == 0
+        # kuzu itself agrees that the pool is the limit: sent past our check, it fails
+        try:
+            await backend._ws.execute("CREATE NODE TABLE T6(id INT64, PRIMARY KEY(id))")
+        except Exception as exc:
+            assert "Buffer manager exception" in str(exc)
+        else:
+            raise AssertionError("kuzu-wasm took a node table past the pool's P - 1")
+        assert backend.state == "ready"
+        # a fresh database (what the log rebuild does) has the room again
+        await backend.restart()
+        assert backend.capacity().node_tables_created == 0
+        await backend.execute(
+            [f"CREATE NODE TABLE U{i}(id INT64, PRIMARY KEY(id))" for i in range(5)]
+        )
+        memory_limited = WasmKuzuBackend(
+            backend._ws, buffer_pool_bytes=64 * mib, memory_limit_bytes=backend.memory_bytes + 1
+        )
+        try:
+            await memory_limited.execute(["CREATE NODE TABLE M(id INT64, PRIMARY KEY(id))"])
+        except WorkspaceFull as exc:
+            assert exc.reason == "memory"
+        else:
+            raise AssertionError("the memory bound did not refuse")
+    finally:
+        await backend.close()
