@@ -155,8 +155,10 @@ class NdjsonStore(LineStore):
         directory: bool,
         segment_bytes: int,
         readonly: bool,
+        durable: bool = True,
     ) -> None:
         super().__init__()
+        self.durable = durable
         self.path = path
         self.name = path
         self.directory = directory
@@ -180,7 +182,9 @@ class NdjsonStore(LineStore):
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         verify: bool = True,
         readonly: bool = False,
+        durable: bool = True,
     ) -> NdjsonStore:
+        """Open (or with ``create`` make) a log; ``durable=False`` skips fsync (tests)."""
         path = os.fspath(path)
         if not os.path.exists(path):
             if not create or readonly:
@@ -190,7 +194,7 @@ class NdjsonStore(LineStore):
                     pass
             else:
                 os.makedirs(path)
-        store = cls(path, os.path.isdir(path), segment_bytes, readonly)
+        store = cls(path, os.path.isdir(path), segment_bytes, readonly, durable)
         store._load()
         store._index(verify)
         return store
@@ -360,7 +364,10 @@ class NdjsonStore(LineStore):
                 self._refresh()
                 raise AppendConflict(before, self._last_checksum())
             f.write(data)
-            _fsync(f)
+            if self.durable:
+                _fsync(f)
+            else:
+                f.flush()
         offsets = seg.offsets
         end = seg.end
         for line in lines:

@@ -11,17 +11,18 @@ of a log are only detectable against a known head: pass ``expected_head``.)
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from schemalog.codec import ChainVerifier, DecodeFailure, decode_record
 from schemalog.store.base import line_id
 from schemalog.store.errors import StoreMissing
 from schemalog.store.ndjson import BLOCK_BYTES, segment_paths
 
-__all__ = ["Problem", "VerifyReport", "verify_log"]
+__all__ = ["Problem", "VerifyReport", "verify_bytes", "verify_log"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +83,32 @@ def verify_log(
     expected_head: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
+    """Verify the log at ``path`` (a file or a directory of segments)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise StoreMissing(path)
+    return _verify(path, segment_paths(path), _open_file, expected_head, progress)
+
+
+def verify_bytes(data: bytes, name: str = "<bytes>") -> VerifyReport:
+    """Verify a log held in memory (one segment): same rules as ``verify_log``."""
+    return _verify(name, [name], lambda _: io.BytesIO(data), None, None)
+
+
+def _open_file(path: str) -> BinaryIO:
+    return open(path, "rb")
+
+
+def _verify(
+    path: str,
+    paths: list[str],
+    opener: Callable[[str], BinaryIO],
+    expected_head: str | None,
+    progress: Callable[[int], None] | None,
+) -> VerifyReport:
     chain = ChainVerifier()
     position = 0
     total = 0
-    paths = segment_paths(path)
 
     def report(seg: str, line_no: int, line: bytes | None, reason: str) -> VerifyReport:
         eid = _guess_id(line) if line is not None else None
@@ -97,7 +117,7 @@ def verify_log(
 
     for seg_index, seg in enumerate(paths):
         line_no = 0
-        with open(seg, "rb") as f:
+        with opener(seg) as f:
             carry = b""
             while True:
                 block = f.read(BLOCK_BYTES)

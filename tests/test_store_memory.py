@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from schemalog.store import MemoryStore
+from store_contract import StoreContract
+
+
+class TestMemoryStore(StoreContract):
+    def make_store(self) -> MemoryStore:
+        return MemoryStore()
