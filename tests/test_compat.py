@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 
 from _compat_log import LogBuilder
@@ -228,7 +230,7 @@ def test_multiplicity_sideways_is_both() -> None:
 
 
 def test_every_rule_has_a_test_above() -> None:
-    text = open(__file__, encoding="utf-8").read()
+    text = pathlib.Path(__file__).read_text(encoding="utf-8")
     for rule in RULES:
         assert text.count(rule) >= 1, rule
 

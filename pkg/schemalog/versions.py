@@ -331,6 +331,7 @@ class VersionState:
     events: int
     rejected: tuple[Rejected, ...]
     provenance: Provenance
+    event: Event | None = None  # the last record read (None for the start version)
 
 
 Boundaries = Literal["event", "tag"] | frozenset[int]
@@ -398,6 +399,7 @@ def iter_versions(
                 pos - base_version.position,
                 tuple(rejected),
                 prov,
+                step.event,
             )
             last_yielded = pos
             prov.rebase()
@@ -420,6 +422,7 @@ def iter_versions(
             version.position - base_version.position,
             tuple(rejected),
             prov,
+            None,
         )
 
 
