@@ -1,0 +1,168 @@
+"""`schemalog replay LOG`: stream a log into the schema state and report what happened.
+
+Exit 0 when every record applied; 1 when records were skipped, the hash
+chain broke (under ``--on-corrupt skip``) or the replay stopped on a bad
+record; 2 for usage errors and unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from schemalog.cli.output import Progress, UsageError, print_json, print_table
+
+_SIZE_RE = re.compile(r"([0-9]+)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib)\Z", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def byte_size(text: str) -> int:
+    """``33554432``, ``32M``, ``32MiB``, ``512k``: binary units."""
+    m = _SIZE_RE.match(text.strip())
+    if m is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 33554432, 32M, 8MiB)")
+    value = int(m.group(1)) * _UNITS[m.group(2)[:1].lower()]
+    if value < 1:
+        raise argparse.ArgumentTypeError("the chunk budget must be at least 1 byte")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("replay", help="replay a log into the schema state")
+    p.add_argument("log", metavar="LOG", help="an .ndjson file or a directory of segments")
+    p.add_argument(
+        "--chunk-bytes",
+        type=byte_size,
+        default=32 * 1024 * 1024,
+        metavar="B",
+        help="read budget per chunk (default 32MiB; suffixes k, M, G)",
+    )
+    p.add_argument(
+        "--on-corrupt",
+        choices=("stop", "skip"),
+        default="stop",
+        help="stop at a bad record (default) or skip it, its dependents too, and go on",
+    )
+    p.add_argument(
+        "--batch-events", type=_positive, default=None, metavar="N", help="events per transaction"
+    )
+    p.add_argument(
+        "--snapshots",
+        metavar="DIR",
+        help="start from the newest valid snapshot in DIR and save one of the result",
+    )
+    p.add_argument("--trace", metavar="FILE", help="write a Trace Event Format JSON file")
+    p.add_argument(
+        "--trace-memory",
+        action="store_true",
+        help="with --trace: sample the memory high-water mark (tracemalloc slows CPython)",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable report")
+    p.set_defaults(run=run)
+
+
+class _Watched:
+    """A store whose ``iter_raw`` also moves a progress line."""
+
+    def __init__(self, store: Any, progress: Progress) -> None:
+        self.store = store
+        self.progress = progress
+
+    def iter_raw(self, start: int = 0, max_chunk_bytes: int = 32 << 20) -> Iterator[Any]:
+        for chunk in self.store.iter_raw(start=start, max_chunk_bytes=max_chunk_bytes):
+            yield chunk
+            self.progress.update(chunk.start + len(chunk.lines))
+
+
+def run(args: argparse.Namespace) -> int:
+    from schemalog.replay import DEFAULT_BATCH_EVENTS, replay
+    from schemalog.snapshot import replay_with_snapshots
+    from schemalog.store.ndjson import NdjsonStore
+    from schemalog.trace import Tracer
+
+    if not os.path.exists(args.log):
+        raise UsageError(f"{args.log}: no such log")
+    if args.trace_memory and not args.trace:
+        raise UsageError("--trace-memory needs --trace FILE")
+    # verify=False: the replay checks every record itself, and under --on-corrupt
+    # skip a damaged line must reach it instead of failing the open.
+    store = NdjsonStore.open(args.log, readonly=True, verify=False)
+    tracer = Tracer(memory=args.trace_memory) if args.trace else None
+    try:
+        progress = Progress("replay", total=len(store), enabled=not args.json)
+        options: dict[str, Any] = {
+            "on_corrupt": args.on_corrupt,
+            "max_chunk_bytes": args.chunk_bytes,
+            "batch_events": args.batch_events or DEFAULT_BATCH_EVENTS,
+            "tracer": tracer,
+        }
+        source = _Watched(store, progress)
+        if args.snapshots:
+            report = replay_with_snapshots(source, args.snapshots, **options)
+        else:
+            report = replay(source, **options)
+        progress.close()
+    finally:
+        store.close()
+    if tracer is not None:
+        try:
+            tracer.write_json(args.trace)
+        except OSError as exc:
+            raise UsageError(f"{args.trace}: cannot write the trace: {exc.strerror}") from None
+    if args.json:
+        obj = report.to_obj()
+        obj["log"] = args.log
+        if tracer is not None:
+            obj["trace"] = args.trace
+        print_json(obj)
+    else:
+        _print_text(args.log, report, tracer)
+    return 0 if report.ok else 1
+
+
+def _print_text(log: str, report: Any, tracer: Any) -> None:
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    done = report.position - report.start_position
+    print(
+        f"{log}: {done:,} records from position {report.start_position:,}: "
+        f"{report.applied:,} applied, {len(report.skipped):,} skipped; "
+        f"{len(report.state.tables):,} tables, state {report.state_hash}"
+    )
+    if report.skipped:
+        rows = [
+            (s.position, s.event_id or "?", s.kind, s.because_of or s.reason)
+            for s in report.skipped[:50]
+        ]
+        print_table(["position", "event", "kind", "reason"], rows)
+        if len(report.skipped) > 50:
+            print(f"... and {len(report.skipped) - 50:,} more (--json lists all)")
+    for b in report.breaks:
+        print(
+            f"hash chain broken at record {b.position} (event {b.event_id}): prev {b.actual}, "
+            f"expected {b.expected}; re-anchored there",
+            file=sys.stderr,
+        )
+    if report.stopped is not None:
+        s = report.stopped
+        print(
+            f"stopped at record {s.position} (event {s.event_id or '?'}, {s.kind}): {s.reason}; "
+            f"state is that of the {report.position:,} records before its batch",
+            file=sys.stderr,
+        )
+    if tracer is not None:
+        print(tracer.summary(), file=sys.stderr)

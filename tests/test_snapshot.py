@@ -1,0 +1,131 @@
+"""Snapshots: hash and coverage checks, atomic files, incremental replay costs the delta."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import schemalog.replay as replay_mod
+from schemalog.errors import InvalidState
+from schemalog.replay import replay
+from schemalog.schema import apply
+from schemalog.snapshot import Snapshot, SnapshotDir, checksum_at, replay_with_snapshots
+from schemalog.store import MemoryStore
+from schemalog.synth import generate
+
+EVENTS = list(generate(300, origins=2, seed=3))
+
+
+def store_with(n: int) -> MemoryStore:
+    store = MemoryStore()
+    store.append(EVENTS[:n], expected=None)
+    return store
+
+
+def counting_apply(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+
+    def counted(state, event):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return apply(state, event)
+
+    monkeypatch.setattr(replay_mod, "apply", counted)
+    return calls
+
+
+def test_incremental_snapshots_apply_only_the_delta(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = counting_apply(monkeypatch)
+    store = store_with(100)
+    first = replay_with_snapshots(store, tmp_path)
+    assert first.applied == 100 and len(calls) == 100
+    assert SnapshotDir(tmp_path).positions() == [100]
+    store.append(EVENTS[100:130], expected=store.head().checksum)
+    calls.clear()
+    second = replay_with_snapshots(store, tmp_path)
+    assert second.start_position == 100 and second.applied == 30 and len(calls) == 30
+    assert any("started from snapshot" in w for w in second.warnings)
+    assert SnapshotDir(tmp_path).positions() == [130, 100]
+    calls.clear()
+    again = replay_with_snapshots(store, tmp_path)  # nothing new: nothing applied or saved
+    assert again.applied == 0 and not calls and again.state_hash == second.state_hash
+    monkeypatch.undo()
+    assert second.state_hash == replay(store).state_hash
+    assert second.heads == replay(store).heads
+
+
+def test_a_tampered_snapshot_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    store = store_with(120)
+    snaps = SnapshotDir(tmp_path)
+    good = replay(store_with(60))
+    snaps.save(Snapshot.from_report(good))
+    newer = Snapshot.from_report(replay(store_with(90)))
+    path = snaps.save(newer)
+    obj = json.loads(Path(path).read_bytes())
+    obj["state"]["tables"][0]["name"] = "Tampered"
+    Path(path).write_text(json.dumps(obj))
+    report = replay_with_snapshots(store, snaps, save=False)
+    assert report.start_position == 60 and report.applied == 60
+    assert any("snapshot-90.json ignored" in w and "snapshot_hash" in w for w in report.warnings)
+    assert report.state_hash == replay(store).state_hash
+
+
+def test_a_snapshot_of_another_log_or_beyond_it_is_ignored(tmp_path: Path) -> None:
+    other = list(generate(80, origins=2, seed=99))
+    foreign = MemoryStore()
+    foreign.append(other, expected=None)
+    snaps = SnapshotDir(tmp_path)
+    snaps.save(Snapshot.from_report(replay(foreign)))  # covers 80 records of another log
+    store = store_with(100)
+    report = replay_with_snapshots(store, snaps, save=False)
+    assert report.start_position == 0 and report.applied == 100
+    assert any(
+        "snapshot-80.json ignored" in w and "built on record 79" in w for w in report.warnings
+    )
+    short = store_with(50)
+    report = replay_with_snapshots(short, snaps, save=False)
+    assert report.start_position == 0
+    assert any("the log is shorter" in w for w in report.warnings)
+
+
+def test_a_snapshot_whose_state_breaks_an_invariant_is_ignored(tmp_path: Path) -> None:
+    store = store_with(50)
+    snap = Snapshot.from_report(replay(store))
+    obj = snap.to_obj()
+    obj["state_hash"] = "sha256-v1:" + "0" * 64  # re-signed, but the state hash lies
+    body = {k: v for k, v in obj.items() if k != "snapshot_hash"}
+    from schemalog.codec import canonical_bytes, checksum
+
+    obj["snapshot_hash"] = checksum(canonical_bytes(body))
+    with pytest.raises(InvalidState):
+        Snapshot.from_obj(obj).state()
+    Path(SnapshotDir(tmp_path).file(50)).write_bytes(canonical_bytes(obj))
+    report = replay_with_snapshots(store, tmp_path, save=False)
+    assert report.start_position == 0 and any("state_hash" in w for w in report.warnings)
+
+
+def test_save_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    snaps = SnapshotDir(tmp_path / "s")
+    snap = Snapshot.from_report(replay(store_with(40)))
+    snaps.save(snap)
+    snaps.save(snap)  # overwrite in place
+    assert sorted(os.listdir(tmp_path / "s")) == ["snapshot-40.json"]
+    assert snaps.load(40) == snap
+    (tmp_path / "s" / "snapshot-7.json").write_text("{not json")
+    (tmp_path / "s" / "notes.txt").write_text("ignored")
+    assert snaps.positions() == [40, 7]
+    choice = snaps.latest_valid(checksum_at(store_with(40)))
+    assert choice.snapshot == snap and not choice.warnings
+
+
+def test_snapshot_at_zero_and_checksum_at() -> None:
+    store = store_with(10)
+    at = checksum_at(store)
+    assert at(0) is None
+    assert at(10) == store.head().checksum
+    empty = Snapshot.from_report(replay([]))
+    assert empty.position == 0 and empty.checksum_at_position is None
