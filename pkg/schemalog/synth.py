@@ -290,8 +290,10 @@ class Generator:
             if self.sync_rate and rng.random() < self.sync_rate:
                 self._sync(origin)
             event = None
-            for _ in range(50):
-                kind = rng.choices(self.kinds, self.weights)[0]
+            # weighted draws first; then every kind of the mix once, so a kind
+            # is forced past its cap only when nothing in the mix is possible
+            draws = rng.choices(self.kinds, self.weights, k=20) + self.kinds
+            for kind in draws:
                 try:
                     event = self._make(kind, origin)
                 except _Impossible:
