@@ -347,11 +347,15 @@ def parse_aliases(comment: str) -> tuple[frozenset[str], dict[str, frozenset[str
 
 
 def _table_resolves(name: str, table: TableState) -> bool:
+    if name == table.name:
+        return True
     key = catalog_key(name)
     return key == catalog_key(table.name) or key in parse_aliases(table.comment)[0]
 
 
 def _property_resolves(name: str, prop: PropertyDef, table: TableState) -> bool:
+    if name == prop.name:
+        return True
     key = catalog_key(name)
     if key == catalog_key(prop.name):
         return True
@@ -497,10 +501,45 @@ def _diff_body(
     old: SchemaState, new: SchemaState, old_t: TableState, new_t: TableState, replaced: bool
 ) -> Iterator[_Raw]:
     tid = new_t.table_id
+    if old_t.properties is not new_t.properties:  # unchanged tuple: nothing to compare
+        yield from _diff_properties(old_t, new_t, replaced)
+    if old_t.kind == NODE and old_t.primary_key and new_t.primary_key:
+        opk, npk = old_t.property(old_t.primary_key), new_t.property(new_t.primary_key)
+        if (
+            opk is not None
+            and npk is not None
+            and opk.property_id != npk.property_id
+            and catalog_key(opk.name) != catalog_key(npk.name)
+        ):
+            yield _Raw(
+                "PRIMARY_KEY_CHANGED",
+                "table",
+                tid,
+                tid,
+                new_t.name,
+                None,
+                f"primary key {opk.name!r} -> {npk.name!r}",
+                tid,
+                old_t.table_id,
+            )
+    if old_t.multiplicity and new_t.multiplicity:
+        how = _multiplicity_change(old_t.multiplicity, new_t.multiplicity)
+        if how != "same":
+            rule = {"tightened": "MULTIPLICITY_TIGHTENED", "loosened": "MULTIPLICITY_LOOSENED"}
+            detail = f"{old_t.multiplicity} -> {new_t.multiplicity}"
+            for r in [rule[how]] if how in rule else list(rule.values()):
+                yield _Raw(r, "table", tid, tid, new_t.name, None, detail, tid, old_t.table_id)
+    if old_t.connections is not new_t.connections:
+        yield from _diff_connections(old, new, old_t, new_t)
+
+
+def _diff_properties(old_t: TableState, new_t: TableState, replaced: bool) -> Iterator[_Raw]:
+    tid = new_t.table_id
     old_ids = {p.property_id for p in old_t.properties}
+    new_by_id = {} if replaced else {p.property_id: p for p in new_t.properties}
     matched: set[str] = set()
     for p in old_t.properties:
-        np = None if replaced else new_t.property(p.property_id)
+        np = new_by_id.get(p.property_id)
         if np is not None:
             matched.add(np.property_id)
             if not _property_resolves(p.name, np, new_t):
@@ -560,34 +599,6 @@ def _diff_body(
                 np.property_id,
                 np.property_id,
             )
-    if old_t.kind == NODE and old_t.primary_key and new_t.primary_key:
-        opk, npk = old_t.property(old_t.primary_key), new_t.property(new_t.primary_key)
-        if (
-            opk is not None
-            and npk is not None
-            and opk.property_id != npk.property_id
-            and catalog_key(opk.name) != catalog_key(npk.name)
-        ):
-            yield _Raw(
-                "PRIMARY_KEY_CHANGED",
-                "table",
-                tid,
-                tid,
-                new_t.name,
-                None,
-                f"primary key {opk.name!r} -> {npk.name!r}",
-                tid,
-                old_t.table_id,
-            )
-    if old_t.multiplicity and new_t.multiplicity:
-        how = _multiplicity_change(old_t.multiplicity, new_t.multiplicity)
-        if how != "same":
-            rule = {"tightened": "MULTIPLICITY_TIGHTENED", "loosened": "MULTIPLICITY_LOOSENED"}
-            detail = f"{old_t.multiplicity} -> {new_t.multiplicity}"
-            for r in [rule[how]] if how in rule else list(rule.values()):
-                yield _Raw(r, "table", tid, tid, new_t.name, None, detail, tid, old_t.table_id)
-    if old_t.connections or new_t.connections:
-        yield from _diff_connections(old, new, old_t, new_t)
 
 
 def _diff_property(p: PropertyDef, np: PropertyDef, tid: str) -> Iterator[_Raw]:
