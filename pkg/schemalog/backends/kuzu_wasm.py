@@ -424,6 +424,14 @@ class SyncKuzuBackend:
     def close(self) -> None:
         blocking(self.backend.close())
 
+    def restart(self) -> None:
+        """A fresh, empty database in a fresh worker (blocking ``restart``)."""
+        blocking(self.backend.restart())  # type: ignore[attr-defined]
+
+    def inject_trap(self) -> None:
+        """Tests only: a real WebAssembly trap in the worker (blocking)."""
+        blocking(self.backend.inject_trap())  # type: ignore[attr-defined]
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.backend, name)
 

@@ -1,0 +1,259 @@
+"""A workspace: one event log (the source of truth) and one Kuzu database built from it.
+
+Pure orchestration over the ports: an ``EventStore``, a ``KuzuBackend`` and
+optionally a fencing token from a lease. No ``js``, no ``kuzu``: in CPython it
+runs on the native backend and a memory/NDJSON store; in Chromium on the
+kuzu-wasm workspace and the IndexedDB store through their JSPI sync wrappers
+(``SyncKuzuBackend``, ``BrowserStore.open``).
+
+* ``sync()`` reads what the log gained since the last look (other tabs,
+  other writers), replays it onto the known state (``replay.resume``) and
+  applies the new state to the database (``apply.apply_log``: a diff against
+  the state recorded inside the database, one transaction).
+* ``change(change)`` stamps an event on top of the log's heads, checks it
+  against the schema, appends it (expected head + fencing token) and applies
+  it. The log is written first: a database that misses an event catches up on
+  the next ``sync``. If another writer got there first (``AppendConflict``)
+  the workspace syncs and rebases the change onto the new head once; if the
+  change no longer fits (say the other tab dropped the table), the answer is
+  a ``Rejected`` value naming the rule -- the conflict as the user sees it.
+* Self-healing: a ``crashed`` backend error (``WorkspaceCrashed`` of the
+  kuzu-wasm adapter: a WebAssembly trap, a dead worker) makes the workspace
+  restart the backend (a fresh, empty database), replay the whole log, apply
+  the compacted DDL of the state (apply_log from an empty database plans
+  ``ddl_for_diff(empty, state)``, the net effect: dropped tables are never
+  created) and check that the rebuilt database records the same state hash as
+  before the crash and that its catalog shows no drift. The call that met the
+  crash is retried once on the rebuilt database. ``WorkspaceFull`` (node tables
+  created since the database was opened) is met the same way: a rebuild
+  creates only the live tables, so dropped ones give their room back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from schemalog.apply import ApplyResult, apply_log, read_record
+from schemalog.backends.port import BackendError, KuzuBackend
+from schemalog.catalog_model import drift
+from schemalog.clock import HybridLogicalClock
+from schemalog.errors import SchemalogError
+from schemalog.events import Change, ChangeBuilder, Event, new_event
+from schemalog.replay import ReplayReport, replay, resume
+from schemalog.schema import NODE, Rejected, SchemaState, apply
+from schemalog.store.errors import AppendConflict
+from schemalog.store.port import EventStore
+
+__all__ = ["Healed", "LogUnusable", "RebuildMismatch", "Workspace"]
+
+T = TypeVar("T")
+
+
+class LogUnusable(SchemalogError):
+    """Replay of the workspace's log stopped (corrupt record, broken chain...)."""
+
+    def __init__(self, workspace: str, report: ReplayReport) -> None:
+        self.workspace = workspace
+        self.report = report
+        failure = report.stopped
+        why = f"{failure.kind} at record {failure.position}: {failure.reason}" if failure else "?"
+        super().__init__(f"workspace {workspace!r}: its log cannot be replayed ({why})")
+
+
+class RebuildMismatch(SchemalogError):
+    """A rebuilt database does not hold the state the log describes."""
+
+    def __init__(self, workspace: str, expected_hash: str, actual_hash: str | None, why: str):
+        self.workspace = workspace
+        self.expected_hash = expected_hash
+        self.actual_hash = actual_hash
+        super().__init__(f"workspace {workspace!r} rebuilt wrong: {why}")
+
+
+@dataclass(frozen=True, slots=True)
+class Healed:
+    """One rebuild: why, the state hash before and after, records replayed, DDL sent."""
+
+    reason: str
+    hash_before: str | None
+    hash_after: str
+    records: int
+    statements: int
+
+
+def _is_crash(exc: BaseException) -> bool:
+    return isinstance(exc, BackendError) and type(exc).__name__ == "WorkspaceCrashed"
+
+
+def _is_full(exc: BaseException) -> bool:
+    return isinstance(exc, BackendError) and type(exc).__name__ == "WorkspaceFull"
+
+
+class Workspace:
+    """A named schema: ``store`` holds its log, ``backend`` its database.
+
+    ``restart_backend`` gives a fresh, empty backend after a crash; by default
+    ``backend.restart()`` (the kuzu-wasm adapters have it) and the same object.
+    ``fencing_token`` is sent with every append (set it from a lease).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        store: EventStore,
+        backend: KuzuBackend,
+        clock: HybridLogicalClock,
+        *,
+        restart_backend: Callable[[KuzuBackend], KuzuBackend] | None = None,
+        fencing_token: int | None = None,
+    ) -> None:
+        self.name = name
+        self.store = store
+        self.backend = backend
+        self.clock = clock
+        self.fencing_token = fencing_token
+        self._restart = restart_backend or _default_restart
+        self._report: ReplayReport | None = None
+        self.healed: list[Healed] = []
+        self.last_apply: ApplyResult | None = None
+
+    # ------------------------------------------------ state
+
+    @property
+    def state(self) -> SchemaState:
+        return self._known().state
+
+    @property
+    def state_hash(self) -> str:
+        return self._known().state_hash
+
+    @property
+    def position(self) -> int:
+        return self._known().position
+
+    def _known(self) -> ReplayReport:
+        if self._report is None:
+            self._report = self._replay_all()
+        return self._report
+
+    def _replay_all(self) -> ReplayReport:
+        report = replay(self.store)
+        if report.stopped is not None:
+            raise LogUnusable(self.name, report)
+        return report
+
+    # ------------------------------------------------ reading the log
+
+    def sync(self) -> int:
+        """Pick up new records of the log and apply them; returns how many."""
+        before = self._known()
+        report = resume(self.store, before)
+        if report.stopped is not None:
+            raise LogUnusable(self.name, report)
+        self._report = report
+        new = report.position - before.position
+        self._apply()
+        return new
+
+    def _apply(self) -> ApplyResult:
+        report = self._known()
+        # The log is the intent: a DropTable event in it is a destructive step asked for.
+        result = self._guarded(lambda: apply_log(self.backend, report, allow_destructive=True))
+        self.last_apply = result
+        return result
+
+    # ------------------------------------------------ writing
+
+    def change(self, change: Change | ChangeBuilder) -> Event | Rejected:
+        """Append one schema change and apply it; a change the schema refuses is
+        returned as ``Rejected`` (nothing written)."""
+        for attempt in (1, 2):
+            self.sync()
+            report = self._known()
+            event = new_event(self.clock, self.name, report.heads, change)
+            outcome = apply(report.state, event)
+            if isinstance(outcome, Rejected):
+                return outcome
+            try:
+                self.store.append([event], expected=report.head, fencing_token=self.fencing_token)
+            except AppendConflict:
+                if attempt == 2:
+                    raise
+                continue  # another writer appended first: sync and rebase once
+            self.sync()
+            return event
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------ the database
+
+    def catalog(self) -> Any:
+        return self._guarded(self.backend.catalog)
+
+    def query(self, cypher: str) -> list[dict[str, Any]]:
+        return self._guarded(lambda: self.backend.query(cypher))
+
+    def _guarded(self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except BackendError as exc:
+            if _is_crash(exc):
+                self.rebuild(f"crashed: {exc.message}")
+            elif _is_full(exc) and self._rebuild_frees_room():
+                self.rebuild(f"full: {exc.message}")
+            else:
+                raise
+        return call()
+
+    def _rebuild_frees_room(self) -> bool:
+        capacity = getattr(self.backend, "capacity", None)
+        if capacity is None:
+            return False
+        live = sum(1 for t in self.state.tables.values() if t.kind == NODE)
+        created = capacity().node_tables_created
+        return bool(created > live + 1)  # +1: the bookkeeping table
+
+    def rebuild(self, reason: str = "requested") -> Healed:
+        """A fresh database from the log: restart, replay, compacted DDL, verify."""
+        before = self._report.state_hash if self._report is not None else None
+        self.backend = self._restart(self.backend)
+        report = self._replay_all()
+        if (
+            before is not None
+            and report.state_hash != before
+            and report.position == (self._report.position if self._report is not None else -1)
+        ):
+            raise RebuildMismatch(self.name, before, report.state_hash, "replay changed the hash")
+        self._report = report
+        result = apply_log(self.backend, report, allow_destructive=True)
+        self.last_apply = result
+        record = read_record(self.backend)
+        if record is None or record.state_hash != report.state_hash:
+            raise RebuildMismatch(
+                self.name,
+                report.state_hash,
+                record.state_hash if record else None,
+                "the database records another state hash",
+            )
+        found = drift(report.state, self.backend.catalog(), applied=report.state)
+        if not found.clean:
+            why = f"drift: {found.to_obj()['differences']}"
+            raise RebuildMismatch(self.name, report.state_hash, None, why)
+        healed = Healed(reason, before, report.state_hash, report.position, len(result.statements))
+        self.healed.append(healed)
+        return healed
+
+    def close(self) -> None:
+        self.backend.close()
+        self.store.close()
+
+
+def _default_restart(backend: KuzuBackend) -> KuzuBackend:
+    restart = getattr(backend, "restart", None)
+    if restart is None:
+        raise TypeError(
+            f"{type(backend).__name__} cannot restart: pass restart_backend= to Workspace"
+        )
+    restart()
+    return backend
