@@ -27,6 +27,8 @@ from schemalog.events import (
     Change,
     CommentOnTable,
     Connection,
+    CreateNodeTable,
+    CreateRelTable,
     DropProperty,
     DropTable,
     Event,
@@ -53,7 +55,7 @@ class _Replica:
         self.state = empty_state()
         self.head: str | None = None
         self.events: list[Event] = []
-        self.counter = 0
+        self.ids: list[str] = []
 
 
 def _fresh(rng: random.Random, state: SchemaState, stem: str) -> str:
@@ -63,8 +65,16 @@ def _fresh(rng: random.Random, state: SchemaState, stem: str) -> str:
             return name
 
 
-def _change(rng: random.Random, state: SchemaState, hot: bool, tag: str) -> Change | _Builder:
-    tables = sorted(state.tables.values(), key=lambda t: t.table_id)
+def _change(
+    rng: random.Random, state: SchemaState, ids: list[str], hot: bool, tag: str
+) -> Change | _Builder:
+    # ``ids``: live table ids in creation order (kept by _step; sorting the state
+    # every step would make generation quadratic). Sample a few, not all.
+    if len(ids) <= 8:
+        picks = ids
+    else:
+        picks = [*(ids[:4] if hot else ()), *(rng.choice(ids) for _ in range(8))]
+    tables = [state.tables[t] for t in dict.fromkeys(picks)]
     nodes = [t for t in tables if t.kind == NODE]
     rels = [t for t in tables if t.kind == REL]
     if hot and tables:
@@ -112,13 +122,17 @@ def _change(rng: random.Random, state: SchemaState, hot: bool, tag: str) -> Chan
 
 def _step(rng: random.Random, rep: _Replica, hot: bool, tag: str, workspace: str) -> None:
     for _ in range(20):
-        change = _change(rng, rep.state, hot, tag)
+        change = _change(rng, rep.state, rep.ids, hot, tag)
         parents = [rep.head] if rep.head else []
         event = new_event(rep.clock, workspace, parents, change)
         result = apply(rep.state, event)
         if isinstance(result, Applied):
             rep.state = result.state
             rep.head = event.id
+            if isinstance(event.change, CreateNodeTable | CreateRelTable):
+                rep.ids.append(event.id)
+            elif isinstance(event.change, DropTable):
+                rep.ids.remove(event.change.table_id)
             rep.events.append(event)
             return
         hot = False  # an inapplicable hot change: draw an ordinary one
@@ -150,6 +164,7 @@ def synth_replicas(
     prefix = list(writer.events)
     for rep in reps[1:]:
         rep.state, rep.head, rep.events = writer.state, writer.head, list(prefix)
+        rep.ids = list(writer.ids)
         if writer.head is not None:
             rep.wall[0] = wall[0]
             rep.clock.observe(writer.clock.last)  # type: ignore[arg-type]
