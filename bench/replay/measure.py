@@ -1,0 +1,128 @@
+"""One replay-benchmark measurement; the same code runs in CPython and inside Pyodide.
+
+``measure(kind, path, budget, trace_memory)`` returns a dict:
+
+* kind "floor": read ``path`` in ``budget``-byte chunks, split lines,
+  ``json.loads`` and ``sha256`` every line, nothing else;
+* kind "replay": ``NdjsonStore.open`` (read-only, offsets only) + ``replay``
+  at that chunk budget (decode, canonical check, checksum, hash link, schema
+  apply), and the state size (bytes of its canonical JSON).
+
+With ``trace_memory`` the work runs under ``tracemalloc`` (slower; peak only),
+otherwise it is timed. Memory figures that need no tracing (``ru_maxrss``,
+the WebAssembly heap size) are read either way by the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import time
+import tracemalloc
+from typing import Any
+
+
+def floor(path: str, budget: int) -> int:
+    n = 0
+    loads = json.loads
+    sha = hashlib.sha256
+    with open(path, "rb", buffering=0) as f:
+        rest = b""
+        while True:
+            block = f.read(budget)
+            if not block:
+                break
+            buf = rest + block if rest else block
+            del block
+            lines = buf.split(b"\n")
+            rest = lines.pop()
+            del buf
+            for line in lines:
+                loads(line)
+                sha(line).digest()
+            n += len(lines)
+            del lines
+    if rest:
+        loads(rest)
+        sha(rest).digest()
+        n += 1
+    return n
+
+
+def full(path: str, budget: int) -> tuple[int, Any]:
+    from schemalog.replay import replay
+    from schemalog.store.ndjson import NdjsonStore
+
+    store = NdjsonStore.open(path, readonly=True, verify=False)
+    try:
+        report = replay(store, max_chunk_bytes=budget)
+    finally:
+        store.close()
+    if not report.ok:
+        raise SystemExit(f"replay of {path} is not clean: {report.to_obj()}")
+    return report.applied, report
+
+
+def measure(kind: str, path: str, budget: int, trace_memory: bool = False) -> dict[str, Any]:
+    if trace_memory:
+        tracemalloc.start()
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    if kind == "floor":
+        events = floor(path, budget)
+        report = None
+    elif kind == "replay":
+        events, report = full(path, budget)
+    else:
+        raise ValueError(kind)
+    seconds = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    out: dict[str, Any] = {"kind": kind, "budget": budget, "events": events}
+    if trace_memory:
+        out["tracemalloc_peak"] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    else:
+        out["seconds"] = seconds
+        out["cpu_seconds"] = cpu
+        out["events_per_s"] = events / seconds
+        out["events_per_cpu_s"] = events / cpu if cpu > 0 else None
+    if report is not None:
+        from schemalog.codec import canonical_bytes
+        from schemalog.schema import state_to_obj
+
+        out["state_bytes"] = len(canonical_bytes(state_to_obj(report.state)))
+        out["state_hash"] = report.state_hash
+        out["tables"] = len(report.state.tables)
+    return out
+
+
+def _maxrss_bytes() -> int | None:
+    try:
+        import resource
+    except ImportError:  # Pyodide has no resource module
+        return None
+    import sys
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024
+
+
+def main(argv: list[str]) -> None:
+    """``measure.py KIND PATH BUDGET TRACE_MEMORY``: one JSON line (fresh process)."""
+    # imported before the baseline: they count in it, not in the work
+    importlib.import_module("schemalog.replay")
+    importlib.import_module("schemalog.store.ndjson")
+
+    kind, path, budget, trace = argv[0], argv[1], int(argv[2]), argv[3] == "1"
+    baseline = _maxrss_bytes()
+    out = measure(kind, path, budget, trace)
+    out["maxrss_baseline"] = baseline
+    out["maxrss"] = _maxrss_bytes()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

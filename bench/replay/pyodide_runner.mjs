@@ -1,0 +1,47 @@
+// One replay-benchmark measurement inside Pyodide under Node (fresh runtime per call).
+// usage: node bench/replay/pyodide_runner.mjs KIND LOG_FILE_NAME BUDGET
+// Loads the local distribution (build/pyodide-dist, our wheel in its lock), mounts
+// bench/out at /data with NODEFS, runs bench/replay/measure.py's measure() and prints
+// one JSON line with the WebAssembly heap size before and after.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..", "..");
+const [kind, logName, budget] = process.argv.slice(2);
+if (!kind || !logName || !budget) {
+  console.error("usage: pyodide_runner.mjs KIND LOG_FILE_NAME BUDGET");
+  process.exit(2);
+}
+const { loadPyodide } = await import(path.join(root, "build", "pyodide-dist", "pyodide.mjs"));
+const pyodide = await loadPyodide({ indexURL: path.join(root, "build", "pyodide-dist") + "/" });
+await pyodide.loadPackage("kuzu-schemalog", { messageCallback: () => {} });
+pyodide.FS.mkdirTree("/data");
+pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: path.join(root, "bench", "out") }, "/data");
+const heap = () => pyodide._module.HEAP8.length;
+pyodide.runPython(readFileSync(path.join(here, "measure.py"), "utf8"), {
+  globals: pyodide.globals,
+});
+pyodide.runPython("import schemalog.replay, schemalog.store.ndjson");
+const before = heap();
+const measure = pyodide.globals.get("measure");
+const result = measure(kind, `/data/${logName}`, Number(budget), false).toJs({
+  dict_converter: Object.fromEntries,
+});
+const after = heap();
+const compat = pyodide.runPython(
+  "from schemalog import _compat; (_compat.IN_PYODIDE, _compat.wasm_heap_bytes())"
+).toJs();
+const out = {
+  ...result,
+  wasm_heap_before: before,
+  wasm_heap_after: after,
+  wasm_heap_growth: after - before,
+  compat_in_pyodide: compat[0],
+  compat_wasm_heap_bytes: compat[1],
+  pyodide: pyodide.version,
+  node: process.versions.node,
+  python: pyodide.runPython("import sys; sys.version.split()[0]"),
+};
+console.log(JSON.stringify(out));

@@ -1,0 +1,154 @@
+"""Replay benchmark: the floor vs our full replay, CPython and Pyodide under Node.
+
+Run by ``./build.sh bench`` (or ``.venv/bin/python bench/replay/run.py``).
+Generates a 1,000,000-event log once (cached in bench/out/, gitignored) with
+``schemalog.synth.write_log`` and measures, at chunk budgets of 8 and 32 MiB:
+
+* floor: read the file in budget-sized chunks, split lines, ``json.loads``
+  and ``sha256`` every line, nothing else;
+* replay: open the NDJSON store and ``replay`` it (decode, canonical check,
+  checksum, hash link, schema apply).
+
+Every measurement runs in a fresh process so memory figures do not pollute
+each other: timed runs report events/s and ``ru_maxrss``; separate runs under
+``tracemalloc`` report its peak. Pyodide: ``pyodide_runner.mjs`` runs the
+same ``measure.py`` in a fresh Pyodide under Node per measurement, with the
+log mounted by NODEFS, and reports the WebAssembly heap growth.
+
+Prints one JSON line per runtime. Options: ``--events N``, ``--budgets 8,32``
+(MiB), ``--no-pyodide``, ``--no-tracemalloc``, ``--pyodide-events N`` (a
+smaller log for the slower runtime; default: the same log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+OUT = ROOT / "bench" / "out"
+DIST = ROOT / "build" / "pyodide-dist"
+MIB = 1024 * 1024
+
+
+def log_path(events: int) -> Path:
+    return OUT / f"replay-{events}-o3-s1.ndjson"
+
+
+def ensure_log(events: int) -> Path:
+    path = log_path(events)
+    if path.exists():
+        return path
+    sys.path.insert(0, str(ROOT / "pkg"))
+    from schemalog.synth import write_log
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    t0 = time.perf_counter()
+    print(f"[bench/replay] generating {events:,} events into {path} ...", file=sys.stderr)
+    write_log(tmp, events, origins=3, seed=1, overwrite=True)
+    os.replace(tmp, path)
+    took = time.perf_counter() - t0
+    print(f"[bench/replay] generated in {took:.0f} s", file=sys.stderr)
+    return path
+
+
+def cpython(kind: str, path: Path, budget: int, trace: bool) -> dict[str, Any]:
+    flag = "1" if trace else "0"
+    cmd = [sys.executable, str(HERE / "measure.py"), kind, str(path), str(budget), flag]
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def pyodide(kind: str, path: Path, budget: int) -> dict[str, Any]:
+    cmd = ["node", str(HERE / "pyodide_runner.mjs"), kind, path.name, str(budget)]
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def row(floor: dict[str, Any], rep: dict[str, Any], budget: int) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "floor_events_per_s": round(floor["events_per_s"]),
+        "replay_events_per_s": round(rep["events_per_s"]),
+        "ratio": round(rep["events_per_s"] / floor["events_per_s"], 3),
+        "state_bytes": rep["state_bytes"],
+        "state_hash": rep["state_hash"],
+    }
+    if floor.get("events_per_cpu_s") and rep.get("events_per_cpu_s"):
+        out["ratio_cpu"] = round(rep["events_per_cpu_s"] / floor["events_per_cpu_s"], 3)
+    out["memory_target"] = budget + rep["state_bytes"] + 16 * MIB
+    return out
+
+
+def run_cpython(path: Path, budgets: list[int], tracemalloc: bool) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "runtime": f"cpython {platform.python_version()}",
+        "log": str(path.relative_to(ROOT)),
+        "log_bytes": path.stat().st_size,
+    }
+    for budget in budgets:
+        floor = cpython("floor", path, budget, False)
+        rep = cpython("replay", path, budget, False)
+        r = row(floor, rep, budget)
+        result["events"] = rep["events"]
+        r["floor_maxrss"] = floor["maxrss"]
+        r["replay_maxrss"] = rep["maxrss"]
+        r["maxrss_baseline"] = rep["maxrss_baseline"]
+        if tracemalloc:
+            r["floor_tracemalloc_peak"] = cpython("floor", path, budget, True)["tracemalloc_peak"]
+            peak = cpython("replay", path, budget, True)["tracemalloc_peak"]
+            r["replay_tracemalloc_peak"] = peak
+            r["within_target"] = peak <= r["memory_target"]
+        result[f"{budget // MIB}MiB"] = r
+    return result
+
+
+def run_pyodide(path: Path, budgets: list[int]) -> dict[str, Any]:
+    result: dict[str, Any] = {"runtime": "pyodide (node)", "log": str(path.relative_to(ROOT))}
+    for budget in budgets:
+        floor = pyodide("floor", path, budget)
+        rep = pyodide("replay", path, budget)
+        r = row(floor, rep, budget)
+        result["runtime"] = f"pyodide {rep['pyodide']} (node {rep['node']}, python {rep['python']})"
+        result["events"] = rep["events"]
+        r["floor_wasm_heap_growth"] = floor["wasm_heap_growth"]
+        r["replay_wasm_heap_growth"] = rep["wasm_heap_growth"]
+        r["wasm_heap_before"] = rep["wasm_heap_before"]
+        r["within_target"] = rep["wasm_heap_growth"] <= r["memory_target"]
+        result[f"{budget // MIB}MiB"] = r
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--pyodide-events", type=int, default=None)
+    parser.add_argument("--budgets", default="8,32", help="MiB, comma-separated")
+    parser.add_argument("--no-pyodide", action="store_true")
+    parser.add_argument("--no-cpython", action="store_true")
+    parser.add_argument("--no-tracemalloc", action="store_true")
+    args = parser.parse_args()
+    budgets = [int(b) * MIB for b in args.budgets.split(",")]
+    path = ensure_log(args.events)
+    if not args.no_cpython:
+        print(json.dumps(run_cpython(path, budgets, not args.no_tracemalloc)), flush=True)
+    if args.no_pyodide:
+        return
+    if not (DIST / "pyodide.mjs").exists() or shutil.which("node") is None:
+        print("[bench/replay] no build/pyodide-dist or node: Pyodide leg skipped", file=sys.stderr)
+        return
+    ppath = ensure_log(args.pyodide_events) if args.pyodide_events else path
+    print(json.dumps(run_pyodide(ppath, budgets)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
