@@ -67,7 +67,7 @@ def build_golden_events() -> list[tuple[str, Event]]:
         "node table with hostile names and typed defaults",
         a,
         build_node_table(
-            "Per`son",
+            "Per'son",
             [
                 ("id", "INT64"),
                 ("name; DROP TABLE x", "STRING", 'it\'s "quoted"'),

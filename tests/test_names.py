@@ -12,6 +12,7 @@ from schemalog.names import (
     MAX_NAME_LENGTH,
     catalog_key,
     validate_name,
+    validate_table_name,
     validate_text,
     validate_token,
 )
@@ -44,6 +45,8 @@ def test_hostile_but_valid_names_are_accepted(name: str) -> None:
         ("_schemalog", "reserved"),
         ("_SchemaLog_meta", "reserved"),
         ("\U000e0001x", "format character"),
+        ("a`b", "backtick at index 1"),
+        ("``", "backtick at index 0"),
     ],
 )
 def test_bad_names_are_rejected_with_reason(value: str, reason: str) -> None:
@@ -107,3 +110,10 @@ def test_text_allows_newlines_but_not_nul_or_surrogates() -> None:
         validate_text("a\udc00", "comment")
     with pytest.raises(InvalidEvent, match="more than 3"):
         validate_text("abcd", "comment", 3)
+
+
+def test_table_names_have_no_dot_but_property_names_may() -> None:
+    assert validate_name("a.b", "properties[0].name") == "a.b"
+    with pytest.raises(InvalidEvent, match=r"'\.' at index 1") as info:
+        validate_table_name("a.b", "name")
+    assert info.value.field == "name"

@@ -197,7 +197,7 @@ def test_rename_cascades_through_several_rel_tables_and_pairs() -> None:
     works = log.rel("WorksAt", (person, company), (person, person), (company, person))
     log.rel("Near", (city, city))
     log.ok(RenameTable(person, "Mensch"))
-    log.ok(RenameTable(city, "Stadt; `DROP`"))
+    log.ok(RenameTable(city, "Stadt; 'DROP'"))
 
     def endpoints(rel_id: str) -> list[tuple[str, str]]:
         tables = log.state.tables
@@ -206,7 +206,7 @@ def test_rename_cascades_through_several_rel_tables_and_pairs() -> None:
             for c in tables[rel_id].connections
         ]
 
-    assert sorted(endpoints(lives)) == [("Company", "Stadt; `DROP`"), ("Mensch", "Stadt; `DROP`")]
+    assert sorted(endpoints(lives)) == [("Company", "Stadt; 'DROP'"), ("Mensch", "Stadt; 'DROP'")]
     assert sorted(endpoints(works)) == [
         ("Company", "Mensch"),
         ("Mensch", "Company"),

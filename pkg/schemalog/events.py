@@ -51,7 +51,7 @@ from schemalog.event_parts import (
     under_type,
 )
 from schemalog.kuzu_types import DefaultValue, ListType, MapType, StructType, UnionType
-from schemalog.names import validate_name, validate_text, validate_token
+from schemalog.names import validate_name, validate_table_name, validate_text, validate_token
 
 __all__ = [
     "CHANGE_KINDS",
@@ -123,7 +123,7 @@ class CreateNodeTable(_ChangeBase):
 
     def __post_init__(self) -> None:
         check_event_id(self.table_id, "table_id")
-        validate_name(self.name, "name")
+        validate_table_name(self.name, "name")
         props = check_properties(self.properties, "properties")
         check_property_id(self.primary_key, "primary_key")
         pk = [p for p in props if p.property_id == self.primary_key]
@@ -149,7 +149,7 @@ class CreateRelTable(_ChangeBase):
 
     def __post_init__(self) -> None:
         check_event_id(self.table_id, "table_id")
-        validate_name(self.name, "name")
+        validate_table_name(self.name, "name")
         conns = check_tuple(self.connections, "connections", MAX_CONNECTIONS)
         for i, conn in enumerate(conns):
             check_connection(conn, f"connections[{i}]")
@@ -220,7 +220,7 @@ class RenameTable(_ChangeBase):
 
     def __post_init__(self) -> None:
         check_event_id(self.table_id, "table_id")
-        validate_name(self.new_name, "new_name")
+        validate_table_name(self.new_name, "new_name")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,8 @@
 """The identifier rule for table and property names, and for the other strings in events.
 
 Names (tables, properties, struct fields, tags) are Unicode strings that must
-round-trip through Kuzu's catalog when written in DDL with backtick quoting
-(a backtick inside a name is doubled). The rule, decided here once:
+round-trip through Kuzu's catalog when written in DDL with backtick quoting.
+The rule, decided here once:
 
 * the value is a ``str`` (not bytes, not a subclass trick), 1..128 code points;
 * it is already NFC: a non-NFC name is rejected, never silently normalized,
@@ -14,9 +14,16 @@ round-trip through Kuzu's catalog when written in DDL with backtick quoting
   or unassigned (Cn) code points: all of them are invisible or render
   misleadingly in a catalog listing, and some cannot be UTF-8 encoded;
 * no leading or trailing whitespace (it is invisible in listings);
-* backticks, quotes, semicolons, spaces inside, reserved words (``MATCH``,
-  ``TABLE``...) and letters of any script (CJK, emoji) ARE allowed: quoting in
-  the DDL layer makes them safe, and rejecting them would reject real schemas;
+* no backtick: Kuzu 0.11 has no escape for a backtick inside a quoted
+  identifier (checked on kuzu 0.11.3: ```a``b``` is stored as ``a``b`` with
+  both backticks, ```a`b``` is a parser error), so a name with one could not
+  be written, or would not come back as it was written;
+* table names have no ``.``: Kuzu reads ``table_info('a.b')`` as table ``b``
+  of database ``a`` whatever the quoting, so such a table could be created but
+  never introspected (property names may contain dots);
+* quotes, semicolons, spaces inside, reserved words (``MATCH``, ``TABLE``...)
+  and letters of any script (CJK, emoji) ARE allowed: quoting in the DDL
+  layer makes them safe, and rejecting them would reject real schemas;
 * names starting with ``_schemalog`` (any case) are reserved for our own
   bookkeeping table.
 
@@ -51,6 +58,7 @@ __all__ = [
     "RESERVED_PREFIX",
     "catalog_key",
     "validate_name",
+    "validate_table_name",
     "validate_text",
     "validate_token",
 ]
@@ -84,12 +92,27 @@ def validate_name(value: object, field: str) -> str:
     if len(value) > MAX_NAME_LENGTH:
         raise InvalidEvent(field, f"name has {len(value)} code points, more than {MAX_NAME_LENGTH}")
     if _PLAIN_ASCII_RE.match(value) is None:
+        if "`" in value:
+            raise InvalidEvent(
+                field,
+                f"name contains a backtick at index {value.index('`')} (Kuzu cannot quote it)",
+            )
         _check_characters(value, field)
     if value[0].isspace() or value[-1].isspace():
         raise InvalidEvent(field, "name has leading or trailing whitespace")
     if catalog_key(value[: len(RESERVED_PREFIX)]) == RESERVED_PREFIX:
         raise InvalidEvent(field, f"names starting with {RESERVED_PREFIX!r} are reserved")
     return value
+
+
+def validate_table_name(value: object, field: str) -> str:
+    """A name (see ``validate_name``) that ``table_info`` can look up: no ``.``."""
+    name = validate_name(value, field)
+    if "." in name:
+        raise InvalidEvent(
+            field, f"table name contains '.' at index {name.index('.')} (Kuzu reads it as db.table)"
+        )
+    return name
 
 
 def _check_characters(value: str, field: str) -> None:
