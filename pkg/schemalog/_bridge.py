@@ -119,6 +119,10 @@ def js_error_info(exc: BaseException) -> dict[str, Any]:
         "actual",
         "store",
         "resource",
+        "usage",
+        "quota",
+        "reason",
+        "holder",
     ):
         try:
             value = getattr(exc, key)
