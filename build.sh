@@ -25,6 +25,9 @@ PYODIDE_WHEELS=(
   setuptools==82.0.1 pyparsing==3.3.2 attrs==26.1.0 exceptiongroup==1.3.1
 )
 PYODIDE_SDISTS=(atomicwrites==1.4.1)   # published only as an sdist
+# Pure wheels our pyodide-tests need that Pyodide's lock does not name at all:
+# added to the lock with add-wheels, next to our own wheel.
+PYODIDE_TEST_WHEELS=(rfc8785==0.1.4)
 # What jupyterlite-pyodide-kernel 0.8.6 installs at kernel start (ipython,
 # jedi and their pure dependencies) at the versions Pyodide's lock names...
 LITE_LOCKED_WHEELS=(
@@ -119,6 +122,9 @@ setup_pyodide_dist() {
     --implementation py --abi none --platform any -d "$DIST" "${PYODIDE_WHEELS[@]}"
   "$VENV/bin/python" -m pip wheel -q --no-deps -w "$DIST" "${PYODIDE_SDISTS[@]}"
   "$VENV/bin/python" tools/pyodide_dist.py match-lock "$DIST/pyodide-lock.json" "$DIST"
+  rm -rf "$BUILD/test-wheels"
+  "$VENV/bin/python" -m pip download -q --no-deps --only-binary=:all: --python-version 3.14 \
+    --implementation py --abi none --platform any -d "$BUILD/test-wheels" "${PYODIDE_TEST_WHEELS[@]}"
   cp "$DIST/pyodide-lock.json" "$DIST/pyodide-lock.base.json"
   stamp_set pyodide-dist package-lock.json build.sh tools/pyodide_dist.py
 }
@@ -156,10 +162,10 @@ cmd_build() {
   "$VENV/bin/python" -m build --wheel --outdir "$BUILD/wheel" . >"$BUILD/wheel.log" 2>&1 \
     || { cat "$BUILD/wheel.log" >&2; die "the wheel did not build (log above)"; }
   rm -f "$DIST"/kuzu_schemalog-*.whl
-  cp "$BUILD"/wheel/kuzu_schemalog-*-py3-none-any.whl "$DIST/"
+  cp "$BUILD"/wheel/kuzu_schemalog-*-py3-none-any.whl "$BUILD"/test-wheels/*.whl "$DIST/"
   (cd "$DIST" && "$TOOLS_VENV/bin/pyodide" lockfile add-wheels \
       --input pyodide-lock.base.json --output pyodide-lock.json --base-path "$DIST" \
-      kuzu_schemalog-*-py3-none-any.whl >/dev/null)
+      kuzu_schemalog-*-py3-none-any.whl $(cd "$BUILD/test-wheels" && ls ./*.whl) >/dev/null)
   # shellcheck disable=SC2086
   stamp_set wheel $inputs
   log "wheel: $(basename "$DIST"/kuzu_schemalog-*.whl) registered in $DIST/pyodide-lock.json"
