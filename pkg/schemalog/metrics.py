@@ -53,7 +53,6 @@ from typing import Any
 from schemalog.compat import HistoryChecker
 from schemalog.errors import SchemalogError
 from schemalog.events import (
-    CHANGE_KINDS,
     DropProperty,
     DropTable,
     Event,
@@ -64,7 +63,7 @@ from schemalog.events import (
 from schemalog.schema import NODE, SchemaState, TableState
 from schemalog.versions import iter_versions
 
-__all__ = ["Metrics", "Window", "WindowStats", "compute_metrics", "parse_window"]
+__all__ = ["BadWindow", "Metrics", "Window", "WindowStats", "compute_metrics", "parse_window"]
 
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _WINDOW_RE = re.compile(r"([1-9][0-9]{0,12})(ms|s|m|h|d|w|e)\Z")
@@ -467,6 +466,3 @@ def compute_metrics(
     if state is not None:
         collector.finish(state, metrics)
     return metrics
-
-
-KINDS = tuple(CHANGE_KINDS)
