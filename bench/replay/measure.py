@@ -125,4 +125,5 @@ def main(argv: list[str]) -> None:
 if __name__ == "__main__":
     import sys
 
-    main(sys.argv[1:])
+    if sys.platform != "emscripten":  # pyodide_runner.mjs runs this source as __main__ too
+        main(sys.argv[1:])

@@ -16,7 +16,7 @@ if (!kind || !logName || !budget) {
 }
 const { loadPyodide } = await import(path.join(root, "build", "pyodide-dist", "pyodide.mjs"));
 const pyodide = await loadPyodide({ indexURL: path.join(root, "build", "pyodide-dist") + "/" });
-await pyodide.loadPackage("kuzu-schemalog", { messageCallback: () => {} });
+await pyodide.loadPackage("kuzu-schemalog", { messageCallback: () => {}, errorCallback: (m) => console.error(m) });
 pyodide.FS.mkdirTree("/data");
 pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: path.join(root, "bench", "out") }, "/data");
 const heap = () => pyodide._module.HEAP8.length;
