@@ -5,6 +5,8 @@ from __future__ import annotations
 import pathlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from _compat_log import LogBuilder
 from schemalog.compat import (
@@ -37,6 +39,7 @@ from schemalog.versions import (
     resolve,
     state_at,
 )
+from strategies import histories
 
 
 def _base() -> tuple[LogBuilder, str, str]:
@@ -411,3 +414,62 @@ def test_state_at_and_iter_versions() -> None:
     assert positions == [2, 3, 4, 5]
     chosen = [v.version.position for v in iter_versions(log.events, frozenset({3}))]
     assert chosen == [0, 3, 6]
+
+
+# ---------------------------------------------------------------- shortcut vs naive check
+
+
+@st.composite
+def _alias_histories(draw: st.DrawFn) -> LogBuilder:
+    """One table with one property, renamed among a few names, aliases coming and going."""
+    log = LogBuilder()
+    table = log.add(build_node_table("A", [("id", "INT64"), ("x", "INT64")], "id")).id
+    prop = f"{table}/p1"
+    names, pnames = ["A", "B", "C"], ["x", "y", "z"]
+    for _ in range(draw(st.integers(0, 12))):
+        op = draw(st.sampled_from(["rename", "prename", "comment"]))
+        if op == "rename":
+            log.add(RenameTable(table, draw(st.sampled_from(names))))
+        elif op == "prename":
+            log.add(RenameProperty(table, prop, draw(st.sampled_from(pnames))))
+        else:
+            lines = [f"@alias {n}" for n in draw(st.lists(st.sampled_from(names), max_size=2))]
+            lines += [
+                f"@alias-property {prop} {n}"
+                for n in draw(st.lists(st.sampled_from(pnames), max_size=2))
+            ]
+            log.add(CommentOnTable(table, "\n".join(lines)))
+    return log
+
+
+@settings(max_examples=80, deadline=None)
+@given(_alias_histories())
+def test_transitive_shortcut_agrees_with_every_pair(log: LogBuilder) -> None:
+    states = [state for _, state in (state_at(log.events, i) for i in range(log.position + 1))]
+    for j in range(1, log.position + 1):
+        naive_ok = all(
+            not compare_states(states[i], states[k], "BACKWARD", "STRICT")
+            for k in range(1, j + 1)
+            for i in range(k)
+        )
+        fast = check_history(log.events, "BACKWARD_TRANSITIVE", "STRICT", stop=j)
+        assert fast.compatible == naive_ok, j
+        for f in fast.findings:  # each finding is a real failure against the version it names
+            assert compare_states(states[f.old.position], states[f.new.position], "BACKWARD")
+            if f.old_first is not None:
+                older = states[f.old_first]
+                assert compare_states(older, states[f.new.position], "BACKWARD")
+
+
+@settings(max_examples=40, deadline=None)
+@given(histories(max_events=10))
+def test_transitive_shortcut_on_random_histories(events: list) -> None:
+    states = [state for _, state in (state_at(events, i) for i in range(len(events) + 1))]
+    for mode in ("BACKWARD", "FORWARD"):
+        naive_ok = all(
+            not compare_states(states[i], states[k], mode, "STRICT")
+            for k in range(1, len(events) + 1)
+            for i in range(k)
+        )
+        fast = check_history(events, f"{mode}_TRANSITIVE", "STRICT")
+        assert fast.compatible == naive_ok

@@ -362,6 +362,8 @@ def iter_versions(
     if started:
         yield VersionState(base_version, state, None, None, frozenset(), 0, (), prov)
         last_yielded = 0
+        if stop == 0:
+            return
     version = base_version
     for step in walk(events):
         count += 1
@@ -382,6 +384,8 @@ def iter_versions(
                 base_version, base_state = version, state
                 yield VersionState(version, state, None, None, frozenset(), 0, (), prov)
                 last_yielded = pos
+                if pos == stop:
+                    return
             continue
         at_boundary = (
             every == "event"
