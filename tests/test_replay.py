@@ -349,6 +349,29 @@ def test_corrupt_checksum_field_reports_a_break_and_garbage_line_does_not() -> N
     assert report.state_hash == replay(chunks(lines, 8192)).state_hash
 
 
+@pytest.mark.parametrize("batch", [1, 3, 7])
+def test_resume_around_skipped_corrupt_lines_matches_one_replay(batch: int) -> None:
+    lines = list(synth_lines(60))
+    at = 13 + len("sha256-v1:") + 5
+    digit = b"0" if lines[20][at : at + 1] != b"0" else b"1"
+    lines[20] = lines[20][:at] + digit + lines[20][at + 1 :]  # claimed checksum is wrong
+    lines = [*lines[:40], b"garbage", b"more garbage", *lines[40:]]  # inserted lines
+    full = replay(chunks(lines, 4096), on_corrupt="skip", batch_events=batch)
+    assert [s.position for s in full.skipped if s.kind == "corrupt"] == [20, 40, 41]
+    assert [b.position for b in full.breaks] == [21]
+    for cut in range(1, len(lines)):
+        first = replay(chunks(lines[:cut], 4096), on_corrupt="skip", batch_events=batch)
+        rest = resume(chunks(lines, 4096), first, on_corrupt="skip", batch_events=batch)
+        assert rest.state_hash == full.state_hash, cut
+        assert first.skipped + rest.skipped == full.skipped, cut
+        if cut not in (21, 41, 42):  # input cut inside a corrupt run: see below
+            assert first.breaks + rest.breaks == full.breaks, cut
+    # An input that ends inside a run of corrupt lines commits them with an
+    # unknown chain head (the report warns); resuming accepts the next link.
+    cut_short = replay(chunks(lines[:41], 4096), on_corrupt="skip", batch_events=batch)
+    assert cut_short.head is None and any("chain head" in w for w in cut_short.warnings)
+
+
 def test_deleted_record_under_skip_is_a_break_then_goes_on() -> None:
     lines = list(synth_lines())
     del lines[70]

@@ -52,6 +52,13 @@ skipped line was inserted garbage). Otherwise the link is broken there: under
 record's checksum (the record itself verified against its own checksum and
 still goes through the schema); under "stop" it is a ``"chain"`` failure.
 
+A batch does not end right after a skipped corrupt line (the chain head is
+provisional until the next intact record settles it): it is extended by one
+record until it does, so a checkpoint always carries a settled chain head.
+(Only an input that *ends* inside such a run commits an unsettled head: the
+report warns, ``head`` is None, and a resumed replay takes the next link as
+given.)
+
 Default batch size 1024: a rollback costs nothing (persistent state), so the
 batch size only sets how much work a crash repeats and how many batch spans
 a tracer keeps; per-batch bookkeeping is a few attribute writes (under 0.1 %
@@ -360,7 +367,11 @@ class _Replayer:
             return state
         event = rec.event
         if rec.prev != self.head:
-            if self.head is _ANY or (self.alt is not _UNKNOWN and rec.prev == self.alt):
+            if (
+                self.head is _ANY
+                or self.alt is _ANY
+                or (self.alt is not _UNKNOWN and rec.prev == self.alt)
+            ):
                 pass  # see the module doc: re-anchored without a break
             elif not self.skip:
                 expected = self.head if isinstance(self.head, str) else None
@@ -457,6 +468,11 @@ class _Replayer:
                         )
                 pos += 1
                 if pos == batch_end:
+                    if self.alt is not _UNKNOWN:
+                        # right after a skipped corrupt line the chain head is only
+                        # provisional: commit once the next intact record settles it
+                        batch_end += 1
+                        continue
                     self.state, self.head, self.applied, self.position = state, head, applied, pos
                     self.commit()
                     heads = self.heads
@@ -466,6 +482,7 @@ class _Replayer:
         except Exception as exc:
             raise _Crash(pos, line, exc) from exc
         self.state, self.head, self.applied, self.position = state, head, applied, pos
+        self.batch_end = batch_end
 
 
 def replay(
@@ -585,6 +602,11 @@ def replay(
     if tracer is not None:
         tracer.end()
     head_out = run.c_head if isinstance(run.c_head, str) or run.c_head is None else None
+    if run.c_head is _UNKNOWN:
+        warnings.append(
+            f"the log ends with skipped corrupt record(s) at {run.c_position - 1}: "
+            "the chain head after them is unknown"
+        )
     if run.c_head is _ANY:
         head_out = expected_prev
     return ReplayReport(
