@@ -41,8 +41,8 @@ def names_in(event: Event) -> tuple[list[str], list[str]]:
 def kuzu_can_hold(events: Iterable[Event]) -> bool:
     """Histories Kuzu 0.11.3 can follow, until the core rules forbid the others.
 
-    * '.' in table names (table_info cannot read them) and odd backtick runs
-      (no way to write them) are valid names Kuzu cannot hold;
+    * (older name rules) '.' in table names and odd backtick runs: the name
+      rule forbids both since 011f9dd; the check stays for old logs;
     * renaming a table that has a SERIAL property, or a SERIAL property, leaves
       Kuzu's sequence under the old name: a later DROP TABLE fails and a new
       table with the old name and a SERIAL key collides (test_ddl pins it).
