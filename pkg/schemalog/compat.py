@@ -950,19 +950,20 @@ def check_history(
 def check_pair(
     events: Iterable[Event],
     old: int,
-    new: int,
+    new: int | None,
     mode: str,
     level: str = "DATA",
     ignore: Iterable[str] = (),
     *,
     limit: int = 1000,
 ) -> CompatReport:
-    """Compare the version at position ``old`` with the one at ``new`` directly (old <= new)."""
-    if old > new:
+    """Compare the versions at positions ``old`` and ``new`` directly (old <= new; None: head)."""
+    if new is not None and old > new:
         raise ValueError(f"old position {old} is after new position {new}")
     sel = _Selection.make(mode, level, ignore)
     report = CompatReport(mode, level, tuple(sorted(set(ignore))), limit=limit)
-    for item in iter_versions(events, frozenset({new}), start=old, stop=new):
+    boundaries = frozenset({new}) if new is not None else frozenset()
+    for item in iter_versions(events, boundaries, start=old, stop=new):
         report.versions += 1
         report.rejected += len(item.rejected)
         report.records += item.events

@@ -56,15 +56,14 @@ def register(subparsers: Any) -> None:
 
 
 def _positions(path: str, specs: list[str]) -> list[Any]:
+    """Versions for the specs; ``head`` stays None unless something else needs a pass."""
     from schemalog.cli._events import read_events
-    from schemalog.versions import parse_spec, resolve
+    from schemalog.versions import Version, parse_spec, resolve
 
     parsed = [parse_spec(s) for s in specs]
-    if all(s.kind == "position" for s in parsed):
-        from schemalog.versions import Version
-
-        return [Version(int(s.value)) for s in parsed]
-    return resolve(parsed, read_events(path))
+    if all(s.kind in ("position", "head") for s in parsed):
+        return [Version(int(s.value)) if s.kind == "position" else None for s in parsed]
+    return list(resolve(parsed, read_events(path)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     versions = _positions(args.log, specs)
     new = versions[-1]
     old = versions[0] if args.from_ is not None else None
-    if old is not None and old.position > new.position:
+    if old is not None and new is not None and old.position > new.position:
         raise UsageError(
             f"--from {args.from_} (position {old.position}) is after --to {args.to} "
             f"(position {new.position})"
@@ -96,7 +95,13 @@ def run(args: argparse.Namespace) -> int:
     events = read_events(args.log)
     if old is not None and not is_transitive(args.mode):
         report = check_pair(
-            events, old.position, new.position, args.mode, args.level, args.ignore, limit=args.limit
+            events,
+            old.position,
+            new.position if new else None,
+            args.mode,
+            args.level,
+            args.ignore,
+            limit=args.limit,
         )
     else:
         report = check_history(
@@ -105,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             args.level,
             args.ignore,
             start=old.position if old else 0,
-            stop=new.position,
+            stop=new.position if new else None,
             every=args.versions,
             limit=args.limit,
         )
