@@ -224,3 +224,45 @@ async def _fill_until_quota(selenium):
     finally:
         store.close()
         await BrowserStore.delete_async(name)
+
+
+@run_in_pyodide(packages=["kuzu-schemalog"])
+async def test_append_throughput_figures(selenium):
+    import time
+    import uuid
+
+    from schemalog.backends.kuzu_wasm import WasmKuzuBackend
+    from schemalog.store.browser import BrowserStore
+    from schemalog.synth import generate
+
+    evs = list(generate(3000, seed=9))
+    figures = {}
+    for batch in (1, 100, 1000):
+        name = f"bench-{batch}-{uuid.uuid4().hex[:8]}"
+        store = await BrowserStore.open_async(name)
+        n = 300 if batch == 1 else 3000
+        started = time.perf_counter()
+        head = store.head()
+        for i in range(0, n, batch):
+            head = await store.append_async(evs[i : i + batch], expected=head.checksum)
+        seconds = time.perf_counter() - started
+        figures[batch] = n / seconds
+        started = time.perf_counter()
+        again = await BrowserStore.open_async(name, expect_position=n)
+        figures[f"reopen {n}"] = (time.perf_counter() - started) * 1000
+        assert again.head() == head
+        again.close()
+        store.close()
+        await BrowserStore.delete_async(name)
+    opens = []
+    for i in range(2):
+        started = time.perf_counter()
+        backend = await WasmKuzuBackend.open(f"bench-open-{i}-{uuid.uuid4().hex[:6]}")
+        opens.append((time.perf_counter() - started) * 1000)
+        await backend.close()
+    print(
+        "IDB appends, events/s by batch size: "
+        + ", ".join(f"{b}: {figures[b]:.0f}" for b in (1, 100, 1000))
+        + f"; reopen+pull of 3000 records: {figures['reopen 3000']:.0f} ms"
+        + f"; workspace open (warm) ms: {[round(o) for o in opens]}"
+    )
