@@ -17,6 +17,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--events", type=int, required=True, metavar="N")
     p.add_argument("--origins", type=int, default=1, metavar="K")
     p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument(
+        "--replicas",
+        type=int,
+        metavar="R",
+        help="write R diverged replica logs r1..rR.ndjson into the directory OUT instead",
+    )
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.add_argument("--json", action="store_true", help="machine-readable summary")
     p.set_defaults(run=run)
@@ -29,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--events must be 0 or more")
     if not 1 <= args.origins <= 256:
         raise UsageError("--origins must be within 1..256")
+    if args.replicas is not None:
+        return _replicas(args)
     if os.path.isdir(args.out):
         raise UsageError(f"{args.out} is a directory")
     if os.path.exists(args.out) and not args.force:
@@ -59,4 +67,22 @@ def run(args: argparse.Namespace) -> int:
     )
     rows = [(kind, count) for kind, count in summary.counts.items() if count]
     print_table(("kind", "events"), rows, sys.stdout)
+    return 0
+
+
+def _replicas(args: argparse.Namespace) -> int:
+    """R logs sharing a 10% prefix, then concurrent, partly conflicting branches."""
+    from schemalog.synth_replicas import synth_replicas, write_replicas
+
+    if not 1 <= args.replicas <= 64:
+        raise UsageError("--replicas must be within 1..64")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"{args.out} exists and is not a directory")
+    prefix = args.events // 10
+    logs = synth_replicas(args.replicas, prefix, args.events - prefix, args.seed)
+    paths = write_replicas(args.out, logs)
+    if args.json:
+        print_json({"paths": [str(p) for p in paths], "events": [len(x) for x in logs]})
+    else:
+        print(f"wrote {len(paths)} replica logs of {args.events:,} events each to {args.out}")
     return 0
