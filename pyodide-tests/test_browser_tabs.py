@@ -163,8 +163,9 @@ def take_lease(steal):
 def lost():
     return leases.lost_reason(lease) if lease else None
 
-from pyodide.ffi import create_proxy
-sync = js.openLiveSync(NAME, create_proxy(lambda news: js.runPy("on_news()")))
+# The news handler is plain JS: it queues a Python call (no Python entered from
+# the event while another Python call may be suspended in run_sync).
+sync = js.openLiveSync(NAME, js.Function.new("news", "return runPy('on_news()');"))
 ws.sync()
 json.dumps({{"open_ms": OPEN_MS, "status": json.loads(show())}})
 """
