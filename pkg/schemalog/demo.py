@@ -350,7 +350,7 @@ def summarize(event: Event, learn: bool = True) -> str:
         return "; ".join(f"{r.conflict_key.split(':')[0]} won by {r.winner}" for r in c.resolutions)
     if isinstance(c, Tag):
         return c.name
-    return ""
+    return ""  # type: ignore[unreachable]  # a kind added later: no summary
 
 
 def _event_obj(
@@ -520,7 +520,9 @@ def adopt() -> dict[str, Any] | Rejected:
 # ---------------------------------------------------------------- compat, metrics, trace
 
 
-def compat(old: int = 0, new: int | None = None, mode: str = "BACKWARD", level: str = "DATA"):
+def compat(
+    old: int | str = 0, new: int | str | None = None, mode: str = "BACKWARD", level: str = "DATA"
+) -> dict[str, Any]:
     events = _all_events()
     head = len(events)
     old_i = max(0, min(int(old), head))

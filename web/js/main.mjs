@@ -1,28 +1,472 @@
-// The demo page: start Python with our package and show what loaded.
+// The demo page: starts Python with our package (python.mjs) and drives the
+// demo API of pkg/schemalog/demo.py (JSON strings in and out). One Python
+// call at a time (a queue): a call suspended by JSPI (waiting for IndexedDB
+// or the kuzu-wasm worker) must not let a second one run in its middle.
+// Every failure lands in the error panel (#error), not only in the console.
+
+import { barChart, lineChart } from "./demo-charts.mjs";
+import { drawSchema } from "./demo-graph.mjs";
+import { restoreLine, tamperLine } from "./demo-tamper.mjs";
+import { openLiveSync } from "./live-sync.mjs";
 import { startPython } from "./python.mjs";
 
 const $ = (id) => document.getElementById(id);
+const MIB = 1024 * 1024;
+const fmtBytes = (n) => (n == null ? "-" : n >= MIB ? `${(n / MIB).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
+const fmtInt = (n) => (n == null ? "-" : Number(n).toLocaleString("en-US"));
 
-function showError(error) {
-  const box = $("error");
-  box.hidden = false;
-  box.textContent = `${error.name ?? "Error"}: ${error.message ?? error}`;
-  $("status").textContent = "failed";
-  $("status").dataset.state = "failed";
+// ------------------------------------------------------------- errors
+
+function showError(error, where = "") {
+  const panel = $("error");
+  panel.hidden = false;
+  const item = document.createElement("li");
+  const name = error?.name ?? "Error";
+  const rule = error?.rule ? ` [${error.rule}]` : "";
+  item.textContent = `${new Date().toLocaleTimeString()} ${where ? where + ": " : ""}${name}${rule}: ${error?.message ?? error}`;
+  item.dataset.name = name;
+  $("error-list").prepend(item);
+  console.error(where, error);
+}
+$("error-clear").addEventListener("click", () => {
+  $("error-list").replaceChildren();
+  $("error").hidden = true;
+});
+window.addEventListener("unhandledrejection", (event) => showError(event.reason, "unhandled"));
+window.addEventListener("error", (event) => showError(event.error ?? event.message, "script"));
+
+// ------------------------------------------------------------- Python calls
+
+let api = null;
+let queue = Promise.resolve();
+
+/** Calls demo.py's `method`; resolves with its result, rejects with its error fields. */
+function py(method, args = {}) {
+  const run = queue.then(() => api.call(method, JSON.stringify(args)));
+  queue = run.catch(() => {});
+  return run.then((text) => {
+    const reply = JSON.parse(text);
+    if (!reply.ok) throw Object.assign(new Error(reply.error.message), reply.error);
+    return reply.result;
+  });
 }
 
-window.addEventListener("unhandledrejection", (event) => showError(event.reason));
+/** Runs a UI action: the button is busy meanwhile; errors go to the panel. */
+async function action(button, where, work) {
+  button.disabled = true;
+  button.dataset.busy = "yes";
+  document.body.dataset.busy = String(Number(document.body.dataset.busy || 0) + 1);
+  try {
+    return await work();
+  } catch (error) {
+    showError(error, where);
+    return undefined;
+  } finally {
+    button.disabled = false;
+    delete button.dataset.busy;
+    document.body.dataset.busy = String(Number(document.body.dataset.busy) - 1);
+  }
+}
+
+// ------------------------------------------------------------- workspace state
+
+let current = null; // status() of the open workspace
+let live = null;
+let logCursors = [null]; // cursor before each page visited: the way back
+let logPage = 0;
+
+function showStatus(s) {
+  current = s;
+  $("pyodide-heap").textContent = fmtBytes(s.pyodide_heap);
+  if (!s.workspace) return;
+  $("ws-current").textContent = s.workspace;
+  $("ws-state").textContent = s.state + (s.healed.length ? ` (rebuilt ${s.healed.length}×)` : "");
+  $("ws-state").dataset.state = s.state;
+  $("ws-memory").textContent = `${fmtBytes(s.memory_bytes)} WebAssembly memory (worker generation ${s.generation})`;
+  const c = s.capacity;
+  $("ws-capacity").textContent = c
+    ? `${c.node_tables_created} created of ${c.node_table_limit} (buffer pool); ${c.node_tables_left} left`
+    : "-";
+  $("ws-position").textContent = fmtInt(s.position);
+  $("ws-hash").textContent = s.hash;
+  document.body.dataset.hash = s.hash;
+  document.body.dataset.position = String(s.position);
+  for (const select of document.querySelectorAll(".table-select")) {
+    const keep = select.value;
+    select.replaceChildren(...s.tables.map((t) => new Option(t, t)));
+    if (s.tables.includes(keep)) select.value = keep;
+  }
+  refreshPairs(s.tables);
+}
+
+async function refreshViews({ logToEnd = false } = {}) {
+  const [schema] = await Promise.all([py("schema")]);
+  drawSchema($("graph"), schema);
+  $("graph").dataset.hash = schema.hash;
+  if (logToEnd) {
+    logCursors = [null];
+    logPage = 0;
+  }
+  await showLog();
+}
+
+async function showLog() {
+  const limit = Number($("log-limit").value);
+  const page = await py("log", { after: logCursors[logPage], limit });
+  const body = $("log-table").querySelector("tbody");
+  body.replaceChildren(
+    ...page.rows.map((r) => {
+      const tr = document.createElement("tr");
+      tr.dataset.position = r.position;
+      tr.dataset.kind = r.kind;
+      for (const [text, cls] of [[r.position, "num"], [r.id, "mono"], [r.kind, ""], [r.summary, ""], [r.checksum, "mono"]]) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        if (cls) td.className = cls;
+        tr.append(td);
+      }
+      return tr;
+    }),
+  );
+  const first = page.rows.length ? page.rows[0].position : 0;
+  const last = page.rows.length ? page.rows[page.rows.length - 1].position : -1;
+  $("log-info").textContent = page.total ? `records ${first}–${last} of ${fmtInt(page.total)}` : "the log is empty";
+  logCursors[logPage + 1] = page.cursor;
+  $("log-prev").disabled = logPage === 0;
+  $("log-next").disabled = last + 1 >= page.total;
+}
+
+async function openWorkspace(name) {
+  const s = await py("open", { name });
+  showStatus(s);
+  live?.close();
+  live = openLiveSync(s.workspace, (news) => {
+    if (news.origin === s.origin) return;
+    $("ws-live").textContent = `news from ${news.origin} (record ${news.position}) — syncing`;
+    py("sync")
+      .then((st) => {
+        showStatus(st);
+        $("ws-live").textContent = `in sync with ${news.origin} (${st.new} new record${st.new === 1 ? "" : "s"})`;
+        return refreshViews({ logToEnd: true });
+      })
+      .catch((error) => showError(error, "live sync"));
+  });
+  $("ws-live").textContent = `listening on BroadcastChannel schemalog:${s.workspace} as ${s.origin}`;
+  for (const b of document.querySelectorAll("button[disabled]:not(#log-prev):not(#log-next)")) b.disabled = false;
+  document.body.dataset.workspace = s.workspace;
+  await refreshViews({ logToEnd: true });
+  const url = new URL(location.href);
+  url.searchParams.set("workspace", s.workspace);
+  history.replaceState(null, "", url);
+}
+
+function announce(s) {
+  live?.announce({ origin: s.origin, position: s.position, checksum: null });
+}
+
+// ------------------------------------------------------------- the change form
+
+function showFields() {
+  const kind = $("change-kind").value;
+  for (const node of document.querySelectorAll("#change-form [data-kinds]")) {
+    node.hidden = !node.dataset.kinds.split(" ").includes(kind);
+  }
+}
+
+function addPair(from = "", to = "") {
+  const row = document.createElement("div");
+  row.className = "pair";
+  const tables = current?.tables ?? [];
+  for (const value of [from, to]) {
+    const select = document.createElement("select");
+    select.className = "pair-end";
+    select.append(...tables.map((t) => new Option(t, t)));
+    if (value) select.value = value;
+    row.append(select);
+    if (row.children.length === 1) row.append(" → ");
+  }
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.textContent = "×";
+  remove.addEventListener("click", () => row.remove());
+  row.append(remove);
+  $("f-pairs").append(row);
+}
+
+function refreshPairs(tables) {
+  for (const select of document.querySelectorAll("#f-pairs select")) {
+    const keep = select.value;
+    select.replaceChildren(...tables.map((t) => new Option(t, t)));
+    if (tables.includes(keep)) select.value = keep;
+  }
+  if (!$("f-pairs").children.length && tables.length) addPair();
+}
+
+function changeArgs() {
+  const kind = $("change-kind").value;
+  return {
+    kind,
+    name: $("f-name").value,
+    table: $("f-table").value,
+    property: $("f-property").value,
+    new_name: $("f-new-name").value,
+    primary_key: $("f-pk").value,
+    multiplicity: $("f-multiplicity").value,
+    properties: $("f-properties").value,
+    comment: $("f-comment").value,
+    pairs: [...$("f-pairs").querySelectorAll(".pair")].map((row) => [...row.querySelectorAll("select")].map((s) => s.value)),
+  };
+}
+
+// ------------------------------------------------------------- sections
+
+function conflictView(r) {
+  const out = $("conflict-output");
+  out.replaceChildren();
+  const list = document.createElement("ul");
+  for (const e of r.events) {
+    const li = document.createElement("li");
+    li.innerHTML = `<b></b> <code></code>: <span></span>`;
+    li.querySelector("b").textContent = e.who;
+    li.querySelector("code").textContent = e.kind;
+    li.querySelector("span").textContent = e.summary;
+    list.append(li);
+  }
+  out.append(Object.assign(document.createElement("h3"), { textContent: "Concurrent changes" }), list);
+  const conflicts = document.createElement("ol");
+  conflicts.id = "conflict-list";
+  for (const c of r.conflicts) {
+    const li = document.createElement("li");
+    li.dataset.kind = c.kind;
+    const sides = c.sides.map((s) => `${s.who}: ${s.kind} ${s.summary}`).join("  vs  ");
+    const outcome = c.winner ? `resolved (${r.strategy}): ${c.winner_who} wins; resolution event ${c.resolved_by}` : "unresolved (reject): both stay in the log, replay applies what still fits";
+    li.textContent = `${c.kind} on ${c.element} — ${sides} → ${outcome}`;
+    conflicts.append(li);
+  }
+  out.append(Object.assign(document.createElement("h3"), { textContent: `Conflicts (${r.conflicts.length})` }), conflicts);
+  const res = document.createElement("p");
+  res.id = "conflict-resolution";
+  res.dataset.strategy = r.strategy;
+  const skipped = r.merged.skipped.map(([id, why]) => `${id}: ${why}`).join("; ");
+  res.textContent =
+    `Merged schema: ${r.merged.tables.join(", ") || "(empty)"} — hash ${r.merged.hash.slice(0, 24)}…` + (skipped ? `. Not applied: ${skipped}` : "");
+  out.append(Object.assign(document.createElement("h3"), { textContent: "Resolution" }), res);
+  $("conflict-adopt").hidden = !r.can_adopt;
+}
+
+function compatView(r) {
+  const out = $("compat-output");
+  out.replaceChildren();
+  const head = document.createElement("p");
+  head.id = "compat-verdict";
+  head.dataset.compatible = String(r.compatible);
+  head.className = r.compatible ? "ok" : "bad";
+  head.textContent = `${r.mode} / ${r.level}, version ${r.from} → ${r.to}: ` + (r.compatible ? "compatible" : `${r.total} finding${r.total === 1 ? "" : "s"}`);
+  const list = document.createElement("ul");
+  list.id = "compat-findings";
+  for (const f of r.findings) {
+    const li = document.createElement("li");
+    li.dataset.rule = f.rule;
+    li.innerHTML = "<code></code> <span></span>";
+    li.querySelector("code").textContent = f.rule;
+    li.querySelector("span").textContent = `${f.element} ${f.name}${f.old_name ? ` (was ${f.old_name})` : ""}: ${f.detail} [breaks ${f.breaks.join("+")}]`;
+    list.append(li);
+  }
+  out.append(head, list);
+}
+
+function metricsView(m) {
+  const box = $("metrics-charts");
+  box.replaceChildren();
+  const series = m.series;
+  const x = (w) => w.first_position ?? w.window_start;
+  const xLabel = m.window.endsWith("e") ? "record" : "time window";
+  const plots = [
+    ["tables", (w) => w.tables ?? 0],
+    ["properties", (w) => w.properties ?? 0],
+    ["complexity", (w) => w.complexity ?? 0],
+    ["events per window", (w) => w.events],
+    ["breaking changes", (w) => w.breaking],
+    ["renames", (w) => w.renames],
+  ];
+  for (const [title, get] of plots) {
+    box.append(lineChart(series.map((w) => ({ x: x(w), y: get(w) })), { title, xLabel }));
+  }
+  const kinds = Object.entries(m.totals.kinds).map(([label, value]) => ({ label, value }));
+  if (kinds.length) box.append(barChart(kinds, { title: "changes by kind" }));
+  $("metrics-totals").textContent =
+    `${m.totals.events} events in ${series.length} windows of ${m.window}; complexity ${m.schema.complexity} (${m.complexity_formula})`;
+}
+
+function memoryView(r) {
+  const out = $("memory-output");
+  out.replaceChildren();
+  const p = document.createElement("p");
+  p.id = "memory-result";
+  p.dataset.events = r.events;
+  p.dataset.growth = r.heap_growth;
+  p.textContent =
+    `${fmtInt(r.events)} events (${fmtBytes(r.file_bytes)} log${r.generated_s != null ? `, generated in ${r.generated_s.toFixed(1)} s` : ""}) ` +
+    `replayed in ${r.seconds.toFixed(2)} s (${fmtInt(Math.round(r.events_per_s))} events/s), ${r.chunks} chunk(s) of at most ${fmtBytes(r.budget_bytes)}; ` +
+    `WebAssembly heap ${fmtBytes(r.heap_before)} → ${fmtBytes(r.heap_after)}: grew ${fmtBytes(r.heap_growth)}.`;
+  out.append(p);
+  out.append(
+    barChart(
+      [
+        { label: "heap before", value: r.heap_before, text: fmtBytes(r.heap_before) },
+        { label: "heap peak", value: r.heap_peak ?? r.heap_after, text: fmtBytes(r.heap_peak ?? r.heap_after) },
+        { label: "growth", value: Math.max(0, r.heap_growth ?? 0), text: fmtBytes(r.heap_growth) },
+        { label: "chunk budget", value: r.budget_bytes, text: fmtBytes(r.budget_bytes) },
+      ],
+      { title: "Pyodide WebAssembly heap (bytes)", width: 520 },
+    ),
+  );
+  const pre = document.createElement("pre");
+  pre.textContent = r.summary;
+  out.append(pre);
+}
+
+function wire() {
+  $("ws-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    action($("ws-open"), "open workspace", () => openWorkspace($("ws-name").value));
+  });
+  $("change-kind").addEventListener("change", showFields);
+  $("f-add-pair").addEventListener("click", () => addPair());
+  $("change-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    $("change-result").textContent = "";
+    action($("change-apply"), "change", async () => {
+      const r = await py("change", changeArgs());
+      $("change-result").textContent = `record ${r.event.position}: ${r.event.kind} ${r.event.summary}`;
+      showStatus(r.status);
+      announce(r.status);
+      await refreshViews({ logToEnd: true });
+    });
+  });
+  $("log-next").addEventListener("click", () => {
+    logPage += 1;
+    action($("log-next"), "log", showLog);
+  });
+  $("log-prev").addEventListener("click", () => {
+    logPage = Math.max(0, logPage - 1);
+    action($("log-prev"), "log", showLog);
+  });
+  $("log-limit").addEventListener("change", () => {
+    logCursors = [null];
+    logPage = 0;
+    showLog().catch((e) => showError(e, "log"));
+  });
+  $("conflict-run").addEventListener("click", () =>
+    action($("conflict-run"), "conflict", async () => {
+      conflictView(await py("conflict", { table: $("conflict-table").value, remote: $("conflict-remote").value, strategy: $("conflict-strategy").value }));
+    }),
+  );
+  $("conflict-adopt").addEventListener("click", () =>
+    action($("conflict-adopt"), "adopt", async () => {
+      const r = await py("adopt");
+      $("conflict-adopt").hidden = true;
+      showStatus(r.status);
+      announce(r.status);
+      await refreshViews({ logToEnd: true });
+    }),
+  );
+  $("compat-run").addEventListener("click", () =>
+    action($("compat-run"), "compat", async () => {
+      const args = { old: Number($("compat-old").value || 0), mode: $("compat-mode").value, level: $("compat-level").value };
+      if ($("compat-new").value !== "") args.new = Number($("compat-new").value);
+      compatView(await py("compat", args));
+    }),
+  );
+  $("metrics-run").addEventListener("click", () =>
+    action($("metrics-run"), "metrics", async () => metricsView(await py("metrics", { window: $("metrics-window").value.trim() || null }))),
+  );
+  $("trace-run").addEventListener("click", () =>
+    action($("trace-run"), "trace", async () => {
+      const r = await py("trace");
+      $("trace-summary").textContent = r.summary;
+      const link = $("trace-download");
+      if (link.href) URL.revokeObjectURL(link.href);
+      link.href = URL.createObjectURL(new Blob([r.trace_json], { type: "application/json" }));
+      link.hidden = false;
+      link.textContent = `Trace Event Format JSON (${fmtBytes(r.trace_json.length)}, open in Perfetto)`;
+    }),
+  );
+  let tampered = null;
+  $("tamper-run").addEventListener("click", () =>
+    action($("tamper-run"), "tamper", async () => {
+      const name = current.workspace;
+      const n = current.position;
+      if (!n) throw new Error("the log is empty: make a change first");
+      const wanted = $("tamper-position").value;
+      const position = wanted === "" ? Math.floor(n / 2) : Number(wanted);
+      if (tampered) await restoreLine(tampered.name, tampered.position, tampered.original);
+      const t = await tamperLine(name, position);
+      tampered = { name, ...t };
+      const report = await py("verify");
+      const out = $("tamper-output");
+      out.replaceChildren();
+      const what = document.createElement("p");
+      what.textContent = `Flipped character ${t.index} of record ${position} in IndexedDB: '${t.before}' → '${t.after}'.`;
+      const verdict = document.createElement("p");
+      verdict.id = "tamper-verdict";
+      verdict.dataset.ok = String(report.ok);
+      if (report.ok) {
+        verdict.className = "ok";
+        verdict.textContent = `Verification passed: ${report.records} records intact.`;
+      } else {
+        const pb = report.problem;
+        verdict.className = "bad";
+        verdict.dataset.position = pb.position;
+        verdict.textContent = `Verification failed at record ${pb.position}` + (pb.event_id ? ` (event ${pb.event_id})` : "") + `: ${pb.reason}. ${report.records} records before it are intact.`;
+      }
+      out.append(what, verdict);
+      $("tamper-restore").hidden = false;
+    }),
+  );
+  $("tamper-restore").addEventListener("click", () =>
+    action($("tamper-restore"), "restore", async () => {
+      if (!tampered) return;
+      await restoreLine(tampered.name, tampered.position, tampered.original);
+      tampered = null;
+      const report = await py("verify");
+      $("tamper-output").textContent = report.ok ? `Restored: verification passed (${report.records} records).` : `Still damaged: ${report.problem.reason}`;
+      $("tamper-restore").hidden = true;
+    }),
+  );
+  $("memory-run").addEventListener("click", () =>
+    action($("memory-run"), "memory", async () => {
+      $("memory-output").textContent = "generating and replaying…";
+      memoryView(await py("memory_replay", { events: Number($("memory-events").value) }));
+      showStatus(await py("status"));
+    }),
+  );
+  showFields();
+}
+
+// ------------------------------------------------------------- start
 
 try {
+  wire();
   const { pyodide, version, seconds } = await startPython({
     onStatus: (text) => ($("status").textContent = text),
   });
   $("python-version").textContent = pyodide.runPython("import sys; sys.version.split()[0]");
   $("package-version").textContent = version;
   $("startup-seconds").textContent = `${seconds.toFixed(2)} s`;
+  api = pyodide.pyimport("schemalog.demo");
+  window.schemalog = { pyodide, py };
   $("status").textContent = "ready";
   $("status").dataset.state = "ready";
-  window.schemalog = { pyodide };
+  $("ws-open").disabled = false;
+  showStatus(await py("status"));
+  const wanted = new URL(location.href).searchParams.get("workspace");
+  if (wanted) {
+    $("ws-name").value = wanted;
+    await action($("ws-open"), "open workspace", () => openWorkspace(wanted));
+  }
 } catch (error) {
-  showError(error);
+  showError(error, "start-up");
+  $("status").textContent = "failed";
+  $("status").dataset.state = "failed";
 }
