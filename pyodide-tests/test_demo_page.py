@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -33,7 +34,12 @@ def diagnostics(driver: Any) -> str:
 
 def wait(driver: Any, what: str, cond: Any, timeout: float = WAIT) -> Any:
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(cond)
+        return WebDriverWait(
+            driver,
+            timeout,
+            poll_frequency=0.1,
+            ignored_exceptions=(StaleElementReferenceException,),
+        ).until(cond)
     except Exception as exc:
         raise AssertionError(f"waiting for {what}: {exc!r}\n{diagnostics(driver)}") from None
 
@@ -226,7 +232,8 @@ def test_demo_page_as_a_user(chrome, site_url):
     assert link.is_displayed() and link.get_attribute("href").startswith("blob:")
     trace = d.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "fetch(arguments[0]).then((r) => r.json()).then((j) => done(j.traceEvents.length), (e) => done(String(e)));",
+        "fetch(arguments[0]).then((r) => r.json())"
+        ".then((j) => done(j.traceEvents.length), (e) => done(String(e)));",
         link.get_attribute("href"),
     )
     assert isinstance(trace, int) and trace > 0, trace
