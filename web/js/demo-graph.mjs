@@ -41,7 +41,7 @@ export function drawSchema(svg, schema) {
   }
   const boxes = new Map();
   for (const node of nodes) {
-    const lines = node.properties.map((p) => `${p.pk ? "🔑 " : ""}${p.name}: ${p.type}`);
+    const lines = node.properties.map((p) => `${p.name}: ${p.type}${p.pk ? "  PK" : ""}`);
     const width = Math.max(node.name.length * 7.5, ...lines.map((l) => l.length * CHAR)) + 20;
     boxes.set(node.name, { node, lines, w: Math.min(width, 260), h: 26 + LINE * lines.length + 6 });
   }
@@ -125,7 +125,8 @@ export function drawSchema(svg, schema) {
     g.append(el("rect", { y: 16, width: box.w, height: 6, class: "box-head" }));
     g.append(el("text", { x: box.w / 2, y: 15, "text-anchor": "middle", class: "node-name" }, node.name));
     box.lines.forEach((line, i) => {
-      g.append(el("text", { x: 8, y: 26 + LINE * (i + 1) - 3, class: "prop" }, line));
+      const pk = node.properties[i].pk;
+      g.append(el("text", { x: 8, y: 26 + LINE * (i + 1) - 3, class: pk ? "prop pk" : "prop" }, line));
     });
     layer.append(g);
   }

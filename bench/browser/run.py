@@ -1,0 +1,290 @@
+"""Browser benchmark: headless Chromium, the real page path (Pyodide + our wheel + kuzu-wasm).
+
+Run by ``./build.sh bench`` (or ``.venv/bin/python bench/browser/run.py``);
+needs ``./build.sh build`` (build/site). Serves a temporary site (links to
+build/site's web/, pyodide/, kuzu-wasm/ and to bench/out/ for the log) with
+tools/devserver.py and drives Debian's Chromium with selenium. Measures, in
+the same run:
+
+* cold start, each in a fresh browser (own profile, the server sends
+  ``no-store``): bare Pyodide (``loadPyodide``) against a ready workspace
+  (Pyodide + micropip + our wheel + one kuzu-wasm worker opened through
+  ``schemalog.demo``), ``--starts`` rounds each, alternating; medians;
+* replay throughput in Chromium: the synthetic log of bench/replay
+  (``replay-N-o3-s1.ndjson``, generated once with ``schemalog.synth`` if
+  missing) is fetched into Pyodide's MEMFS (a JS array, not the WebAssembly
+  heap), then our full replay (``NdjsonStore`` + ``replay`` at a 32 MiB chunk
+  budget: decode, canonical check, checksum, hash link, schema apply) against
+  the in-browser floor (read in 32 MiB chunks, ``json.loads`` + ``sha256`` per
+  line), same log, same page, replay first so the floor's buffers do not hide
+  its heap growth;
+* the WebAssembly heap (``HEAP8.length``) before the replay, its high-water
+  mark during it (``Tracer(memory=True)``: sampled at every chunk and batch)
+  and after.
+
+Prints one JSON line. ``--events N`` (default 1,000,000), ``--starts K``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+SITE = ROOT / "build" / "site"
+MIB = 1024 * 1024
+sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "pyodide-tests"))
+
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def ensure_log(events: int) -> Path:
+    spec = importlib.util.spec_from_file_location("bench_replay_run", ROOT / "bench/replay/run.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    path: Path = module.ensure_log(events)
+    return path
+
+
+def browser(profile: Path) -> Any:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    path = os.environ.get("SE_CHROMEDRIVER") or shutil.which("chromedriver")
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=path))
+    driver.set_script_timeout(3600)
+    return driver
+
+
+def run_js(driver: Any, body: str, *args: Any) -> Any:
+    """Runs an async JS body (``args`` as ``args``); returns what it returns, raises what it throws."""
+    out = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "const args = Array.from(arguments).slice(0, -1);"
+        f"(async () => {{ {body} }})().then((v) => done({{ok: true, v}}),"
+        " (e) => done({ok: false, e: String(e && e.stack || e)}));",
+        *args,
+    )
+    if not out["ok"]:
+        raise RuntimeError(out["e"])
+    return out["v"]
+
+
+BARE = """
+const t0 = performance.now();
+const { loadPyodide } = await import("/pyodide/pyodide.mjs");
+const pyodide = await loadPyodide({ indexURL: "/pyodide/" });
+pyodide.runPython("1 + 1");
+return performance.now() - t0;
+"""
+
+READY = """
+const t0 = performance.now();
+const { startPython } = await import("/web/js/python.mjs");
+const { pyodide } = await startPython();
+const t1 = performance.now();
+const demo = pyodide.pyimport("schemalog.demo");
+const reply = JSON.parse(await demo.call("open", JSON.stringify({ name: args[0] })));
+if (!reply.ok) throw new Error(reply.error.message);
+const t2 = performance.now();
+return { total_ms: t2 - t0, python_ms: t1 - t0, workspace_ms: t2 - t1,
+         worker_memory: reply.result.memory_bytes, state: reply.result.state };
+"""
+
+LOAD_LOG = """
+const t0 = performance.now();
+const { startPython } = await import("/web/js/python.mjs");
+const { pyodide } = await startPython();
+window.pyodide = pyodide;
+const t1 = performance.now();
+const response = await fetch(args[0]);
+if (!response.ok) throw new Error(`fetch ${args[0]}: ${response.status}`);
+const bytes = new Uint8Array(await response.arrayBuffer());
+pyodide.FS.writeFile("/tmp/log.ndjson", bytes);  // MEMFS: a JS array, outside HEAP8
+return { python_ms: t1 - t0, fetch_ms: performance.now() - t1, bytes: bytes.length };
+"""
+
+MEASURE_PY = r"""
+import hashlib, json, time
+from schemalog import _compat
+from schemalog.replay import replay
+from schemalog.store.ndjson import NdjsonStore
+from schemalog.trace import Tracer
+
+PATH, BUDGET = "/tmp/log.ndjson", {budget}
+
+def floor(path, budget):
+    n = 0
+    loads, sha = json.loads, hashlib.sha256
+    with open(path, "rb", buffering=0) as f:
+        rest = b""
+        while True:
+            block = f.read(budget)
+            if not block:
+                break
+            buf = rest + block if rest else block
+            del block
+            lines = buf.split(b"\n")
+            rest = lines.pop()
+            del buf
+            for line in lines:
+                loads(line)
+                sha(line).digest()
+            n += len(lines)
+            del lines
+    if rest:
+        loads(rest); sha(rest).digest(); n += 1
+    return n
+
+out = {{"heap_at_start": _compat.wasm_heap_bytes()}}
+heap0 = _compat.wasm_heap_bytes()
+tracer = Tracer(memory=True)
+t0 = time.perf_counter()
+store = NdjsonStore.open(PATH, readonly=True, verify=False)
+report = replay(store, max_chunk_bytes=BUDGET, tracer=tracer)
+store.close()
+seconds = time.perf_counter() - t0
+heap1 = _compat.wasm_heap_bytes()
+out["replay"] = {{
+    "events": report.applied, "ok": report.ok, "seconds": seconds,
+    "events_per_s": report.applied / seconds, "chunks": report.chunks,
+    "tables": len(report.state.tables), "state_hash": report.state_hash,
+    "heap_before": heap0, "heap_peak": max(tracer.memory_peak or 0, heap1), "heap_after": heap1,
+    "heap_growth": max(tracer.memory_peak or 0, heap1) - heap0,
+}}
+del report, store, tracer
+t0 = time.perf_counter()
+n = floor(PATH, BUDGET)
+seconds = time.perf_counter() - t0
+heap2 = _compat.wasm_heap_bytes()
+out["floor"] = {{"events": n, "seconds": seconds, "events_per_s": n / seconds,
+                 "heap_growth": heap2 - heap1}}
+json.dumps(out)
+"""
+
+
+def cold_starts(url: str, rounds: int, tmp: Path) -> dict[str, Any]:
+    bare, ready = [], []
+    for i in range(rounds):
+        for kind in ("bare", "ready"):
+            driver = browser(tmp / f"profile-{kind}-{i}")
+            try:
+                driver.get(f"{url}/bench.html")
+                if kind == "bare":
+                    bare.append(run_js(driver, BARE))
+                else:
+                    ready.append(run_js(driver, READY, f"bench-{i}"))
+            finally:
+                driver.quit()
+    med = statistics.median
+    return {
+        "rounds": rounds,
+        "bare_pyodide_ms": round(med(bare)),
+        "ready_workspace_ms": round(med(r["total_ms"] for r in ready)),
+        "of_which_python_and_wheel_ms": round(med(r["python_ms"] for r in ready)),
+        "of_which_kuzu_worker_ms": round(med(r["workspace_ms"] for r in ready)),
+        "ready_over_bare": round(med(r["total_ms"] for r in ready) / med(bare), 2),
+        "kuzu_worker_memory": ready[-1]["worker_memory"],
+        "all_bare_ms": [round(x) for x in bare],
+        "all_ready_ms": [round(r["total_ms"]) for r in ready],
+    }
+
+
+def replay_in_browser(url: str, log: Path, budget: int, tmp: Path) -> dict[str, Any]:
+    driver = browser(tmp / "profile-replay")
+    try:
+        driver.get(f"{url}/bench.html")
+        loaded = run_js(driver, LOAD_LOG, f"/bench-out/{log.name}")
+        code = MEASURE_PY.format(budget=budget)
+        text = run_js(driver, "return await window.pyodide.runPythonAsync(args[0]);", code)
+        version = run_js(driver, "return navigator.userAgent.match(/Chrome\\/[0-9.]+/)[0];")
+    finally:
+        driver.quit()
+    result = json.loads(text)
+    rep, flo = result["replay"], result["floor"]
+    return {
+        "browser": version,
+        "log": str(log.relative_to(ROOT)),
+        "log_bytes": loaded["bytes"],
+        "fetch_into_memfs_ms": round(loaded["fetch_ms"]),
+        "chunk_budget": budget,
+        "events": rep["events"],
+        "replay_ok": rep["ok"],
+        "replay_events_per_s": round(rep["events_per_s"]),
+        "floor_events_per_s": round(flo["events_per_s"]),
+        "replay_over_floor": round(rep["events_per_s"] / flo["events_per_s"], 3),
+        "replay_seconds": round(rep["seconds"], 1),
+        "floor_seconds": round(flo["seconds"], 1),
+        "chunks": rep["chunks"],
+        "tables": rep["tables"],
+        "wasm_heap_before": rep["heap_before"],
+        "wasm_heap_peak": rep["heap_peak"],
+        "wasm_heap_growth": rep["heap_growth"],
+        "wasm_heap_growth_mib": round(rep["heap_growth"] / MIB, 1),
+        "floor_wasm_heap_growth": flo["heap_growth"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--starts", type=int, default=2)
+    parser.add_argument("--budget-mib", type=int, default=32)
+    args, _ = parser.parse_known_args()  # ./build.sh bench passes its args to every bench
+    if not (SITE / "pyodide" / "pyodide-lock.json").exists():
+        raise SystemExit("build/site is not built: run ./build.sh build first")
+    from devserver import serve_in_thread
+
+    log = ensure_log(args.events)
+    with tempfile.TemporaryDirectory(prefix="schemalog-bench-browser-") as tmpdir:
+        tmp = Path(tmpdir)
+        site = tmp / "site"
+        site.mkdir()
+        for name in ("web", "pyodide", "kuzu-wasm"):
+            (site / name).symlink_to((SITE / name).resolve())
+        (site / "bench-out").symlink_to(log.parent.resolve())
+        (site / "bench.html").write_text("<!doctype html><title>bench</title><body>bench</body>\n")
+        server, url = serve_in_thread(site)
+        try:
+            t0 = time.perf_counter()
+            starts = cold_starts(url, args.starts, tmp)
+            replayed = replay_in_browser(url, log, args.budget_mib * MIB, tmp)
+        finally:
+            server.shutdown()
+    out = {
+        "bench": "browser",
+        "cold_start": starts,
+        "replay": replayed,
+        "wall_seconds": round(time.perf_counter() - t0),
+    }
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
