@@ -83,7 +83,7 @@ def browser(profile: Path) -> Any:
 
 
 def run_js(driver: Any, body: str, *args: Any) -> Any:
-    """Runs an async JS body (``args`` as ``args``); returns what it returns, raises what it throws."""
+    """Runs an async JS body (``args`` in scope); returns its value, raises what it throws."""
     out = driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         "const args = Array.from(arguments).slice(0, -1);"
