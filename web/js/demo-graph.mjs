@@ -49,19 +49,25 @@ export function drawSchema(svg, schema) {
   const maxH = Math.max(...[...boxes.values()].map((b) => b.h));
   const n = nodes.length;
   // a radius that keeps neighbours apart on the circle
-  const radius = n === 1 ? 0 : Math.max(150, (n * (Math.max(maxW, maxH) + 60)) / (2 * Math.PI));
-  const margin = 40;
-  const cx = radius + maxW / 2 + margin;
-  const cy = radius + maxH / 2 + margin + 30;
+  const radius = n === 1 ? 0 : n === 2 ? maxW / 2 + 80 : Math.max(150, (n * (Math.max(maxW, maxH) + 60)) / (2 * Math.PI));
+  // two tables side by side; more around the circle from the top
+  const start = n === 2 ? Math.PI : -Math.PI / 2;
   nodes.forEach((node, i) => {
-    const angle = -Math.PI / 2 + (2 * Math.PI * i) / n;
+    const angle = start + (2 * Math.PI * i) / n;
     const box = boxes.get(node.name);
-    box.cx = cx + radius * Math.cos(angle);
-    box.cy = cy + radius * Math.sin(angle);
+    box.cx = radius * Math.cos(angle);
+    box.cy = radius * Math.sin(angle);
   });
-  const width = 2 * cx;
-  const height = 2 * cy - 20;
-  svg.setAttribute("viewBox", `0 0 ${width.toFixed(0)} ${height.toFixed(0)}`);
+  // the drawing's bounds (room above for self-loops and labels)
+  const all = [...boxes.values()];
+  const margin = 30;
+  const minX = Math.min(...all.map((b) => b.cx - b.w / 2)) - margin;
+  const maxX = Math.max(...all.map((b) => b.cx + b.w / 2)) + margin;
+  const minY = Math.min(...all.map((b) => b.cy - b.h / 2)) - margin - 50;
+  const maxY = Math.max(...all.map((b) => b.cy + b.h / 2)) + margin;
+  const width = Math.max(maxX - minX, 400);
+  const left = (minX + maxX) / 2 - width / 2;
+  svg.setAttribute("viewBox", `${left.toFixed(0)} ${minY.toFixed(0)} ${width.toFixed(0)} ${(maxY - minY).toFixed(0)}`);
 
   const defs = el("defs");
   const marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 8, markerHeight: 8, orient: "auto-start-reverse" });
