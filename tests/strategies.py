@@ -252,7 +252,13 @@ def _draw_change(draw: st.DrawFn, state: SchemaState, used: set[str]) -> object:
         )
     if choice == "rename_table":
         # mostly node tables, so renames cascade through rel references
-        table = draw(st.sampled_from(nodes if draw(st.booleans()) else tables))
+        # (a table with a SERIAL property cannot be renamed: rule serial-rename)
+        pool = nodes if draw(st.booleans()) else tables
+        pool = [t for t in pool if all(p.type != "SERIAL" for p in t.properties)] or pool
+        table = draw(st.sampled_from(pool))
+        if any(p.type == "SERIAL" for p in table.properties):
+            taken = {catalog_key(p.name) for p in table.properties}
+            return build_add_property(table.table_id, _fresh_prop_name(draw, taken), "INT64")
         used.discard(catalog_key(table.name))
         return RenameTable(table.table_id, _fresh_name(draw, state, used))
     table = draw(st.sampled_from(tables))
@@ -269,8 +275,9 @@ def _draw_change(draw: st.DrawFn, state: SchemaState, used: set[str]) -> object:
     droppable = [p for p in table.properties if p.property_id != table.primary_key]
     if choice == "drop_prop" and droppable:
         return DropProperty(table.table_id, draw(st.sampled_from(droppable)).property_id)
-    if choice == "rename_prop" and table.properties:
-        prop = draw(st.sampled_from(table.properties))
+    renamable = [p for p in table.properties if p.type != "SERIAL"]
+    if choice == "rename_prop" and renamable:
+        prop = draw(st.sampled_from(renamable))
         return RenameProperty(table.table_id, prop.property_id, _fresh_prop_name(draw, taken))
     if choice == "drop_table" and not state.referenced_by.get(table.table_id):
         used.discard(catalog_key(table.name))

@@ -317,3 +317,26 @@ def test_rule_rel_serial_add() -> None:
     r = log.ok(build_rel_table("R", [(a, a)], [("n", "SERIAL")])).id  # allowed at create
     log.rejected(build_add_property(r, "m", "SERIAL"), "rel-serial-add", "'m'")
     log.ok(build_add_property(a, "m", "SERIAL"))
+
+
+def test_serial_tables_and_properties_cannot_be_renamed() -> None:
+    """kuzu 0.11.3 keeps a SERIAL sequence under its old name (tests/test_ddl.py pins it)."""
+    state = empty_state()
+    clock = HybridLogicalClock("o1", lambda: 1_700_000_000_000)
+    create = new_event(
+        clock, "ws", (), build_node_table("Ticket", [("id", "SERIAL"), ("t", "STRING")], "id")
+    )
+    state = apply(state, create).state  # type: ignore[union-attr]
+    table = state.tables[create.id]
+    serial, text = table.properties
+    for change in (
+        RenameTable(create.id, "Issue"),
+        RenameProperty(create.id, serial.property_id, "number"),
+    ):
+        result = apply(state, new_event(clock, "ws", (create.id,), change))
+        assert isinstance(result, Rejected) and result.rule == "serial-rename", result
+    ok = apply(
+        state,
+        new_event(clock, "ws", (create.id,), RenameProperty(create.id, text.property_id, "title")),
+    )
+    assert isinstance(ok, Applied)

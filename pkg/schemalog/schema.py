@@ -26,6 +26,12 @@ Rules enforced (stable ids, returned in ``Rejected.rule``), mirroring Kuzu
 * ``rel-serial-add``: a SERIAL property cannot be added to an existing rel
   table (kuzu 0.11.3: "Cannot set a non-constant default value when adding
   columns on REL tables"; CREATE REL TABLE with SERIAL is allowed).
+* ``serial-rename``: a table with a SERIAL property, or a SERIAL property,
+  cannot be renamed. kuzu 0.11.3 names a SERIAL column's sequence
+  ``<table>_<column>_serial`` and does not rename it with them: after such a
+  rename ``DROP TABLE`` fails ("B_id_serial does not exist") and a new table
+  under the old name cannot get a SERIAL key ("A_id_serial already exists").
+  tests/test_ddl.py pins the Kuzu behaviour.
 * ``not-rel-table``: connections are added to or dropped from rel tables only.
 * ``connection-exists``: the FROM/TO pair is already there.
 * ``last-connection``: a rel table keeps at least one FROM/TO pair. (Stricter
@@ -286,6 +292,8 @@ def _apply_change(state: SchemaState, change: object) -> SchemaState:
     if isinstance(change, RenameProperty):
         table = _table(state, change.table_id)
         prop = _prop(table, change.property_id)
+        if prop.type == "SERIAL":
+            raise _Reject("serial-rename", f"SERIAL {prop.name!r} of {table.name!r}: no rename")
         other = table.property_named(change.new_name)
         if other is not None and other.property_id != prop.property_id:
             raise _Reject("property-name-taken", f"{table.name!r} already has {change.new_name!r}")
@@ -296,6 +304,9 @@ def _apply_change(state: SchemaState, change: object) -> SchemaState:
         return _put(state, replace(table, properties=props))
     if isinstance(change, RenameTable):
         table = _table(state, change.table_id)
+        serial = [p.name for p in table.properties if p.type == "SERIAL"]
+        if serial:
+            raise _Reject("serial-rename", f"{table.name!r} has SERIAL {serial}: cannot be renamed")
         owner = state.names.get(catalog_key(change.new_name))
         if owner is not None and owner != table.table_id:
             raise _Reject("name-taken", f"name {change.new_name!r} is taken by table {owner}")

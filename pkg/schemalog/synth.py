@@ -162,7 +162,18 @@ class SynthSummary:
 
 
 class _Table:
-    __slots__ = ("conns", "id", "kind", "name", "pk", "prop_keys", "props", "refs", "touch")
+    __slots__ = (
+        "conns",
+        "id",
+        "kind",
+        "name",
+        "pk",
+        "prop_keys",
+        "props",
+        "refs",
+        "serial",
+        "touch",
+    )
 
     def __init__(self, table_id: str, kind: str, name: str, touch: tuple[int, int]) -> None:
         self.id = table_id
@@ -171,6 +182,7 @@ class _Table:
         self.props: dict[str, str] = {}  # property id -> name
         self.prop_keys: set[str] = set()  # lower-cased names
         self.pk: str | None = None
+        self.serial = False  # a SERIAL key: Kuzu cannot rename the table or the key
         self.conns: list[Connection] = []
         self.refs = 0  # connections of rel tables pointing here (node tables)
         self.touch = touch  # (origin index, log index) of the last event touching it
@@ -387,6 +399,7 @@ class Generator:
                 table.props[pk.property_id] = "id"
                 table.prop_keys.add("id")
                 table.pk = pk.property_id
+                table.serial = pk_type == "SERIAL"
                 props = [pk] + [self._new_prop(table, f"{eid}/p{i}") for i in range(1, n_props)]
                 self._tables[eid] = table
                 self._nodes.add(eid)
@@ -434,8 +447,8 @@ class Generator:
             self._touch(origin, table)
             return self._event(origin, DropProperty(table.id, pid))
         if kind == "rename_property":
-            table = self._any_table(origin, lambda t: bool(t.props))
-            pid = rng.choice(list(table.props))
+            table = self._any_table(origin, lambda t: len(t.props) > (1 if t.serial else 0))
+            pid = rng.choice([p for p in table.props if not (table.serial and p == table.pk)])
             self._names += 1
             new = f"{rng.choice(_PROP_WORDS)}_{self._names}"
             table.prop_keys.discard(table.props[pid].lower())
@@ -444,7 +457,7 @@ class Generator:
             self._touch(origin, table)
             return self._event(origin, RenameProperty(table.id, pid, new))
         if kind == "rename_table":
-            table = self._any_table(origin, _always)
+            table = self._any_table(origin, lambda t: not t.serial)
             table.name = self._fresh(_TABLE_WORDS if table.kind == "NODE" else _REL_WORDS)
             self._touch(origin, table)
             return self._event(origin, RenameTable(table.id, table.name))
