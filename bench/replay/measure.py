@@ -108,8 +108,26 @@ def _maxrss_bytes() -> int | None:
     return rss if sys.platform == "darwin" else rss * 1024
 
 
+def _pin_package() -> str | None:
+    """``bench/out/pkg-pin`` (gitignored) may hold the path of a ``pkg`` directory to
+    measure instead of the working tree: it pins the code under test while the tree
+    changes under a long benchmark run."""
+    import os
+    import sys
+
+    pin = os.path.join(os.path.dirname(__file__), "..", "out", "pkg-pin")
+    try:
+        with open(pin, encoding="utf-8") as f:
+            path = f.read().strip()
+    except FileNotFoundError:
+        return None
+    sys.path.insert(0, path)
+    return path
+
+
 def main(argv: list[str]) -> None:
     """``measure.py KIND PATH BUDGET TRACE_MEMORY``: one JSON line (fresh process)."""
+    pinned = _pin_package()
     # imported before the baseline: they count in it, not in the work
     importlib.import_module("schemalog.replay")
     importlib.import_module("schemalog.store.ndjson")
@@ -118,6 +136,8 @@ def main(argv: list[str]) -> None:
     baseline = _maxrss_bytes()
     out = measure(kind, path, budget, trace)
     out["maxrss_baseline"] = baseline
+    if pinned:
+        out["pkg"] = pinned
     out["maxrss"] = _maxrss_bytes()
     print(json.dumps(out))
 
