@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from schemalog.backends.port import BackendError
+from schemalog.backends.port import BackendCrashed
 from schemalog.clock import HybridLogicalClock
 from schemalog.events import DropTable, build_node_table, build_rel_table
 from schemalog.schema import Rejected, table_by_name
@@ -18,7 +18,7 @@ kuzu = pytest.importorskip("kuzu")
 pytestmark = pytest.mark.kuzu
 
 
-class WorkspaceCrashed(BackendError):  # the name is what the workspace recognises
+class WorkspaceCrashed(BackendCrashed):
     def __init__(self) -> None:
         super().__init__(None, "workspace 'w' crashed: RuntimeError: memory access out of bounds")
 

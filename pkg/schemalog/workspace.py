@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from schemalog.apply import ApplyResult, apply_log, read_record
-from schemalog.backends.port import BackendError, KuzuBackend
+from schemalog.backends.port import BackendCrashed, BackendError, BackendFull, KuzuBackend
 from schemalog.catalog_model import drift
 from schemalog.clock import HybridLogicalClock
 from schemalog.errors import SchemalogError
@@ -84,11 +84,11 @@ class Healed:
 
 
 def _is_crash(exc: BaseException) -> bool:
-    return isinstance(exc, BackendError) and type(exc).__name__ == "WorkspaceCrashed"
+    return isinstance(exc, BackendCrashed)
 
 
 def _is_full(exc: BaseException) -> bool:
-    return isinstance(exc, BackendError) and type(exc).__name__ == "WorkspaceFull"
+    return isinstance(exc, BackendFull)
 
 
 class Workspace:

@@ -45,7 +45,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from schemalog._bridge import blocking, import_module, js_error_info, js_object
 from schemalog.backends.port import (
+    BackendCrashed,
     BackendError,
+    BackendFull,
     Catalog,
     NodeTableInfo,
     PropertyInfo,
@@ -85,7 +87,7 @@ def count_node_table_creates(statements: Sequence[str]) -> list[int]:
     return [i for i, s in enumerate(statements) if _CREATE_NODE_RE.match(s)]
 
 
-class WorkspaceCrashed(BackendError):
+class WorkspaceCrashed(BackendCrashed):
     """The workspace's worker trapped or died: its database is gone.
 
     ``workspace`` names it, ``kind`` is what failed (``RuntimeError`` for a
@@ -124,7 +126,7 @@ class Capacity:
         return max(min(by_pool, by_memory), 0)
 
 
-class WorkspaceFull(BackendError):
+class WorkspaceFull(BackendFull):
     """A batch would create more node tables than the workspace can hold.
 
     Raised before anything of the batch is sent. ``index``/``statement`` name the

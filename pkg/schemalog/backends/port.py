@@ -31,7 +31,9 @@ from typing import Any, Protocol, runtime_checkable
 from schemalog.errors import SchemalogError
 
 __all__ = [
+    "BackendCrashed",
     "BackendError",
+    "BackendFull",
     "Catalog",
     "KuzuBackend",
     "NodeTableInfo",
@@ -61,6 +63,16 @@ class BackendError(SchemalogError):
         where = f" (statement {index})" if index is not None else ""
         shown = statement if statement is None or len(statement) <= 300 else statement[:300] + "..."
         super().__init__(f"Kuzu error{where}: {message}\nstatement: {shown}")
+
+
+class BackendCrashed(BackendError):
+    """The engine itself died (a WebAssembly trap, a dead worker): its database is
+    gone. The caller restarts the backend and rebuilds the schema from the log."""
+
+
+class BackendFull(BackendError):
+    """The backend cannot hold what the batch would create; nothing was sent.
+    A rebuild from the log may free room (dropped tables are not recreated)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from schemalog.store.errors import (
     StoreClosed,
     StoreError,
     StoreMissing,
+    StoreQuotaExceeded,
     StoreReadOnly,
 )
 from schemalog.store.memory import MemoryStore
@@ -34,5 +35,6 @@ __all__ = [
     "StoreClosed",
     "StoreError",
     "StoreMissing",
+    "StoreQuotaExceeded",
     "StoreReadOnly",
 ]

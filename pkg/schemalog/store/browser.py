@@ -43,27 +43,19 @@ from typing import Any
 from schemalog._bridge import blocking, import_module, js_error_info, js_object
 from schemalog.events import Event
 from schemalog.store.base import LineStore
-from schemalog.store.errors import AppendConflict, FencedOut, StoreError, StoreMissing
+from schemalog.store.errors import (
+    AppendConflict,
+    FencedOut,
+    StoreError,
+    StoreMissing,
+    StoreQuotaExceeded,
+)
 from schemalog.store.port import Head
 
 __all__ = ["IDB_STORE_MODULE_URL", "BrowserStore", "StoreQuotaExceeded"]
 
 IDB_STORE_MODULE_URL = "/web/js/idb-store.mjs"
 _PULL_CHUNK = 5000
-
-
-class StoreQuotaExceeded(StoreError):
-    """The browser refused to store more (QuotaExceededError); nothing was written.
-
-    ``usage``/``quota`` are ``navigator.storage.estimate()`` figures in bytes
-    (None when unknown).
-    """
-
-    def __init__(self, store: str, usage: int | None, quota: int | None, message: str) -> None:
-        self.store = store
-        self.usage = usage
-        self.quota = quota
-        super().__init__(message)
 
 
 class BrowserStore(LineStore):

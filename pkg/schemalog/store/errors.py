@@ -18,6 +18,7 @@ __all__ = [
     "StoreClosed",
     "StoreError",
     "StoreMissing",
+    "StoreQuotaExceeded",
     "StoreReadOnly",
 ]
 
@@ -115,3 +116,17 @@ class StoreReadOnly(StoreError):
     def __init__(self, what: str) -> None:
         self.what = what
         super().__init__(f"store {what} is open read-only")
+
+
+class StoreQuotaExceeded(StoreError):
+    """The browser refused to store more (QuotaExceededError); nothing was written.
+
+    ``usage``/``quota`` are ``navigator.storage.estimate()`` figures in bytes
+    (None when unknown).
+    """
+
+    def __init__(self, store: str, usage: int | None, quota: int | None, message: str) -> None:
+        self.store = store
+        self.usage = usage
+        self.quota = quota
+        super().__init__(message)
