@@ -82,15 +82,25 @@ def browser(profile: Path) -> Any:
     return driver
 
 
-def run_js(driver: Any, body: str, *args: Any) -> Any:
-    """Runs an async JS body (``args`` in scope); returns its value, raises what it throws."""
-    out = driver.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "const args = Array.from(arguments).slice(0, -1);"
-        f"(async () => {{ {body} }})().then((v) => done({{ok: true, v}}),"
-        " (e) => done({ok: false, e: String(e && e.stack || e)}));",
+def run_js(driver: Any, body: str, *args: Any, timeout_s: float = 3600) -> Any:
+    """Runs an async JS body (``args`` in scope); returns its value, raises what it throws.
+
+    Started, then polled: one WebDriver command may not last longer than the
+    client's HTTP timeout (120 s), and a replay of a million events does."""
+    driver.execute_script(
+        "window.__bench = null; const args = Array.from(arguments);"
+        f"(async () => {{ {body} }})().then((v) => (window.__bench = {{ok: true, v}}),"
+        " (e) => (window.__bench = {ok: false, e: String(e && e.stack || e)}));",
         *args,
     )
+    deadline = time.monotonic() + timeout_s
+    while True:
+        out = driver.execute_script("return window.__bench;")
+        if out is not None:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no answer from the page in {timeout_s} s")
+        time.sleep(1)
     if not out["ok"]:
         raise RuntimeError(out["e"])
     return out["v"]
