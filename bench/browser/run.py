@@ -79,6 +79,10 @@ def browser(profile: Path) -> Any:
     path = os.environ.get("SE_CHROMEDRIVER") or shutil.which("chromedriver")
     driver = webdriver.Chrome(options=options, service=Service(executable_path=path))
     driver.set_script_timeout(3600)
+    # A command sent while the page's main thread runs Python (a replay of a
+    # million events is minutes of synchronous work) waits for it: let the
+    # HTTP client wait too (its default is 120 s).
+    driver.command_executor._client_config.timeout = 3600
     return driver
 
 
