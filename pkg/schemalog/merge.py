@@ -280,55 +280,79 @@ def _fingerprint_node(c: CreateNodeTable) -> bytes:
     return canonical_bytes(["NODE", props, pk])
 
 
-def _fingerprint_rel(c: CreateRelTable, alias: Callable[[str], str]) -> bytes:
-    props = [[p.name, p.type, p.default] for p in c.properties]
-    conns = sorted([alias(x.from_table_id), alias(x.to_table_id)] for x in c.connections)
-    return canonical_bytes(["REL", props, conns, c.multiplicity])
+# What an event touches, before aliasing: a small tuple per change kind, kept
+# per event by the record-level merge instead of the event (see _touches).
+Spec = tuple[Any, ...] | None
+
+
+def _spec(event: Event) -> Spec:
+    """The alias-independent facts ``_touches`` needs about ``event`` (None: touches nothing)."""
+    c = event.change
+    if isinstance(c, CreateNodeTable):
+        return ("N", catalog_key(c.name), _fingerprint_node(c), c.table_id)
+    if isinstance(c, CreateRelTable):
+        props = tuple((p.name, p.type, p.default) for p in c.properties)
+        conns = tuple((x.from_table_id, x.to_table_id) for x in c.connections)
+        return ("R", catalog_key(c.name), props, conns, c.multiplicity, c.table_id)
+    if isinstance(c, RenameTable):
+        return ("RT", c.table_id, catalog_key(c.new_name))
+    if isinstance(c, DropTable):
+        return ("DT", c.table_id)
+    if isinstance(c, AddProperty):
+        p = c.property
+        fp = canonical_bytes([p.type, p.default])
+        return ("AP", c.table_id, catalog_key(p.name), fp, p.property_id)
+    if isinstance(c, DropProperty):
+        return ("DP", c.table_id, c.property_id)
+    if isinstance(c, RenameProperty):
+        return ("RP", c.table_id, c.property_id, catalog_key(c.new_name))
+    if isinstance(c, AddConnection):
+        return ("C", c.table_id, c.connection.from_table_id, c.connection.to_table_id)
+    if isinstance(c, DropConnection):
+        return ("C", c.table_id)
+    if isinstance(c, CommentOnTable):
+        return ("CM", c.table_id)
+    return None
 
 
 def _touches(
-    event: Event, table: Callable[[str], str], prop: Callable[[str], str]
+    spec: Spec, table: Callable[[str], str], prop: Callable[[str], str]
 ) -> list[tuple[Key, str, Any]]:
-    """(element key, role, detail) for each element the event touches (ids already aliased)."""
-    c = event.change
-    out: list[tuple[Key, str, Any]] = []
-    if isinstance(c, CreateNodeTable):
-        out.append((("n", catalog_key(c.name)), "create", (_fingerprint_node(c), c.table_id)))
-    elif isinstance(c, CreateRelTable):
-        fp = _fingerprint_rel(c, table)
-        out.append((("n", catalog_key(c.name)), "create", (fp, c.table_id)))
-        ends = {table(x.from_table_id) for x in c.connections}
-        ends |= {table(x.to_table_id) for x in c.connections}
-        out.extend((("t", t), "change", None) for t in sorted(ends))
-    elif isinstance(c, RenameTable):
-        tid = table(c.table_id)
-        out.append((("t", tid), "rename", catalog_key(c.new_name)))
-        out.append((("n", catalog_key(c.new_name)), "rename-to", tid))
-    elif isinstance(c, DropTable):
-        out.append((("t", table(c.table_id)), "drop", None))
-    elif isinstance(c, AddProperty):
-        tid = table(c.table_id)
-        out.append((("t", tid), "change", None))
-        p = c.property
-        fp = canonical_bytes([p.type, p.default])
-        out.append((("pn", tid, catalog_key(p.name)), "add", (fp, p.property_id)))
-    elif isinstance(c, DropProperty):
-        tid = table(c.table_id)
-        out.append((("t", tid), "change", None))
-        out.append((("p", tid, prop(c.property_id)), "drop", None))
-    elif isinstance(c, RenameProperty):
-        tid, pid = table(c.table_id), prop(c.property_id)
-        out.append((("t", tid), "change", None))
-        out.append((("p", tid, pid), "rename", catalog_key(c.new_name)))
-        out.append((("pn", tid, catalog_key(c.new_name)), "rename-to", pid))
-    elif isinstance(c, AddConnection | DropConnection):
-        ends = {table(c.table_id)}
-        if isinstance(c, AddConnection):
-            ends |= {table(c.connection.from_table_id), table(c.connection.to_table_id)}
-        out.extend((("t", t), "change", None) for t in sorted(ends))
-    elif isinstance(c, CommentOnTable):
-        out.append((("t", table(c.table_id)), "change", None))
-    return out
+    """(element key, role, detail) for each element touched (ids aliased by table/prop)."""
+    if spec is None:
+        return []
+    tag = spec[0]
+    if tag == "N":
+        return [(("n", spec[1]), "create", (spec[2], spec[3]))]
+    if tag == "R":
+        _, name, props, conns, multiplicity, tid = spec
+        ends = sorted([table(f), table(t)] for f, t in conns)
+        fp = canonical_bytes(["REL", props, ends, multiplicity])
+        out: list[tuple[Key, str, Any]] = [(("n", name), "create", (fp, tid))]
+        ends_set = {t for pair in ends for t in pair}
+        out.extend((("t", t), "change", None) for t in sorted(ends_set))
+        return out
+    if tag == "RT":
+        tid, new = table(spec[1]), spec[2]
+        return [(("t", tid), "rename", new), (("n", new), "rename-to", tid)]
+    if tag == "DT":
+        return [(("t", table(spec[1])), "drop", None)]
+    if tag == "AP":
+        tid = table(spec[1])
+        return [(("t", tid), "change", None), (("pn", tid, spec[2]), "add", (spec[3], spec[4]))]
+    if tag == "DP":
+        tid = table(spec[1])
+        return [(("t", tid), "change", None), (("p", tid, prop(spec[2])), "drop", None)]
+    if tag == "RP":
+        tid, pid, new = table(spec[1]), prop(spec[2]), spec[3]
+        return [
+            (("t", tid), "change", None),
+            (("p", tid, pid), "rename", new),
+            (("pn", tid, new), "rename-to", pid),
+        ]
+    if tag == "C":
+        return [(("t", t), "change", None) for t in sorted({table(x) for x in spec[1:]})]
+    return [(("t", table(spec[1])), "change", None)]  # "CM"
 
 
 # (key type, role of the later event) -> roles of earlier events it may conflict with
@@ -386,19 +410,54 @@ class _Analysis:
 
 
 class _Group:
-    """Members of one (key, role) by lane: parallel sorted positions and payloads."""
+    """Members of one (key, role) by lane: parallel sorted positions, handles and details."""
 
     __slots__ = ("lanes",)
 
     def __init__(self) -> None:
-        self.lanes: dict[int, tuple[list[int], list[tuple[Event, Any]]]] = {}
+        self.lanes: dict[int, tuple[list[int], list[int], list[Any]]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the analysis reads of each event, by handle (an int naming one event).
+
+    ``specs`` entries are released (set to None) once visited; ``event_at``
+    builds the full event of a handle, asked only for conflicting or duplicate
+    events.
+    """
+
+    ids: Sequence[str]
+    origins: Sequence[str]
+    parents: Sequence[tuple[str, ...]]
+    merges: frozenset[int] | set[int]  # handles of Merge events
+    specs: list[Spec]
+    event_at: Callable[[int], Event]
+
+
+def _facts(ordered: Sequence[Event]) -> Facts:
+    return Facts(
+        [e.id for e in ordered],
+        [e.origin for e in ordered],
+        [e.parents for e in ordered],
+        {i for i, e in enumerate(ordered) if isinstance(e.change, Merge)},
+        [_spec(e) for e in ordered],
+        ordered.__getitem__,
+    )
 
 
 def _analyze(ordered: Sequence[Event]) -> _Analysis:
     """Find every conflicting concurrent pair in a causally ordered, closed set."""
+    return _analyze_facts(range(len(ordered)), _facts(ordered))
+
+
+def _analyze_facts(order: Iterable[int], facts: Facts) -> _Analysis:
+    """``_analyze`` over handles in causal order (see the module docstring for the method)."""
+    ids, parents_of, specs, merges = facts.ids, facts.parents, facts.specs, facts.merges
+    order = list(order) if not isinstance(order, Sequence) else order
     children: dict[str, int] = {}
-    for event in ordered:
-        for p in event.parents:
+    for h in order:
+        for p in parents_of[h]:
             children[p] = children.get(p, 0) + 1
     vcs: dict[str, list[int]] = {}
     lane_len: list[int] = []
@@ -414,10 +473,11 @@ def _analyze(ordered: Sequence[Event]) -> _Analysis:
     def prop(pid: str) -> str:
         return prop_alias.get(pid, pid)
 
-    for x in ordered:
+    for h in order:
+        xid = ids[h]
         # vector clock of the parents: pointwise max
         vc: list[int] = []
-        for p in x.parents:
+        for p in parents_of[h]:
             pv = vcs[p]
             if not vc:
                 vc = list(pv)
@@ -433,65 +493,74 @@ def _analyze(ordered: Sequence[Event]) -> _Analysis:
             else:
                 del children[p]
                 del vcs[p]
-        if isinstance(x.change, Merge):
-            if x.id in children:
-                vcs[x.id] = vc
+        if h in merges:
+            if xid in children:
+                vcs[xid] = vc
             continue
-        lane = lane_of_origin.get(x.origin)
+        origin = facts.origins[h]
+        lane = lane_of_origin.get(origin)
         if lane is None or (vc[lane] if lane < len(vc) else 0) != lane_len[lane]:
             lane = len(lane_len)
             lane_len.append(0)
-            lane_of_origin[x.origin] = lane
+            lane_of_origin[origin] = lane
         lane_len[lane] += 1
         pos = lane_len[lane]
         if len(vc) <= lane:
             vc.extend([0] * (lane + 1 - len(vc)))
         vc[lane] = pos
-        if x.id in children:
-            vcs[x.id] = vc
-        for key, role, detail in _touches(x, table, prop):
+        if xid in children:
+            vcs[xid] = vc
+        spec, specs[h] = specs[h], None
+        for key, role, detail in _touches(spec, table, prop):
             for rival in _RIVALS.get((key[0], role), ()):
                 group = index.get((key, rival))
                 if group is None:
                     continue
-                for ylane, (positions, payloads) in group.lanes.items():
+                for ylane, (positions, handles, details) in group.lanes.items():
                     seen = vc[ylane] if ylane < len(vc) else 0
-                    start = bisect_right(positions, seen)
-                    for y, ydetail in payloads[start:]:
-                        if y.id == x.id:
+                    for j in range(bisect_right(positions, seen), len(positions)):
+                        y = handles[j]
+                        if ids[y] == xid:
                             continue
+                        ydetail = details[j]
                         kind = _classify(key, rival, ydetail, role, detail)
                         if kind is not None:
-                            conflict = Conflict(kind, _describe(key), y, x)
-                            if conflict.key not in seen_keys:
-                                seen_keys.add(conflict.key)
+                            conflict_key = f"{kind}:{ids[y]}:{xid}"
+                            if conflict_key not in seen_keys:
+                                seen_keys.add(conflict_key)
+                                conflict = Conflict(
+                                    kind, _describe(key), facts.event_at(y), facts.event_at(h)
+                                )
                                 result.conflicts.append(conflict)
                         elif rival == role and role in ("create", "add"):
-                            _alias(result, y, ydetail, x, detail, role)
+                            _alias(result, ids[y], ydetail, xid, detail, role, facts, h)
             group = index.get((key, role))
             if group is None:
                 group = index[(key, role)] = _Group()
             slot = group.lanes.get(lane)
             if slot is None:
-                slot = group.lanes[lane] = ([], [])
+                slot = group.lanes[lane] = ([], [], [])
             slot[0].append(pos)
-            slot[1].append((x, detail))
+            slot[1].append(h)
+            slot[2].append(detail)
     return result
 
 
-def _alias(result: _Analysis, y: Event, yd: Any, x: Event, xd: Any, role: str) -> None:
-    if x.id in result.duplicates:
+def _alias(
+    result: _Analysis, yid: str, yd: Any, xid: str, xd: Any, role: str, facts: Facts, x: int
+) -> None:
+    if xid in result.duplicates:
         return
     if role == "create":
         first = result.table_alias.get(yd[1], yd[1])
         result.table_alias[xd[1]] = first
-        change = x.change
+        change = facts.event_at(x).change
         assert isinstance(change, CreateNodeTable | CreateRelTable)
         for i, p in enumerate(change.properties):
             result.prop_alias[p.property_id] = f"{first}/p{i}"
     else:
         result.prop_alias[xd[1]] = result.prop_alias.get(yd[1], yd[1])
-    result.duplicates[x.id] = y.id
+    result.duplicates[xid] = yid
 
 
 def find_conflicts(events: Iterable[Event]) -> list[Conflict]:
