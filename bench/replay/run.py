@@ -41,7 +41,15 @@ MIB = 1024 * 1024
 
 
 def log_path(events: int) -> Path:
-    return OUT / f"replay-{events}-o3-s1.ndjson"
+    """Cached per generator version: a log from an older synth/schema may not replay."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in ("synth.py", "schema.py", "events.py", "event_parts.py"):
+        source = ROOT / "pkg" / "schemalog" / name
+        if source.exists():
+            digest.update(source.read_bytes())
+    return OUT / f"replay-{events}-o3-s1-{digest.hexdigest()[:10]}.ndjson"
 
 
 def ensure_log(events: int) -> Path:
