@@ -1,0 +1,292 @@
+"""``SchemaLog``: the public facade over one schema history.
+
+One event store (the source of truth), one origin's hybrid logical clock, and
+the schema at the log's head. Changes name tables and properties by their
+current names; the facade resolves them to stable ids, stamps an event on
+top of the log's causal heads, checks it against the schema and appends it
+(expected head + optional fencing token). A change the schema refuses comes
+back as a ``Rejected`` value naming the rule; nothing is written.
+
+The same class runs in CPython (memory or NDJSON stores) and in Pyodide (the
+IndexedDB store's sync wrapper); a Kuzu database is reached through
+``apply_to(backend)``. Reading functions stream the log: ``compat``,
+``metrics`` and ``replay`` stay within the replay's chunk budget.
+
+    log = SchemaLog.in_memory(origin="laptop")
+    log.create_node_table("Person", [("id", "INT64"), ("name", "STRING")], "id")
+    log.create_node_table("City", [("id", "INT64")], "id")
+    log.create_rel_table("LivesIn", [("Person", "City")])
+    log.rename_table("City", "Town")     # LivesIn now points at Town
+    print(log.ddl(), log.state_hash)
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from schemalog.apply import ApplyResult, apply_log
+from schemalog.backends.port import KuzuBackend
+from schemalog.clock import HybridLogicalClock
+from schemalog.codec import decode_record_or_raise
+from schemalog.compat import CompatReport, check_history, check_pair
+from schemalog.ddl import ddl_for_state
+from schemalog.errors import SchemalogError
+from schemalog.events import (
+    AddConnection,
+    Change,
+    ChangeBuilder,
+    CommentOnTable,
+    Connection,
+    DropConnection,
+    DropProperty,
+    DropTable,
+    Event,
+    PropertySpec,
+    RenameProperty,
+    RenameTable,
+    Tag,
+    build_add_property,
+    build_node_table,
+    build_rel_table,
+    new_event,
+)
+from schemalog.merge import MergeResult, Strategy, merge_events
+from schemalog.metrics import Metrics, compute_metrics
+from schemalog.replay import ReplayReport, replay, resume
+from schemalog.schema import Rejected, SchemaState, TableState, apply, table_by_name
+from schemalog.store import MemoryStore, NdjsonStore
+from schemalog.store.port import EventStore, Page
+
+__all__ = ["LogUnreadable", "SchemaLog", "UnknownName"]
+
+
+class UnknownName(SchemalogError):
+    """A change names a table or property the schema at the head does not have."""
+
+    def __init__(self, what: str, name: str, table: str | None = None) -> None:
+        self.what, self.name, self.table = what, name, table
+        where = f" in table {table!r}" if table else ""
+        super().__init__(f"no {what} named {name!r}{where} at the head of the log")
+
+
+class LogUnreadable(SchemalogError):
+    """Replaying the log stopped at a bad record; ``report.stopped`` says where and why."""
+
+    def __init__(self, report: ReplayReport) -> None:
+        self.report = report
+        super().__init__(f"the log does not replay: {report.stopped}")
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class SchemaLog:
+    """One schema history; see the module docstring."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        origin: str | None = None,
+        workspace: str = "default",
+        now_ms: Callable[[], int] = _wall_ms,
+        fencing_token: int | None = None,
+    ) -> None:
+        self.store = store
+        self.workspace = workspace
+        # An origin names one writer; a random one keeps event ids unique across instances.
+        self.clock = HybridLogicalClock(origin or f"o{uuid.uuid4().hex[:12]}", now_ms)
+        self.fencing_token = fencing_token
+        self._report = self._replay_all()
+
+    # ------------------------------------------------------------ opening
+
+    @classmethod
+    def in_memory(cls, **options: Any) -> SchemaLog:
+        return cls(MemoryStore(), **options)
+
+    @classmethod
+    def open(cls, path: str | Path, *, create: bool = True, **options: Any) -> SchemaLog:
+        """An NDJSON log (a ``.ndjson`` file or a directory of segments)."""
+        return cls(NdjsonStore.open(path, create=create), **options)
+
+    def _replay_all(self) -> ReplayReport:
+        report = replay(self.store)
+        if report.stopped is not None:
+            raise LogUnreadable(report)
+        return report
+
+    def refresh(self) -> int:
+        """Pick up what other writers appended; returns how many records were new."""
+        before = self._report
+        report = resume(self.store, before)
+        if report.stopped is not None:
+            raise LogUnreadable(report)
+        self._report = report
+        return report.position - before.position
+
+    # ------------------------------------------------------------ the head
+
+    @property
+    def origin(self) -> str:
+        return self.clock.origin
+
+    @property
+    def schema(self) -> SchemaState:
+        return self._report.state
+
+    @property
+    def state_hash(self) -> str:
+        return self._report.state_hash
+
+    @property
+    def position(self) -> int:
+        """Number of records in the log (the head version)."""
+        return self._report.position
+
+    def table(self, name: str) -> TableState:
+        found = table_by_name(self.schema, name)
+        if found is None:
+            raise UnknownName("table", name)
+        return found
+
+    def tables(self) -> list[TableState]:
+        return sorted(self.schema.tables.values(), key=lambda t: t.table_id)
+
+    def ddl(self) -> list[str]:
+        """The shortest Cypher DDL that builds the head schema on an empty database."""
+        return ddl_for_state(self.schema)
+
+    # ------------------------------------------------------------ recording
+
+    def record(self, change: Change | ChangeBuilder) -> Event | Rejected:
+        """Append one change on top of the log's heads, or return why the schema refuses it."""
+        self.refresh()
+        report = self._report
+        event = new_event(self.clock, self.workspace, report.heads, change)
+        outcome = apply(report.state, event)
+        if isinstance(outcome, Rejected):
+            return outcome
+        self.store.append([event], expected=report.head, fencing_token=self.fencing_token)
+        self.refresh()
+        return event
+
+    def create_node_table(
+        self, name: str, properties: Sequence[PropertySpec], primary_key: str
+    ) -> Event | Rejected:
+        return self.record(build_node_table(name, properties, primary_key))
+
+    def create_rel_table(
+        self,
+        name: str,
+        connections: Iterable[tuple[str, str]],
+        properties: Sequence[PropertySpec] = (),
+        multiplicity: str = "MANY_MANY",
+    ) -> Event | Rejected:
+        pairs = [(self.table(a).table_id, self.table(b).table_id) for a, b in connections]
+        return self.record(build_rel_table(name, pairs, properties, multiplicity))
+
+    def add_property(
+        self, table: str, name: str, type_text: str, default: Any = None
+    ) -> Event | Rejected:
+        return self.record(build_add_property(self.table(table).table_id, name, type_text, default))
+
+    def drop_property(self, table: str, name: str) -> Event | Rejected:
+        t = self.table(table)
+        return self.record(DropProperty(t.table_id, self._property_id(t, name)))
+
+    def rename_property(self, table: str, name: str, new_name: str) -> Event | Rejected:
+        t = self.table(table)
+        return self.record(RenameProperty(t.table_id, self._property_id(t, name), new_name))
+
+    def rename_table(self, name: str, new_name: str) -> Event | Rejected:
+        return self.record(RenameTable(self.table(name).table_id, new_name))
+
+    def drop_table(self, name: str) -> Event | Rejected:
+        return self.record(DropTable(self.table(name).table_id))
+
+    def add_connection(self, rel: str, from_table: str, to_table: str) -> Event | Rejected:
+        return self.record(
+            AddConnection(self.table(rel).table_id, self._pair(from_table, to_table))
+        )
+
+    def drop_connection(self, rel: str, from_table: str, to_table: str) -> Event | Rejected:
+        return self.record(
+            DropConnection(self.table(rel).table_id, self._pair(from_table, to_table))
+        )
+
+    def comment(self, table: str, text: str) -> Event | Rejected:
+        return self.record(CommentOnTable(self.table(table).table_id, text))
+
+    def tag(self, name: str) -> Event | Rejected:
+        """Name the head version (``compat``/``metrics`` accept tags as versions)."""
+        return self.record(Tag(name))
+
+    def _property_id(self, table: TableState, name: str) -> str:
+        prop = table.property_named(name)
+        if prop is None:
+            raise UnknownName("property", name, table.name)
+        return prop.property_id
+
+    def _pair(self, from_table: str, to_table: str) -> Connection:
+        return Connection(self.table(from_table).table_id, self.table(to_table).table_id)
+
+    # ------------------------------------------------------------ reading
+
+    def page(self, after: str | None = None, limit: int = 100) -> Page:
+        """One page of records and the cursor after it (stays valid while others append)."""
+        return self.store.read(after=after, limit=limit)
+
+    def events(self) -> Iterator[Event]:
+        """Every event in log order, streamed chunk by chunk."""
+        for chunk in self.store.iter_raw(0):
+            for offset, line in enumerate(chunk.lines):
+                yield decode_record_or_raise(line, chunk.start + offset).event
+
+    def verify(self) -> ReplayReport:
+        """Check every checksum, canonical form and hash link; ``.ok`` and ``.stopped`` tell."""
+        return replay(self.store, on_corrupt="stop")
+
+    def compat(
+        self,
+        mode: str = "BACKWARD",
+        old: int | None = None,
+        new: int | None = None,
+        *,
+        level: str = "DATA",
+        ignore: Iterable[str] = (),
+    ) -> CompatReport:
+        """Compare two versions (positions), or with ``old=None`` check the whole history."""
+        if old is None:
+            return check_history(self.events(), mode, level, ignore, stop=new)
+        return check_pair(self.events(), old, new, mode, level, ignore)
+
+    def metrics(self, window: str | None = None) -> Metrics:
+        return compute_metrics(self.events(), window)
+
+    # ------------------------------------------------------------ other logs, databases
+
+    def merge(self, *others: SchemaLog, strategy: Strategy = "reject") -> MergeResult:
+        """Merge this log with others (not written anywhere: see ``merge_into``)."""
+        return merge_events([log.events() for log in (self, *others)], strategy)
+
+    @staticmethod
+    def merge_into(
+        store: EventStore, logs: Sequence[SchemaLog], strategy: Strategy = "reject", **options: Any
+    ) -> tuple[SchemaLog, MergeResult]:
+        """Write the merged log of ``logs`` into an empty ``store``; returns it opened."""
+        result = merge_events([log.events() for log in logs], strategy)
+        if store.head().position:
+            raise SchemalogError("merge_into writes a new log: the target store is not empty")
+        store.append(list(result.events), expected=None)
+        return SchemaLog(store, **options), result
+
+    def apply_to(self, backend: KuzuBackend, *, dry_run: bool = False) -> ApplyResult:
+        """Bring a Kuzu database to the head schema (incremental; the log is the intent)."""
+        self.refresh()
+        return apply_log(backend, self._report, dry_run=dry_run, allow_destructive=True)
