@@ -275,14 +275,17 @@ cmd_serve() {
   exec "$VENV/bin/python" tools/devserver.py --directory "$SITE" --port "$port"
 }
 
+# bench [NAME...]: every bench/*/run.py, or only the named ones (replay, merge, ...).
 cmd_bench() {
   cmd_build
-  local found=0 b
-  for b in bench/*/run.py; do
-    [ -f "$b" ] || continue
+  local names=("$@") b found=0
+  [ ${#names[@]} -gt 0 ] || for b in bench/*/run.py; do names+=("$(basename "$(dirname "$b")")"); done
+  for name in "${names[@]}"; do
+    b="bench/$name/run.py"
+    [ -f "$b" ] || die "no benchmark $b"
     found=1
-    log "bench $(dirname "$b")"
-    "$VENV/bin/python" "$b" "$@"
+    log "bench $name"
+    "$VENV/bin/python" "$b"
   done
   [ "$found" = 1 ] || log "no benchmarks in bench/ yet"
 }
