@@ -15,6 +15,7 @@ SITE="$BUILD/site"                  # what `serve` and the browser tests serve
 STAMPS="$BUILD/stamps"
 LITE="$BUILD/lite"                  # the JupyterLite site (static files only)
 LITE_DIST="$BUILD/lite-pyodide"     # the distribution + the kernel's wheels
+LITE_KUZU="$ROOT/node_modules/kuzu-wasm"  # its sync build ships in the site
 ARTIFACTS="$ROOT/test-artifacts"    # screenshots, junit files, traces
 
 # The pure wheels that Pyodide packages need and npm's Pyodide core lacks.
@@ -217,7 +218,8 @@ cmd_lite() {
   setup_lite_venv
   setup_lite_dist
   ln -sfn "$LITE" "$SITE/lite"   # served next to the demo page
-  local inputs; inputs=$(find lite -type f | LC_ALL=C sort | tr '\n' ' ')
+  local inputs; inputs=$(find lite web/js -type f | LC_ALL=C sort | tr '\n' ' ')
+  inputs+=" $LITE_KUZU/package.json"
   # shellcheck disable=SC2086
   if stamp_ok lite $inputs "$LITE_DIST/pyodide-lock.json" build.sh && [ -f "$LITE/jupyter-lite.json" ]; then
     return
@@ -236,6 +238,13 @@ cmd_lite() {
   (cd "$src" && "$VENV/bin/jupyter" lite build --lite-dir "$src" --output-dir "$LITE" \
       --LiteBuildConfig.cache_dir="$BUILD/lite-cache" >"$BUILD/lite.log" 2>&1) \
     || { tail -n 60 "$BUILD/lite.log" >&2; die "jupyter lite build failed (log: $BUILD/lite.log)"; }
+  # The notebook opens kuzu-wasm workspaces from inside the kernel: the JS shim
+  # and kuzu-wasm's sync build ship in the site, laid out like build/site (the
+  # worker's default kuzuUrl ../../kuzu-wasm/sync/index.js then resolves to
+  # static/kuzu-wasm/sync/index.js).
+  mkdir -p "$LITE/static/schemalog-web/js" "$LITE/static/kuzu-wasm"
+  cp web/js/*.mjs "$LITE/static/schemalog-web/js/"
+  cp -r "$LITE_KUZU/sync" "$LITE_KUZU/package.json" "$LITE_KUZU/LICENSE" "$LITE/static/kuzu-wasm/"
   # shellcheck disable=SC2086
   stamp_set lite $inputs "$LITE_DIST/pyodide-lock.json" build.sh
   log "JupyterLite site: $LITE (Pyodide from ./static/pyodide, no CDN)"
