@@ -59,6 +59,35 @@ record until it does, so a checkpoint always carries a settled chain head.
 report warns, ``head`` is None, and a resumed replay takes the next link as
 given.)
 
+Merged logs: the effective stream (effective.py). Replay applies the log's
+effective stream, the one definition shared with ``merge.replay_merged``,
+versions, compat and metrics: losers of the log's resolutions and duplicate
+creations are skipped (``Skipped.kind`` ``"loser"`` / ``"duplicate"``, reason
+as merge words it) and later changes naming a duplicate's ids are applied to
+the first creation's ids. These skips are not failures: they do not make
+descendants dependents (merge keeps a loser's descendants that still apply),
+are not quarantined, and leave ``report.ok`` true. The plan comes from a
+pre-pass over the log from position 0 (``effective.plan_of_chunks``) when the
+source is a store or a re-iterable collection of chunks; a one-shot iterable of
+chunks replays with the empty plan unless ``plan=`` is given: merged-log
+semantics need a store (or the plan). The plan is a function of the log, so a
+resume or a snapshot needs nothing more than before: it is recomputed from the
+log on every call (snapshots carry no alias map or loser set; the cost is that
+pre-pass over the whole log, not only the delta).
+
+Rejections in concurrent history (a Merge-aware policy). In a merged log an
+unresolved conflict (strategy ``reject``) leaves both events, and the schema
+rejects what cannot apply; ``merge.replay_merged`` skips such a rejection. So
+replay, under either policy, skips a rejected event with ``kind="concurrent"``
+(no dependents, no quarantine) when its state is not the state its writer
+applied it to: the log has a resolution or duplicate, or some applied DAG head
+is not among the event's parents (it was written without seeing that head).
+A rejected event whose writer saw exactly the applied history is what it
+always was: a stop under "stop", a skip with dependents under "skip". (Known
+limit: in a log without resolutions or duplicates, an event that joins every
+head after an earlier concurrent rejection is judged as if its writer saw
+the state; ``merge.replay_merged`` would skip it if it is rejected.)
+
 Default batch size 1024: a rollback costs nothing (persistent state), so the
 batch size only sets how much work a crash repeats and how many batch spans
 a tracer keeps; per-batch bookkeeping is a few attribute writes (under 0.1 %
@@ -74,6 +103,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from schemalog.codec import CHECKSUM_PREFIX, Record, decode_record
+from schemalog.effective import EMPTY_PLAN, EffectivePlan, plan_of_chunks
 from schemalog.errors import SchemalogError
 from schemalog.schema import Applied, SchemaState, apply, empty_state, state_hash
 from schemalog.store.errors import RecordTooLarge
@@ -115,7 +145,11 @@ class ReplayGap(SchemalogError):
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """A record left out of the state. ``kind``: corrupt, rejected, dependent."""
+    """A record left out of the state.
+
+    ``kind``: corrupt, rejected, dependent (failures of the log), or loser,
+    duplicate, concurrent (the effective stream of a merged log: see module doc).
+    """
 
     position: int
     event_id: str | None
@@ -192,8 +226,16 @@ class ReplayReport:
 
     @property
     def ok(self) -> bool:
-        """True when every record was applied: nothing skipped, no break, no stop."""
-        return self.stopped is None and not self.skipped and not self.breaks
+        """True when the effective stream applied: no stop, no break, no skip but merge's own.
+
+        Losers and duplicates of a merged log are part of its effective stream,
+        not problems; a ``concurrent`` rejection (an unresolved conflict) is.
+        """
+        return (
+            self.stopped is None
+            and not self.breaks
+            and all(s.kind in _MERGE_SKIPS for s in self.skipped)
+        )
 
     def to_obj(self) -> dict[str, Any]:
         """JSON-able summary (the state itself is left out; its hash is in)."""
@@ -217,6 +259,7 @@ class ReplayReport:
 
 
 Quarantine = Callable[[Skipped, bytes], object]
+_MERGE_SKIPS = frozenset({"loser", "duplicate"})
 
 _UNKNOWN = object()  # a chain head that no prev can equal: the link cannot be checked
 _ANY = object()  # start of a slice without expected_prev: accept the first link as given
@@ -269,8 +312,10 @@ class _Replayer:
         batch_events: int,
         tracer: Tracer | None,
         quarantine: Quarantine | None,
+        plan: EffectivePlan = EMPTY_PLAN,
     ) -> None:
         self.skip = policy == "skip"
+        self.plan = plan
         self.batch_events = batch_events
         self.tracer = tracer
         self.quarantine = quarantine
@@ -350,6 +395,10 @@ class _Replayer:
             self.skipped_ids.add(entry.event_id)
             self.new_ids.append(entry.event_id)
 
+    def _skip_effective(self, entry: Skipped) -> None:
+        """A skip of the effective stream: reported, but no dependents and no quarantine."""
+        self.skipped.append(entry)
+
     def irregular(self, line: bytes, pos: int, rec: object, state: SchemaState) -> SchemaState:
         """Everything off the fast path, for the record at ``pos``; may raise _Stop.
 
@@ -395,13 +444,21 @@ class _Replayer:
                 line,
             )
             return state
-        result = apply(state, event)
+        plan = self.plan
+        why = plan.skip(event.id)
+        if why is not None:
+            self._skip_effective(Skipped(pos, event.id, why[0], why[1]))
+            return state
+        result = apply(state, plan.effective(event))
         if type(result) is Applied:
             self.applied += 1
             self.heads.difference_update(event.parents)
             self.heads.add(event.id)
             return result.state
         reason = str(result)
+        if plan.merged or not self.heads.issubset(event.parents):
+            self._skip_effective(Skipped(pos, event.id, "concurrent", reason))
+            return state
         if not self.skip:
             raise _Stop(Failure(pos, event.id, "rejected", reason))
         self._skip(Skipped(pos, event.id, "rejected", reason), line)
@@ -424,6 +481,10 @@ class _Replayer:
         applied = self.applied
         skipped_ids = self.skipped_ids
         batch_end = self.batch_end
+        plan = self.plan
+        plan_ids = plan.skip_ids
+        aliasing = plan.aliasing
+        effective = plan.effective
         line = None
         try:
             for i in range(offset, len(lines)):
@@ -435,9 +496,10 @@ class _Replayer:
                     type(rec) is record_t
                     and rec.prev == head
                     and not (skipped_ids and not skipped_ids.isdisjoint(rec.event.parents))
+                    and not (plan_ids and rec.event.id in plan_ids)
                 ):
                     event = rec.event
-                    result = apply_(state, event)
+                    result = apply_(state, effective(event) if aliasing else event)
                     if type(result) is applied_t:
                         state = result.state
                         head = rec.checksum
@@ -498,6 +560,7 @@ def replay(
     max_chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     tracer: Tracer | None = None,
     quarantine: Quarantine | None = None,
+    plan: EffectivePlan | None = None,
 ) -> ReplayReport:
     """Replay ``source`` from ``start_position`` onto ``start_state``; see the module doc.
 
@@ -507,7 +570,10 @@ def replay(
     checksum of record ``start_position - 1`` (None at 0); if it is None at a
     later start, the first link is taken as given and the report warns.
     ``start_heads`` and ``skipped_ids`` carry a checkpoint's DAG heads and
-    skipped ids (``resume`` passes them from a report).
+    skipped ids (``resume`` passes them from a report). ``plan`` is the log's
+    effective-stream plan; None computes it by a pre-pass over the log from
+    position 0 when ``source`` can be read twice (a store, a list of chunks),
+    else replays without one (module doc: merged logs).
     """
     if on_corrupt not in ("stop", "skip"):
         raise ValueError(f"on_corrupt must be 'stop' or 'skip', not {on_corrupt!r}")
@@ -524,6 +590,9 @@ def replay(
             "the hash link into it was not verified"
         )
     state = start_state if start_state is not None else empty_state()
+    iter_raw = getattr(source, "iter_raw", None)
+    if plan is None:
+        plan = _plan_of(source, iter_raw, max_chunk_bytes)
     if tracer is not None:
         tracer.begin()
     run = _Replayer(
@@ -536,9 +605,9 @@ def replay(
         batch_events,
         tracer,
         quarantine,
+        plan,
     )
     chunks: Iterable[RawChunk]
-    iter_raw = getattr(source, "iter_raw", None)
     if iter_raw is not None:
         chunks = iter_raw(start=start_position, max_chunk_bytes=max_chunk_bytes)
     else:
@@ -627,6 +696,16 @@ def replay(
         warnings=tuple(warnings),
         error=error,
     )
+
+
+def _plan_of(source: object, iter_raw: Any, max_chunk_bytes: int) -> EffectivePlan:
+    """The effective-stream plan of a source that can be read twice, else the empty plan."""
+    if iter_raw is not None:
+        return plan_of_chunks(lambda: iter_raw(start=0, max_chunk_bytes=max_chunk_bytes))
+    if isinstance(source, Iterable) and iter(source) is not source:
+        chunks = source
+        return plan_of_chunks(lambda: chunks)
+    return EMPTY_PLAN
 
 
 def resume(

@@ -24,6 +24,14 @@ current state, the state at the previous yielded version and small per-element
 bookkeeping: O(schema) memory, never O(events). States are persistent
 (``PMap``), so holding the previous one costs only what changed since.
 
+The effective stream: versions walk a log as replay does (effective.py): on a
+merged log the losers of its resolutions and its duplicate creations are
+records that leave the state unchanged (``Step.skipped`` says why), and later
+changes naming a duplicate's ids apply to the first creation's. The plan comes
+from a pre-pass when ``events`` is a sequence (or is given as ``plan=``); a
+one-shot iterator is walked record by record (merged-log semantics need a
+sequence, a store, or the plan).
+
 Provenance: ``Provenance`` records, for every live table and property, the id of
 the last event that changed it and the position since which it is unchanged,
 and for elements dropped since the previous yielded version, the dropping
@@ -37,6 +45,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from schemalog.effective import EffectivePlan, plan_of_events
 from schemalog.errors import SchemalogError
 from schemalog.events import (
     AddConnection,
@@ -192,19 +201,42 @@ def resolve(specs: Iterable[Spec | str | int], events: Iterable[Event]) -> list[
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One record applied: ``version`` is the version after it."""
+    """One record applied: ``version`` is the version after it.
+
+    ``event`` is the effective event (a merged log's aliased ids); ``skipped``
+    the effective stream's reason for leaving the record out (loser,
+    duplicate), else None.
+    """
 
     version: Version
     event: Event
     before: SchemaState
     after: SchemaState
     rejected: Rejected | None
+    skipped: str | None = None
 
 
-def walk(events: Iterable[Event], state: SchemaState | None = None) -> Iterator[Step]:
-    """Apply records one at a time (a rejected record leaves the state unchanged)."""
+def walk(
+    events: Iterable[Event],
+    state: SchemaState | None = None,
+    *,
+    plan: EffectivePlan | None = None,
+) -> Iterator[Step]:
+    """Apply the effective stream one record at a time (a rejected or skipped record
+    leaves the state unchanged); ``plan`` None: computed when ``events`` is a sequence."""
     current = state if state is not None else empty_state()
-    for position, event in enumerate(events, 1):
+    eplan = plan if plan is not None else plan_of_events(events)
+    merged = eplan.merged
+    for position, raw in enumerate(events, 1):
+        event = raw
+        if merged:
+            eff, why = eplan.step(raw)
+            if eff is None:
+                assert why is not None
+                version = Version(position, raw.id, _tag_of(raw))
+                yield Step(version, raw, current, current, None, why[1])
+                continue
+            event = eff
         result = apply(current, event)
         if isinstance(result, Applied):
             yield Step(
@@ -281,8 +313,8 @@ class Provenance:
         self.name_since.pop(element, None)
 
     def feed(self, step: Step, base: SchemaState | None) -> None:
-        """Record what ``step`` changed (nothing if rejected); ``base`` None: keep no drops."""
-        if step.rejected is not None:
+        """What ``step`` changed (not if rejected or skipped); ``base`` None: keep no drops."""
+        if step.rejected is not None or step.skipped is not None:
             return
         change, eid, pos = step.event.change, step.event.id, step.version.position
         if isinstance(change, CreateNodeTable | CreateRelTable):
@@ -343,12 +375,14 @@ def iter_versions(
     *,
     start: int = 0,
     stop: int | None = None,
+    plan: EffectivePlan | None = None,
 ) -> Iterator[VersionState]:
     """Yield the state at ``start``, then at every boundary after it, and at ``stop``.
 
     ``every``: ``"event"`` (each position), ``"tag"`` (each Tag record), or a
     set of positions. ``stop`` None means the head (yielded once the log ends,
-    unless it was just yielded). Reads nothing past ``stop``.
+    unless it was just yielded). Reads nothing past ``stop`` (the effective
+    stream's pre-pass over a sequence reads it whole: module doc).
     """
     prov = Provenance()
     state = empty_state()
@@ -365,12 +399,13 @@ def iter_versions(
         if stop == 0:
             return
     version = base_version
-    for step in walk(events):
+    for step in walk(events, plan=plan):
         count += 1
         version = step.version
         if started:
             prov.feed(step, base_state)
-            touched.update(touched_tables(step.event))
+            if step.skipped is None:
+                touched.update(touched_tables(step.event))
             if step.rejected is not None:
                 rejected.append(step.rejected)
         else:
