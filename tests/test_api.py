@@ -87,6 +87,10 @@ def test_merge_of_two_instances_reports_the_conflict_and_lww_resolves_it() -> No
     assert result.unresolved == () and len(result.added) == 1
     again, _ = SchemaLog.merge_into(MemoryStore(), [b, a], strategy="lww")
     assert merged.store.read(limit=100).records == again.store.read(limit=100).records
+    # the replayed merged log follows the resolution: b renamed last, a first
+    assert [t.name for t in merged.tables()] == ["Person", "Village", "LivesIn"]
+    first, _ = SchemaLog.merge_into(MemoryStore(), [a, b], strategy="fww")
+    assert [t.name for t in first.tables()] == ["Person", "Town", "LivesIn"]
 
 
 def test_compat_names_the_rename_and_metrics_count_it() -> None:
