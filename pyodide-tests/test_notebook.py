@@ -66,6 +66,19 @@ print("PROVENANCE " + json.dumps({
 }))
 """
 
+JSPI_PY = """
+from pyodide.ffi import can_run_sync, run_sync
+from pyodide.code import run_js
+print("JSPI", can_run_sync(), run_sync(run_js("new Promise(r => setTimeout(() => r(42), 5))")))
+"""
+
+SCROLL_TO_CELL_JS = """
+const notebook = window.jupyterapp.shell.currentWidget.content;
+notebook.activeCellIndex = arguments[0];
+if (notebook.scrollToItem) notebook.scrollToItem(arguments[0], "start");
+else notebook.widgets[arguments[0]].node.scrollIntoView();
+"""
+
 RUN_IN_KERNEL_JS = """
 const done = arguments[arguments.length - 1];
 const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
@@ -259,6 +272,22 @@ def test_tour_notebook_runs_in_jupyterlite(chrome: Any, lite_url: str) -> None:
     jspi = [line for line in text.splitlines() if "JSPI" in line or "can_block" in line]
     print("JSPI in the kernel:", *jspi, sep="\n  ")
     check_provenance(chrome, lite_url)
+    # JSPI in the kernel: a cell without any await may block on a JS promise too
+    # (the kernel runs every cell from an async Python function called from JS).
+    probe = chrome.execute_async_script(RUN_IN_KERNEL_JS, JSPI_PY)
+    assert "JSPI True 42" in probe, probe
+    for name, marker in (
+        ("notebook-workspace", "RESULT workspace_tables="),
+        ("notebook-graph", "RESULT graph="),
+    ):
+        index = next(
+            c["index"]
+            for c in state["cells"]
+            if any(marker in output_text(o) for o in c["outputs"])
+        )
+        chrome.execute_script(SCROLL_TO_CELL_JS, index)
+        time.sleep(1)
+        save_screenshot(chrome, name)
     assert "emscripten" in text, "the notebook did not run under Pyodide"
 
 
