@@ -30,6 +30,7 @@ import hashlib
 import heapq
 import os
 import re
+import time
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -179,6 +180,7 @@ class _Store:
         self.merges: dict[int, Event] = {}
         self.workspaces: set[str] = set()
         self.strings: dict[str, str] = {}
+        self.records = 0
 
     def add(self, event: Event, digest: bytes, src: int, loc: int, size: int) -> None:
         h = len(self.ids)
@@ -254,6 +256,7 @@ def _scan(
                     f"log {first_log} record {first_rec} vs log {log_no} record {record_no}",
                 )
         record_no += 1
+    store.records += record_no
     return broken, forked
 
 
@@ -292,6 +295,8 @@ class RecordMerge:
     conflicts: tuple[ConflictReport, ...]
     added: tuple[Event, ...]  # resolution events this merge created
     events: int  # number of events in the merged log
+    records: int  # input records read (copies included)
+    timings: dict[str, float]  # scan_s: reading and verifying the inputs
     _lines: Iterator[bytes]
 
     @property
@@ -329,9 +334,11 @@ def merge_record_logs(
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
 ) -> RecordMerge:
     """Merge stored logs (paths or line sequences) at record level; see the module docstring."""
+    t0 = time.perf_counter()
     sources = [_Lines(src) for src in logs]
     store = _Store()
     problems = [_scan(store, src, i, max_event_bytes) for i, src in enumerate(sources)]
+    timings = {"scan_s": time.perf_counter() - t0}
     for broken, forked in problems:  # merge_logs checks each log's chain, then its ids
         if broken is not None:
             raise broken
@@ -378,9 +385,8 @@ def merge_record_logs(
     new = sorted(added.values(), key=sort_key)
     merged = _with_added(store, order, fast, new)
     count = len(order) + len(new)
-    return RecordMerge(
-        tuple(reports), tuple(new), count, _emit(store, sources, merged, max_event_bytes)
-    )
+    lines = _emit(store, sources, merged)
+    return RecordMerge(tuple(reports), tuple(new), count, store.records, timings, lines)
 
 
 def _in_order(order: Sequence[int], wanted: Mapping[int, Any]) -> list[int]:
@@ -408,9 +414,7 @@ def _with_added(
     return [by_id[eid] if eid in by_id else store.where[eid] for eid in order_ids(keys, parents)]
 
 
-def _emit(
-    store: _Store, sources: list[_Lines], merged: Iterable[int | Event], max_bytes: int
-) -> Iterator[bytes]:
+def _emit(store: _Store, sources: list[_Lines], merged: Iterable[int | Event]) -> Iterator[bytes]:
     prev: bytes = b"null"
     try:
         for item in merged:
