@@ -91,6 +91,9 @@ def test_merge_of_two_instances_reports_the_conflict_and_lww_resolves_it() -> No
     assert [t.name for t in merged.tables()] == ["Person", "Village", "LivesIn"]
     first, _ = SchemaLog.merge_into(MemoryStore(), [a, b], strategy="fww")
     assert [t.name for t in first.tables()] == ["Person", "Town", "LivesIn"]
+    # compat and metrics walk the same effective stream: the losing rename is not counted
+    assert first.metrics().totals()["table_renames"] == 1
+    assert [f.name for f in first.compat("BACKWARD").findings] == ["Town"]
 
 
 def test_compat_names_the_rename_and_metrics_count_it() -> None:

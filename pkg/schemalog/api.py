@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from schemalog.apply import ApplyResult, apply_log
 from schemalog.backends.port import KuzuBackend
 from schemalog.clock import HybridLogicalClock
-from schemalog.codec import decode_record_or_raise
 from schemalog.compat import CompatReport, check_history, check_pair
 from schemalog.ddl import ddl_for_state
 from schemalog.errors import SchemalogError
@@ -59,6 +58,7 @@ from schemalog.metrics import Metrics, compute_metrics
 from schemalog.replay import ReplayReport, replay, resume
 from schemalog.schema import Rejected, SchemaState, TableState, apply, table_by_name
 from schemalog.store import MemoryStore, NdjsonStore
+from schemalog.store.events import StoreEvents
 from schemalog.store.port import EventStore, Page
 
 __all__ = ["LogUnreadable", "SchemaLog", "UnknownName"]
@@ -242,11 +242,9 @@ class SchemaLog:
         """One page of records and the cursor after it (stays valid while others append)."""
         return self.store.read(after=after, limit=limit)
 
-    def events(self) -> Iterator[Event]:
-        """Every event in log order, streamed chunk by chunk."""
-        for chunk in self.store.iter_raw(0):
-            for offset, line in enumerate(chunk.lines):
-                yield decode_record_or_raise(line, chunk.start + offset).event
+    def events(self) -> StoreEvents:
+        """Every event in log order, streamed chunk by chunk; iterate as often as needed."""
+        return StoreEvents(self.store)
 
     def verify(self) -> ReplayReport:
         """Check every checksum, canonical form and hash link; ``.ok`` and ``.stopped`` tell."""

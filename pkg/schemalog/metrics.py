@@ -154,6 +154,7 @@ class WindowStats:
     merges_with_conflicts: int = 0
     resolutions: int = 0
     rejected: int = 0
+    skipped: int = 0  # merge losers and duplicates the effective stream left out
     size: Size = field(default_factory=Size)
 
     def to_obj(self, window: Window) -> dict[str, Any]:
@@ -168,6 +169,7 @@ class WindowStats:
             "merges_with_conflicts": self.merges_with_conflicts,
             "property_renames": self.property_renames,
             "rejected": self.rejected,
+            "skipped": self.skipped,
             "renames": self.table_renames + self.property_renames,
             "resolutions": self.resolutions,
             "table_renames": self.table_renames,
@@ -218,6 +220,7 @@ class Metrics:
             "merges_with_conflicts": self._total("merges_with_conflicts"),
             "property_renames": self._total("property_renames"),
             "rejected": self._total("rejected"),
+            "skipped": self._total("skipped"),
             "resolutions": self._total("resolutions"),
             "table_renames": self._total("table_renames"),
         }
@@ -351,6 +354,7 @@ class _Collector:
         after: SchemaState,
         rejected: bool,
         findings: Iterable[str],
+        skipped: bool = False,
     ) -> None:
         key = self.window.key(position - 1, event.hlc.wall_ms)
         bucket = self.buckets.get(key)
@@ -370,8 +374,9 @@ class _Collector:
             bucket.merges += 1
             bucket.resolutions += len(change.resolutions)
             bucket.merges_with_conflicts += 1 if change.resolutions else 0
-        if rejected:
-            bucket.rejected += 1
+        if rejected or skipped:
+            bucket.rejected += rejected
+            bucket.skipped += skipped
             return
         table_id: str | None = getattr(change, "table_id", None)
         if table_id is None:
@@ -461,7 +466,13 @@ def compute_metrics(
         metrics.last_ms = wall if metrics.last_ms is None else max(metrics.last_ms, wall)
         findings = [f.rule for f in collector.checker.check(item)]
         collector.feed(
-            event, item.version.position, item.before, item.state, bool(item.rejected), findings
+            event,
+            item.version.position,
+            item.before,
+            item.state,
+            bool(item.rejected),
+            findings,
+            skipped=item.skipped > 0,
         )
     if state is not None:
         collector.finish(state, metrics)

@@ -364,6 +364,7 @@ class VersionState:
     rejected: tuple[Rejected, ...]
     provenance: Provenance
     event: Event | None = None  # the last record read (None for the start version)
+    skipped: int = 0  # records in between the effective stream left out (merge losers...)
 
 
 Boundaries = Literal["event", "tag"] | frozenset[int]
@@ -390,6 +391,7 @@ def iter_versions(
     base_state = state
     touched: set[str] = set()
     rejected: list[Rejected] = []
+    skipped = 0
     count = 0
     started = start == 0
     last_yielded = -1
@@ -408,6 +410,8 @@ def iter_versions(
                 touched.update(touched_tables(step.event))
             if step.rejected is not None:
                 rejected.append(step.rejected)
+            if step.skipped is not None:
+                skipped += 1
         else:
             prov.feed(step, None)
         state = step.after
@@ -439,12 +443,14 @@ def iter_versions(
                 tuple(rejected),
                 prov,
                 step.event,
+                skipped,
             )
             last_yielded = pos
             prov.rebase()
             base_version, base_state = version, state
             touched.clear()
             rejected.clear()
+            skipped = 0
         if pos == stop:
             return
     if not started:
