@@ -82,9 +82,11 @@ Partition recovery (``Replica``)
 from __future__ import annotations
 
 import hashlib
+from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from schemalog.clock import Timestamp
@@ -275,9 +277,16 @@ Key = tuple[str, ...]
 
 
 def _fingerprint_node(c: CreateNodeTable) -> bytes:
-    props = [[p.name, p.type, p.default] for p in c.properties]
+    props = tuple((p.name, p.type, p.default) for p in c.properties)
     pk = [p.property_id for p in c.properties].index(c.primary_key)
-    return canonical_bytes(["NODE", props, pk])
+    return _canonical_shared(("NODE", props, pk), tuple(type(p[2]) for p in props))
+
+
+@lru_cache(maxsize=4096)
+def _canonical_shared(value: Any, default_types: tuple[type, ...]) -> bytes:
+    # Fingerprints repeat (same definitions across tables): one bytes object each.
+    # ``default_types`` is part of the cache key: 1 == True, yet they encode apart.
+    return canonical_bytes(value)
 
 
 # What an event touches, before aliasing: a small tuple per change kind, kept
@@ -300,7 +309,7 @@ def _spec(event: Event) -> Spec:
         return ("DT", c.table_id)
     if isinstance(c, AddProperty):
         p = c.property
-        fp = canonical_bytes([p.type, p.default])
+        fp = _canonical_shared((p.type, p.default), (type(p.default),))
         return ("AP", c.table_id, catalog_key(p.name), fp, p.property_id)
     if isinstance(c, DropProperty):
         return ("DP", c.table_id, c.property_id)
@@ -415,7 +424,7 @@ class _Group:
     __slots__ = ("lanes",)
 
     def __init__(self) -> None:
-        self.lanes: dict[int, tuple[list[int], list[int], list[Any]]] = {}
+        self.lanes: dict[int, tuple[array[int], array[int], list[Any]]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -539,7 +548,7 @@ def _analyze_facts(order: Iterable[int], facts: Facts) -> _Analysis:
                 group = index[(key, role)] = _Group()
             slot = group.lanes.get(lane)
             if slot is None:
-                slot = group.lanes[lane] = ([], [], [])
+                slot = group.lanes[lane] = (array("q"), array("q"), [])
             slot[0].append(pos)
             slot[1].append(h)
             slot[2].append(detail)
