@@ -162,3 +162,9 @@ def test_resolutions_already_in_a_log_are_not_redone() -> None:
     assert again.to_bytes() == data and again.added == ()
     events = merge_events([[r.event for r in decode_log(x)] for x in logs], "lww")
     assert [e.id for e in events.added] == [e.id for e in first.added]
+
+
+def test_lines_with_newlines_as_decode_log_takes_them() -> None:
+    logs = [_lines(x) for x in synth_replicas(2, 4, 8, 13, conflict_rate=0.3)]
+    with_nl = [[line + b"\n" for line in lines] for lines in logs]
+    assert _fast(with_nl, "lww") == _reference(logs, "lww") == _reference(with_nl, "lww")

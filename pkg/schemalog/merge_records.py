@@ -127,7 +127,7 @@ class _Lines:
         """(line number, locator, line) for every line, as ``bytes.splitlines`` splits them."""
         if self.lines is not None:
             for i, line in enumerate(self.lines):
-                yield i, i, line
+                yield i, i, line[:-1] if line.endswith(b"\n") else line  # as decode_record
             return
         assert self.path is not None
         number = offset = 0
@@ -149,7 +149,8 @@ class _Lines:
 
     def read(self, locator: int, length: int) -> bytes:
         if self.lines is not None:
-            return self.lines[locator]
+            line = self.lines[locator]
+            return line[:-1] if line.endswith(b"\n") else line
         if self.fd is None:
             assert self.path is not None
             self.fd = os.open(self.path, os.O_RDONLY)
