@@ -129,3 +129,36 @@ def test_snapshot_at_zero_and_checksum_at() -> None:
     assert at(10) == store.head().checksum
     empty = Snapshot.from_report(replay([]))
     assert empty.position == 0 and empty.checksum_at_position is None
+
+
+def test_a_resolution_appended_after_a_snapshot_is_not_missed(tmp_path: Path) -> None:
+    """Losers of a resolution that arrives later lie before the snapshot: it must not be used."""
+    from schemalog.clock import HybridLogicalClock
+    from schemalog.events import RenameTable, build_node_table, new_event
+    from schemalog.merge import merge_events, replay_merged
+    from schemalog.schema import state_hash
+
+    def clock(origin: str, start: int) -> HybridLogicalClock:
+        wall = [start]
+
+        def now() -> int:
+            wall[0] += 10
+            return wall[0]
+
+        return HybridLogicalClock(origin, now)
+
+    base = new_event(
+        clock("o", 1_700_000_000_000), "ws", (), build_node_table("City", [("id", "INT64")], "id")
+    )
+    a = new_event(clock("a", 1_700_000_001_000), "ws", (base.id,), RenameTable(base.id, "Town"))
+    b = new_event(clock("b", 1_700_000_002_000), "ws", (base.id,), RenameTable(base.id, "Village"))
+    unresolved = merge_events([[base, a], [base, b]], "reject")  # both renames, no winner yet
+    store = MemoryStore()
+    store.append(list(unresolved.events), expected=None)
+    replay_with_snapshots(store, tmp_path)  # a snapshot after both renames
+    resolved = merge_events([unresolved.events], "fww")  # a resolution: a's Town wins
+    store.append(list(resolved.added), expected=store.head().checksum)
+    report = replay_with_snapshots(store, tmp_path)
+    assert report.state_hash == state_hash(replay_merged(resolved.events).state)
+    assert [t.name for t in report.state.tables.values()] == ["Town"]
+    assert any("snapshots not used" in w for w in report.warnings)

@@ -37,10 +37,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemalog.codec import canonical_bytes, checksum
+from schemalog.effective import plan_of_chunks
 from schemalog.errors import InvalidState, SchemalogError
 from schemalog.replay import RawSource, ReplayReport, replay
 from schemalog.schema import SchemaState, state_from_obj, state_hash, state_to_obj
 from schemalog.store.errors import RecordTooLarge
+from schemalog.store.port import DEFAULT_CHUNK_BYTES
 
 __all__ = [
     "SNAPSHOT_FORMAT",
@@ -280,8 +282,20 @@ def replay_with_snapshots(
     starts from the same snapshot and meets the same failure.
     """
     snaps = directory if isinstance(directory, SnapshotDir) else SnapshotDir(directory)
+    budget = options.get("max_chunk_bytes", DEFAULT_CHUNK_BYTES)
+    plan = options.pop("plan", None) or plan_of_chunks(
+        lambda: source.iter_raw(start=0, max_chunk_bytes=budget)
+    )
+    if plan.merged:
+        # A resolution appended after a snapshot can make an event before it a
+        # loser: the snapshot's state would still hold the loser's effect. A
+        # snapshot records no plan, so a merged log is always replayed whole.
+        report = replay(source, plan=plan, **options)
+        note = "merged log (resolutions or duplicates): snapshots not used, replayed whole"
+        return dataclasses.replace(report, warnings=(note, *report.warnings))
     choice = snaps.latest_valid(checksum_at(source))
     notes = list(choice.warnings)
+    options["plan"] = plan
     if choice.snapshot is not None and choice.state is not None:
         snap = choice.snapshot
         notes.append(f"started from snapshot {snaps.file(snap.position)} ({snap.position} records)")
