@@ -38,6 +38,8 @@ __all__ = [
     "event_id",
     "parse_event_id",
     "parsed_type",
+    "prefixed",
+    "remember_event_id",
     "under",
     "under_type",
 ]
@@ -71,8 +73,12 @@ class under:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if isinstance(exc, InvalidEvent):
-            field = f"{self.prefix}.{exc.field}" if exc.field else self.prefix
-            raise InvalidEvent(field, exc.reason) from None
+            raise prefixed(self.prefix, exc) from None
+
+
+def prefixed(prefix: str, exc: InvalidEvent) -> InvalidEvent:
+    """``exc`` re-rooted under ``prefix`` (what ``under`` raises; for try/except callers)."""
+    return InvalidEvent(f"{prefix}.{exc.field}" if exc.field else prefix, exc.reason)
 
 
 def event_id(origin: str, hlc: Timestamp) -> str:
@@ -80,19 +86,43 @@ def event_id(origin: str, hlc: Timestamp) -> str:
     return f"{origin}@{hlc.wall_ms}.{hlc.logical}"
 
 
+# Bounded caches of ids already parsed/checked: table ids and parents repeat
+# across many events of a log. Both map an immutable str to the result of a
+# pure function of it; cleared when full, so they never hold more than this.
+_CACHE_MAX = 4096
+_ID_STAMPS: dict[str, Timestamp] = {}
+_GOOD_PROPERTY_IDS: set[str] = set()
+
+
 def parse_event_id(value: object, field: str = "id") -> Timestamp:
     """The timestamp an event id encodes, or InvalidEvent if it is not an event id."""
     if type(value) is not str:
         raise InvalidEvent(field, f"event id must be a string, got {type(value).__name__}")
-    stamp = _event_id_timestamp(value)
+    stamp = _ID_STAMPS.get(value)
     if stamp is None:
-        raise InvalidEvent(field, f"{value!r} is not an event id (origin@wall_ms.logical)")
+        stamp = _event_id_timestamp(value)
+        if stamp is None:
+            raise InvalidEvent(field, f"{value!r} is not an event id (origin@wall_ms.logical)")
+        if len(_ID_STAMPS) >= _CACHE_MAX:
+            _ID_STAMPS.clear()
+        _ID_STAMPS[value] = stamp
     return stamp
 
 
-@lru_cache(maxsize=65536)
+def remember_event_id(value: str, stamp: Timestamp) -> None:
+    """Cache ``parse_event_id(value) == stamp`` for an id just proved to be ``event_id(o, stamp)``.
+
+    Only for ``value == event_id(stamp.origin, stamp)`` with ``stamp`` a valid
+    Timestamp: its origin passed the same pattern as the id's origin part, and
+    its ints print as the id pattern's digits, so parsing ``value`` gives
+    ``stamp``. Events call it once validated: their ids come back as parents.
+    """
+    if len(_ID_STAMPS) >= _CACHE_MAX:
+        _ID_STAMPS.clear()
+    _ID_STAMPS[value] = stamp
+
+
 def _event_id_timestamp(value: str) -> Timestamp | None:
-    # Cached: table ids and parents repeat across many events of a log.
     m = _EVENT_ID_RE.match(value)
     if m is None:
         return None
@@ -103,16 +133,22 @@ def _event_id_timestamp(value: str) -> Timestamp | None:
 
 
 def check_event_id(value: object, field: str) -> str:
-    parse_event_id(value, field)
+    if type(value) is not str or value not in _ID_STAMPS:
+        parse_event_id(value, field)
     return value  # type: ignore[return-value]  # parse_event_id proved it a str
 
 
 def check_property_id(value: object, field: str) -> str:
+    if type(value) is str and value in _GOOD_PROPERTY_IDS:
+        return value
     if type(value) is not str:
         raise InvalidEvent(field, f"property id must be a string, got {type(value).__name__}")
     m = _PROPERTY_ID_RE.match(value)
     if m is None or _EVENT_ID_RE.match(m.group(1)) is None:
         raise InvalidEvent(field, f"{value!r} is not a property id (event_id/pN)")
+    if len(_GOOD_PROPERTY_IDS) >= _CACHE_MAX:
+        _GOOD_PROPERTY_IDS.clear()
+    _GOOD_PROPERTY_IDS.add(value)
     return value
 
 
@@ -212,10 +248,11 @@ class Resolution:
 def check_ids(value: object, field: str, allow_empty: bool) -> tuple[str, ...]:
     ids = check_tuple(value, field, MAX_PARENTS)
     for i, item in enumerate(ids):
-        check_event_id(item, f"{field}[{i}]")
+        if type(item) is not str or item not in _ID_STAMPS:  # else known good
+            check_event_id(item, f"{field}[{i}]")
     if not ids and not allow_empty:
         raise InvalidEvent(field, "is empty")
-    if list(ids) != sorted(set(ids)):
+    if len(ids) > 1 and list(ids) != sorted(set(ids)):  # 0 or 1 ids are sorted, unique
         raise InvalidEvent(field, "must be sorted and without duplicates")
     return ids
 

@@ -47,6 +47,8 @@ from schemalog.event_parts import (
     event_id,
     parse_event_id,
     parsed_type,
+    prefixed,
+    remember_event_id,
     under,
     under_type,
 )
@@ -356,14 +358,17 @@ class Event:
         expected = event_id(self.origin, self.hlc)
         if self.id != expected:
             raise InvalidEvent("id", f"{self.id!r} must be {expected!r} (origin@wall_ms.logical)")
-        if self.id in self.parents if type(self.parents) is tuple else False:
-            raise InvalidEvent("parents", f"names the event itself ({self.id!r})")
-        parents = check_ids(self.parents, "parents", allow_empty=True)
-        for i, parent in enumerate(parents):
-            if not parse_event_id(parent) < self.hlc:
-                raise InvalidEvent(
-                    f"parents[{i}]", f"{parent!r} is not earlier than the event's hlc"
-                )
+        parents = self.parents
+        if type(parents) is not tuple or parents:  # () needs no check
+            if self.id in parents if type(parents) is tuple else False:
+                raise InvalidEvent("parents", f"names the event itself ({self.id!r})")
+            parents = check_ids(parents, "parents", allow_empty=True)
+            hlc = self.hlc
+            for i, parent in enumerate(parents):
+                if not parse_event_id(parent) < hlc:
+                    raise InvalidEvent(
+                        f"parents[{i}]", f"{parent!r} is not earlier than the event's hlc"
+                    )
         if type(self.change) not in _CHANGE_CLASSES:
             raise InvalidEvent(
                 "change", f"must be a change dataclass, got {type(self.change).__name__}"
@@ -371,6 +376,7 @@ class Event:
         if type(self.change) is Merge and len(parents) < 2:
             raise InvalidEvent("parents", "a merge joins at least two heads")
         self.change.check_identity(self.id)
+        remember_event_id(self.id, self.hlc)  # id == event_id(origin, hlc), checked above
 
     @property
     def kind(self) -> str:
@@ -391,31 +397,38 @@ class Event:
     @classmethod
     def from_obj(cls, obj: object) -> Event:
         """Strictly rebuild an event from ``to_obj`` output; raises InvalidEvent(path, reason)."""
+        # The hot path of every decoded record: each check is one comparison
+        # inline, the slow helpers only run to build the error.
         if type(obj) is not dict:
             raise InvalidEvent("event", f"must be an object, got {type(obj).__name__}")
         if "format" in obj and (type(obj["format"]) is not int or obj["format"] != FORMAT):
             raise InvalidEvent(
                 "format", f"unknown format version {obj['format']!r} (reads {FORMAT})"
             )
-        d = _exact_keys(obj, "event", _EVENT_KEYS)
-        hlc = _exact_keys(d["hlc"], "hlc", ("logical", "wall_ms"))
-        origin = d["origin"]
+        if obj.keys() != _EVENT_KEY_SET:
+            _exact_keys(obj, "event", _EVENT_KEYS)
+        hlc = obj["hlc"]
+        if type(hlc) is not dict or hlc.keys() != _HLC_KEY_SET:
+            _exact_keys(hlc, "hlc", _HLC_KEYS)
+        origin = obj["origin"]
         validate_token(origin, "origin")
         stamp = Timestamp(hlc["wall_ms"], hlc["logical"], origin)  # fields say "hlc.*"
-        with under("change"):
-            change = _change_from_obj(d["change"])
+        try:
+            change = _change_from_obj(obj["change"])
+        except InvalidEvent as exc:
+            raise prefixed("change", exc) from None
+        parents = obj["parents"]
+        if type(parents) is not list:
+            _tuple(parents, "parents")  # raises
         return cls(
-            id=d["id"],
-            workspace=d["workspace"],
-            origin=origin,
-            hlc=stamp,
-            parents=_tuple(d["parents"], "parents"),
-            format=d["format"],
-            change=change,
+            obj["id"], obj["workspace"], origin, stamp, tuple(parents), obj["format"], change
         )
 
 
 _EVENT_KEYS = ("change", "format", "hlc", "id", "origin", "parents", "workspace")
+_EVENT_KEY_SET = frozenset(_EVENT_KEYS)
+_HLC_KEYS = ("logical", "wall_ms")
+_HLC_KEY_SET = frozenset(_HLC_KEYS)
 
 
 @lru_cache(maxsize=64)
@@ -424,6 +437,7 @@ def _key_set(names: tuple[str, ...]) -> frozenset[str]:
 
 
 def _exact_keys(obj: object, path: str, names: tuple[str, ...]) -> dict[str, Any]:
+    """``obj`` if it is an object with exactly the fields ``names``, else InvalidEvent."""
     if type(obj) is not dict:
         raise InvalidEvent(path, f"must be an object, got {type(obj).__name__}")
     if obj.keys() != _key_set(names):
@@ -444,56 +458,145 @@ def _tuple(value: object, path: str) -> tuple[Any, ...]:
     return tuple(value)
 
 
+_PROPERTY_KEYS = ("default", "name", "property_id", "type")
+_PROPERTY_KEY_SET = frozenset(_PROPERTY_KEYS)
+_CONNECTION_KEYS = ("from_table_id", "to_table_id")
+_CONNECTION_KEY_SET = frozenset(_CONNECTION_KEYS)
+_RESOLUTION_KEYS = ("conflict_key", "losers", "winner")
+_RESOLUTION_KEY_SET = frozenset(_RESOLUTION_KEYS)
+
+
 def _property_from_obj(obj: object, path: str) -> PropertyDef:
-    d = _exact_keys(obj, path, ("default", "name", "property_id", "type"))
-    with under(path):
+    if type(obj) is not dict or obj.keys() != _PROPERTY_KEY_SET:
+        _exact_keys(obj, path, _PROPERTY_KEYS)  # raises
+    d: dict[str, Any] = obj  # type: ignore[assignment]
+    try:
         return PropertyDef(d["property_id"], d["name"], d["type"], d["default"])
+    except InvalidEvent as exc:
+        raise prefixed(path, exc) from None
 
 
 def _connection_from_obj(obj: object, path: str) -> Connection:
-    d = _exact_keys(obj, path, ("from_table_id", "to_table_id"))
-    with under(path):
+    if type(obj) is not dict or obj.keys() != _CONNECTION_KEY_SET:
+        _exact_keys(obj, path, _CONNECTION_KEYS)  # raises
+    d: dict[str, Any] = obj  # type: ignore[assignment]
+    try:
         return Connection(d["from_table_id"], d["to_table_id"])
+    except InvalidEvent as exc:
+        raise prefixed(path, exc) from None
 
 
 def _resolution_from_obj(obj: object, path: str) -> Resolution:
-    d = _exact_keys(obj, path, ("conflict_key", "losers", "winner"))
+    d = _exact_keys(obj, path, _RESOLUTION_KEYS)
     with under(path):
         return Resolution(d["conflict_key"], d["winner"], _tuple(d["losers"], "losers"))
 
 
 def _many(decode: Callable[[object, str], Any]) -> Callable[[object, str], tuple[Any, ...]]:
     def decode_all(value: object, path: str) -> tuple[Any, ...]:
-        return tuple(decode(v, f"{path}[{i}]") for i, v in enumerate(_tuple(value, path)))
+        return tuple([decode(v, f"{path}[{i}]") for i, v in enumerate(_tuple(value, path))])
 
     return decode_all
 
 
-# Fields holding parts; every other field is a scalar checked by __post_init__.
-_NESTED: dict[str, Callable[[object, str], Any]] = {
-    "properties": _many(_property_from_obj),
-    "property": _property_from_obj,
-    "connections": _many(_connection_from_obj),
-    "connection": _connection_from_obj,
-    "resolutions": _many(_resolution_from_obj),
-}
-_FIELD_NAMES = {cls: tuple(f.name for f in fields(cls)) for cls in _CHANGE_CLASSES}
+_properties_from_obj = _many(_property_from_obj)
+_connections_from_obj = _many(_connection_from_obj)
+_resolutions_from_obj = _many(_resolution_from_obj)
+
+# One decoder per kind: it checks the exact field set with one comparison and
+# passes the fields to the dataclass, whose __post_init__ checks their values
+# (the one place each rule lives). Nested parts are decoded first, in field order.
+_ChangeDecoder = Callable[[dict[str, Any]], Change]
+_DECODERS: dict[str, tuple[frozenset[str], tuple[str, ...], _ChangeDecoder]] = {}
+
+
+def _decoder(cls: type[_ChangeBase]) -> Callable[[_ChangeDecoder], _ChangeDecoder]:
+    names = ("kind", *(f.name for f in fields(cls)))
+
+    def register(decode: _ChangeDecoder) -> _ChangeDecoder:
+        _DECODERS[cls.KIND] = (frozenset(names), names, decode)
+        return decode
+
+    return register
+
+
+@_decoder(CreateNodeTable)
+def _create_node_table(d: dict[str, Any]) -> Change:
+    props = _properties_from_obj(d["properties"], "properties")
+    return CreateNodeTable(d["table_id"], d["name"], props, d["primary_key"])
+
+
+@_decoder(CreateRelTable)
+def _create_rel_table(d: dict[str, Any]) -> Change:
+    conns = _connections_from_obj(d["connections"], "connections")
+    props = _properties_from_obj(d["properties"], "properties")
+    return CreateRelTable(d["table_id"], d["name"], conns, props, d["multiplicity"])
+
+
+@_decoder(AddProperty)
+def _add_property(d: dict[str, Any]) -> Change:
+    return AddProperty(d["table_id"], _property_from_obj(d["property"], "property"))
+
+
+@_decoder(DropProperty)
+def _drop_property(d: dict[str, Any]) -> Change:
+    return DropProperty(d["table_id"], d["property_id"])
+
+
+@_decoder(RenameProperty)
+def _rename_property(d: dict[str, Any]) -> Change:
+    return RenameProperty(d["table_id"], d["property_id"], d["new_name"])
+
+
+@_decoder(RenameTable)
+def _rename_table(d: dict[str, Any]) -> Change:
+    return RenameTable(d["table_id"], d["new_name"])
+
+
+@_decoder(DropTable)
+def _drop_table(d: dict[str, Any]) -> Change:
+    return DropTable(d["table_id"])
+
+
+@_decoder(AddConnection)
+def _add_connection(d: dict[str, Any]) -> Change:
+    return AddConnection(d["table_id"], _connection_from_obj(d["connection"], "connection"))
+
+
+@_decoder(DropConnection)
+def _drop_connection(d: dict[str, Any]) -> Change:
+    return DropConnection(d["table_id"], _connection_from_obj(d["connection"], "connection"))
+
+
+@_decoder(CommentOnTable)
+def _comment_on_table(d: dict[str, Any]) -> Change:
+    return CommentOnTable(d["table_id"], d["comment"])
+
+
+@_decoder(Merge)
+def _merge(d: dict[str, Any]) -> Change:
+    return Merge(_resolutions_from_obj(d["resolutions"], "resolutions"))
+
+
+@_decoder(Tag)
+def _tag(d: dict[str, Any]) -> Change:
+    return Tag(d["name"])
+
+
+assert set(_DECODERS) == set(CHANGE_KINDS), "every change kind needs a decoder"
 
 
 def _change_from_obj(obj: object) -> Change:
     if type(obj) is not dict:
         raise InvalidEvent("", f"must be an object, got {type(obj).__name__}")
     kind = obj.get("kind")
-    cls = CHANGE_KINDS.get(kind) if type(kind) is str else None
-    if cls is None:
+    entry = _DECODERS.get(kind) if type(kind) is str else None
+    if entry is None:
         raise InvalidEvent("kind", f"unknown change kind {kind!r}")
-    names = _FIELD_NAMES[cls]
-    d = _exact_keys(obj, "", ("kind", *names))
-    args = {}
-    for name in names:
-        decode = _NESTED.get(name)
-        args[name] = decode(d[name], name) if decode is not None else d[name]
-    return cls(**args)  # type: ignore[return-value]
+    key_set, names, decode = entry
+    if obj.keys() != key_set:
+        _exact_keys(obj, "", names)  # raises, naming the unknown and missing fields
+    return decode(obj)
 
 
 # ---------------------------------------------------------------- creating events

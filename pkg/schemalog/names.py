@@ -83,8 +83,24 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _PLAIN_ASCII_RE = re.compile(r"[\x20-\x5f\x61-\x7e]+\Z")
 
 
+# Names already found valid: the rule is a pure function of the (immutable) string,
+# and a log repeats a few thousand names many times. Bounded: cleared when full.
+_GOOD_NAMES: set[str] = set()
+_GOOD_NAMES_MAX = 4096
+
+
 def validate_name(value: object, field: str) -> str:
     """Return ``value`` if it is a valid name, else raise InvalidEvent(field, reason)."""
+    if type(value) is str and value in _GOOD_NAMES:
+        return value
+    _check_name(value, field)
+    if len(_GOOD_NAMES) >= _GOOD_NAMES_MAX:
+        _GOOD_NAMES.clear()
+    _GOOD_NAMES.add(value)  # type: ignore[arg-type]  # _check_name proved it a str
+    return value  # type: ignore[return-value]
+
+
+def _check_name(value: object, field: str) -> None:
     if type(value) is not str:
         raise InvalidEvent(field, f"name must be a string, got {type(value).__name__}")
     if not value:
@@ -102,7 +118,6 @@ def validate_name(value: object, field: str) -> str:
         raise InvalidEvent(field, "name has leading or trailing whitespace")
     if catalog_key(value[: len(RESERVED_PREFIX)]) == RESERVED_PREFIX:
         raise InvalidEvent(field, f"names starting with {RESERVED_PREFIX!r} are reserved")
-    return value
 
 
 def validate_table_name(value: object, field: str) -> str:
@@ -138,9 +153,11 @@ _GOOD_TOKENS: set[str] = set()
 
 def validate_token(value: object, field: str) -> str:
     """Origins and workspaces: 1..64 ASCII letters, digits, ``_ . -``, starting alphanumeric."""
+    if type(value) is str and value in _GOOD_TOKENS:
+        return value
     if type(value) is not str:
         raise InvalidEvent(field, f"must be a string, got {type(value).__name__}")
-    if value not in _GOOD_TOKENS and _TOKEN_RE.match(value) is None:
+    if _TOKEN_RE.match(value) is None:
         raise InvalidEvent(
             field, f"{value!r} must be 1..64 of [A-Za-z0-9_.-] starting alphanumeric"
         )
