@@ -44,7 +44,8 @@ Merge and Tag events do not change the schema.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from schemalog.codec import canonical_bytes
@@ -104,6 +105,11 @@ class TableState:
     connections: tuple[Connection, ...]  # sorted, rel tables only
     multiplicity: str | None  # rel tables only
     comment: str = ""
+    # catalog_key(name) -> property, built on first use; not part of the value.
+    # ``apply`` hands an updated copy to the table it derives (never mutated).
+    _by_key: dict[str, PropertyDef] | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
 
     def property(self, property_id: str) -> PropertyDef | None:
         for prop in self.properties:
@@ -112,11 +118,16 @@ class TableState:
         return None
 
     def property_named(self, name: str) -> PropertyDef | None:
-        key = catalog_key(name)
-        for prop in self.properties:
-            if catalog_key(prop.name) == key:
-                return prop
-        return None
+        return self._name_index().get(catalog_key(name))
+
+    def _name_index(self) -> dict[str, PropertyDef]:
+        index = self._by_key
+        if index is None:
+            index = {}
+            for prop in self.properties:  # the first of equal keys wins, as a scan would
+                index.setdefault(catalog_key(prop.name), prop)
+            object.__setattr__(self, "_by_key", index)
+        return index
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,128 +250,220 @@ def _check_new_table(state: SchemaState, table_id: str, name: str) -> None:
 
 
 def _put(state: SchemaState, table: TableState) -> SchemaState:
-    return replace(state, tables=state.tables.set(table.table_id, table))
+    return SchemaState(state.tables.set(table.table_id, table), state.names, state.referenced_by)
+
+
+def _derive(
+    table: TableState,
+    name: str,
+    properties: tuple[PropertyDef, ...],
+    connections: tuple[Connection, ...],
+    comment: str,
+    by_key: dict[str, PropertyDef] | None,
+) -> TableState:
+    """``table`` with some fields changed; ``by_key`` is the name index of ``properties``."""
+    new = TableState(
+        table.table_id,
+        table.kind,
+        name,
+        properties,
+        table.primary_key,
+        connections,
+        table.multiplicity,
+        comment,
+    )
+    if by_key is not None:
+        object.__setattr__(new, "_by_key", by_key)
+    return new
+
+
+def _create_node_table(state: SchemaState, change: CreateNodeTable) -> SchemaState:
+    _check_new_table(state, change.table_id, change.name)
+    table = TableState(
+        change.table_id, NODE, change.name, change.properties, change.primary_key, (), None
+    )
+    return SchemaState(
+        state.tables.set(table.table_id, table),
+        state.names.set(catalog_key(change.name), change.table_id),
+        state.referenced_by,
+    )
+
+
+def _create_rel_table(state: SchemaState, change: CreateRelTable) -> SchemaState:
+    _check_new_table(state, change.table_id, change.name)
+    problem = _check_endpoints(state, change.connections)
+    if problem is not None:
+        raise _Reject(*problem)
+    table = TableState(
+        change.table_id,
+        REL,
+        change.name,
+        change.properties,
+        None,
+        change.connections,
+        change.multiplicity,
+    )
+    return SchemaState(
+        state.tables.set(table.table_id, table),
+        state.names.set(catalog_key(change.name), change.table_id),
+        _add_refs(state.referenced_by, change.table_id, change.connections),
+    )
+
+
+def _add_property(state: SchemaState, change: AddProperty) -> SchemaState:
+    table = _table(state, change.table_id)
+    new = change.property
+    if table.property(new.property_id) is not None:
+        raise _Reject("property-exists", f"property id {new.property_id} already exists")
+    index = table._name_index()
+    key = catalog_key(new.name)
+    if key in index:
+        raise _Reject("property-name-taken", f"{table.name!r} already has {new.name!r}")
+    if table.kind == REL and new.type == "SERIAL":
+        raise _Reject("rel-serial-add", f"cannot add SERIAL {new.name!r} to rel {table.name!r}")
+    index = {**index, key: new}
+    props = (*table.properties, new)
+    return _put(state, _derive(table, table.name, props, table.connections, table.comment, index))
+
+
+def _drop_property(state: SchemaState, change: DropProperty) -> SchemaState:
+    table = _table(state, change.table_id)
+    prop = _prop(table, change.property_id)
+    if table.primary_key == prop.property_id:
+        raise _Reject("primary-key-drop", f"{prop.name!r} is the primary key of {table.name!r}")
+    kept = tuple(p for p in table.properties if p.property_id != prop.property_id)
+    index = table._by_key
+    if index is not None:
+        index = dict(index)
+        if index.get(catalog_key(prop.name)) is prop:
+            del index[catalog_key(prop.name)]
+        else:  # (not from apply: equal keys) rebuild on demand
+            index = None
+    return _put(state, _derive(table, table.name, kept, table.connections, table.comment, index))
+
+
+def _rename_property(state: SchemaState, change: RenameProperty) -> SchemaState:
+    table = _table(state, change.table_id)
+    prop = _prop(table, change.property_id)
+    if prop.type == "SERIAL":
+        raise _Reject("serial-rename", f"SERIAL {prop.name!r} of {table.name!r}: no rename")
+    other = table.property_named(change.new_name)
+    if other is not None and other.property_id != prop.property_id:
+        raise _Reject("property-name-taken", f"{table.name!r} already has {change.new_name!r}")
+    renamed = PropertyDef(prop.property_id, change.new_name, prop.type, prop.default)
+    props = tuple(renamed if p.property_id == prop.property_id else p for p in table.properties)
+    index = dict(table._name_index())
+    by_key: dict[str, PropertyDef] | None = index
+    if index.get(catalog_key(prop.name)) is prop:
+        del index[catalog_key(prop.name)]
+        index[catalog_key(change.new_name)] = renamed
+    else:  # (not from apply: equal keys) rebuild on demand
+        by_key = None
+    return _put(state, _derive(table, table.name, props, table.connections, table.comment, by_key))
+
+
+def _rename_table(state: SchemaState, change: RenameTable) -> SchemaState:
+    table = _table(state, change.table_id)
+    serial = [p.name for p in table.properties if p.type == "SERIAL"]
+    if serial:
+        raise _Reject("serial-rename", f"{table.name!r} has SERIAL {serial}: cannot be renamed")
+    owner = state.names.get(catalog_key(change.new_name))
+    if owner is not None and owner != table.table_id:
+        raise _Reject("name-taken", f"name {change.new_name!r} is taken by table {owner}")
+    names = state.names.delete(catalog_key(table.name))
+    renamed = _derive(
+        table, change.new_name, table.properties, table.connections, table.comment, table._by_key
+    )
+    return SchemaState(
+        state.tables.set(table.table_id, renamed),
+        names.set(catalog_key(change.new_name), table.table_id),
+        state.referenced_by,
+    )
+
+
+def _drop_table(state: SchemaState, change: DropTable) -> SchemaState:
+    table = _table(state, change.table_id)
+    users = state.referenced_by.get(table.table_id)
+    if users:
+        user_names = sorted(state.tables[u].name for u in users)
+        raise _Reject("table-referenced", f"{table.name!r} is referenced by rel {user_names}")
+    refs = state.referenced_by
+    if table.kind == REL:
+        refs = _drop_refs(refs, table.table_id, table.connections, ())
+    return SchemaState(
+        state.tables.delete(table.table_id),
+        state.names.delete(catalog_key(table.name)),
+        refs,
+    )
+
+
+def _add_connection(state: SchemaState, change: AddConnection) -> SchemaState:
+    table = _rel(state, change.table_id)
+    if change.connection in table.connections:
+        raise _Reject("connection-exists", f"{table.name!r} already has this FROM/TO pair")
+    problem = _check_endpoints(state, (change.connection,))
+    if problem is not None:
+        raise _Reject(*problem)
+    conns = tuple(sorted((*table.connections, change.connection)))
+    new = _derive(table, table.name, table.properties, conns, table.comment, table._by_key)
+    return SchemaState(
+        state.tables.set(table.table_id, new),
+        state.names,
+        _add_refs(state.referenced_by, table.table_id, (change.connection,)),
+    )
+
+
+def _drop_connection(state: SchemaState, change: DropConnection) -> SchemaState:
+    table = _rel(state, change.table_id)
+    if change.connection not in table.connections:
+        raise _Reject("unknown-connection", f"{table.name!r} has no such FROM/TO pair")
+    if len(table.connections) == 1:
+        raise _Reject("last-connection", f"{table.name!r} must keep one FROM/TO pair")
+    conns = tuple(c for c in table.connections if c != change.connection)
+    new = _derive(table, table.name, table.properties, conns, table.comment, table._by_key)
+    return SchemaState(
+        state.tables.set(table.table_id, new),
+        state.names,
+        _drop_refs(state.referenced_by, table.table_id, table.connections, conns),
+    )
+
+
+def _comment_on_table(state: SchemaState, change: CommentOnTable) -> SchemaState:
+    table = _table(state, change.table_id)
+    new = _derive(
+        table, table.name, table.properties, table.connections, change.comment, table._by_key
+    )
+    return _put(state, new)
+
+
+def _no_change(state: SchemaState, change: Merge | Tag) -> SchemaState:
+    return state
+
+
+_HANDLERS: dict[type, Callable[[SchemaState, Any], SchemaState]] = {
+    CreateNodeTable: _create_node_table,
+    CreateRelTable: _create_rel_table,
+    AddProperty: _add_property,
+    DropProperty: _drop_property,
+    RenameProperty: _rename_property,
+    RenameTable: _rename_table,
+    DropTable: _drop_table,
+    AddConnection: _add_connection,
+    DropConnection: _drop_connection,
+    CommentOnTable: _comment_on_table,
+    Merge: _no_change,
+    Tag: _no_change,
+}
 
 
 def _apply_change(state: SchemaState, change: object) -> SchemaState:
-    if isinstance(change, CreateNodeTable):
-        _check_new_table(state, change.table_id, change.name)
-        table = TableState(
-            change.table_id, NODE, change.name, change.properties, change.primary_key, (), None
-        )
-        return SchemaState(
-            state.tables.set(table.table_id, table),
-            state.names.set(catalog_key(change.name), change.table_id),
-            state.referenced_by,
-        )
-    if isinstance(change, CreateRelTable):
-        _check_new_table(state, change.table_id, change.name)
-        problem = _check_endpoints(state, change.connections)
-        if problem is not None:
-            raise _Reject(*problem)
-        table = TableState(
-            change.table_id,
-            REL,
-            change.name,
-            change.properties,
-            None,
-            change.connections,
-            change.multiplicity,
-        )
-        return SchemaState(
-            state.tables.set(table.table_id, table),
-            state.names.set(catalog_key(change.name), change.table_id),
-            _add_refs(state.referenced_by, change.table_id, change.connections),
-        )
-    if isinstance(change, AddProperty):
-        table = _table(state, change.table_id)
-        new = change.property
-        if table.property(new.property_id) is not None:
-            raise _Reject("property-exists", f"property id {new.property_id} already exists")
-        if table.property_named(new.name) is not None:
-            raise _Reject("property-name-taken", f"{table.name!r} already has {new.name!r}")
-        if table.kind == REL and new.type == "SERIAL":
-            raise _Reject("rel-serial-add", f"cannot add SERIAL {new.name!r} to rel {table.name!r}")
-        return _put(state, replace(table, properties=(*table.properties, new)))
-    if isinstance(change, DropProperty):
-        table = _table(state, change.table_id)
-        prop = _prop(table, change.property_id)
-        if table.primary_key == prop.property_id:
-            raise _Reject("primary-key-drop", f"{prop.name!r} is the primary key of {table.name!r}")
-        kept = tuple(p for p in table.properties if p.property_id != prop.property_id)
-        return _put(state, replace(table, properties=kept))
-    if isinstance(change, RenameProperty):
-        table = _table(state, change.table_id)
-        prop = _prop(table, change.property_id)
-        if prop.type == "SERIAL":
-            raise _Reject("serial-rename", f"SERIAL {prop.name!r} of {table.name!r}: no rename")
-        other = table.property_named(change.new_name)
-        if other is not None and other.property_id != prop.property_id:
-            raise _Reject("property-name-taken", f"{table.name!r} already has {change.new_name!r}")
-        props = tuple(
-            replace(p, name=change.new_name) if p.property_id == prop.property_id else p
-            for p in table.properties
-        )
-        return _put(state, replace(table, properties=props))
-    if isinstance(change, RenameTable):
-        table = _table(state, change.table_id)
-        serial = [p.name for p in table.properties if p.type == "SERIAL"]
-        if serial:
-            raise _Reject("serial-rename", f"{table.name!r} has SERIAL {serial}: cannot be renamed")
-        owner = state.names.get(catalog_key(change.new_name))
-        if owner is not None and owner != table.table_id:
-            raise _Reject("name-taken", f"name {change.new_name!r} is taken by table {owner}")
-        names = state.names.delete(catalog_key(table.name))
-        return SchemaState(
-            state.tables.set(table.table_id, replace(table, name=change.new_name)),
-            names.set(catalog_key(change.new_name), table.table_id),
-            state.referenced_by,
-        )
-    if isinstance(change, DropTable):
-        table = _table(state, change.table_id)
-        users = state.referenced_by.get(table.table_id)
-        if users:
-            user_names = sorted(state.tables[u].name for u in users)
-            raise _Reject("table-referenced", f"{table.name!r} is referenced by rel {user_names}")
-        refs = state.referenced_by
-        if table.kind == REL:
-            refs = _drop_refs(refs, table.table_id, table.connections, ())
-        return SchemaState(
-            state.tables.delete(table.table_id),
-            state.names.delete(catalog_key(table.name)),
-            refs,
-        )
-    if isinstance(change, AddConnection):
-        table = _rel(state, change.table_id)
-        if change.connection in table.connections:
-            raise _Reject("connection-exists", f"{table.name!r} already has this FROM/TO pair")
-        problem = _check_endpoints(state, (change.connection,))
-        if problem is not None:
-            raise _Reject(*problem)
-        conns = tuple(sorted((*table.connections, change.connection)))
-        return SchemaState(
-            state.tables.set(table.table_id, replace(table, connections=conns)),
-            state.names,
-            _add_refs(state.referenced_by, table.table_id, (change.connection,)),
-        )
-    if isinstance(change, DropConnection):
-        table = _rel(state, change.table_id)
-        if change.connection not in table.connections:
-            raise _Reject("unknown-connection", f"{table.name!r} has no such FROM/TO pair")
-        if len(table.connections) == 1:
-            raise _Reject("last-connection", f"{table.name!r} must keep one FROM/TO pair")
-        conns = tuple(c for c in table.connections if c != change.connection)
-        return SchemaState(
-            state.tables.set(table.table_id, replace(table, connections=conns)),
-            state.names,
-            _drop_refs(state.referenced_by, table.table_id, table.connections, conns),
-        )
-    if isinstance(change, CommentOnTable):
-        table = _table(state, change.table_id)
-        return _put(state, replace(table, comment=change.comment))
-    if isinstance(change, Merge | Tag):
-        return state
-    raise TypeError(f"unknown change {type(change).__name__}")  # events validate kinds
+    handler = _HANDLERS.get(type(change))
+    if handler is None:
+        for cls, handler in _HANDLERS.items():  # a subclass, as isinstance would take it
+            if isinstance(change, cls):
+                return handler(state, change)
+        raise TypeError(f"unknown change {type(change).__name__}")  # events validate kinds
+    return handler(state, change)
 
 
 def apply(state: SchemaState, event: Event) -> Applied | Rejected:
