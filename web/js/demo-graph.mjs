@@ -36,6 +36,8 @@ export function drawSchema(svg, schema) {
   const nodes = [...schema.nodes].sort((a, b) => a.name.localeCompare(b.name));
   if (!nodes.length) {
     svg.setAttribute("viewBox", "0 0 600 80");
+    svg.setAttribute("width", "600");
+    svg.setAttribute("height", "80");
     svg.append(el("text", { x: 300, y: 45, "text-anchor": "middle", class: "empty" }, "no tables yet"));
     return;
   }
@@ -68,6 +70,9 @@ export function drawSchema(svg, schema) {
   const width = Math.max(maxX - minX, 400);
   const left = (minX + maxX) / 2 - width / 2;
   svg.setAttribute("viewBox", `${left.toFixed(0)} ${minY.toFixed(0)} ${width.toFixed(0)} ${(maxY - minY).toFixed(0)}`);
+  // natural size (1 unit = 1 px), shrunk to the column when wider: text stays readable
+  svg.setAttribute("width", width.toFixed(0));
+  svg.setAttribute("height", (maxY - minY).toFixed(0));
 
   const defs = el("defs");
   const marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 8, markerHeight: 8, orient: "auto-start-reverse" });
