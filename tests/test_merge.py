@@ -32,12 +32,11 @@ from schemalog.merge import (
     Conflict,
     ForkedEvent,
     MissingParents,
-    PrefixRewritten,
-    Replica,
     find_conflicts,
     merge_events,
     replay_merged,
 )
+from schemalog.replica import PrefixRewritten, Replica
 from schemalog.schema import table_by_name
 from schemalog.synth_replicas import synth_replicas
 

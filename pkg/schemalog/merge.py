@@ -8,40 +8,10 @@ Union
     same inputs in any order or grouping, or a result with its own inputs
     again, gives the same bytes.
 
-Concurrency (and why it is cheap)
-    Two events are concurrent when neither is an ancestor of the other. Only
-    events touching one element can conflict, so events are indexed by element
-    key -- ``("t", table id)``, ``("p", table id, property id)``, ``("n", table
-    name)``, ``("pn", table id, property name)`` -- and pairs are only looked for
-    inside a key's group. Ancestry uses vector clocks over *lanes*: each origin's
-    events form a chain (each has the previous one as an ancestor), so an event
-    is (lane, position) and ``vc(x)[lane]`` = the highest position of that lane
-    among x's ancestors-or-self. Because a lane is a chain, y is an ancestor of x
-    iff ``vc(x)[lane(y)] >= pos(y)``. An origin that is not a chain (a forged or
-    unusual log) simply opens another lane: correct for any chain decomposition.
-    Events are visited in causal order, so an earlier group member y is never a
-    descendant of x; the concurrent ones of each lane are the members with
-    ``pos > vc(x)[lane]`` -- a suffix found by bisection (interval reasoning).
-    Cost: O(n log n + n*L + conflicting pairs) for L lanes (about the number of
-    origins); vector clocks are dropped once all children of an event are seen.
-    Merge events (resolutions) have no lane: nothing conflicts with them.
-
-Conflict kinds (stable ids)
-    ``rename-rename``           one table or property renamed to two names
-    ``rename-drop``             one side renames, the other drops (table or property)
-    ``rename-to-created-name``  a rename to a name the other side created
-                                (table name, or property name in one table)
-    ``name-clash``              two different tables (or properties of one table)
-                                renamed to the same name
-    ``property-add-mismatch``   a property added twice by name with different
-                                type or default
-    ``change-on-dropped``       any change to (or reference of) a table the other
-                                side dropped
-    ``create-create-mismatch``  two creations of one table name, different definitions
-    Two creations of one name with the SAME definition (or the same property
-    added twice identically) are no conflict: the later one in causal order is
-    a duplicate, an alias of the first. Replay skips it and applies every change
-    naming the duplicate's table/property ids to the first one's ids.
+Concurrency and conflict kinds
+    See conflicts.py: the element keys, the vector-clock concurrency test and
+    the conflict kinds; this module unites, orders and resolves. The record-level
+    path (merge_records.py) writes the same bytes without keeping events.
 
 Strategies (per merge, optionally per kind)
     ``reject`` records nothing (the conflict stays unresolved; replay applies
@@ -70,23 +40,15 @@ How a merged log replays (``replay_merged`` / ``resolution_plan``)
     those Kuzu's rules now reject are skipped and reported (dropping every
     descendant would discard a whole branch of unrelated work).
 
-Partition recovery (``Replica``)
-    Replicas exchange logs and merge; re-delivery changes nothing. Refused:
-    a log whose hash chain is broken (ChainBroken), an event id with other
-    content (ForkedEvent naming the id, both checksums and positions), events
-    with parents nowhere in the union (MissingParents), and a peer whose log
-    at the position we last agreed on no longer carries the agreed checksum
-    (PrefixRewritten): its history for those positions was rewritten.
+Partition recovery
+    See replica.py (``Replica``, ``PrefixRewritten``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from array import array
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Any
 
 from schemalog.clock import Timestamp
@@ -99,6 +61,15 @@ from schemalog.codec import (
     encode_record,
     event_bytes,
 )
+from schemalog.conflicts import (  # Facts, Spec, _analyze_facts, _spec: re-exported (effective.py)
+    Conflict,
+    Facts,
+    Spec,
+    _analyze,
+    _analyze_facts,
+    _spec,
+    find_conflicts,
+)
 from schemalog.errors import SchemalogError
 from schemalog.events import (
     FORMAT,
@@ -106,7 +77,6 @@ from schemalog.events import (
     AddProperty,
     CommentOnTable,
     Connection,
-    CreateNodeTable,
     CreateRelTable,
     DropConnection,
     DropProperty,
@@ -118,24 +88,25 @@ from schemalog.events import (
     Resolution,
     event_id,
 )
-from schemalog.names import catalog_key
 from schemalog.ordering import ForkedEvent, MissingParents, causal_order, sort_key
 from schemalog.schema import Applied, SchemaState, apply, empty_state, state_hash
 
-__all__ = [
+__all__ = [  # Facts, Spec, _analyze_facts, _spec: for effective.py
     "CONFLICT_KINDS",
     "STRATEGIES",
     "BadResolution",
     "Conflict",
     "ConflictReport",
+    "Facts",
     "ForkedEvent",
     "MergeResult",
     "MergedReplay",
     "MissingParents",
     "Plan",
-    "PrefixRewritten",
-    "Replica",
+    "Spec",
     "WorkspaceMismatch",
+    "_analyze_facts",
+    "_spec",
     "decode_log",
     "effective_event",
     "find_conflicts",
@@ -174,44 +145,6 @@ class WorkspaceMismatch(SchemalogError):
     def __init__(self, workspaces: tuple[str, ...]) -> None:
         self.workspaces = workspaces
         super().__init__(f"cannot merge events of several workspaces: {', '.join(workspaces)}")
-
-
-class PrefixRewritten(SchemalogError):
-    """A peer's log lost or changed ``event_id``, a head both sides agreed on at the last exchange.
-
-    Merged logs are in canonical causal order, so positions move when older
-    concurrent events arrive; the agreed heads (and, through the closure check
-    and the per-id content check, all their ancestors) are what must persist.
-    """
-
-    def __init__(self, peer: str, event_id: str, expected: str, actual: str | None) -> None:
-        self.peer = peer
-        self.event_id = event_id
-        self.expected = expected
-        self.actual = actual
-        got = "missing" if actual is None else actual
-        super().__init__(
-            f"peer {peer} rewrote its history: event {event_id} agreed at the last exchange "
-            f"as {expected} is {got}"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Conflict:
-    """Two concurrent events touching one element incompatibly; ``first`` precedes in order."""
-
-    kind: str
-    element: str
-    first: Event
-    second: Event
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.first.id}:{self.second.id}"
-
-    @property
-    def ids(self) -> tuple[str, str]:
-        return (self.first.id, self.second.id)
 
 
 Strategy = str | Callable[[Conflict], str | None]
@@ -271,312 +204,6 @@ def line_checksum(line: bytes) -> str:
     return line[13 : line.index(b'"', 13)].decode("ascii")
 
 
-# ---------------------------------------------------------------- element keys
-
-Key = tuple[str, ...]
-
-
-def _fingerprint_node(c: CreateNodeTable) -> bytes:
-    props = tuple((p.name, p.type, p.default) for p in c.properties)
-    pk = [p.property_id for p in c.properties].index(c.primary_key)
-    return _canonical_shared(("NODE", props, pk), tuple(type(p[2]) for p in props))
-
-
-@lru_cache(maxsize=4096)
-def _canonical_shared(value: Any, default_types: tuple[type, ...]) -> bytes:
-    # Fingerprints repeat (same definitions across tables): one bytes object each.
-    # ``default_types`` is part of the cache key: 1 == True, yet they encode apart.
-    return canonical_bytes(value)
-
-
-# What an event touches, before aliasing: a small tuple per change kind, kept
-# per event by the record-level merge instead of the event (see _touches).
-Spec = tuple[Any, ...] | None
-
-
-def _spec(event: Event) -> Spec:
-    """The alias-independent facts ``_touches`` needs about ``event`` (None: touches nothing)."""
-    c = event.change
-    if isinstance(c, CreateNodeTable):
-        return ("N", catalog_key(c.name), _fingerprint_node(c), c.table_id)
-    if isinstance(c, CreateRelTable):
-        props = tuple((p.name, p.type, p.default) for p in c.properties)
-        conns = tuple((x.from_table_id, x.to_table_id) for x in c.connections)
-        return ("R", catalog_key(c.name), props, conns, c.multiplicity, c.table_id)
-    if isinstance(c, RenameTable):
-        return ("RT", c.table_id, catalog_key(c.new_name))
-    if isinstance(c, DropTable):
-        return ("DT", c.table_id)
-    if isinstance(c, AddProperty):
-        p = c.property
-        fp = _canonical_shared((p.type, p.default), (type(p.default),))
-        return ("AP", c.table_id, catalog_key(p.name), fp, p.property_id)
-    if isinstance(c, DropProperty):
-        return ("DP", c.table_id, c.property_id)
-    if isinstance(c, RenameProperty):
-        return ("RP", c.table_id, c.property_id, catalog_key(c.new_name))
-    if isinstance(c, AddConnection):
-        return ("C", c.table_id, c.connection.from_table_id, c.connection.to_table_id)
-    if isinstance(c, DropConnection):
-        return ("C", c.table_id)
-    if isinstance(c, CommentOnTable):
-        return ("CM", c.table_id)
-    return None
-
-
-def _touches(
-    spec: Spec, table: Callable[[str], str], prop: Callable[[str], str]
-) -> list[tuple[Key, str, Any]]:
-    """(element key, role, detail) for each element touched (ids aliased by table/prop)."""
-    if spec is None:
-        return []
-    tag = spec[0]
-    if tag == "N":
-        return [(("n", spec[1]), "create", (spec[2], spec[3]))]
-    if tag == "R":
-        _, name, props, conns, multiplicity, tid = spec
-        ends = sorted([table(f), table(t)] for f, t in conns)
-        fp = canonical_bytes(["REL", props, ends, multiplicity])
-        out: list[tuple[Key, str, Any]] = [(("n", name), "create", (fp, tid))]
-        ends_set = {t for pair in ends for t in pair}
-        out.extend((("t", t), "change", None) for t in sorted(ends_set))
-        return out
-    if tag == "RT":
-        tid, new = table(spec[1]), spec[2]
-        return [(("t", tid), "rename", new), (("n", new), "rename-to", tid)]
-    if tag == "DT":
-        return [(("t", table(spec[1])), "drop", None)]
-    if tag == "AP":
-        tid = table(spec[1])
-        return [(("t", tid), "change", None), (("pn", tid, spec[2]), "add", (spec[3], spec[4]))]
-    if tag == "DP":
-        tid = table(spec[1])
-        return [(("t", tid), "change", None), (("p", tid, prop(spec[2])), "drop", None)]
-    if tag == "RP":
-        tid, pid, new = table(spec[1]), prop(spec[2]), spec[3]
-        return [
-            (("t", tid), "change", None),
-            (("p", tid, pid), "rename", new),
-            (("pn", tid, new), "rename-to", pid),
-        ]
-    if tag == "C":
-        return [(("t", t), "change", None) for t in sorted({table(x) for x in spec[1:]})]
-    return [(("t", table(spec[1])), "change", None)]  # "CM"
-
-
-# (key type, role of the later event) -> roles of earlier events it may conflict with
-_RIVALS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("t", "rename"): ("rename", "drop"),
-    ("t", "drop"): ("rename", "change"),
-    ("t", "change"): ("drop",),
-    ("p", "rename"): ("rename", "drop"),
-    ("p", "drop"): ("rename",),
-    ("n", "create"): ("create", "rename-to"),
-    ("n", "rename-to"): ("create", "rename-to"),
-    ("pn", "add"): ("add", "rename-to"),
-    ("pn", "rename-to"): ("add", "rename-to"),
-}
-
-
-def _describe(key: Key) -> str:
-    if key[0] == "t":
-        return f"table {key[1]}"
-    if key[0] == "p":
-        return f"property {key[2]} of table {key[1]}"
-    if key[0] == "n":
-        return f"table name {key[1]!r}"
-    return f"property name {key[2]!r} of table {key[1]}"
-
-
-def _classify(key: Key, r1: str, d1: Any, r2: str, d2: Any) -> str | None:
-    """Conflict kind between an earlier (r1, d1) and a later (r2, d2) concurrent touch, if any."""
-    roles = {r1, r2}
-    if key[0] in ("t", "p"):
-        if r1 == r2 == "rename":
-            return "rename-rename" if d1 != d2 else None
-        if roles == {"rename", "drop"}:
-            return "rename-drop"
-        if roles == {"change", "drop"}:
-            return "change-on-dropped"
-        return None
-    if r1 == r2 == "rename-to":
-        return "name-clash" if d1 != d2 else None
-    if "rename-to" in roles:
-        return "rename-to-created-name"
-    if r1 == r2:  # create/create or add/add
-        if d1[0] == d2[0]:
-            return None  # identical definition: a duplicate, aliased by the caller
-        return "create-create-mismatch" if key[0] == "n" else "property-add-mismatch"
-    return None  # pragma: no cover - _RIVALS lists no other pairs
-
-
-@dataclass
-class _Analysis:
-    conflicts: list[Conflict]
-    table_alias: dict[str, str]
-    prop_alias: dict[str, str]
-    duplicates: dict[str, str]  # duplicate event id -> the creation it duplicates
-
-
-class _Group:
-    """Members of one (key, role) by lane: parallel sorted positions, handles and details."""
-
-    __slots__ = ("lanes",)
-
-    def __init__(self) -> None:
-        self.lanes: dict[int, tuple[array[int], array[int], list[Any]]] = {}
-
-
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """What the analysis reads of each event, by handle (an int naming one event).
-
-    ``specs`` entries are released (set to None) once visited; ``event_at``
-    builds the full event of a handle, asked only for conflicting or duplicate
-    events.
-    """
-
-    ids: Sequence[str]
-    origins: Sequence[str]
-    parents: Sequence[tuple[str, ...]]
-    merges: frozenset[int] | set[int]  # handles of Merge events
-    specs: list[Spec]
-    event_at: Callable[[int], Event]
-
-
-def _facts(ordered: Sequence[Event]) -> Facts:
-    return Facts(
-        [e.id for e in ordered],
-        [e.origin for e in ordered],
-        [e.parents for e in ordered],
-        {i for i, e in enumerate(ordered) if isinstance(e.change, Merge)},
-        [_spec(e) for e in ordered],
-        ordered.__getitem__,
-    )
-
-
-def _analyze(ordered: Sequence[Event]) -> _Analysis:
-    """Find every conflicting concurrent pair in a causally ordered, closed set."""
-    return _analyze_facts(range(len(ordered)), _facts(ordered))
-
-
-def _analyze_facts(order: Iterable[int], facts: Facts) -> _Analysis:
-    """``_analyze`` over handles in causal order (see the module docstring for the method)."""
-    ids, parents_of, specs, merges = facts.ids, facts.parents, facts.specs, facts.merges
-    order = list(order) if not isinstance(order, Sequence) else order
-    children: dict[str, int] = {}
-    for h in order:
-        for p in parents_of[h]:
-            children[p] = children.get(p, 0) + 1
-    vcs: dict[str, list[int]] = {}
-    lane_len: list[int] = []
-    lane_of_origin: dict[str, int] = {}
-    index: dict[tuple[Key, str], _Group] = {}
-    result = _Analysis([], {}, {}, {})
-    seen_keys: set[str] = set()
-    table_alias, prop_alias = result.table_alias, result.prop_alias
-
-    def table(tid: str) -> str:
-        return table_alias.get(tid, tid)
-
-    def prop(pid: str) -> str:
-        return prop_alias.get(pid, pid)
-
-    for h in order:
-        xid = ids[h]
-        # vector clock of the parents: pointwise max
-        vc: list[int] = []
-        for p in parents_of[h]:
-            pv = vcs[p]
-            if not vc:
-                vc = list(pv)
-            else:
-                if len(pv) > len(vc):
-                    vc.extend([0] * (len(pv) - len(vc)))
-                for i, v in enumerate(pv):
-                    if v > vc[i]:
-                        vc[i] = v
-            left = children[p] - 1
-            if left:
-                children[p] = left
-            else:
-                del children[p]
-                del vcs[p]
-        if h in merges:
-            if xid in children:
-                vcs[xid] = vc
-            continue
-        origin = facts.origins[h]
-        lane = lane_of_origin.get(origin)
-        if lane is None or (vc[lane] if lane < len(vc) else 0) != lane_len[lane]:
-            lane = len(lane_len)
-            lane_len.append(0)
-            lane_of_origin[origin] = lane
-        lane_len[lane] += 1
-        pos = lane_len[lane]
-        if len(vc) <= lane:
-            vc.extend([0] * (lane + 1 - len(vc)))
-        vc[lane] = pos
-        if xid in children:
-            vcs[xid] = vc
-        spec, specs[h] = specs[h], None
-        for key, role, detail in _touches(spec, table, prop):
-            for rival in _RIVALS.get((key[0], role), ()):
-                group = index.get((key, rival))
-                if group is None:
-                    continue
-                for ylane, (positions, handles, details) in group.lanes.items():
-                    seen = vc[ylane] if ylane < len(vc) else 0
-                    for j in range(bisect_right(positions, seen), len(positions)):
-                        y = handles[j]
-                        if ids[y] == xid:
-                            continue
-                        ydetail = details[j]
-                        kind = _classify(key, rival, ydetail, role, detail)
-                        if kind is not None:
-                            conflict_key = f"{kind}:{ids[y]}:{xid}"
-                            if conflict_key not in seen_keys:
-                                seen_keys.add(conflict_key)
-                                conflict = Conflict(
-                                    kind, _describe(key), facts.event_at(y), facts.event_at(h)
-                                )
-                                result.conflicts.append(conflict)
-                        elif rival == role and role in ("create", "add"):
-                            _alias(result, ids[y], ydetail, xid, detail, role, facts, h)
-            group = index.get((key, role))
-            if group is None:
-                group = index[(key, role)] = _Group()
-            slot = group.lanes.get(lane)
-            if slot is None:
-                slot = group.lanes[lane] = (array("q"), array("q"), [])
-            slot[0].append(pos)
-            slot[1].append(h)
-            slot[2].append(detail)
-    return result
-
-
-def _alias(
-    result: _Analysis, yid: str, yd: Any, xid: str, xd: Any, role: str, facts: Facts, x: int
-) -> None:
-    if xid in result.duplicates:
-        return
-    if role == "create":
-        first = result.table_alias.get(yd[1], yd[1])
-        result.table_alias[xd[1]] = first
-        change = facts.event_at(x).change
-        assert isinstance(change, CreateNodeTable | CreateRelTable)
-        for i, p in enumerate(change.properties):
-            result.prop_alias[p.property_id] = f"{first}/p{i}"
-    else:
-        result.prop_alias[xd[1]] = result.prop_alias.get(yd[1], yd[1])
-    result.duplicates[xid] = yid
-
-
-def find_conflicts(events: Iterable[Event]) -> list[Conflict]:
-    """Every conflicting concurrent pair in a closed set of events, in a stable order."""
-    return _analyze(causal_order(events)).conflicts
-
-
 # ---------------------------------------------------------------- resolutions
 
 
@@ -625,7 +252,9 @@ def resolution_event(conflict: Conflict, winner: str) -> Event:
     )
 
 
-def _effective_resolutions(ordered: Sequence[Event]) -> dict[str, tuple[str, Resolution]]:
+def _effective_resolutions(
+    ordered: Sequence[Event],
+) -> dict[str, tuple[str, Resolution]]:
     out: dict[str, tuple[str, Resolution]] = {}
     for event in ordered:
         if isinstance(event.change, Merge):
@@ -804,59 +433,10 @@ def replay_merged(events: Iterable[Event], state: SchemaState | None = None) -> 
     return MergedReplay(current, state_hash(current), applied, tuple(skipped))
 
 
-# ---------------------------------------------------------------- partition recovery
+def __getattr__(name: str) -> Any:
+    # Replica and PrefixRewritten moved to replica.py (which imports this module).
+    if name in ("Replica", "PrefixRewritten"):
+        from schemalog import replica
 
-
-class Replica:
-    """One partitioned instance: its log (canonical merged form) and what it agreed with peers."""
-
-    def __init__(
-        self,
-        name: str,
-        events: Iterable[Event] = (),
-        strategy: Strategy = "lww",
-        per_kind: Mapping[str, Strategy] | None = None,
-    ) -> None:
-        self.name = name
-        self.strategy = strategy
-        self.per_kind = per_kind
-        self.result = merge_events([list(events)], strategy, per_kind)
-        self.agreed: dict[str, dict[str, str]] = {}  # peer -> agreed heads (id -> checksum)
-
-    @property
-    def lines(self) -> list[bytes]:
-        return self.result.lines()
-
-    @property
-    def events(self) -> tuple[Event, ...]:
-        return self.result.events
-
-    def receive(self, peer: str, lines: Sequence[bytes]) -> MergeResult:
-        """Merge a peer's whole log into ours; refuse forks and rewritten histories."""
-        records = decode_log(lines)
-        agreed = self.agreed.get(peer)
-        if agreed:
-            theirs = {r.event.id: r.checksum for r in records}
-            for eid, expected in sorted(agreed.items()):
-                if theirs.get(eid) != expected:
-                    raise PrefixRewritten(peer, eid, expected, theirs.get(eid))
-        ours = decode_log(self.lines)
-        self.result = merge_logs([ours, records], self.strategy, self.per_kind)
-        return self.result
-
-    def heads(self) -> dict[str, str]:
-        """Event id -> checksum of the events no other event names as parent."""
-        parents = {p for e in self.events for p in e.parents}
-        return {
-            e.id: line_checksum(line)
-            for e, line in zip(self.events, self.lines, strict=True)
-            if e.id not in parents
-        }
-
-    def exchange(self, other: Replica) -> None:
-        """Both sides send their logs; afterwards both hold the same bytes."""
-        self.receive(other.name, other.lines)
-        other.receive(self.name, self.lines)
-        heads = self.heads()
-        self.agreed[other.name] = heads
-        other.agreed[self.name] = dict(heads)
+        return getattr(replica, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -44,18 +44,16 @@ from schemalog.codec import (
     decode_record_or_raise,
     encode_record,
 )
+from schemalog.conflicts import Facts, _analyze_facts, _spec
 from schemalog.errors import ChainBroken, InvalidEvent
 from schemalog.events import Event, Merge
 from schemalog.merge import (
     BadResolution,
     ConflictReport,
-    Facts,
     ForkedEvent,
     Strategy,
     WorkspaceMismatch,
-    _analyze_facts,
     _choose,
-    _spec,
     resolution_event,
 )
 from schemalog.ordering import MissingParents, order_ids, sort_key
