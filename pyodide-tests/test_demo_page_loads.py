@@ -2,11 +2,11 @@
 wheel with micropip; asserted on what the page shows, as a user sees it."""
 
 import pytest
-from conftest import save_screenshot
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 import schemalog
+from conftest import save_screenshot
 
 
 @pytest.mark.page
