@@ -44,6 +44,14 @@ SITE = ROOT / "build" / "site"
 MIB = 1024 * 1024
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "pyodide-tests"))
+sys.path.insert(0, str(ROOT / "bench" / "replay"))
+
+import inspect  # noqa: E402
+
+import measure  # noqa: E402
+
+# The floor is the same loop as the CPython and Node legs of bench/replay.
+FLOOR_SOURCE = inspect.getsource(measure.floor)
 
 FLAGS = [
     "--headless",
@@ -166,28 +174,7 @@ from schemalog.trace import Tracer
 
 PATH, BUDGET = "/tmp/log.ndjson", {budget}
 
-def floor(path, budget):
-    n = 0
-    loads, sha = json.loads, hashlib.sha256
-    with open(path, "rb", buffering=0) as f:
-        rest = b""
-        while True:
-            block = f.read(budget)
-            if not block:
-                break
-            buf = rest + block if rest else block
-            del block
-            lines = buf.split(b"\n")
-            rest = lines.pop()
-            del buf
-            for line in lines:
-                loads(line)
-                sha(line).digest()
-            n += len(lines)
-            del lines
-    if rest:
-        loads(rest); sha(rest).digest(); n += 1
-    return n
+{floor_source}
 
 out = {{"heap_at_start": _compat.wasm_heap_bytes()}}
 heap0 = _compat.wasm_heap_bytes()
@@ -258,7 +245,7 @@ def replay_in_browser(url: str, log: Path, budget: int, tmp: Path) -> dict[str, 
     try:
         driver.get(f"{url}/bench.html")
         loaded = run_js(driver, LOAD_LOG, f"/bench-out/{log.name}")
-        code = MEASURE_PY.format(budget=budget)
+        code = MEASURE_PY.format(budget=budget, floor_source=FLOOR_SOURCE)
         text = run_js(driver, "return await window.pyodide.runPythonAsync(args[0]);", code)
         version = run_js(driver, "return navigator.userAgent.match(/Chrome\\/[0-9.]+/)[0];")
     finally:
