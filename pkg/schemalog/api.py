@@ -7,6 +7,16 @@ top of the log's causal heads, checks it against the schema and appends it
 (expected head + optional fencing token). A change the schema refuses comes
 back as a ``Rejected`` value naming the rule; nothing is written.
 
+Writes are made on the handle's *view*: the log as far as this handle has
+read it (``refresh()`` reads on). A change names tables as the view has
+them, is checked against the view's schema and stamped on the view's heads.
+If others appended meanwhile, the event is concurrent with what it did not
+see: ``concurrent_writes.append_on_view`` finds the conflicts it makes
+(merge's analysis), resolves them with the handle's ``strategy`` and
+appends the Merge events with it, so every reader converges to one schema
+and ``conflicts()`` shows each conflict and how it was decided
+(``last_write`` tells what the last write met).
+
 The same class runs in CPython (memory or NDJSON stores) and in Pyodide (the
 IndexedDB store's sync wrapper); a Kuzu database is reached through
 ``apply_to(backend)``. Reading functions stream the log: ``compat``,
@@ -32,6 +42,14 @@ from schemalog.apply import ApplyResult, apply_log
 from schemalog.backends.port import KuzuBackend
 from schemalog.clock import HybridLogicalClock
 from schemalog.compat import CompatReport, check_history, check_pair
+from schemalog.concurrent_writes import (
+    Written,
+    append_on_view,
+    catch_up,
+    check_strategy,
+    log_conflicts,
+    resolve,
+)
 from schemalog.ddl import ddl_for_state
 from schemalog.errors import SchemalogError
 from schemalog.events import (
@@ -53,9 +71,9 @@ from schemalog.events import (
     build_rel_table,
     new_event,
 )
-from schemalog.merge import MergeResult, Strategy, merge_events
+from schemalog.merge import ConflictReport, MergeResult, Strategy, merge_events
 from schemalog.metrics import Metrics, compute_metrics
-from schemalog.replay import ReplayReport, replay, resume
+from schemalog.replay import ReplayReport, replay
 from schemalog.schema import Rejected, SchemaState, TableState, apply, table_by_name
 from schemalog.store import MemoryStore, NdjsonStore
 from schemalog.store.events import StoreEvents
@@ -96,8 +114,12 @@ class SchemaLog:
         workspace: str = "default",
         now_ms: Callable[[], int] = _wall_ms,
         fencing_token: int | None = None,
+        strategy: Strategy = "reject",
     ) -> None:
+        check_strategy(strategy)
         self.store = store
+        self.strategy = strategy
+        self.last_write: Written | None = None
         self.workspace = workspace
         # An origin names one writer; a random one keeps event ids unique across instances.
         self.clock = HybridLogicalClock(origin or f"o{uuid.uuid4().hex[:12]}", now_ms)
@@ -124,13 +146,18 @@ class SchemaLog:
     def refresh(self) -> int:
         """Pick up what other writers appended; returns how many records were new."""
         before = self._report
-        report = resume(self.store, before)
+        report = catch_up(self.store, before)
         if report.stopped is not None:
             raise LogUnreadable(report)
         self._report = report
         return report.position - before.position
 
     # ------------------------------------------------------------ the head
+
+    @property
+    def view(self) -> ReplayReport:
+        """The replay this handle's writes are made on (``refresh()`` moves it on)."""
+        return self._report
 
     @property
     def origin(self) -> str:
@@ -165,14 +192,17 @@ class SchemaLog:
     # ------------------------------------------------------------ recording
 
     def record(self, change: Change | ChangeBuilder) -> Event | Rejected:
-        """Append one change on top of the log's heads, or return why the schema refuses it."""
-        self.refresh()
+        """Append one change made on this handle's view, or return why the view's schema
+        refuses it. Conflicts with records the view had not seen are resolved with
+        ``strategy`` (module docstring); ``last_write`` says what the write met."""
         report = self._report
         event = new_event(self.clock, self.workspace, report.heads, change)
         outcome = apply(report.state, event)
         if isinstance(outcome, Rejected):
             return outcome
-        self.store.append([event], expected=report.head, fencing_token=self.fencing_token)
+        self.last_write = append_on_view(
+            self.store, report, [event], self.strategy, fencing_token=self.fencing_token
+        )
         self.refresh()
         return event
 
@@ -266,6 +296,19 @@ class SchemaLog:
 
     def metrics(self, window: str | None = None) -> Metrics:
         return compute_metrics(self.events(), window)
+
+    # ------------------------------------------------------------ conflicts in this log
+
+    def conflicts(self) -> tuple[ConflictReport, ...]:
+        """Every conflict between concurrent events of this log and how it stands
+        (``winner``/``resolved_by`` of its Merge event, or unresolved)."""
+        return log_conflicts(self.events())
+
+    def resolve(self, conflict_key: str, winner: str) -> Event:
+        """Record a decision (say for a conflict ``reject`` left open) as its Merge event."""
+        event = resolve(self.store, conflict_key, winner, fencing_token=self.fencing_token)
+        self.refresh()
+        return event
 
     # ------------------------------------------------------------ other logs, databases
 

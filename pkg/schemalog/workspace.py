@@ -10,13 +10,18 @@ kuzu-wasm workspace and the IndexedDB store through their JSPI sync wrappers
   other writers), replays it onto the known state (``replay.resume``) and
   applies the new state to the database (``apply.apply_log``: a diff against
   the state recorded inside the database, one transaction).
-* ``change(change)`` stamps an event on top of the log's heads, checks it
-  against the schema, appends it (expected head + fencing token) and applies
-  it. The log is written first: a database that misses an event catches up on
-  the next ``sync``. If another writer got there first (``AppendConflict``)
-  the workspace syncs and rebases the change onto the new head once; if the
-  change no longer fits (say the other tab dropped the table), the answer is
-  a ``Rejected`` value naming the rule -- the conflict as the user sees it.
+* ``change(change)`` is made on the workspace's *view* (the log as of the
+  last ``sync``, what the page shows): checked against the view's schema,
+  stamped on the view's heads, appended (fencing token) and applied. The log
+  is written first: a database that misses an event catches up on the next
+  ``sync``. If another tab appended since the view (its BroadcastChannel news
+  not yet processed, or this tab was offline) the change is concurrent with
+  those records: ``concurrent_writes.append_on_view`` finds the conflicts
+  (merge's analysis), resolves them with the workspace's ``strategy`` and
+  appends the Merge events in the same batch, so every tab converges to one
+  schema. ``last_write`` says what the write met; ``conflicts()`` lists every
+  conflict of the log and how it was decided; ``resolve(key, winner)``
+  records a person's decision for one ``reject`` left open.
 * Self-healing: a ``crashed`` backend error (``WorkspaceCrashed`` of the
   kuzu-wasm adapter: a WebAssembly trap, a dead worker) makes the workspace
   restart the backend (a fresh, empty database), replay the whole log, apply
@@ -39,11 +44,20 @@ from schemalog.apply import ApplyResult, apply_log, read_record
 from schemalog.backends.port import BackendCrashed, BackendError, BackendFull, KuzuBackend
 from schemalog.catalog_model import drift
 from schemalog.clock import HybridLogicalClock
+from schemalog.concurrent_writes import (
+    Written,
+    append_on_view,
+    catch_up,
+    check_strategy,
+    log_conflicts,
+    resolve,
+)
 from schemalog.errors import SchemalogError
 from schemalog.events import Change, ChangeBuilder, Event, new_event
-from schemalog.replay import ReplayReport, replay, resume
+from schemalog.merge import ConflictReport, Strategy
+from schemalog.replay import ReplayReport, replay
 from schemalog.schema import NODE, Rejected, SchemaState, apply
-from schemalog.store.errors import AppendConflict
+from schemalog.store.events import StoreEvents
 from schemalog.store.port import EventStore
 
 __all__ = ["Healed", "LogUnusable", "RebuildMismatch", "Workspace"]
@@ -96,7 +110,8 @@ class Workspace:
 
     ``restart_backend`` gives a fresh, empty backend after a crash; by default
     ``backend.restart()`` (the kuzu-wasm adapters have it) and the same object.
-    ``fencing_token`` is sent with every append (set it from a lease).
+    ``fencing_token`` is sent with every append (set it from a lease);
+    ``strategy`` resolves conflicts of concurrent writes (merge.STRATEGIES).
     """
 
     def __init__(
@@ -108,8 +123,12 @@ class Workspace:
         *,
         restart_backend: Callable[[KuzuBackend], KuzuBackend] | None = None,
         fencing_token: int | None = None,
+        strategy: Strategy = "reject",
     ) -> None:
+        check_strategy(strategy)
         self.name = name
+        self.strategy = strategy
+        self.last_write: Written | None = None
         self.store = store
         self.backend = backend
         self.clock = clock
@@ -133,6 +152,11 @@ class Workspace:
     def position(self) -> int:
         return self._known().position
 
+    @property
+    def view(self) -> ReplayReport:
+        """The replay this workspace's changes are made on (``sync()`` moves it on)."""
+        return self._known()
+
     def _known(self) -> ReplayReport:
         if self._report is None:
             self._report = self._replay_all()
@@ -149,7 +173,7 @@ class Workspace:
     def sync(self) -> int:
         """Pick up new records of the log and apply them; returns how many."""
         before = self._known()
-        report = resume(self.store, before)
+        report = catch_up(self.store, before)
         if report.stopped is not None:
             raise LogUnusable(self.name, report)
         self._report = report
@@ -167,24 +191,38 @@ class Workspace:
     # ------------------------------------------------ writing
 
     def change(self, change: Change | ChangeBuilder) -> Event | Rejected:
-        """Append one schema change and apply it; a change the schema refuses is
-        returned as ``Rejected`` (nothing written)."""
-        for attempt in (1, 2):
-            self.sync()
-            report = self._known()
-            event = new_event(self.clock, self.name, report.heads, change)
-            outcome = apply(report.state, event)
-            if isinstance(outcome, Rejected):
-                return outcome
-            try:
-                self.store.append([event], expected=report.head, fencing_token=self.fencing_token)
-            except AppendConflict:
-                if attempt == 2:
-                    raise
-                continue  # another writer appended first: sync and rebase once
-            self.sync()
-            return event
-        raise AssertionError("unreachable")
+        """Append one schema change made on the view and apply it; a change the
+        view's schema refuses is returned as ``Rejected`` (nothing written)."""
+        report = self._known()
+        event = new_event(self.clock, self.name, report.heads, change)
+        outcome = apply(report.state, event)
+        if isinstance(outcome, Rejected):
+            return outcome
+        self.last_write = append_on_view(
+            self.store, report, [event], self.strategy, fencing_token=self.fencing_token
+        )
+        self.sync()
+        return event
+
+    def write_on_view(self, view: ReplayReport, events: list[Event]) -> Written:
+        """Append events stamped on an earlier ``view`` (say two branches of a
+        simulation and their resolution) the way ``change`` appends one."""
+        written = append_on_view(
+            self.store, view, events, self.strategy, fencing_token=self.fencing_token
+        )
+        self.last_write = written
+        self.sync()
+        return written
+
+    def conflicts(self) -> tuple[ConflictReport, ...]:
+        """Every conflict of the log and how it stands (see the module docstring)."""
+        return log_conflicts(StoreEvents(self.store))
+
+    def resolve(self, conflict_key: str, winner: str) -> Event:
+        """Record a decision for one conflict as its Merge event, then apply it."""
+        event = resolve(self.store, conflict_key, winner, fencing_token=self.fencing_token)
+        self.sync()
+        return event
 
     # ------------------------------------------------ the database
 
