@@ -204,12 +204,15 @@ class Workspace:
         self.sync()
         return event
 
-    def write_on_view(self, view: ReplayReport, events: list[Event]) -> Written:
-        """Append events stamped on an earlier ``view`` (say two branches of a
-        simulation and their resolution) the way ``change`` appends one."""
-        written = append_on_view(
-            self.store, view, events, self.strategy, fencing_token=self.fencing_token
-        )
+    def write_on_view(
+        self, view: ReplayReport, events: list[Event], strategy: Strategy | None = None
+    ) -> Written:
+        """Append events stamped on an earlier ``view`` (say two concurrent branches
+        of a simulation) the way ``change`` appends one: their conflicts are
+        resolved with ``strategy`` (default: the workspace's) and the Merge events
+        appended with them."""
+        chosen = self.strategy if strategy is None else check_strategy(strategy)
+        written = append_on_view(self.store, view, events, chosen, fencing_token=self.fencing_token)
         self.last_write = written
         self.sync()
         return written
