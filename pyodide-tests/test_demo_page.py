@@ -130,6 +130,20 @@ def log_rows(driver: Any) -> list[list[str]]:
     return [[td.text for td in row.find_elements(By.TAG_NAME, "td")] for row in rows]
 
 
+def log_conflicts(driver: Any) -> list[dict[str, str]]:
+    """The page's list of the conflicts recorded in the workspace's log."""
+    return [
+        {
+            "kind": li.get_attribute("data-kind"),
+            "state": li.get_attribute("data-state"),
+            "winner": li.get_attribute("data-winner"),
+            "resolved_by": li.get_attribute("data-resolved-by"),
+            "text": li.text,
+        }
+        for li in driver.find_elements(By.CSS_SELECTOR, "#log-conflicts li")
+    ]
+
+
 def screenshot(driver: Any, name: str) -> None:
     height = driver.execute_script("return document.documentElement.scrollHeight;")
     driver.set_window_size(1400, min(int(height) + 120, 6000))
@@ -260,6 +274,18 @@ def test_demo_page_as_a_user(chrome, site_url):
     click(d, "conflict-adopt")
     no_errors(d)
     wait(d, "the adopted rename in the graph", lambda d: "Person_there" in graph_nodes(d))
+    # adopting wrote both concurrent renames and the Merge event of the resolution
+    adopted = d.find_element(By.ID, "conflict-adopted")
+    assert adopted.get_attribute("data-resolutions") == "1", adopted.text
+    assert d.find_element(By.ID, "ws-position").text == "9"
+    [recorded] = log_conflicts(d)
+    assert recorded["kind"] == "rename-rename" and recorded["state"] == "resolved"
+    assert "second writer" in recorded["text"] and "wins (Merge event merge-" in recorded["text"]
+    choose(d, "log-limit", "25")
+    wait(d, "the whole log on one page", lambda d: len(log_rows(d)) == 9)
+    assert [r[2] for r in log_rows(d)[6:]] == ["rename_table", "rename_table", "merge"]
+    assert log_rows(d)[8][1] == recorded["resolved_by"]
+    assert "rename-rename won by" in log_rows(d)[8][3]
 
     # tamper: flip a byte of record 2 in IndexedDB; verification names it
     type_into(d, "tamper-position", "2")
@@ -328,3 +354,30 @@ def test_two_windows_converge_live(chrome, site_url):
     time.sleep(0.2)
     no_errors(d)
     screenshot(d, "demo-live-first-window")
+
+    # the first window adopts a simulated conflict (lww): the second shows the live merge
+    assert log_conflicts(d) == []
+    choose(d, "conflict-table", "Invoice")
+    choose(d, "conflict-remote", "rename")
+    choose(d, "conflict-strategy", "lww")
+    click(d, "conflict-run")
+    click(d, "conflict-adopt")
+    no_errors(d)
+    wait(d, "the merge in the first window", lambda d: len(log_conflicts(d)) == 1)
+    [here] = log_conflicts(d)
+    assert here["state"] == "resolved" and here["resolved_by"].startswith("merge-")
+    hash_merged = d.find_element(By.ID, "ws-hash").text
+    assert "Invoice_there" in graph_nodes(d)
+    d.switch_to.window(second)
+    wait(d, "the live merge in the second window", lambda d: len(log_conflicts(d)) == 1, 60)
+    wait(d, "the merged hash", lambda d: d.find_element(By.ID, "ws-hash").text == hash_merged, 30)
+    [there] = log_conflicts(d)
+    assert (there["kind"], there["winner"], there["resolved_by"]) == (
+        "rename-rename",
+        here["winner"],
+        here["resolved_by"],
+    )
+    assert "Invoice_there" in graph_nodes(d)
+    assert d.find_element(By.ID, "ws-conflicts").get_attribute("data-count") == "1"
+    no_errors(d)
+    screenshot(d, "demo-live-merge-second-window")

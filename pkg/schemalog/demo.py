@@ -14,20 +14,30 @@ Worker per workspace, the IndexedDB log, ``Workspace.change``/``sync``.
 
 Methods (keyword arguments of the JSON object):
 
-* ``open(name)`` (``open_workspace``): open or create workspace ``name``; ``status()``.
+* ``open(name, strategy)`` (``open_workspace``): open or create workspace
+  ``name``; ``strategy`` resolves conflicts of this tab's concurrent writes
+  (``set_strategy`` changes it); ``status()``.
 * ``status()``: state (ready/crashed/...), worker wasm memory, node-table
   capacity, Pyodide's heap, log position, state hash, tables.
 * ``sync()``: pick up what other tabs appended (live sync calls it).
-* ``change(kind, ...)``: one schema change (see ``_change``); a change the
-  schema refuses is an error ``{"name": "Rejected", "rule", "message"}``.
+* ``change(kind, ...)``: one schema change (see ``_change``), made on what
+  the page shows (the workspace's view: no sync first). If another tab
+  appended meanwhile, the change is concurrent with those records: its
+  conflicts are resolved with the tab's strategy and the Merge events written
+  with it (``written`` in the result). A change the view's schema refuses is
+  an error ``{"name": "Rejected", "rule", "message"}``.
+* ``conflicts()``: every conflict in the workspace's log and how it was
+  decided (both sides by tab and summary, the winner, the Merge event);
+  ``resolve(key, winner)`` decides an open one (strategy ``reject``).
 * ``log(after, limit)``: one page of the log (opaque cursor ``after``).
 * ``schema()``: node tables (properties, primary key) and rel tables (FROM/TO
   pairs by name), for the SVG graph.
 * ``conflict(table, remote, strategy)``: a simulated second writer makes a
   concurrent change to ``table`` (``remote``: "rename" or "drop") while this
   tab renames it; both branches are merged with ``strategy``; returns the
-  conflicts, the resolution events and the merged schema. ``adopt()`` applies
-  the winning change of the last simulation to the real workspace.
+  conflicts, the resolution events and the merged schema. ``adopt()`` writes
+  the simulation into the workspace's log: both concurrent changes and the
+  Merge event(s) recording the resolution (other tabs see the merge live).
 * ``compat(old, new, mode, level)``: findings between two positions.
 * ``metrics(window)``: evolution metrics, plot-ready series.
 * ``trace()``: replay of the workspace's log with a ``Tracer``: summary, the
@@ -53,6 +63,7 @@ from schemalog import _compat
 from schemalog._bridge import blocking, can_block
 from schemalog.clock import HybridLogicalClock
 from schemalog.compat import check_pair
+from schemalog.concurrent_writes import Written, check_strategy
 from schemalog.errors import SchemalogError
 from schemalog.events import (
     AddConnection,
@@ -73,7 +84,7 @@ from schemalog.events import (
     build_rel_table,
     new_event,
 )
-from schemalog.merge import merge_events, replay_merged
+from schemalog.merge import ConflictReport, merge_events, replay_merged
 from schemalog.metrics import compute_metrics
 from schemalog.names import validate_token
 from schemalog.replay import replay
@@ -94,8 +105,9 @@ class _Session:
     def __init__(self) -> None:
         self.ws: Any = None
         self.origin = "tab-" + os.urandom(4).hex()
+        self.writer2 = "writer-2-" + os.urandom(4).hex()  # the simulated second writer
         self.open_ms: float | None = None
-        self.winner: Any = None  # the change that won the last simulated conflict
+        self.sim: Any = None  # (view, events, strategy) of the last simulation with a winner
         self.names: dict[str, str] = {}  # table id -> last name seen (for summaries)
 
 
@@ -144,7 +156,7 @@ def _ws() -> Any:
 # ---------------------------------------------------------------- workspace
 
 
-async def open_workspace(name: str) -> dict[str, Any]:
+async def open_workspace(name: str, strategy: str = "lww") -> dict[str, Any]:
     import js
 
     from schemalog.backends.kuzu_wasm import SyncKuzuBackend, WasmKuzuBackend
@@ -152,8 +164,10 @@ async def open_workspace(name: str) -> dict[str, Any]:
     from schemalog.workspace import Workspace
 
     name = validate_token(name.strip(), "workspace name")
+    check_strategy(strategy)
     if _S.ws is not None:
         if _S.ws.name == name:
+            _S.ws.strategy = strategy
             return status()
         _S.ws.close()
         _S.ws = None
@@ -161,7 +175,7 @@ async def open_workspace(name: str) -> dict[str, Any]:
     backend = SyncKuzuBackend(await WasmKuzuBackend.open(name))
     store = await BrowserStore.open_async(name, auto_pull=True)
     clock = HybridLogicalClock(_S.origin, lambda: int(js.Date.now()))
-    ws = Workspace(name, store, backend, clock)
+    ws = Workspace(name, store, backend, clock, strategy=strategy)
     try:
         ws.sync()
     except BaseException:
@@ -185,6 +199,7 @@ def status() -> dict[str, Any]:
     return {
         **out,
         "workspace": ws.name,
+        "strategy": ws.strategy,
         "state": state,
         "generation": getattr(inner, "generation", 1),
         "memory_bytes": getattr(inner, "memory_bytes", None),
@@ -206,6 +221,11 @@ def status() -> dict[str, Any]:
 def sync() -> dict[str, Any]:
     new = _ws().sync()
     return {**status(), "new": new}
+
+
+def set_strategy(strategy: str) -> dict[str, Any]:
+    _ws().strategy = check_strategy(strategy)
+    return status()
 
 
 def rebuild() -> dict[str, Any]:
@@ -250,13 +270,24 @@ def parse_properties(text: str) -> list[tuple[str, str]]:
 
 def change(kind: str, **f: Any) -> dict[str, Any] | Rejected:
     ws = _ws()
-    ws.sync()
-    state = ws.state
-    built = _change(state, kind, f)
+    built = _change(ws.state, kind, f)  # on the view the page shows: no sync first
     outcome = ws.change(built)
     if isinstance(outcome, Rejected):
         return outcome
-    return {"event": _event_obj(outcome, ws.position - 1, None), "status": status()}
+    written = ws.last_write
+    position = _position_of(outcome.id)
+    return {
+        "event": _event_obj(outcome, position, None),
+        "written": _written_obj(written),
+        "status": status(),
+    }
+
+
+def _position_of(event_id: str) -> int:
+    for i, e in enumerate(_all_events()):
+        if e.id == event_id:
+            return i
+    raise DemoError(f"event {event_id} is not in the log")
 
 
 def _change(state: SchemaState, kind: str, f: dict[str, Any]) -> Any:
@@ -453,10 +484,11 @@ def conflict(table: str, remote: str = "rename", strategy: str = "lww") -> dict[
     for e in base:
         summarize(e)
     t = _table(ws.state, table)
+    check_strategy(strategy)
     now = int(js.Date.now())
-    here = HybridLogicalClock(_S.origin, lambda: now)
-    there = HybridLogicalClock("writer-2", lambda: now + 1)  # a little later: lww picks it
-    mine = new_event(here, ws.name, report.heads, RenameTable(t.table_id, f"{t.name}_here"))
+    # this tab's own clock (its ids stay unique); the second writer a little later: lww picks it
+    there = HybridLogicalClock(_S.writer2, lambda: now + 1)
+    mine = new_event(ws.clock, ws.name, report.heads, RenameTable(t.table_id, f"{t.name}_here"))
     if remote == "drop":
         theirs_change: Any = DropTable(t.table_id)
     elif remote == "rename":
@@ -483,10 +515,9 @@ def conflict(table: str, remote: str = "rename", strategy: str = "lww") -> dict[
         ]
         obj["winner_who"] = who.get(c.winner or "")
         conflicts.append(obj)
-    _S.winner = None
-    winners = [c.winner for c in result.conflicts if c.winner]
-    if winners and winners[-1] in what:
-        _S.winner = what[winners[-1]].change
+    _S.sim = None
+    if any(c.winner for c in result.conflicts):
+        _S.sim = (report, [mine, theirs], strategy, result.added)
     merged_tables = sorted(t.name for t in merged.state.tables.values())
     return {
         "strategy": strategy,
@@ -503,21 +534,89 @@ def conflict(table: str, remote: str = "rename", strategy: str = "lww") -> dict[
             "schema": _schema_obj(merged.state),
         },
         "current_hash": ws.state_hash,
-        "can_adopt": _S.winner is not None,
+        "can_adopt": _S.sim is not None,
     }
 
 
-def adopt() -> dict[str, Any] | Rejected:
-    """Apply the last simulation's winning change to the real workspace."""
-    if _S.winner is None:
+def adopt() -> dict[str, Any]:
+    """Write the last simulation into the log: both concurrent changes, stamped on
+    the view they were made on, and the Merge event(s) of its resolution."""
+    if _S.sim is None:
         raise DemoError(
             "no resolved conflict to adopt: simulate one with a strategy other than reject"
         )
-    winner, _S.winner = _S.winner, None
-    outcome = _ws().change(winner)
-    if isinstance(outcome, Rejected):
-        return outcome
-    return {"event": _event_obj(outcome, _ws().position - 1, None), "status": status()}
+    (view, events, strategy, _), _S.sim = _S.sim, None
+    written = _ws().write_on_view(view, events, strategy)
+    return {"written": _written_obj(written), "status": status()}
+
+
+def _who(origin: str) -> str:
+    if origin == _S.origin:
+        return f"this tab ({origin})"
+    if origin == _S.writer2:
+        return f"second writer ({origin})"
+    return f"tab {origin}"
+
+
+def _written_obj(written: Written | None) -> dict[str, Any] | None:
+    if written is None:
+        return None
+    events = _all_events()
+    return {
+        **written.to_obj(),
+        "conflicts": [_conflict_obj(r, events) for r in written.conflicts],
+    }
+
+
+def _conflict_obj(report: ConflictReport, events: list[Event]) -> dict[str, Any]:
+    """A conflict as the page shows it: each side by tab and summary, with table
+    names as they were before the first of the two (both were made on them)."""
+    obj = report.to_obj()
+    at = {e.id: i for i, e in enumerate(events)}
+    first = min((at[i] for i in report.conflict.ids if i in at), default=len(events))
+    _S.names.clear()
+    for e in events[:first]:
+        summarize(e)
+    table_ids = [part for part in obj["element"].split() if "@" in part and "/" not in part]
+    for tid in table_ids:
+        obj["element"] = obj["element"].replace(tid, repr(_name(tid)))
+    sides = []
+    for eid in report.conflict.ids:
+        if eid not in at:
+            continue
+        side = events[at[eid]]
+        sides.append(
+            {
+                "id": eid,
+                "origin": side.origin,
+                "who": _who(side.origin),
+                "kind": side.kind,
+                "summary": summarize(side, False),
+            }
+        )
+    obj["sides"] = sides
+    winner = events[at[report.winner]] if report.winner in at else None
+    obj["winner_who"] = _who(winner.origin) if winner is not None else None
+    return obj
+
+
+def conflicts() -> dict[str, Any]:
+    """Every conflict in the workspace's log and how it stands."""
+    ws = _ws()
+    events = _all_events()
+    reports = ws.conflicts()
+    return {
+        "conflicts": [_conflict_obj(r, events) for r in reports],
+        "open": sum(1 for r in reports if r.winner is None),
+        "position": len(events),
+        "hash": ws.state_hash,
+    }
+
+
+def resolve(key: str, winner: str) -> dict[str, Any]:
+    """Decide an open conflict: the Merge event naming ``winner`` is appended."""
+    event = _ws().resolve(key, winner)
+    return {"event": _event_obj(event, _position_of(event.id), None), "status": status()}
 
 
 # ---------------------------------------------------------------- compat, metrics, trace
@@ -642,6 +741,9 @@ _METHODS: dict[str, Callable[..., Any]] = {
     "schema": schema,
     "conflict": conflict,
     "adopt": adopt,
+    "conflicts": conflicts,
+    "resolve": resolve,
+    "set_strategy": set_strategy,
     "compat": compat,
     "metrics": metrics,
     "trace": trace,

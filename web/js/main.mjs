@@ -88,6 +88,7 @@ function showStatus(s) {
     ? `${c.node_tables_created} created of ${c.node_table_limit} (buffer pool); ${c.node_tables_left} left`
     : "-";
   $("ws-position").textContent = fmtInt(s.position);
+  if (s.strategy && $("ws-strategy").value !== s.strategy) $("ws-strategy").value = s.strategy;
   $("ws-hash").textContent = s.hash;
   document.body.dataset.hash = s.hash;
   document.body.dataset.position = String(s.position);
@@ -100,9 +101,10 @@ function showStatus(s) {
 }
 
 async function refreshViews({ logToEnd = false } = {}) {
-  const [schema] = await Promise.all([py("schema")]);
+  const [schema, found] = await Promise.all([py("schema"), py("conflicts")]);
   drawSchema($("graph"), schema);
   $("graph").dataset.hash = schema.hash;
+  logConflictsView(found);
   if (logToEnd) {
     logCursors = [null];
     logPage = 0;
@@ -136,8 +138,60 @@ async function showLog() {
   $("log-next").disabled = last + 1 >= page.total;
 }
 
+/** One line per conflict: both sides (which tab, what), and how it was decided. */
+function conflictLine(c) {
+  const sides = c.sides.map((x) => `${x.who}: ${x.kind} ${x.summary}`).join("  vs  ");
+  const outcome = c.winner ? `resolved: ${c.winner_who} wins (Merge event ${c.resolved_by})` : "open: no resolution yet";
+  return `${c.kind} on ${c.element} — ${sides} → ${outcome}`;
+}
+
+function logConflictsView(r) {
+  const list = $("log-conflicts");
+  list.replaceChildren(
+    ...r.conflicts.map((c) => {
+      const li = document.createElement("li");
+      li.dataset.kind = c.kind;
+      li.dataset.key = c.key;
+      li.dataset.state = c.winner ? "resolved" : "open";
+      li.dataset.winner = c.winner ?? "";
+      li.dataset.resolvedBy = c.resolved_by ?? "";
+      li.textContent = conflictLine(c);
+      if (!c.winner) {
+        for (const side of c.sides) {
+          const keep = document.createElement("button");
+          keep.type = "button";
+          keep.className = "keep";
+          keep.dataset.winner = side.id;
+          keep.textContent = `keep ${side.who}'s ${side.summary}`;
+          keep.addEventListener("click", () =>
+            action(keep, "resolve", async () => {
+              const done = await py("resolve", { key: c.key, winner: side.id });
+              showStatus(done.status);
+              announce(done.status);
+              await refreshViews({ logToEnd: true });
+            }),
+          );
+          li.append(" ", keep);
+        }
+      }
+      return li;
+    }),
+  );
+  const dd = $("ws-conflicts");
+  dd.dataset.count = String(r.conflicts.length);
+  dd.dataset.open = String(r.open);
+  dd.textContent = r.conflicts.length ? `${r.conflicts.length} in the log, ${r.open} open` : "none";
+}
+
+/** What a write met: records of other tabs it had not seen, conflicts, Merge events. */
+function writtenText(w) {
+  if (!w || !w.unseen) return "";
+  const met = w.conflicts.length ? `; ${w.conflicts.map(conflictLine).join("; ")}` : "; no conflict";
+  return ` — concurrent with ${w.unseen} record${w.unseen === 1 ? "" : "s"} this tab had not seen${met}`;
+}
+
 async function openWorkspace(name) {
-  const s = await py("open", { name });
+  const s = await py("open", { name, strategy: $("ws-strategy").value });
   showStatus(s);
   live?.close();
   live = openLiveSync(s.workspace, (news) => {
@@ -332,13 +386,17 @@ function wire() {
     action($("ws-open"), "open workspace", () => openWorkspace($("ws-name").value));
   });
   $("change-kind").addEventListener("change", showFields);
+  $("ws-strategy").addEventListener("change", () => {
+    if (current?.workspace) action($("ws-strategy"), "strategy", async () => showStatus(await py("set_strategy", { strategy: $("ws-strategy").value })));
+  });
   $("f-add-pair").addEventListener("click", () => addPair());
   $("change-form").addEventListener("submit", (event) => {
     event.preventDefault();
     $("change-result").textContent = "";
     action($("change-apply"), "change", async () => {
       const r = await py("change", changeArgs());
-      $("change-result").textContent = `record ${r.event.position}: ${r.event.kind} ${r.event.summary}`;
+      $("change-result").textContent = `record ${r.event.position}: ${r.event.kind} ${r.event.summary}` + writtenText(r.written);
+      $("change-result").dataset.conflicts = String(r.written?.conflicts.length ?? 0);
       showStatus(r.status);
       announce(r.status);
       await refreshViews({ logToEnd: true });
@@ -366,6 +424,14 @@ function wire() {
     action($("conflict-adopt"), "adopt", async () => {
       const r = await py("adopt");
       $("conflict-adopt").hidden = true;
+      const note = document.createElement("p");
+      note.id = "conflict-adopted";
+      note.dataset.resolutions = String(r.written.resolutions.length);
+      note.textContent =
+        `Adopted: ${r.written.events.length} concurrent changes and ${r.written.resolutions.length} Merge event(s) written to the log` +
+        (r.written.unseen ? ` (after ${r.written.unseen} record(s) of other tabs)` : "") +
+        `; position ${r.written.position}.`;
+      $("conflict-output").append(note);
       showStatus(r.status);
       announce(r.status);
       await refreshViews({ logToEnd: true });
