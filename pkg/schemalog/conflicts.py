@@ -32,7 +32,9 @@ Conflict kinds (stable ids)
     ``create-create-mismatch``  two creations of one table name, different definitions
     Two creations of one name with the SAME definition (or the same property
     added twice identically) are no conflict: the later one in causal order is
-    a duplicate, an alias of the first. Replay skips it and applies every change
+    a duplicate, an alias of the first (of several concurrent identical
+    creations, the earliest in causal order; duplicates.py finds the same
+    streaming). Replay skips it and applies every change
     naming the duplicate's table/property ids to the first one's ids.
 
 """
@@ -240,12 +242,15 @@ class _Analysis:
 
 
 class _Group:
-    """Members of one (key, role) by lane: parallel sorted positions, handles and details."""
+    """Members of one (key, role) by lane: parallel sorted positions, handles, details, ranks.
+
+    A rank is the member's index in the causal order (handles need not be).
+    """
 
     __slots__ = ("lanes",)
 
     def __init__(self) -> None:
-        self.lanes: dict[int, tuple[array[int], array[int], list[Any]]] = {}
+        self.lanes: dict[int, tuple[array[int], array[int], list[Any], array[int]]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +308,7 @@ def _analyze_facts(order: Iterable[int], facts: Facts) -> _Analysis:
     def prop(pid: str) -> str:
         return prop_alias.get(pid, pid)
 
-    for h in order:
+    for rank, h in enumerate(order):
         xid = ids[h]
         # vector clock of the parents: pointwise max
         vc: list[int] = []
@@ -341,11 +346,12 @@ def _analyze_facts(order: Iterable[int], facts: Facts) -> _Analysis:
             vcs[xid] = vc
         spec, specs[h] = specs[h], None
         for key, role, detail in _touches(spec, table, prop):
+            same: tuple[int, int, Any] | None = None  # earliest concurrent identical creation
             for rival in _RIVALS.get((key[0], role), ()):
                 group = index.get((key, rival))
                 if group is None:
                     continue
-                for ylane, (positions, handles, details) in group.lanes.items():
+                for ylane, (positions, handles, details, ranks) in group.lanes.items():
                     seen = vc[ylane] if ylane < len(vc) else 0
                     for j in range(bisect_right(positions, seen), len(positions)):
                         y = handles[j]
@@ -364,17 +370,24 @@ def _analyze_facts(order: Iterable[int], facts: Facts) -> _Analysis:
                                     facts.event_at(h),
                                 )
                                 result.conflicts.append(conflict)
-                        elif rival == role and role in ("create", "add"):
-                            _alias(result, ids[y], ydetail, xid, detail, role, facts, h)
+                        elif (
+                            rival == role
+                            and role in ("create", "add")
+                            and (same is None or ranks[j] < same[0])
+                        ):
+                            same = (ranks[j], y, ydetail)
+            if same is not None:
+                _alias(result, ids[same[1]], same[2], xid, detail, role, facts, h)
             group = index.get((key, role))
             if group is None:
                 group = index[(key, role)] = _Group()
             slot = group.lanes.get(lane)
             if slot is None:
-                slot = group.lanes[lane] = (array("q"), array("q"), [])
+                slot = group.lanes[lane] = (array("q"), array("q"), [], array("q"))
             slot[0].append(pos)
             slot[1].append(h)
             slot[2].append(detail)
+            slot[3].append(rank)
     return result
 
 

@@ -97,13 +97,21 @@ of a batch at 1024).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from schemalog.codec import CHECKSUM_PREFIX, Record, decode_record
-from schemalog.effective import EMPTY_PLAN, EffectivePlan, plan_of_chunks
+from schemalog.effective import (
+    EMPTY_PLAN,
+    EffectivePlan,
+    EffectiveStream,
+    events_of_chunks,
+    lines_of_chunks,
+    plan_of_chunks,
+)
 from schemalog.errors import SchemalogError
 from schemalog.schema import Applied, SchemaState, apply, empty_state, state_hash
 from schemalog.store.errors import RecordTooLarge
@@ -312,10 +320,10 @@ class _Replayer:
         batch_events: int,
         tracer: Tracer | None,
         quarantine: Quarantine | None,
-        plan: EffectivePlan = EMPTY_PLAN,
+        stream: EffectiveStream | None = None,
     ) -> None:
         self.skip = policy == "skip"
-        self.plan = plan
+        self.stream = stream if stream is not None else EMPTY_PLAN.stream()
         self.batch_events = batch_events
         self.tracer = tracer
         self.quarantine = quarantine
@@ -444,19 +452,19 @@ class _Replayer:
                 line,
             )
             return state
-        plan = self.plan
-        why = plan.skip(event.id)
+        stream = self.stream
+        why = stream.skip(event.id)
         if why is not None:
             self._skip_effective(Skipped(pos, event.id, why[0], why[1]))
             return state
-        result = apply(state, plan.effective(event))
+        result = apply(state, stream.effective(event))
         if type(result) is Applied:
             self.applied += 1
             self.heads.difference_update(event.parents)
             self.heads.add(event.id)
             return result.state
         reason = str(result)
-        if plan.merged or not self.heads.issubset(event.parents):
+        if stream.merged or not self.heads.issubset(event.parents):
             self._skip_effective(Skipped(pos, event.id, "concurrent", reason))
             return state
         if not self.skip:
@@ -481,10 +489,11 @@ class _Replayer:
         applied = self.applied
         skipped_ids = self.skipped_ids
         batch_end = self.batch_end
-        plan = self.plan
-        plan_ids = plan.skip_ids
-        aliasing = plan.aliasing
-        effective = plan.effective
+        stream = self.stream
+        visit = stream.visit if stream.scanner is not None else None
+        losers, duplicates = stream.losers, stream.duplicates  # live dicts (effective.py)
+        table_alias, prop_alias = stream.table_alias, stream.prop_alias
+        effective = stream.effective
         line = None
         try:
             for i in range(offset, len(lines)):
@@ -492,13 +501,17 @@ class _Replayer:
                 if clock is not None:
                     start = clock()
                 rec = decode(line, pos)
+                if type(rec) is record_t and visit is not None:
+                    visit(rec.event)
                 if (
                     type(rec) is record_t
                     and rec.prev == head
                     and not (skipped_ids and not skipped_ids.isdisjoint(rec.event.parents))
-                    and not (plan_ids and rec.event.id in plan_ids)
+                    and not (losers and rec.event.id in losers)
+                    and not (duplicates and rec.event.id in duplicates)
                 ):
                     event = rec.event
+                    aliasing = table_alias or prop_alias
                     result = apply_(state, effective(event) if aliasing else event)
                     if type(result) is applied_t:
                         state = result.state
@@ -591,8 +604,16 @@ def replay(
         )
     state = start_state if start_state is not None else empty_state()
     iter_raw = getattr(source, "iter_raw", None)
+    read = _reader(source, iter_raw, max_chunk_bytes)
     if plan is None:
-        plan = _plan_of(source, iter_raw, max_chunk_bytes)
+        plan = plan_of_chunks(read) if read is not None else EMPTY_PLAN
+    stream = plan.stream(events_of_chunks(read) if read is not None else None)
+    warm_inline = False  # the lines before the start pass by in the chunks below
+    if start_position > 0 and stream.scanner is not None:
+        if read is not None:
+            stream.warm(itertools.islice(lines_of_chunks(read), start_position))
+        else:
+            warm_inline = True
     if tracer is not None:
         tracer.begin()
     run = _Replayer(
@@ -605,7 +626,7 @@ def replay(
         batch_events,
         tracer,
         quarantine,
-        plan,
+        stream,
     )
     chunks: Iterable[RawChunk]
     if iter_raw is not None:
@@ -616,6 +637,7 @@ def replay(
     error: BaseException | None = None
     n_chunks = 0
     n_bytes = 0
+    n_warmed = 0
     it = iter(chunks)
     while True:
         chunk: RawChunk | None = None
@@ -629,6 +651,13 @@ def replay(
             break
         lines = chunk.lines
         pos = run.position
+        if warm_inline:
+            if chunk.start > n_warmed:
+                stream.lost_history()  # the source starts after position 0
+            else:
+                stream.warm(lines[n_warmed - chunk.start : max(0, pos - chunk.start)])
+            n_warmed = min(pos, chunk.start + len(lines))
+            warm_inline = n_warmed < pos
         if chunk.start + len(lines) <= pos:
             continue  # entirely before the start
         if chunk.start > pos:
@@ -698,14 +727,16 @@ def replay(
     )
 
 
-def _plan_of(source: object, iter_raw: Any, max_chunk_bytes: int) -> EffectivePlan:
-    """The effective-stream plan of a source that can be read twice, else the empty plan."""
+def _reader(
+    source: object, iter_raw: Any, max_chunk_bytes: int
+) -> Callable[[], Iterable[RawChunk]] | None:
+    """A re-reader of the source's raw chunks from position 0, if it can be read again."""
     if iter_raw is not None:
-        return plan_of_chunks(lambda: iter_raw(start=0, max_chunk_bytes=max_chunk_bytes))
+        return lambda: iter_raw(start=0, max_chunk_bytes=max_chunk_bytes)
     if isinstance(source, Iterable) and iter(source) is not source:
         chunks = source
-        return plan_of_chunks(lambda: chunks)
-    return EMPTY_PLAN
+        return lambda: chunks
+    return None
 
 
 def resume(

@@ -291,7 +291,7 @@ def replay_with_snapshots(
         # loser: the snapshot's state would still hold the loser's effect. A
         # snapshot records no plan, so a merged log is always replayed whole.
         report = replay(source, plan=plan, **options)
-        note = "merged log (resolutions or duplicates): snapshots not used, replayed whole"
+        note = "merged log (resolutions): snapshots not used, replayed whole"
         return dataclasses.replace(report, warnings=(note, *report.warnings))
     choice = snaps.latest_valid(checksum_at(source))
     notes = list(choice.warnings)

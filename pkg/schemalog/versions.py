@@ -226,17 +226,14 @@ def walk(
     leaves the state unchanged); ``plan`` None: computed when ``events`` is a sequence."""
     current = state if state is not None else empty_state()
     eplan = plan if plan is not None else plan_of_events(events)
-    merged = eplan.merged
+    stream = eplan.stream((lambda: events) if iter(events) is not events else None)
     for position, raw in enumerate(events, 1):
-        event = raw
-        if merged:
-            eff, why = eplan.step(raw)
-            if eff is None:
-                assert why is not None
-                version = Version(position, raw.id, _tag_of(raw))
-                yield Step(version, raw, current, current, None, why[1])
-                continue
-            event = eff
+        event, why = stream.step(raw)
+        if event is None:
+            assert why is not None
+            version = Version(position, raw.id, _tag_of(raw))
+            yield Step(version, raw, current, current, None, why[1])
+            continue
         result = apply(current, event)
         if isinstance(result, Applied):
             yield Step(

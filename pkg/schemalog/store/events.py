@@ -1,9 +1,10 @@
 """The events of a store as a re-readable, streaming view.
 
 Compat, metrics and the version walk need the *effective* events of a log
-(merge losers and duplicates out): ``effective.plan_of_events`` reads the log
-once more for that when it is given something it can iterate again, never a
-one-shot generator. ``StoreEvents`` is that: each iteration streams the store
+(merge losers and duplicates out): ``effective.plan_of_events`` scans the raw
+lines once for resolutions (``raw_chunks``) and a duplicate found on the way
+can make the stream re-read the log, so it needs something it can iterate
+again, never a one-shot generator. ``StoreEvents`` is that: each iteration streams the store
 from position 0 in raw chunks, decodes one record at a time and checks the
 hash link, so memory stays at one chunk whatever the log's length. A record
 that does not decode raises DecodeError, a broken link ChainBroken, both
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 
 from schemalog.codec import ChainVerifier, DecodeFailure, decode_record
 from schemalog.events import Event
-from schemalog.store.port import EventStore
+from schemalog.store.port import EventStore, RawChunk
 
 __all__ = ["StoreEvents"]
 
@@ -31,6 +32,10 @@ class StoreEvents:
     def __init__(self, store: EventStore, chunk_bytes: int = CHUNK_BYTES) -> None:
         self.store = store
         self.chunk_bytes = chunk_bytes
+
+    def raw_chunks(self) -> Iterator[RawChunk]:
+        """The store's raw chunks from position 0 (effective.plan_of_events reads Merge lines)."""
+        return iter(self.store.iter_raw(0, self.chunk_bytes))
 
     def __iter__(self) -> Iterator[Event]:
         chain = ChainVerifier()
