@@ -62,10 +62,27 @@ def test_mix_is_obeyed_and_counted() -> None:
 
 def test_table_caps() -> None:
     gen = generate(
-        3000, seed=3, mix={"create_node_table": 5, "add_property": 1}, max_node_tables=40
+        3000,
+        seed=3,
+        mix={"create_node_table": 5, "add_property": 1},
+        max_node_tables=40,
+        max_table_properties=10_000,
     )
     list(gen)
     assert gen.summary.node_tables == 40
+
+
+def test_property_cap_keeps_tables_realistic() -> None:
+    from schemalog.replay import replay
+    from schemalog.store import MemoryStore
+
+    gen = generate(4000, origins=2, seed=4, max_table_properties=12)
+    store = MemoryStore()
+    store.append(list(gen), expected=None)
+    state = replay(store).state
+    widths = [len(t.properties) for t in state.tables.values()]
+    assert widths and max(widths) <= 12
+    assert gen.summary.counts["add_property"] > 0
 
 
 def test_fast_record_equals_codec() -> None:

@@ -3,7 +3,8 @@
 ``generate(n_events, origins=1, seed=0, ...)`` yields events that apply
 cleanly one after another (``schema.apply``; ``check=True`` proves it as it
 goes): a few hundred node and rel tables (capped, Kuzu spends ~5 MB per
-table), property add/drop churn, renames of tables and properties, rel
+table), property add/drop churn (at most ``max_table_properties`` per table, so
+the schema stays the size of a real one however long the log), renames of tables and properties, rel
 connections added and dropped, comments, tags, and -- with several origins --
 causal parents and merge events.
 
@@ -243,6 +244,7 @@ class Generator:
         sync_rate: float = 0.05,
         max_node_tables: int = 250,
         max_rel_tables: int = 200,
+        max_table_properties: int = 40,
         check: bool = False,
     ) -> None:
         if n_events < 0 or origins < 1 or origins > 256:
@@ -263,6 +265,7 @@ class Generator:
         self.sync_rate = sync_rate if origins > 1 else 0.0
         self.max_nodes = max_node_tables
         self.max_rels = max_rel_tables
+        self.max_props = max_table_properties
         self.check = check
         self.summary = SynthSummary(seed=seed, origins=origins)
         self._wall = start_ms
@@ -429,7 +432,8 @@ class Generator:
 
             return self._event(origin, build_rel)
         if kind == "add_property":
-            target = self._any_table(origin, _always)
+            # property churn, not growth: a real table keeps tens of properties
+            target = self._any_table(origin, lambda t: len(t.props) < self.max_props)
 
             def build_add(eid: str) -> AddProperty:
                 if target.kind == "NODE":

@@ -388,7 +388,7 @@ class NdjsonStore(LineStore):
     def iter_raw(
         self, start: int = 0, max_chunk_bytes: int = DEFAULT_CHUNK_BYTES
     ) -> Iterator[RawChunk]:
-        """Raw lines in chunks: one ``read`` per chunk, split on newlines, no decoding."""
+        """Raw lines in chunks of at most ``max_chunk_bytes``, no decoding (``_read_lines``)."""
         self._check_open()
         self._refresh()
         stop = self._count()
@@ -404,11 +404,9 @@ class NdjsonStore(LineStore):
             f = self._handle(seg.path)
             f.seek(offsets[a])
             nbytes = offsets[b] - offsets[a]
-            data = f.read(nbytes)
-            lines = data.split(b"\n")
-            del data
-            lines.pop()
+            lines = _read_lines(f, nbytes)
             yield RawChunk(pos, lines, nbytes)
+            del lines  # before the next chunk is read: one chunk in memory at a time
             pos = seg.first + b
 
     # ------------------------------------------------ misc
@@ -427,3 +425,25 @@ class NdjsonStore(LineStore):
             f.close()
         self._handles.clear()
         super().close()
+
+
+# A chunk is read in pieces of this size and split as it comes, so reading one
+# never holds the chunk twice (its bytes and its lines): peak = the lines + a piece.
+_READ_PIECE = 1 << 20
+
+
+def _read_lines(f: BinaryIO, nbytes: int) -> list[bytes]:
+    """The ``nbytes`` at ``f``'s position (whole lines) as a list of lines without newlines."""
+    lines: list[bytes] = []
+    rest = b""
+    left = nbytes
+    while left > 0:
+        piece = f.read(min(left, _READ_PIECE))
+        if not piece:
+            break  # the file shrank under us: the caller's offsets say what is missing
+        left -= len(piece)
+        parts = (rest + piece if rest else piece).split(b"\n")
+        del piece
+        rest = parts.pop()
+        lines.extend(parts)
+    return lines  # ``rest`` is empty: a chunk ends with a newline
