@@ -35,8 +35,11 @@ class _Bucket:
         self.items = items
 
 
+_HASH_MASK = 0xFFFFFFFFFFFFFFFF
+
+
 def _hash(key: object) -> int:
-    return hash(key) & 0xFFFFFFFFFFFFFFFF
+    return hash(key) & _HASH_MASK
 
 
 def _set(node: tuple[Any, ...], shift: int, h: int, key: Any, value: Any) -> tuple[Any, bool]:
@@ -112,20 +115,18 @@ class PMap(Generic[K, V]):
         return result
 
     def get(self, key: K, default: V | None = None) -> V | None:
-        h = _hash(key)
-        node = self._root
+        h = hash(key) & _HASH_MASK
+        slot = self._root[h & _MASK]
         shift = 0
-        while True:
-            slot = node[(h >> shift) & _MASK]
-            if slot is None:
-                return default
-            if isinstance(slot, _Bucket):
+        while slot is not None:
+            if type(slot) is _Bucket:
                 for k, v in slot.items:
                     if k == key:
                         return v  # type: ignore[no-any-return]
                 return default
-            node = slot
             shift += _BITS
+            slot = slot[(h >> shift) & _MASK]
+        return default
 
     def __getitem__(self, key: K) -> V:
         marker = _MISSING
@@ -139,8 +140,41 @@ class PMap(Generic[K, V]):
         return self.get(key, marker) is not marker  # type: ignore[arg-type]
 
     def set(self, key: K, value: V) -> PMap[K, V]:
-        root, added = _set(self._root, 0, _hash(key), key, value)
-        return PMap(root, self._len + (1 if added else 0))
+        # Iterative: replay sets a few keys per event, and the recursive ``_set``
+        # (kept for the rare bucket split) costs a call per trie level.
+        h = hash(key) & _HASH_MASK
+        node = self._root
+        path = []
+        shift = 0
+        while True:
+            index = (h >> shift) & _MASK
+            slot = node[index]
+            if slot is None:
+                new: Any = _Bucket(h, ((key, value),))
+                added = True
+                break
+            if type(slot) is _Bucket:
+                if slot.hash != h and shift < _MAX_SHIFT:  # split the bucket (rare)
+                    child = list(_EMPTY_NODE)
+                    child[(slot.hash >> (shift + _BITS)) & _MASK] = slot
+                    new, added = _set(tuple(child), shift + _BITS, h, key, value)
+                    break
+                items = [(k, v) for k, v in slot.items if k != key]
+                added = len(items) == len(slot.items)
+                items.append((key, value))
+                new = _Bucket(h, tuple(items))
+                break
+            path.append((node, index))
+            node = slot
+            shift += _BITS
+        out = list(node)
+        out[index] = new
+        new = tuple(out)
+        for parent, i in reversed(path):
+            out = list(parent)
+            out[i] = new
+            new = tuple(out)
+        return PMap(new, self._len + 1 if added else self._len)
 
     def delete(self, key: K) -> PMap[K, V]:
         root = _delete(self._root, 0, _hash(key), key)
