@@ -80,7 +80,10 @@ def measure(kind: str, path: str, budget: int, trace_memory: bool = False) -> di
     cpu = time.process_time() - c0
     out: dict[str, Any] = {"kind": kind, "budget": budget, "events": events}
     if trace_memory:
-        out["tracemalloc_peak"] = tracemalloc.get_traced_memory()[1]
+        current, peak = tracemalloc.get_traced_memory()
+        out["tracemalloc_peak"] = peak
+        # what the replay leaves alive: its report, i.e. the schema state in memory
+        out["tracemalloc_after"] = current
         tracemalloc.stop()
     else:
         out["seconds"] = seconds

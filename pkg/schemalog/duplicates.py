@@ -16,10 +16,15 @@ visiting a log in its order, holding O(lanes x sync points + open creations):
   keeps those points; any member's vector clock is the last sync point at or
   before it, with its own lane entry set to its clock. Parent ids carry their
   origin and HLC, so no id -> event map is needed.
-* Creations that every lane's latest event already descends from can no
-  longer be concurrent with a later event of those lanes: they are pruned
-  from time to time. A *new* lane (a new origin) must descend from everything
-  pruned (its vector clock dominates the prune watermark).
+* Pruning, from time to time: the *watermark* W is the pointwise minimum of
+  the lanes' latest vector clocks, so every lane's latest event descends from
+  every event at or below W. Creations at or below W can no longer be
+  concurrent with a later event of an existing lane (it descends from its
+  lane's latest): they are dropped. So are sync points below W (but the last
+  one at or below it): a parent at or below W has a vector clock at most W,
+  and an event of an existing lane is at least W anyway, so W stands in for
+  it. A *new* lane (a new origin) must descend from everything pruned: its
+  vector clock must dominate W, computed without parents below W.
 
 Anything the streaming method cannot decide exactly -- an origin whose events
 are not a chain (a fork: a forged or unusual log), a new origin that does not
@@ -46,7 +51,7 @@ from schemalog.names import catalog_key
 __all__ = ["DuplicateScanner", "packed_clock"]
 
 _LOGICAL = 1 << 53  # logical counters are < 2**53 (clock.py)
-_PRUNE_EVERY = 4096  # creations indexed between prunes
+_PRUNE_EVERY = 1024  # creations indexed between prunes (each holds its event)
 
 
 def packed_clock(event_id: str) -> tuple[str, int]:
@@ -96,6 +101,7 @@ class DuplicateScanner:
         self._size = 0
         self._next_prune = _PRUNE_EVERY
         self._watermark: list[int] = []
+        self._stale_parent = False  # the event being placed has a parent below the watermark
 
     def visit(self, event: Event) -> None:
         """The next event of the log (log order)."""
@@ -161,20 +167,26 @@ class DuplicateScanner:
         lane_no = self._lane_of.get(origin)
         lane = self._lanes[lane_no] if lane_no is not None else None
         own = lane is not None and len(parents) == 1 and parents[0] == lane.last_id
+        self._stale_parent = False
         vc = lane.vc if own and lane is not None else self._vc_of_parents(parents)
         if merge:
             self._merge_vcs[event_id] = vc  # no lane: nothing conflicts with a resolution
             return None
         _, clock = packed_clock(event_id)
         if lane is None or lane_no is None:
-            if any(v > (vc[i] if i < len(vc) else 0) for i, v in enumerate(self._watermark)):
-                self.exact = False  # a new origin concurrent with pruned creations
+            if self._stale_parent or any(
+                v > (vc[i] if i < len(vc) else 0) for i, v in enumerate(self._watermark)
+            ):
+                self.exact = False  # a new origin, maybe concurrent with pruned creations
                 return None
             lane_no = self._lane_of[origin] = len(self._lanes)
             lane = _Lane()
             self._lanes.append(lane)
-        elif not own and (vc[lane_no] if lane_no < len(vc) else 0) != lane.last:
-            self.exact = False  # the origin forked: its events are not a chain
+        elif not own and (
+            (vc[lane_no] if lane_no < len(vc) else 0) != lane.last
+            or (self._stale_parent and lane.last_id not in parents)
+        ):
+            self.exact = False  # the origin forked (or may have: W hides which)
             return None
         vc = list(vc)
         if len(vc) <= lane_no:
@@ -198,9 +210,16 @@ class DuplicateScanner:
                 lane = self._lanes[lane_no]
                 if clock > lane.last:
                     continue  # not (yet) in the log
-                i = bisect_right(lane.sync_clocks, clock) - 1
-                pv = list(lane.sync_vcs[i])  # a lane starts with a sync point: i >= 0
-                pv[lane_no] = clock
+                mark = self._watermark
+                if lane_no < len(mark) and clock <= mark[lane_no]:
+                    # Below the watermark (module doc: pruning): its vector clock is at
+                    # most the watermark, which an event of an existing lane dominates.
+                    self._stale_parent = True
+                    pv = mark
+                else:
+                    i = bisect_right(lane.sync_clocks, clock) - 1
+                    pv = list(lane.sync_vcs[i])  # a kept sync point is at or before it
+                    pv[lane_no] = clock
             if len(pv) > len(vc):
                 vc.extend([0] * (len(pv) - len(vc)))
             for i, v in enumerate(pv):
@@ -262,6 +281,10 @@ class DuplicateScanner:
             for k in range(len(lanes_now))
         ]
         self._watermark = mark
+        for k, lane in enumerate(lanes_now):  # keep the last sync point at or below the mark
+            cut = bisect_right(lane.sync_clocks, mark[k]) - 1
+            if cut > 0:
+                del lane.sync_clocks[:cut], lane.sync_vcs[:cut]
         kept = 0
         for group_key in list(self._index):
             group = self._index[group_key]

@@ -59,7 +59,9 @@ from schemalog.store.port import DEFAULT_CHUNK_BYTES, RawChunk, Recovered
 __all__ = ["DEFAULT_SEGMENT_BYTES", "NdjsonStore", "segment_paths", "side_paths"]
 
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
-BLOCK_BYTES = 8 * 1024 * 1024
+# Opening scans the file for line starts in blocks of this size: small, so that
+# opening a log costs little memory next to a replay's chunk budget.
+BLOCK_BYTES = 1024 * 1024
 SEGMENT_RE = re.compile(r"[0-9]{8}\.ndjson\Z")
 _PREFIX = b'{"checksum":"sha256-v1:'
 
@@ -429,7 +431,7 @@ class NdjsonStore(LineStore):
 
 # A chunk is read in pieces of this size and split as it comes, so reading one
 # never holds the chunk twice (its bytes and its lines): peak = the lines + a piece.
-_READ_PIECE = 1 << 20
+_READ_PIECE = BLOCK_BYTES
 
 
 def _read_lines(f: BinaryIO, nbytes: int) -> list[bytes]:
