@@ -103,6 +103,84 @@ class DuplicateScanner:
         self._watermark: list[int] = []
         self._stale_parent = False  # the event being placed has a parent below the watermark
 
+    # ------------------------------------------------ saved with a snapshot
+
+    def to_obj(self) -> dict[str, Any]:
+        """JSON-able state (clocks as decimal strings: they exceed JSON's safe integers)."""
+
+        def clocks(values: Sequence[int]) -> list[str]:
+            return [str(v) for v in values]
+
+        index = []
+        for (key, role), lanes in self._index.items():
+            for lane_no, slot in lanes.items():
+                index.append(
+                    {
+                        "key": list(key),
+                        "role": role,
+                        "lane": lane_no,
+                        "clocks": clocks(slot.clocks),
+                        "positions": list(slot.positions),
+                        "events": [e.event().to_obj() for e in slot.entries],
+                    }
+                )
+        return {
+            "aliases": {"prop": self.prop_alias, "table": self.table_alias},
+            "duplicates": self.duplicates,
+            "exact": self.exact,
+            "index": index,
+            "lanes": [
+                {
+                    "last": str(ln.last),
+                    "last_id": ln.last_id,
+                    "origin": origin,
+                    "sync_clocks": clocks(ln.sync_clocks),
+                    "sync_vcs": [clocks(v) for v in ln.sync_vcs],
+                    "vc": clocks(ln.vc),
+                }
+                for origin, ln in zip(self._lane_of, self._lanes, strict=True)
+            ],
+            "merge_vcs": {k: clocks(v) for k, v in self._merge_vcs.items()},
+            "next_prune": self._next_prune,
+            "position": self._position,
+            "watermark": clocks(self._watermark),
+        }
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> DuplicateScanner:
+        """The scanner ``to_obj`` saved (KeyError, TypeError, ValueError, InvalidEvent if not)."""
+
+        def ints(values: Any) -> list[int]:
+            return [int(v) for v in values]
+
+        scanner = cls()
+        scanner.exact = bool(obj["exact"])
+        scanner.duplicates = dict(obj["duplicates"])
+        scanner.table_alias = dict(obj["aliases"]["table"])
+        scanner.prop_alias = dict(obj["aliases"]["prop"])
+        for item in obj["lanes"]:
+            lane = _Lane()
+            lane.last, lane.last_id, lane.vc = int(item["last"]), item["last_id"], ints(item["vc"])
+            lane.sync_clocks = ints(item["sync_clocks"])
+            lane.sync_vcs = [ints(v) for v in item["sync_vcs"]]
+            scanner._lane_of[item["origin"]] = len(scanner._lanes)
+            scanner._lanes.append(lane)
+        scanner._merge_vcs = {k: ints(v) for k, v in obj["merge_vcs"].items()}
+        for item in obj["index"]:
+            slot = _Slot()
+            slot.clocks = ints(item["clocks"])
+            slot.positions = [int(v) for v in item["positions"]]
+            for event_obj in item["events"]:
+                event = Event.from_obj(event_obj)
+                slot.entries.append(_Entry(event.id, event))
+            group = scanner._index.setdefault((tuple(item["key"]), item["role"]), {})
+            group[int(item["lane"])] = slot
+            scanner._size += len(slot.clocks)
+        scanner._next_prune = int(obj["next_prune"])
+        scanner._position = int(obj["position"])
+        scanner._watermark = ints(obj["watermark"])
+        return scanner
+
     def visit(self, event: Event) -> None:
         """The next event of the log (log order)."""
         c = event.change

@@ -102,9 +102,14 @@ class EffectivePlan:
         """The pre-pass found resolutions or duplicates (a stream may find duplicates later)."""
         return bool(self.plan.losers or self.plan.duplicates)
 
-    def stream(self, reread: Callable[[], Iterable[Event]] | None = None) -> EffectiveStream:
-        """A stream for one pass; ``reread`` re-reads every event if scanning cannot decide."""
-        return EffectiveStream(self, reread)
+    def stream(
+        self,
+        reread: Callable[[], Iterable[Event]] | None = None,
+        scanner: DuplicateScanner | None = None,
+    ) -> EffectiveStream:
+        """A stream for one pass; ``reread`` re-reads every event if scanning cannot decide;
+        ``scanner``: the scan of the records before a later start (a snapshot's), taken over."""
+        return EffectiveStream(self, reread, scanner)
 
 
 EMPTY_PLAN = EffectivePlan(Plan({}, {}, {}, {}), scan=False)
@@ -118,7 +123,10 @@ class EffectiveStream:
     """
 
     def __init__(
-        self, plan: EffectivePlan, reread: Callable[[], Iterable[Event]] | None = None
+        self,
+        plan: EffectivePlan,
+        reread: Callable[[], Iterable[Event]] | None = None,
+        scanner: DuplicateScanner | None = None,
     ) -> None:
         self.losers = plan.plan.losers
         self.inexact = False
@@ -127,7 +135,13 @@ class EffectiveStream:
         self.table_alias: dict[str, str] = dict(plan.plan.table_alias)
         self.prop_alias: dict[str, str] = dict(plan.plan.prop_alias)
         self.scanner: DuplicateScanner | None = None
-        if plan.scan:
+        self.warmed = False  # the scanner has seen the records before this pass's start
+        if plan.scan and scanner is not None:
+            self.scanner, self.warmed = scanner, True
+            self.duplicates = scanner.duplicates
+            self.table_alias = scanner.table_alias
+            self.prop_alias = scanner.prop_alias
+        elif plan.scan:
             scanner = self.scanner = DuplicateScanner()
             scanner.duplicates = self.duplicates
             scanner.table_alias = self.table_alias

@@ -104,6 +104,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from schemalog.codec import CHECKSUM_PREFIX, Record, decode_record
+from schemalog.duplicates import DuplicateScanner
 from schemalog.effective import (
     EMPTY_PLAN,
     EffectivePlan,
@@ -231,6 +232,9 @@ class ReplayReport:
     bytes_read: int
     warnings: tuple[str, ...] = ()
     error: BaseException | None = field(default=None, compare=False, repr=False)
+    # The duplicate scan of records [0, position) when the replay completed on a log
+    # without resolutions (a snapshot saves it: the next replay need not re-read them).
+    scanner: DuplicateScanner | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -574,6 +578,7 @@ def replay(
     tracer: Tracer | None = None,
     quarantine: Quarantine | None = None,
     plan: EffectivePlan | None = None,
+    start_scanner: DuplicateScanner | None = None,
 ) -> ReplayReport:
     """Replay ``source`` from ``start_position`` onto ``start_state``; see the module doc.
 
@@ -586,7 +591,9 @@ def replay(
     skipped ids (``resume`` passes them from a report). ``plan`` is the log's
     effective-stream plan; None computes it by a pre-pass over the log from
     position 0 when ``source`` can be read twice (a store, a list of chunks),
-    else replays without one (module doc: merged logs).
+    else replays without one (module doc: merged logs). ``start_scanner``: the
+    duplicate scan of records ``[0, start_position)`` (a snapshot's), so that
+    they are not read again.
     """
     if on_corrupt not in ("stop", "skip"):
         raise ValueError(f"on_corrupt must be 'stop' or 'skip', not {on_corrupt!r}")
@@ -607,9 +614,9 @@ def replay(
     read = _reader(source, iter_raw, max_chunk_bytes)
     if plan is None:
         plan = plan_of_chunks(read) if read is not None else EMPTY_PLAN
-    stream = plan.stream(events_of_chunks(read) if read is not None else None)
+    stream = plan.stream(events_of_chunks(read) if read is not None else None, start_scanner)
     warm_inline = False  # the lines before the start pass by in the chunks below
-    if start_position > 0 and stream.scanner is not None:
+    if start_position > 0 and stream.scanner is not None and not stream.warmed:
         if read is not None:
             stream.warm(itertools.islice(lines_of_chunks(read), start_position))
         else:
@@ -724,6 +731,9 @@ def replay(
         bytes_read=n_bytes,
         warnings=tuple(warnings),
         error=error,
+        scanner=(
+            stream.scanner if stopped is None and not stream.losers and not warm_inline else None
+        ),
     )
 
 

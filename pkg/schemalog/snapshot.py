@@ -19,10 +19,19 @@ checksum of the log's record ``position - 1`` -- equals its
 rewritten or truncated since, does not). Every snapshot passed over leaves a
 warning.
 
+A snapshot may also carry ``scan``: the streaming duplicate scan
+(duplicates.py) of its records, saved when the replay completed on a log with
+no resolution. The effective stream of the records after it depends on that
+scan, not on the records themselves, so they are not read again.
+
 ``replay_with_snapshots(store, directory)`` starts from the newest valid
 snapshot, applies only the records after it, adds the warnings to the report
 and (by default) saves a snapshot of the result: creating snapshot n+1 from
-snapshot n costs the delta (plus writing the state), never the whole log.
+snapshot n costs the delta (plus writing the state and the scan, whose size is
+bounded by the scan's pruning, not by the log), never the whole log. (A
+snapshot without a scan -- an older one -- makes the replay read the records
+before it once more, for their ids only.) A log with resolutions is replayed
+whole: a resolution can make an event before the snapshot a loser.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemalog.codec import canonical_bytes, checksum
+from schemalog.duplicates import DuplicateScanner
 from schemalog.effective import plan_of_chunks
 from schemalog.errors import InvalidState, SchemalogError
 from schemalog.replay import RawSource, ReplayReport, replay
@@ -69,6 +79,7 @@ class Snapshot:
     skipped_ids: tuple[str, ...]
     state_hash: str
     snapshot_hash: str
+    scan: dict[str, Any] | None = None  # duplicates.DuplicateScanner.to_obj(), if any
 
     @staticmethod
     def _body(
@@ -78,8 +89,9 @@ class Snapshot:
         heads: tuple[str, ...],
         skipped_ids: tuple[str, ...],
         state_hash_: str,
+        scan: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        return {
+        body = {
             "checksum_at_position": checksum_at_position,
             "format": SNAPSHOT_FORMAT,
             "heads": list(heads),
@@ -88,6 +100,9 @@ class Snapshot:
             "state": state_obj,
             "state_hash": state_hash_,
         }
+        if scan is not None:
+            body["scan"] = scan
+        return body
 
     def body(self) -> dict[str, Any]:
         return self._body(
@@ -97,6 +112,7 @@ class Snapshot:
             self.heads,
             self.skipped_ids,
             self.state_hash,
+            self.scan,
         )
 
     @classmethod
@@ -107,21 +123,28 @@ class Snapshot:
         checksum_at_position: str | None,
         heads: tuple[str, ...] = (),
         skipped_ids: tuple[str, ...] = (),
+        scan: dict[str, Any] | None = None,
     ) -> Snapshot:
         obj = state_to_obj(state)
         sh = state_hash(state)
         heads, skipped_ids = tuple(sorted(heads)), tuple(sorted(skipped_ids))
-        body = cls._body(obj, position, checksum_at_position, heads, skipped_ids, sh)
+        body = cls._body(obj, position, checksum_at_position, heads, skipped_ids, sh, scan)
         return cls(
             obj, position, checksum_at_position, heads, skipped_ids, sh,
-            checksum(canonical_bytes(body)),
+            checksum(canonical_bytes(body)), scan,
         )  # fmt: skip
 
     @classmethod
     def from_report(cls, report: ReplayReport) -> Snapshot:
-        """The snapshot of what a replay committed."""
+        """The snapshot of what a replay committed (with its duplicate scan, when it has one)."""
+        scan = report.scanner.to_obj() if report.scanner is not None else None
         return cls.of(
-            report.state, report.position, report.head, report.heads, tuple(report.skipped_ids)
+            report.state,
+            report.position,
+            report.head,
+            report.heads,
+            tuple(report.skipped_ids),
+            scan,
         )
 
     def to_obj(self) -> dict[str, Any]:
@@ -130,7 +153,7 @@ class Snapshot:
     @classmethod
     def from_obj(cls, obj: object) -> Snapshot:
         """Parse and check the snapshot hash (not the state: see ``state``)."""
-        if type(obj) is not dict or set(obj) != _BODY_KEYS | {"snapshot_hash"}:
+        if type(obj) is not dict or set(obj) - {"scan"} != _BODY_KEYS | {"snapshot_hash"}:
             raise InvalidState("snapshot", "not a snapshot object")
         if obj["format"] != SNAPSHOT_FORMAT or type(obj["format"]) is not int:
             raise InvalidState("format", f"unknown snapshot format {obj['format']!r}")
@@ -151,6 +174,7 @@ class Snapshot:
             tuple(obj["skipped_ids"]),
             obj["state_hash"],
             obj["snapshot_hash"],
+            obj.get("scan"),
         )
 
     def state(self) -> SchemaState:
@@ -283,21 +307,30 @@ def replay_with_snapshots(
     """
     snaps = directory if isinstance(directory, SnapshotDir) else SnapshotDir(directory)
     budget = options.get("max_chunk_bytes", DEFAULT_CHUNK_BYTES)
-    plan = options.pop("plan", None) or plan_of_chunks(
-        lambda: source.iter_raw(start=0, max_chunk_bytes=budget)
-    )
+    given_plan = options.pop("plan", None)
+    choice = snaps.latest_valid(checksum_at(source))
+    notes = list(choice.warnings)
+    snap = choice.snapshot
+    scanner = _scanner_of(snap, notes) if snap is not None and given_plan is None else None
+    if snap is not None and scanner is not None:
+        # Its scan says records [0, position) hold no resolution (a scan is saved only
+        # then, module doc): the delta is all that is left to look at.
+        plan = plan_of_chunks(lambda: source.iter_raw(start=snap.position, max_chunk_bytes=budget))
+    else:
+        plan = given_plan or plan_of_chunks(
+            lambda: source.iter_raw(start=0, max_chunk_bytes=budget)
+        )
     if plan.merged:
         # A resolution appended after a snapshot can make an event before it a
         # loser: the snapshot's state would still hold the loser's effect. A
-        # snapshot records no plan, so a merged log is always replayed whole.
+        # snapshot records no losers, so a merged log is always replayed whole.
+        if scanner is not None:  # the plan above saw the delta only
+            plan = plan_of_chunks(lambda: source.iter_raw(start=0, max_chunk_bytes=budget))
         report = replay(source, plan=plan, **options)
         note = "merged log (resolutions): snapshots not used, replayed whole"
         return dataclasses.replace(report, warnings=(note, *report.warnings))
-    choice = snaps.latest_valid(checksum_at(source))
-    notes = list(choice.warnings)
     options["plan"] = plan
-    if choice.snapshot is not None and choice.state is not None:
-        snap = choice.snapshot
+    if snap is not None and choice.state is not None:
         notes.append(f"started from snapshot {snaps.file(snap.position)} ({snap.position} records)")
         report = replay(
             source,
@@ -306,6 +339,7 @@ def replay_with_snapshots(
             expected_prev=snap.checksum_at_position,
             start_heads=snap.heads,
             skipped_ids=snap.skipped_ids,
+            start_scanner=scanner,
             **options,
         )
         start = snap.position
@@ -316,3 +350,15 @@ def replay_with_snapshots(
     if save and report.stopped is None and report.position > start:
         snaps.save(Snapshot.from_report(report))
     return report
+
+
+def _scanner_of(snap: Snapshot, notes: list[str]) -> DuplicateScanner | None:
+    """The duplicate scan a snapshot saved, or None (then the replay re-reads its records)."""
+    if snap.scan is None:
+        return None
+    try:
+        return DuplicateScanner.from_obj(snap.scan)
+    except (KeyError, TypeError, ValueError, AttributeError, SchemalogError) as exc:
+        notes.append(f"snapshot at {snap.position}: its duplicate scan is unreadable ({exc}); "
+                     "the records before it are read again")  # fmt: skip
+        return None
