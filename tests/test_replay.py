@@ -231,7 +231,7 @@ def test_crash_under_skip_policy_resumes_to_the_same_report() -> None:
         eid = events[k].id
         calls: list[str] = []
         mp = pytest.MonkeyPatch()
-        mp.setattr(replay_mod, "apply", _crashing_apply(eid, calls))  # type: ignore[arg-type]
+        mp.setattr(replay_mod, "apply", _crashing_apply(eid, calls))
         try:
             crashed = replay(chunks(lines, 4096), on_corrupt="skip", batch_events=2)
         finally:
