@@ -64,6 +64,10 @@ def packed_clock(event_id: str) -> tuple[str, int]:
     return parsed.origin, parsed.wall_ms * _LOGICAL + parsed.logical
 
 
+# Change types the fast path of ``visit`` leaves to the general one.
+_SPECIAL = frozenset({CreateNodeTable, CreateRelTable, AddProperty, Merge})
+
+
 class _Lane:
     """One origin's chain: its latest event and its sync points."""
 
@@ -184,14 +188,30 @@ class DuplicateScanner:
     def visit(self, event: Event) -> None:
         """The next event of the log (log order)."""
         c = event.change
+        if type(c) not in _SPECIAL and self.exact:
+            # The common case, inline: the origin's next event on its own chain.
+            lane_no = self._lane_of.get(event.origin)
+            if lane_no is not None:
+                lane = self._lanes[lane_no]
+                parents = event.parents
+                if len(parents) == 1 and parents[0] == lane.last_id:
+                    self._position += 1
+                    hlc = event.hlc
+                    clock = hlc.wall_ms * _LOGICAL + hlc.logical
+                    # only the own entry changes (sync points share the list: their
+                    # own entry is overwritten on lookup, see _vc_of_parents)
+                    lane.vc[lane_no] = clock
+                    lane.last, lane.last_id = clock, event.id
+                    return
+        hlc = event.hlc
+        clock = hlc.wall_ms * _LOGICAL + hlc.logical
         if isinstance(c, CreateNodeTable | CreateRelTable):
-            self.visit_creation(event.id, event.origin, event.parents, c.name, None, event)
+            self.visit_creation(event.id, event.origin, event.parents, c.name, None, event, clock)
         elif isinstance(c, AddProperty):
-            self.visit_creation(
-                event.id, event.origin, event.parents, c.property.name, c.table_id, event
-            )
+            name, table = c.property.name, c.table_id
+            self.visit_creation(event.id, event.origin, event.parents, name, table, event, clock)
         else:
-            self.visit_facts(event.id, event.origin, event.parents, isinstance(c, Merge))
+            self._advance(event.id, event.origin, event.parents, isinstance(c, Merge), clock)
 
     def visit_facts(
         self, event_id: str, origin: str, parents: Sequence[str], merge: bool = False
@@ -207,9 +227,12 @@ class DuplicateScanner:
         name: str,
         add_to: str | None,
         source: Event | bytes,
+        clock: int | None = None,
     ) -> None:
-        """The next event, a table creation (``add_to`` None) or a property added to ``add_to``."""
-        at = self._advance(event_id, origin, parents, False)
+        """The next event, a table creation (``add_to`` None) or a property added to ``add_to``.
+
+        ``clock``: the event's packed HLC if known (else read off its id)."""
+        at = self._advance(event_id, origin, parents, False, clock)
         if at is None:
             return
         position, lane_no, clock, vc = at
@@ -235,7 +258,12 @@ class DuplicateScanner:
             self._prune()
 
     def _advance(
-        self, event_id: str, origin: str, parents: Sequence[str], merge: bool
+        self,
+        event_id: str,
+        origin: str,
+        parents: Sequence[str],
+        merge: bool,
+        clock: int | None = None,
     ) -> tuple[int, int, int, list[int]] | None:
         """Place the next event on its lane: ``(position, lane, clock, vector clock)``."""
         position = self._position
@@ -247,10 +275,11 @@ class DuplicateScanner:
         own = lane is not None and len(parents) == 1 and parents[0] == lane.last_id
         self._stale_parent = False
         vc = lane.vc if own and lane is not None else self._vc_of_parents(parents)
-        if merge:
-            self._merge_vcs[event_id] = vc  # no lane: nothing conflicts with a resolution
+        if merge:  # no lane: nothing conflicts with a resolution; a copy (lane.vc changes)
+            self._merge_vcs[event_id] = list(vc)
             return None
-        _, clock = packed_clock(event_id)
+        if clock is None:
+            _, clock = packed_clock(event_id)
         if lane is None or lane_no is None:
             if self._stale_parent or any(
                 v > (vc[i] if i < len(vc) else 0) for i, v in enumerate(self._watermark)
