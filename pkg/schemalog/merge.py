@@ -61,15 +61,7 @@ from schemalog.codec import (
     encode_record,
     event_bytes,
 )
-from schemalog.conflicts import (  # Facts, Spec, _analyze_facts, _spec: re-exported (effective.py)
-    Conflict,
-    Facts,
-    Spec,
-    _analyze,
-    _analyze_facts,
-    _spec,
-    find_conflicts,
-)
+from schemalog.conflicts import Conflict, _analyze, find_conflicts
 from schemalog.errors import SchemalogError
 from schemalog.events import (
     FORMAT,
@@ -91,22 +83,18 @@ from schemalog.events import (
 from schemalog.ordering import ForkedEvent, MissingParents, causal_order, sort_key
 from schemalog.schema import Applied, SchemaState, apply, empty_state, state_hash
 
-__all__ = [  # Facts, Spec, _analyze_facts, _spec: for effective.py
+__all__ = [
     "CONFLICT_KINDS",
     "STRATEGIES",
     "BadResolution",
     "Conflict",
     "ConflictReport",
-    "Facts",
     "ForkedEvent",
     "MergeResult",
     "MergedReplay",
     "MissingParents",
     "Plan",
-    "Spec",
     "WorkspaceMismatch",
-    "_analyze_facts",
-    "_spec",
     "decode_log",
     "effective_event",
     "find_conflicts",
