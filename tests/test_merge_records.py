@@ -168,3 +168,21 @@ def test_lines_with_newlines_as_decode_log_takes_them() -> None:
     logs = [_lines(x) for x in synth_replicas(2, 4, 8, 13, conflict_rate=0.3)]
     with_nl = [[line + b"\n" for line in lines] for lines in logs]
     assert _fast(with_nl, "lww") == _reference(logs, "lww") == _reference(with_nl, "lww")
+
+
+def test_cli_merge_names_the_bad_input_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from schemalog.cli import main
+    from schemalog.synth_replicas import synth_replicas, write_replicas
+
+    write_replicas(tmp_path, synth_replicas(2, 5, 10, 1))
+    bad = tmp_path / "r2.ndjson"
+    lines = bad.read_bytes().splitlines()
+    bad.write_bytes(b"\n".join([*lines[:3], b"{not json", *lines[3:]]) + b"\n")
+    out = tmp_path / "m.ndjson"
+    code = main(["merge", str(tmp_path / "r1.ndjson"), str(bad), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{bad}: record 3" in err and "malformed JSON" in err
+    assert not out.exists()

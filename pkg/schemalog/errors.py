@@ -27,6 +27,9 @@ __all__ = [
 class SchemalogError(Exception):
     """Root of every error raised by schemalog."""
 
+    # Which input it came from when several logs are read at once (merge): its index.
+    log_index: int | None = None
+
 
 class InvalidEvent(SchemalogError):
     """A field of an event (or of something inside one) breaks its rule.

@@ -45,7 +45,7 @@ from schemalog.codec import (
     encode_record,
 )
 from schemalog.conflicts import Facts, _analyze_facts, _spec
-from schemalog.errors import ChainBroken, InvalidEvent
+from schemalog.errors import ChainBroken, InvalidEvent, SchemalogError
 from schemalog.events import Event, Merge
 from schemalog.merge import (
     BadResolution,
@@ -336,13 +336,19 @@ def merge_record_logs(
     t0 = time.perf_counter()
     sources = [_Lines(src) for src in logs]
     store = _Store()
-    problems = [_scan(store, src, i, max_event_bytes) for i, src in enumerate(sources)]
+    problems = []
+    for i, src in enumerate(sources):
+        try:
+            problems.append(_scan(store, src, i, max_event_bytes))
+        except SchemalogError as exc:
+            exc.log_index = i  # which input: the CLI names it
+            raise
     timings = {"scan_s": time.perf_counter() - t0}
-    for broken, forked in problems:  # merge_logs checks each log's chain, then its ids
-        if broken is not None:
-            raise broken
-        if forked is not None:
-            raise forked
+    for i, (broken, forked) in enumerate(problems):  # as merge_logs: chain, then ids
+        for problem in (broken, forked):
+            if problem is not None:
+                problem.log_index = i
+                raise problem
     store.first_at = []
     store.strings = {}
     if len(store.workspaces) > 1:

@@ -9,12 +9,13 @@ unreadable or inconsistent input (a broken chain, a forked event id).
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
 from schemalog.cli.output import UsageError, print_json, print_table
-from schemalog.merge import STRATEGIES, decode_log, merge_logs
+from schemalog.errors import SchemalogError
+from schemalog.merge import STRATEGIES
+from schemalog.merge_records import merge_files
 
 
 def register(subparsers: Any) -> None:
@@ -33,26 +34,23 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _read(path: str) -> list[bytes]:
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"{path}: no such log file")
-    return p.read_bytes().splitlines()
-
-
 def run(args: argparse.Namespace) -> int:
-    logs = [decode_log(_read(path)) for path in args.logs]
-    result = merge_logs(logs, args.strategy)
+    for path in args.logs:
+        if not Path(path).is_file():
+            raise UsageError(f"{path}: no such log file")
     out = Path(args.output)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(result.to_bytes())
-    os.replace(tmp, out)
+    # record level: inputs are streamed and verified, the output written as it comes
+    try:
+        result = merge_files(args.logs, out, args.strategy)
+    except SchemalogError as exc:
+        where = f"{args.logs[exc.log_index]}: " if exc.log_index is not None else ""
+        raise UsageError(f"{where}{exc}") from exc
     unresolved = result.unresolved
     if args.json:
         print_json(
             {
                 "output": str(out),
-                "events": len(result.events),
+                "events": result.events,
                 "strategy": args.strategy,
                 "added": [e.id for e in result.added],
                 "conflicts": [r.to_obj() for r in result.conflicts],
@@ -61,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         print(
-            f"merged {len(args.logs)} logs into {out}: {len(result.events)} events, "
+            f"merged {len(args.logs)} logs into {out}: {result.events} events, "
             f"{len(result.conflicts)} conflicts, {len(result.added)} new resolutions, "
             f"{len(unresolved)} unresolved"
         )
