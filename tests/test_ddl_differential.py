@@ -27,18 +27,13 @@ kuzu_histories = histories(min_events=1, max_events=25).filter(kuzu_can_hold)
 @given(kuzu_histories)
 def test_per_event_and_compacted_ddl_reach_the_model(events: list[Event]) -> None:
     path = states(events)
-    one_by_one = fresh()
-    compacted = fresh()
-    try:
+    with fresh() as one_by_one, fresh() as compacted:
         for before, event in zip(path, events, strict=False):
             one_by_one.execute(ddl_for_event(before, event))
         final = path[-1]
         compacted.execute(ddl_for_state(final))
         assert_matches(one_by_one, final)
         assert_matches(compacted, final)
-    finally:
-        one_by_one.close()
-        compacted.close()
 
 
 @SETTINGS
@@ -47,8 +42,7 @@ def test_diff_between_any_two_states_of_a_history(events: list[Event], data: st.
     path = states(events)
     i = data.draw(st.integers(0, len(path) - 1), label="from")
     j = data.draw(st.integers(0, len(path) - 1), label="to")
-    backend = fresh()
-    try:
+    with fresh() as backend:
         backend.execute(ddl_for_state(path[i]))
         plan = ddl_for_diff(path[i], path[j], allow_destructive=True)
         assert plan.complete
@@ -56,5 +50,3 @@ def test_diff_between_any_two_states_of_a_history(events: list[Event], data: st.
         assert_matches(backend, path[j])
         # applying the same diff again to the target is a no-op
         assert ddl_for_diff(path[j], path[j]).statements == []
-    finally:
-        backend.close()

@@ -127,8 +127,15 @@ class NativeKuzuBackend:
         if self._closed:
             return
         self._closed = True
-        self._conn.close()
-        self._db.close()
+        # Kuzu wants every QueryResult closed (``_raw`` closes each one), then the
+        # Connection, then the Database; the references go too, so nothing native
+        # outlives the Database whatever order the garbage collector picks later.
+        conn, db = self._conn, self._db
+        self._conn = self._db = None
+        try:
+            conn.close()
+        finally:
+            db.close()
 
     def __enter__(self) -> NativeKuzuBackend:
         return self
@@ -159,10 +166,13 @@ class NativeKuzuBackend:
 
     def _rollback_quietly(self) -> None:
         try:
-            self._conn.execute("ROLLBACK")
+            result = self._conn.execute("ROLLBACK")
         except RuntimeError as exc:
             if _NO_TRANSACTION not in str(exc):
                 raise BackendError("ROLLBACK", str(exc)) from exc
+        else:
+            for r in result if isinstance(result, list) else [result]:
+                r.close()
 
 
 def _default(shown: str) -> str | None:
