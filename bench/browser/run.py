@@ -10,19 +10,27 @@ the same run:
   ``no-store``): bare Pyodide (``loadPyodide``) against a ready workspace
   (Pyodide + micropip + our wheel + one kuzu-wasm worker opened through
   ``schemalog.demo``), ``--starts`` rounds each, alternating; medians;
-* replay throughput in Chromium: the synthetic log of bench/replay
-  (``replay-N-o3-s1.ndjson``, generated once with ``schemalog.synth`` if
-  missing) is fetched into Pyodide's MEMFS (a JS array, not the WebAssembly
-  heap), then our full replay (``NdjsonStore`` + ``replay`` at a 32 MiB chunk
-  budget: decode, canonical check, checksum, hash link, schema apply) against
-  the in-browser floor (read in 32 MiB chunks, ``json.loads`` + ``sha256`` per
-  line), same log, same page, replay first so the floor's buffers do not hide
-  its heap growth;
+* replay throughput in Chromium, per store and chunk budget, each in a fresh
+  page (the WebAssembly heap never shrinks, so one measurement per page):
+
+  - ``ndjson``: the synthetic log of bench/replay (``replay-N-o3-s1.ndjson``,
+    generated once with ``schemalog.synth`` if missing) is fetched into
+    Pyodide's MEMFS (a JS array, not the WebAssembly heap), then our full
+    replay (``NdjsonStore`` + ``replay`` at the budget: decode, canonical
+    check, checksum, hash link, schema apply), then in the same page the
+    in-browser floor (read in budget-sized chunks, ``json.loads`` + ``sha256``
+    per line), replay first so the floor's buffers do not hide its heap growth;
+  - ``indexeddb``: the same log in IndexedDB (written once per run by the page's
+    JS straight from the fetched stream, 8 MiB a transaction, through
+    web/js/idb-store.mjs; kept in the run's browser profile for the next
+    budgets), replayed from ``BrowserStore.iter_raw``; its ``replay_over_floor``
+    is against the ndjson leg's floor at the same budget;
 * the WebAssembly heap (``HEAP8.length``) before the replay, its high-water
   mark during it (``Tracer(memory=True)``: sampled at every chunk and batch)
   and after.
 
-Prints one JSON line. ``--events N`` (default 1,000,000), ``--starts K``.
+Prints one JSON line. ``--events N`` (default 1,000,000), ``--starts K``,
+``--budget-mib B [B ...]`` (default 8 32), ``--stores`` (default both).
 """
 
 from __future__ import annotations
@@ -164,11 +172,70 @@ pyodide.FS.writeFile("/tmp/log.ndjson", bytes);  // MEMFS: a JS array, outside H
 return { python_ms: t1 - t0, fetch_ms: performance.now() - t1, bytes: bytes.length };
 """
 
+LOAD_IDB = """
+const t0 = performance.now();
+const [url, name, events] = args;
+const { openLog, deleteLog } = await import("/web/js/idb-store.mjs");
+try {
+  const log = await openLog(name, { create: false });
+  const info = await log.info();
+  log.close();
+  if (info.count === events) return { loaded: false, count: info.count, ms: 0 };
+  await deleteLog(name);
+} catch (error) {
+  if (error.name !== "StoreMissing") throw error;
+}
+const log = await openLog(name, { create: true, durability: "relaxed" });
+const response = await fetch(url);
+if (!response.ok) throw new Error(`fetch ${url}: ${response.status}`);
+const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+let rest = "", count = 0, checksum = null, batch = [], size = 0;
+const flush = async () => {
+  if (!batch.length) return;
+  const sum = batch[batch.length - 1].slice(13, 87);  // {"checksum":"sha256-v1:<64 hex>
+  await log.append({ expectedCount: count, expectedChecksum: checksum, token: null,
+                     lines: batch.join("\\n"), checksum: sum });
+  count += batch.length;
+  checksum = sum;
+  batch = [];
+  size = 0;
+};
+for (;;) {
+  const { done, value } = await reader.read();
+  if (done) break;
+  const parts = (rest + value).split("\\n");
+  rest = parts.pop();
+  for (const line of parts) {
+    batch.push(line);
+    size += line.length;
+    if (size > 8 * 1024 * 1024) await flush();
+  }
+}
+if (rest) batch.push(rest);
+await flush();
+log.close();
+if (count !== events) {
+  throw new Error(`IndexedDB got ${count} records of ${url}, expected ${events}`);
+}
+return { loaded: true, count, ms: performance.now() - t0 };
+"""
+
+START_PYTHON = """
+const { startPython } = await import("/web/js/python.mjs");
+const { pyodide } = await startPython();
+window.pyodide = pyodide;
+return true;
+"""
+
+OPEN_NDJSON = 'NdjsonStore.open("/tmp/log.ndjson", readonly=True, verify=False)'
+OPEN_IDB = "await BrowserStore.open_async({name!r}, create=False)"
+
 MEASURE_PY = r"""
 import asyncio, hashlib, json, time
 from schemalog import _compat
 from schemalog._bridge import blocking
 from schemalog.replay import replay
+from schemalog.store.browser import BrowserStore
 from schemalog.store.ndjson import NdjsonStore
 from schemalog.trace import Tracer
 
@@ -180,7 +247,7 @@ out = {{"heap_at_start": _compat.wasm_heap_bytes()}}
 heap0 = _compat.wasm_heap_bytes()
 tracer = Tracer(memory=True)
 t0 = time.perf_counter()
-store = NdjsonStore.open(PATH, readonly=True, verify=False)
+store = {open_store}
 
 def chunks():
     # between chunks, give the page's event loop a turn (JSPI): the renderer
@@ -203,12 +270,13 @@ out["replay"] = {{
     "error": repr(report.error) if report.error is not None else None,
 }}
 del report, store, tracer
-t0 = time.perf_counter()
-n = floor(PATH, BUDGET)
-seconds = time.perf_counter() - t0
-heap2 = _compat.wasm_heap_bytes()
-out["floor"] = {{"events": n, "seconds": seconds, "events_per_s": n / seconds,
-                 "heap_growth": heap2 - heap1}}
+if {run_floor}:
+    t0 = time.perf_counter()
+    n = floor(PATH, BUDGET)
+    seconds = time.perf_counter() - t0
+    heap2 = _compat.wasm_heap_bytes()
+    out["floor"] = {{"events": n, "seconds": seconds, "events_per_s": n / seconds,
+                     "heap_growth": heap2 - heap1}}
 json.dumps(out)
 """
 
@@ -240,48 +308,71 @@ def cold_starts(url: str, rounds: int, tmp: Path) -> dict[str, Any]:
     }
 
 
-def replay_in_browser(url: str, log: Path, budget: int, tmp: Path) -> dict[str, Any]:
-    driver = browser(tmp / "profile-replay")
+def replay_in_browser(
+    url: str, log: Path, events: int, store: str, budget: int, profile: Path
+) -> dict[str, Any]:
+    """One measurement in a fresh browser (``profile`` keeps IndexedDB across budgets)."""
+    driver = browser(profile)
+    loaded: dict[str, Any]
     try:
         driver.get(f"{url}/bench.html")
-        loaded = run_js(driver, LOAD_LOG, f"/bench-out/{log.name}")
-        code = MEASURE_PY.format(budget=budget, floor_source=FLOOR_SOURCE)
+        if store == "ndjson":
+            loaded = run_js(driver, LOAD_LOG, f"/bench-out/{log.name}")
+            open_store = OPEN_NDJSON
+        else:
+            loaded = run_js(driver, LOAD_IDB, f"/bench-out/{log.name}", log.stem, events)
+            run_js(driver, START_PYTHON)
+            open_store = OPEN_IDB.format(name=log.stem)
+        code = MEASURE_PY.format(
+            budget=budget,
+            floor_source=FLOOR_SOURCE,
+            open_store=open_store,
+            run_floor=store == "ndjson",
+        )
         text = run_js(driver, "return await window.pyodide.runPythonAsync(args[0]);", code)
         version = run_js(driver, "return navigator.userAgent.match(/Chrome\\/[0-9.]+/)[0];")
     finally:
         driver.quit()
     result = json.loads(text)
-    rep, flo = result["replay"], result["floor"]
-    return {
+    rep, flo = result["replay"], result.get("floor")
+    out = {
+        "store": store,
         "browser": version,
-        "log": str(log.relative_to(ROOT)),
-        "log_bytes": loaded["bytes"],
-        "fetch_into_memfs_ms": round(loaded["fetch_ms"]),
         "chunk_budget": budget,
         "events": rep["events"],
         "replay_ok": rep["ok"],
         "replay_stopped": rep["stopped"],
         "replay_error": rep["error"],
         "replay_events_per_s": round(rep["events_per_s"]),
-        "floor_events_per_s": round(flo["events_per_s"]),
-        "replay_over_floor": round(rep["events_per_s"] / flo["events_per_s"], 3),
         "replay_seconds": round(rep["seconds"], 1),
-        "floor_seconds": round(flo["seconds"], 1),
         "chunks": rep["chunks"],
         "tables": rep["tables"],
+        "state_hash": rep["state_hash"],
         "wasm_heap_before": rep["heap_before"],
         "wasm_heap_peak": rep["heap_peak"],
         "wasm_heap_growth": rep["heap_growth"],
         "wasm_heap_growth_mib": round(rep["heap_growth"] / MIB, 1),
-        "floor_wasm_heap_growth": flo["heap_growth"],
     }
+    if store == "ndjson":
+        out["fetch_into_memfs_ms"] = round(loaded["fetch_ms"])
+        out["log_bytes"] = loaded["bytes"]
+    else:
+        out["idb_load_ms"] = round(loaded["ms"]) if loaded["loaded"] else None
+    if flo is not None:
+        out["floor_events_per_s"] = round(flo["events_per_s"])
+        out["floor_seconds"] = round(flo["seconds"], 1)
+        out["floor_wasm_heap_growth"] = flo["heap_growth"]
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--starts", type=int, default=2)
-    parser.add_argument("--budget-mib", type=int, default=32)
+    parser.add_argument("--budget-mib", type=int, nargs="+", default=[8, 32])
+    parser.add_argument(
+        "--stores", nargs="+", choices=["ndjson", "indexeddb"], default=["ndjson", "indexeddb"]
+    )
     args, _ = parser.parse_known_args()  # ./build.sh bench passes its args to every bench
     if not (SITE / "pyodide" / "pyodide-lock.json").exists():
         raise SystemExit("build/site is not built: run ./build.sh build first")
@@ -300,13 +391,27 @@ def main() -> None:
         try:
             t0 = time.perf_counter()
             starts = cold_starts(url, args.starts, tmp) if args.starts else None
-            replayed = replay_in_browser(url, log, args.budget_mib * MIB, tmp)
+            replays = []
+            for store in args.stores:
+                for budget in args.budget_mib:
+                    profile = tmp / f"profile-replay-{store}"
+                    leg = replay_in_browser(url, log, args.events, store, budget * MIB, profile)
+                    print(f"[bench/browser] {json.dumps(leg)}", file=sys.stderr, flush=True)
+                    replays.append(leg)
         finally:
             server.shutdown()
+    floors = {
+        r["chunk_budget"]: r["floor_events_per_s"] for r in replays if "floor_events_per_s" in r
+    }
+    for r in replays:
+        floor_rate = floors.get(r["chunk_budget"])
+        if floor_rate:
+            r["replay_over_floor"] = round(r["replay_events_per_s"] / floor_rate, 3)
     out = {
         "bench": "browser",
+        "log": str(log.relative_to(ROOT)),
         "cold_start": starts,
-        "replay": replayed,
+        "replay": replays,
         "wall_seconds": round(time.perf_counter() - t0),
     }
     print(json.dumps(out), flush=True)

@@ -18,7 +18,9 @@
 //         "head"   -> {count, checksum, fence}               updated by every append
 //   lines <position> -> canonical record line (string, no newline)
 // A missing marker means the log was evicted or deleted: StoreMissing, never
-// an empty log. Lines cross the Pyodide bridge as one "\n"-joined string.
+// an empty log. Lines are written as one "\n"-joined string and read as
+// UTF-8 bytes of a bounded slice (readBytes/readAt): the Python side never
+// holds the whole log (pkg/schemalog/store/browser.py, "Memory").
 //
 // Errors (name, fields) for browser.py: StoreMissing {store, reason},
 // AppendConflict {expected, actual}, FencedOut {token, newest},
@@ -26,6 +28,7 @@
 
 const FORMAT = "schemalog-idb-1";
 const PREFIX = "schemalog-log:";
+const encoder = new TextEncoder();
 
 function named(name, message, fields = {}) {
   const error = Object.assign(new Error(message), fields);
@@ -166,13 +169,28 @@ export class IdbLog {
     return { ...head, instance: marker.instance, createdMs: marker.createdMs };
   }
 
-  /** Lines [start, stop) joined by "\n" (one string across the bridge). */
-  async readLines(start, stop) {
-    if (stop <= start) return "";
+  /**
+   * Lines [start, stop) as UTF-8 bytes joined by "\n" (no trailing newline): one
+   * Uint8Array in the JS heap that Python copies into its heap once
+   * (`to_bytes`), instead of a string it would decode and then encode again.
+   */
+  async readBytes(start, stop) {
+    if (stop <= start) return new Uint8Array(0);
     const tx = this.#tx(["lines"], "readonly");
     const lines = await requestPromise(tx.objectStore("lines").getAll(IDBKeyRange.bound(start, stop - 1)));
     if (lines.length !== stop - start) throw this.#missing(`records ${start}..${stop - 1} are not all there`);
-    return lines.join("\n");
+    return encoder.encode(lines.join("\n"));
+  }
+
+  /** The lines at `positions` (a JSON array of ints), as readBytes returns them, in that order. */
+  async readAt(positions) {
+    const wanted = JSON.parse(positions);
+    if (!wanted.length) return new Uint8Array(0);
+    const store = this.#tx(["lines"], "readonly").objectStore("lines");
+    const lines = await Promise.all(wanted.map((p) => requestPromise(store.get(p))));
+    const gone = wanted.filter((p, i) => typeof lines[i] !== "string");
+    if (gone.length) throw this.#missing(`records ${gone.slice(0, 5).join(", ")} are not there`);
+    return encoder.encode(lines.join("\n"));
   }
 
   /**
