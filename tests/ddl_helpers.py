@@ -94,3 +94,16 @@ def assert_matches(backend: NativeKuzuBackend, state: SchemaState, order: bool =
         assert info is not None
         if order:
             assert [p.name for p in info.properties] == [p.name for p in table.properties]
+
+
+def assert_diff_order(backend: NativeKuzuBackend, source: SchemaState, target: SchemaState) -> None:
+    """After a diff: each table's properties the source had, in target order, then the added."""
+    live = user_catalog(backend.catalog())
+    for table in target.tables.values():
+        info = live.node_table(table.name) or live.rel_table(table.name)
+        assert info is not None
+        before = source.tables.get(table.table_id)
+        had = {p.property_id for p in before.properties} if before is not None else set()
+        kept = [p.name for p in table.properties if p.property_id in had]
+        added = [p.name for p in table.properties if p.property_id not in had]
+        assert [p.name for p in info.properties] == kept + added
