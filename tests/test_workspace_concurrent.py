@@ -47,8 +47,12 @@ def _pair(strategy: str) -> tuple[Workspace, Workspace]:
     return a, b
 
 
-def test_the_database_that_applied_the_loser_follows_the_merge() -> None:
+def test_the_database_that_applied_the_loser_follows_the_merge(
+    request: pytest.FixtureRequest,
+) -> None:
     a, b = _pair("lww")
+    request.addfinalizer(a.close)
+    request.addfinalizer(b.close)
     city = table_by_name(a.state, "City")
     assert city is not None
     a.change(RenameTable(city.table_id, "Town"))  # applied to a's database at once
@@ -70,8 +74,12 @@ def test_the_database_that_applied_the_loser_follows_the_merge() -> None:
     assert kinds == ["create_node_table", "rename_table", "rename_table", "merge"]
 
 
-def test_reject_then_a_person_resolves_and_both_databases_follow() -> None:
+def test_reject_then_a_person_resolves_and_both_databases_follow(
+    request: pytest.FixtureRequest,
+) -> None:
     a, b = _pair("reject")
+    request.addfinalizer(a.close)
+    request.addfinalizer(b.close)
     city = table_by_name(a.state, "City")
     assert city is not None
     a.change(RenameTable(city.table_id, "Town"))
