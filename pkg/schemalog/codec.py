@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemalog.errors import ChainBroken, DecodeError, InvalidEvent, SchemalogError
+from schemalog.event_parts import unchecked
 from schemalog.events import Event
 
 __all__ = [
@@ -224,8 +225,16 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 # Built once: json.loads with hooks would build a new decoder per call.
-_decode_json = json.JSONDecoder(parse_float=_reject_float, parse_constant=_reject_constant).decode
+_DECODER = json.JSONDecoder(parse_float=_reject_float, parse_constant=_reject_constant)
+_decode_json = _DECODER.decode
+# The scanner under ``decode``: a canonical line has no whitespace around the
+# value, so when it consumes the whole text it returns what ``decode`` would.
+_scan_json = _DECODER.scan_once  # type: ignore[attr-defined]  # set by JSONDecoder.__init__
 
+_RECORD_KEYS = frozenset(("checksum", "event", "prev"))
+_new_record = unchecked(Record)  # its fields are proven by decode_record
+# The last checksum decode_record verified: usually the next record's prev.
+_last_checksum: str | None = None
 _RECORD_OVERHEAD = len(_record_bytes(CHECKSUM_PREFIX + "0" * 64, b"", CHECKSUM_PREFIX + "0" * 64))
 
 
@@ -244,17 +253,38 @@ def decode_record(
     except UnicodeDecodeError as exc:
         return DecodeFailure(position, None, f"not valid UTF-8 at byte {exc.start}")
     try:
-        obj = _decode_json(text)
-    except ValueError as exc:  # JSONDecodeError is a ValueError
-        return DecodeFailure(position, None, f"malformed JSON: {exc}")
+        obj, end = _scan_json(text, 0)
+    except Exception:  # anything odd: ``_decode_json`` below says what (or raises the same)
+        end = -1
+    if end != len(text):
+        try:
+            obj = _decode_json(text)
+        except ValueError as exc:  # JSONDecodeError is a ValueError
+            return DecodeFailure(position, None, f"malformed JSON: {exc}")
     if _dumps_canonical(obj) != text:
         return DecodeFailure(position, None, _why_not_canonical(text))
-    if type(obj) is not dict or set(obj) != {"checksum", "event", "prev"}:
+    if type(obj) is not dict or obj.keys() != _RECORD_KEYS:
         got = sorted(obj) if type(obj) is dict else type(obj).__name__
         return DecodeFailure(
             position, None, f"record must have exactly checksum, event, prev; got {got}"
         )
     sum_, prev, event_obj = obj["checksum"], obj["prev"], obj["event"]
+    # Fast path: a checksum equal to the hash is well-formed, and ``prev`` is
+    # usually the checksum of the record just decoded. Else the checks below,
+    # in their order, find the first problem.
+    global _last_checksum
+    if type(sum_) is str and (prev is None or prev == _last_checksum):
+        start = 23 + len(sum_)
+        data = line[start : len(line) - (13 if prev is None else 11 + len(prev))]
+        if len(data) <= max_event_bytes and (
+            CHECKSUM_PREFIX + hashlib.sha256(data).hexdigest() == sum_
+        ):
+            _last_checksum = sum_
+            try:
+                event = Event.from_obj(event_obj)
+            except InvalidEvent as exc:
+                return DecodeFailure(position, f"event.{exc.field}", exc.reason)
+            return _new_record(event, sum_, prev, len(line))
     problem = _check_sum_field(sum_, "checksum")
     if problem is None and prev is not None:
         problem = _check_sum_field(prev, "prev")
@@ -273,6 +303,7 @@ def decode_record(
         return DecodeFailure(
             position, "checksum", f"checksum mismatch: record says {sum_}, event hashes to {actual}"
         )
+    _last_checksum = sum_
     try:
         event = Event.from_obj(event_obj)
     except InvalidEvent as exc:

@@ -9,11 +9,11 @@ scheme itself is documented in events.py.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from schemalog.clock import Timestamp
 from schemalog.errors import InvalidEvent
@@ -40,6 +40,8 @@ __all__ = [
     "parsed_type",
     "prefixed",
     "remember_event_id",
+    "remember_property_id",
+    "unchecked",
     "under",
     "under_type",
 ]
@@ -152,6 +154,15 @@ def check_property_id(value: object, field: str) -> str:
     return value
 
 
+def remember_property_id(value: str) -> None:
+    """Cache ``check_property_id(value)`` for ``value == f"{event_id}/p{n}"``, the id a
+    validated event gives its n-th new property (n < MAX_PROPERTIES): it matches
+    both patterns by construction, and drop/rename events name it again later."""
+    if len(_GOOD_PROPERTY_IDS) >= _CACHE_MAX:
+        _GOOD_PROPERTY_IDS.clear()
+    _GOOD_PROPERTY_IDS.add(value)
+
+
 def check_tuple(value: object, field: str, limit: int) -> tuple[Any, ...]:
     if type(value) is not tuple:
         raise InvalidEvent(field, f"must be a tuple, got {type(value).__name__}")
@@ -193,6 +204,59 @@ def under_type(field: str) -> Iterator[None]:
         yield
     except InvalidEvent as exc:
         raise InvalidEvent(field, exc.reason) from None
+
+
+T = TypeVar("T")
+
+
+def unchecked(cls: type[T]) -> Callable[..., T]:
+    """``cls(*values)`` without ``__post_init__``, for values the caller has just validated.
+
+    Only for the decoding fast path (events.py), which proves every field valid
+    first. It sets the slots through their descriptors: a frozen dataclass's
+    ``__init__`` goes through ``object.__setattr__`` per field, and building
+    the few objects of a small event cost about as much as validating it.
+    """
+    new = object.__new__
+    setters = [getattr(cls, f.name).__set__ for f in fields(cls)]  # type: ignore[arg-type]
+    if len(setters) == 1:
+        (s1,) = setters
+
+        def make1(a: Any) -> T:
+            obj = new(cls)
+            s1(obj, a)
+            return obj
+
+        return make1
+    if len(setters) == 2:
+        s1, s2 = setters
+
+        def make2(a: Any, b: Any) -> T:
+            obj = new(cls)
+            s1(obj, a)
+            s2(obj, b)
+            return obj
+
+        return make2
+    if len(setters) == 3:
+        s1, s2, s3 = setters
+
+        def make3(a: Any, b: Any, c: Any) -> T:
+            obj = new(cls)
+            s1(obj, a)
+            s2(obj, b)
+            s3(obj, c)
+            return obj
+
+        return make3
+
+    def make(*values: Any) -> T:
+        obj = new(cls)
+        for setter, value in zip(setters, values, strict=True):
+            setter(obj, value)
+        return obj
+
+    return make
 
 
 # ---------------------------------------------------------------- parts

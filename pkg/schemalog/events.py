@@ -29,9 +29,10 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from schemalog.clock import HybridLogicalClock, Timestamp
+from schemalog.clock import MAX_SAFE_INT, HybridLogicalClock, Timestamp
 from schemalog.errors import InvalidEvent
 from schemalog.event_parts import (
+    MAX_PARENTS,
     MAX_PROPERTIES,
     Connection,
     PropertyDef,
@@ -44,15 +45,25 @@ from schemalog.event_parts import (
     check_properties,
     check_property_id,
     check_tuple,
+    check_type,
     event_id,
     parse_event_id,
     parsed_type,
     prefixed,
     remember_event_id,
+    remember_property_id,
+    unchecked,
     under,
     under_type,
 )
-from schemalog.kuzu_types import DefaultValue, ListType, MapType, StructType, UnionType
+from schemalog.kuzu_types import (
+    DefaultValue,
+    ListType,
+    MapType,
+    StructType,
+    UnionType,
+    check_default,
+)
 from schemalog.names import validate_name, validate_table_name, validate_text, validate_token
 
 __all__ = [
@@ -397,32 +408,36 @@ class Event:
     @classmethod
     def from_obj(cls, obj: object) -> Event:
         """Strictly rebuild an event from ``to_obj`` output; raises InvalidEvent(path, reason)."""
-        # The hot path of every decoded record: each check is one comparison
-        # inline, the slow helpers only run to build the error.
-        if type(obj) is not dict:
-            raise InvalidEvent("event", f"must be an object, got {type(obj).__name__}")
-        if "format" in obj and (type(obj["format"]) is not int or obj["format"] != FORMAT):
-            raise InvalidEvent(
-                "format", f"unknown format version {obj['format']!r} (reads {FORMAT})"
-            )
-        if obj.keys() != _EVENT_KEY_SET:
-            _exact_keys(obj, "event", _EVENT_KEYS)
-        hlc = obj["hlc"]
-        if type(hlc) is not dict or hlc.keys() != _HLC_KEY_SET:
-            _exact_keys(hlc, "hlc", _HLC_KEYS)
-        origin = obj["origin"]
-        validate_token(origin, "origin")
-        stamp = Timestamp(hlc["wall_ms"], hlc["logical"], origin)  # fields say "hlc.*"
-        try:
-            change = _change_from_obj(obj["change"])
-        except InvalidEvent as exc:
-            raise prefixed("change", exc) from None
-        parents = obj["parents"]
-        if type(parents) is not list:
-            _tuple(parents, "parents")  # raises
-        return cls(
-            obj["id"], obj["workspace"], origin, stamp, tuple(parents), obj["format"], change
-        )
+        if cls is Event:
+            event = _from_obj_fast(obj)
+            if event is not None:
+                return event
+        return _from_obj_checked(cls, obj)
+
+
+def _from_obj_checked(cls: type[Event], obj: object) -> Event:
+    """``from_obj`` through the dataclasses' own checks: the one source of its errors."""
+    # Each check is one comparison inline, the slow helpers only run to build the error.
+    if type(obj) is not dict:
+        raise InvalidEvent("event", f"must be an object, got {type(obj).__name__}")
+    if "format" in obj and (type(obj["format"]) is not int or obj["format"] != FORMAT):
+        raise InvalidEvent("format", f"unknown format version {obj['format']!r} (reads {FORMAT})")
+    if obj.keys() != _EVENT_KEY_SET:
+        _exact_keys(obj, "event", _EVENT_KEYS)
+    hlc = obj["hlc"]
+    if type(hlc) is not dict or hlc.keys() != _HLC_KEY_SET:
+        _exact_keys(hlc, "hlc", _HLC_KEYS)
+    origin = obj["origin"]
+    validate_token(origin, "origin")
+    stamp = Timestamp(hlc["wall_ms"], hlc["logical"], origin)  # fields say "hlc.*"
+    try:
+        change = _change_from_obj(obj["change"])
+    except InvalidEvent as exc:
+        raise prefixed("change", exc) from None
+    parents = obj["parents"]
+    if type(parents) is not list:
+        _tuple(parents, "parents")  # raises
+    return cls(obj["id"], obj["workspace"], origin, stamp, tuple(parents), obj["format"], change)
 
 
 _EVENT_KEYS = ("change", "format", "hlc", "id", "origin", "parents", "workspace")
@@ -597,6 +612,184 @@ def _change_from_obj(obj: object) -> Change:
     if obj.keys() != key_set:
         _exact_keys(obj, "", names)  # raises, naming the unknown and missing fields
     return decode(obj)
+
+
+# ---------------------------------------------------------------- decoding fast path
+#
+# ``Event.from_obj`` runs for every stored record. The fast path below proves a
+# common, valid event valid with the same checks as the dataclasses (the cached
+# validators, each check once) and builds it with ``unchecked``. It returns None
+# -- never raises -- for anything else: a rare kind, any doubt or any invalid
+# field; ``from_obj`` then takes the checked path above, so every error and its
+# wording come from one place. Caches only ever learn valid values.
+
+_new_timestamp = unchecked(Timestamp)
+_new_property = unchecked(PropertyDef)
+_new_connection = unchecked(Connection)
+_new_event = unchecked(Event)
+
+
+def _fast_property(obj: object, property_id: str) -> PropertyDef | None:
+    """A new property that must carry ``property_id`` (what check_identity demands)."""
+    if (
+        type(obj) is not dict
+        or obj.keys() != _PROPERTY_KEY_SET
+        or obj["property_id"] != property_id
+    ):
+        return None
+    name, type_, default = obj["name"], obj["type"], obj["default"]
+    validate_name(name, "name")
+    check_type(type_, "type")
+    if default is not None:
+        check_default(default, parsed_type(type_), "default")
+    remember_property_id(property_id)
+    return _new_property(property_id, name, type_, default)
+
+
+def _fast_connection(obj: object) -> Connection | None:
+    if type(obj) is not dict or obj.keys() != _CONNECTION_KEY_SET:
+        return None
+    return _new_connection(
+        check_event_id(obj["from_table_id"], "from_table_id"),
+        check_event_id(obj["to_table_id"], "to_table_id"),
+    )
+
+
+_FastDecoder = Callable[[dict[str, Any], str], Any]
+_FAST: dict[str, tuple[frozenset[str], _FastDecoder]] = {}
+
+
+def _fast(cls: type[_ChangeBase]) -> Callable[[_FastDecoder], _FastDecoder]:
+    def register(decode: _FastDecoder) -> _FastDecoder:
+        _FAST[cls.KIND] = (_DECODERS[cls.KIND][0], decode)
+        return decode
+
+    return register
+
+
+_new_add_property = unchecked(AddProperty)
+_new_drop_property = unchecked(DropProperty)
+_new_rename_property = unchecked(RenameProperty)
+_new_rename_table = unchecked(RenameTable)
+_new_drop_table = unchecked(DropTable)
+_new_add_connection = unchecked(AddConnection)
+_new_drop_connection = unchecked(DropConnection)
+_new_comment = unchecked(CommentOnTable)
+_new_tag = unchecked(Tag)
+
+
+@_fast(AddProperty)
+def _fast_add_property(d: dict[str, Any], eid: str) -> Change | None:
+    table_id = check_event_id(d["table_id"], "table_id")
+    prop = _fast_property(d["property"], eid + "/p0")
+    return None if prop is None else _new_add_property(table_id, prop)
+
+
+@_fast(DropProperty)
+def _fast_drop_property(d: dict[str, Any], eid: str) -> Change:
+    return _new_drop_property(
+        check_event_id(d["table_id"], "table_id"),
+        check_property_id(d["property_id"], "property_id"),
+    )
+
+
+@_fast(RenameProperty)
+def _fast_rename_property(d: dict[str, Any], eid: str) -> Change:
+    return _new_rename_property(
+        check_event_id(d["table_id"], "table_id"),
+        check_property_id(d["property_id"], "property_id"),
+        validate_name(d["new_name"], "new_name"),
+    )
+
+
+@_fast(RenameTable)
+def _fast_rename_table(d: dict[str, Any], eid: str) -> Change:
+    return _new_rename_table(
+        check_event_id(d["table_id"], "table_id"),
+        validate_table_name(d["new_name"], "new_name"),
+    )
+
+
+@_fast(DropTable)
+def _fast_drop_table(d: dict[str, Any], eid: str) -> Change:
+    return _new_drop_table(check_event_id(d["table_id"], "table_id"))
+
+
+@_fast(AddConnection)
+def _fast_add_connection(d: dict[str, Any], eid: str) -> Change | None:
+    table_id = check_event_id(d["table_id"], "table_id")
+    conn = _fast_connection(d["connection"])
+    return None if conn is None else _new_add_connection(table_id, conn)
+
+
+@_fast(DropConnection)
+def _fast_drop_connection(d: dict[str, Any], eid: str) -> Change | None:
+    table_id = check_event_id(d["table_id"], "table_id")
+    conn = _fast_connection(d["connection"])
+    return None if conn is None else _new_drop_connection(table_id, conn)
+
+
+@_fast(CommentOnTable)
+def _fast_comment(d: dict[str, Any], eid: str) -> Change:
+    return _new_comment(
+        check_event_id(d["table_id"], "table_id"), validate_text(d["comment"], "comment")
+    )
+
+
+@_fast(Tag)
+def _fast_tag(d: dict[str, Any], eid: str) -> Change:
+    return _new_tag(validate_name(d["name"], "name"))
+
+
+def _from_obj_fast(obj: object) -> Event | None:
+    """``Event.from_obj(obj)`` for a valid event of a common kind, else None."""
+    if type(obj) is not dict or obj.keys() != _EVENT_KEY_SET:
+        return None
+    fmt, hlc, change_obj = obj["format"], obj["hlc"], obj["change"]
+    if (
+        type(fmt) is not int
+        or fmt != FORMAT
+        or type(hlc) is not dict
+        or type(change_obj) is not dict
+    ):
+        return None
+    if hlc.keys() != _HLC_KEY_SET:
+        return None
+    wall, logical = hlc["wall_ms"], hlc["logical"]
+    if not (
+        type(wall) is int
+        and type(logical) is int
+        and 1 <= wall <= MAX_SAFE_INT
+        and 0 <= logical <= MAX_SAFE_INT
+    ):
+        return None
+    kind = change_obj.get("kind")
+    entry = _FAST.get(kind) if type(kind) is str else None
+    if entry is None or change_obj.keys() != entry[0]:
+        return None
+    eid, parents = obj["id"], obj["parents"]
+    try:
+        origin = validate_token(obj["origin"], "origin")
+        workspace = validate_token(obj["workspace"], "workspace")
+        if eid != f"{origin}@{wall}.{logical}":  # the id is event_id(origin, hlc)
+            return None
+        if type(parents) is not list or len(parents) > MAX_PARENTS or eid in parents:
+            return None
+        for parent in parents:  # each strictly earlier than the event (Timestamp order)
+            stamp = parse_event_id(parent)
+            if not (stamp.wall_ms, stamp.logical, stamp.origin) < (wall, logical, origin):
+                return None
+        if len(parents) > 1 and parents != sorted(set(parents)):
+            return None
+        change = entry[1](change_obj, eid)
+    except InvalidEvent:
+        return None
+    if change is None:
+        return None
+    hlc_stamp = _new_timestamp(wall, logical, origin)
+    event: Event = _new_event(eid, workspace, origin, hlc_stamp, tuple(parents), fmt, change)
+    remember_event_id(eid, hlc_stamp)
+    return event
 
 
 # ---------------------------------------------------------------- creating events

@@ -1,0 +1,177 @@
+"""The decoding fast paths agree with the checked paths, valid input or not.
+
+``Event.from_obj`` and ``codec.decode_record`` first try a fast path that
+returns nothing unless it proved the input valid; the checked path is the one
+source of errors. Here every drawn event, and mutations of it, must give the
+same event or the same error either way.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schemalog import codec
+from schemalog.clock import HybridLogicalClock
+from schemalog.errors import InvalidEvent
+from schemalog.events import (
+    AddConnection,
+    CommentOnTable,
+    Connection,
+    DropConnection,
+    DropProperty,
+    DropTable,
+    Event,
+    RenameProperty,
+    RenameTable,
+    Tag,
+    _from_obj_checked,
+    _from_obj_fast,
+    build_add_property,
+    build_node_table,
+    build_rel_table,
+    new_event,
+)
+from strategies import events, histories, slow_ok
+
+# Values that break one rule or another where they land (and some that are fine).
+_ODD = [
+    None, True, 0, 1, -1, 2**53, 1.5, "", " x", "x`y", "a.b", "_schemalog_t", "INT64",
+    "int64", "STRING", "o@1.0", "o@0.0", "o@1.0/p0", "o@1.0/p1", "sha256-v1:" + "0" * 64,
+    [], ["o@1.0"], {}, {"kind": "tag"}, "x\u200by", "e\u0301",
+]  # fmt: skip
+
+
+def _paths(obj: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [path]
+    if type(obj) is dict:
+        for k, v in obj.items():
+            out += _paths(v, (*path, k))
+    elif type(obj) is list:
+        for i, v in enumerate(obj):
+            out += _paths(v, (*path, i))
+    return out
+
+
+def _strings(obj: Any) -> list[Any]:
+    return [v for v in (_get(obj, p) for p in _paths(obj)) if type(v) in (str, int)]
+
+
+def _get(obj: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        obj = obj[step]
+    return obj
+
+
+def _mutations(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every single change of ``obj``: each value replaced by each odd value, each key
+    dropped, an extra key in each object, an extra item in each array."""
+    wall, logical, origin = obj["hlc"]["wall_ms"], obj["hlc"]["logical"], obj["origin"]
+    near = [  # ids at, just after and just before the event's own clock reading
+        f"{origin}@{wall}.{logical}",
+        f"{origin}@{wall}.{logical + 1}",
+        f"{origin}@{wall + 1}.0",
+        f"zz@{wall}.{logical}",
+        f"0@{wall}.{logical}",
+        f"{origin}@{wall}.{logical}/p0",
+        f"{origin}@{wall}.{logical}/p1",
+    ]
+    pool = _ODD + near + sorted(set(map(str, _strings(obj))))
+    out = []
+    for path in _paths(obj)[1:]:
+        for value in [*pool, _DROP]:
+            new = copy.deepcopy(obj)
+            parent = _get(new, path[:-1])
+            if value is _DROP:
+                del parent[path[-1]]
+            else:
+                parent[path[-1]] = copy.deepcopy(value)
+            out.append(new)
+        target = _get(obj, path)
+        if type(target) in (dict, list):
+            for value in ["extra", 0, None, *near[:3]]:
+                new = copy.deepcopy(obj)
+                t = _get(new, path)
+                if type(t) is dict:
+                    t["extra"] = value
+                else:
+                    t.append(value)
+                out.append(new)
+    return out
+
+
+_DROP = object()
+
+
+def _outcome(fn: Any, *args: Any) -> Any:
+    try:
+        return "ok", fn(*args)
+    except InvalidEvent as exc:
+        return type(exc).__name__, exc.field, exc.reason
+
+
+def _fixed() -> list[Event]:
+    """One event of each kind the fast path handles, wherever hypothesis wanders."""
+    clock = HybridLogicalClock("o1", lambda: 1_700_000_000_000)
+    a = new_event(clock, "ws", [], build_node_table("A", [("id", "INT64")], "id"))
+    b = new_event(clock, "ws", [a.id], build_node_table("B", [("id", "STRING")], "id"))
+    r = new_event(clock, "ws", [b.id], build_rel_table("R", [(a.id, b.id)]))
+    changes = [
+        build_add_property(a.id, "n", "INT32", 5),
+        AddConnection(r.id, Connection(b.id, a.id)),
+        DropConnection(r.id, Connection(a.id, b.id)),
+        RenameProperty(a.id, a.id + "/p0", "key"),
+        DropProperty(a.id, a.id + "/p0"),
+        RenameTable(a.id, "A2"),
+        CommentOnTable(a.id, "a comment"),
+        Tag("v1"),
+        DropTable(r.id),
+    ]
+    out = [a, b, r]
+    for change in changes:
+        out.append(new_event(clock, "ws", [out[-1].id], change))
+    return out
+
+
+def test_fast_from_obj_agrees_on_every_kind() -> None:
+    _agrees(_fixed())
+
+
+@settings(slow_ok, max_examples=8, suppress_health_check=list(HealthCheck))  # long histories
+@given(histories(min_events=5, max_events=30, n_origins=2))
+def test_fast_from_obj_agrees_with_checked(history: list[Event]) -> None:
+    _agrees(history)
+
+
+def _agrees(history: list[Event]) -> None:
+    for event in history:  # a history has events of most kinds
+        obj = event.to_obj()
+        assert _from_obj_fast(copy.deepcopy(obj)) in (None, event)
+        for case in _mutations(obj):
+            checked = _outcome(_from_obj_checked, Event, copy.deepcopy(case))
+            fast = _from_obj_fast(copy.deepcopy(case))
+            if fast is not None:
+                assert checked == ("ok", fast), case
+                assert type(fast.change) is type(checked[1].change)
+            assert _outcome(Event.from_obj, case) == checked
+
+
+@slow_ok
+@given(events(), st.data())
+def test_decode_record_fast_path_agrees(event: Event, data: st.DataObject) -> None:
+    """Checksum and prev fields, valid or not, whether or not prev is the last checksum seen."""
+    good = codec.checksum(codec.event_bytes(event))
+    other = "sha256-v1:" + "a" * 64
+    sum_ = data.draw(st.sampled_from([good, other, "sha256-v1:" + "A" * 64, "md5:00", good[:-1]]))
+    prev = data.draw(st.sampled_from([None, good, other, "x", "md5:abc", other.upper()]))
+    line = codec._record_bytes(sum_, codec.event_bytes(event), prev)
+    results = []
+    for last in (None, good, other):  # the memo only ever holds a verified checksum
+        codec._last_checksum = last
+        results.append(codec.decode_record(line, 3))
+    assert results[0] == results[1] == results[2]
+    if sum_ == good and (prev is None or prev in (good, other)):
+        assert type(results[0]) is codec.Record and results[0].event == event
