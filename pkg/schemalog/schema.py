@@ -50,6 +50,7 @@ from typing import Any
 
 from schemalog.codec import canonical_bytes
 from schemalog.errors import InvalidEvent, InvalidState
+from schemalog.event_parts import unchecked
 from schemalog.events import (
     MULTIPLICITIES,
     AddConnection,
@@ -137,6 +138,10 @@ class SchemaState:
     tables: PMap[str, TableState]
     names: PMap[str, str]  # catalog_key(name) -> table id
     referenced_by: PMap[str, frozenset[str]]  # node table id -> ids of rel tables using it
+
+
+_new_state = unchecked(SchemaState)
+_new_table = unchecked(TableState)  # every field, _by_key last
 
 
 def empty_state() -> SchemaState:
@@ -250,7 +255,7 @@ def _check_new_table(state: SchemaState, table_id: str, name: str) -> None:
 
 
 def _put(state: SchemaState, table: TableState) -> SchemaState:
-    return SchemaState(state.tables.set(table.table_id, table), state.names, state.referenced_by)
+    return _new_state(state.tables.set(table.table_id, table), state.names, state.referenced_by)
 
 
 def _derive(
@@ -262,7 +267,7 @@ def _derive(
     by_key: dict[str, PropertyDef] | None,
 ) -> TableState:
     """``table`` with some fields changed; ``by_key`` is the name index of ``properties``."""
-    new = TableState(
+    return _new_table(
         table.table_id,
         table.kind,
         name,
@@ -271,10 +276,8 @@ def _derive(
         connections,
         table.multiplicity,
         comment,
+        by_key,
     )
-    if by_key is not None:
-        object.__setattr__(new, "_by_key", by_key)
-    return new
 
 
 def _create_node_table(state: SchemaState, change: CreateNodeTable) -> SchemaState:
@@ -282,7 +285,7 @@ def _create_node_table(state: SchemaState, change: CreateNodeTable) -> SchemaSta
     table = TableState(
         change.table_id, NODE, change.name, change.properties, change.primary_key, (), None
     )
-    return SchemaState(
+    return _new_state(
         state.tables.set(table.table_id, table),
         state.names.set(catalog_key(change.name), change.table_id),
         state.referenced_by,
@@ -303,7 +306,7 @@ def _create_rel_table(state: SchemaState, change: CreateRelTable) -> SchemaState
         change.connections,
         change.multiplicity,
     )
-    return SchemaState(
+    return _new_state(
         state.tables.set(table.table_id, table),
         state.names.set(catalog_key(change.name), change.table_id),
         _add_refs(state.referenced_by, change.table_id, change.connections),
@@ -374,7 +377,7 @@ def _rename_table(state: SchemaState, change: RenameTable) -> SchemaState:
     renamed = _derive(
         table, change.new_name, table.properties, table.connections, table.comment, table._by_key
     )
-    return SchemaState(
+    return _new_state(
         state.tables.set(table.table_id, renamed),
         names.set(catalog_key(change.new_name), table.table_id),
         state.referenced_by,
@@ -390,7 +393,7 @@ def _drop_table(state: SchemaState, change: DropTable) -> SchemaState:
     refs = state.referenced_by
     if table.kind == REL:
         refs = _drop_refs(refs, table.table_id, table.connections, ())
-    return SchemaState(
+    return _new_state(
         state.tables.delete(table.table_id),
         state.names.delete(catalog_key(table.name)),
         refs,
@@ -406,7 +409,7 @@ def _add_connection(state: SchemaState, change: AddConnection) -> SchemaState:
         raise _Reject(*problem)
     conns = tuple(sorted((*table.connections, change.connection)))
     new = _derive(table, table.name, table.properties, conns, table.comment, table._by_key)
-    return SchemaState(
+    return _new_state(
         state.tables.set(table.table_id, new),
         state.names,
         _add_refs(state.referenced_by, table.table_id, (change.connection,)),
@@ -421,7 +424,7 @@ def _drop_connection(state: SchemaState, change: DropConnection) -> SchemaState:
         raise _Reject("last-connection", f"{table.name!r} must keep one FROM/TO pair")
     conns = tuple(c for c in table.connections if c != change.connection)
     new = _derive(table, table.name, table.properties, conns, table.comment, table._by_key)
-    return SchemaState(
+    return _new_state(
         state.tables.set(table.table_id, new),
         state.names,
         _drop_refs(state.referenced_by, table.table_id, table.connections, conns),
@@ -466,10 +469,15 @@ def _apply_change(state: SchemaState, change: object) -> SchemaState:
     return handler(state, change)
 
 
+# Applied and SchemaState have no checks: build them without the per-field
+# object.__setattr__ of a frozen dataclass's __init__ (several per event).
+_new_applied = unchecked(Applied)
+
+
 def apply(state: SchemaState, event: Event) -> Applied | Rejected:
     """Apply one event; a rejection names the event and the rule, state untouched."""
     try:
-        return Applied(_apply_change(state, event.change))
+        return _new_applied(_apply_change(state, event.change))
     except _Reject as rejection:
         return Rejected(event.id, rejection.rule, rejection.message)
 
