@@ -293,10 +293,12 @@ def _all_lines(read: Callable[[], Iterable[RawChunk]]) -> Iterator[bytes]:
     try:
         while True:
             try:
-                chunk = next(it)
+                lines = next(it).lines
             except (StopIteration, RecordTooLarge):
                 return
-            yield from chunk.lines
+            yield from lines
+            # dropped before the next chunk is read: one chunk in memory, not two
+            del lines
     finally:
         close = getattr(it, "close", None)
         if close is not None:

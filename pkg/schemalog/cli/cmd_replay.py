@@ -84,8 +84,10 @@ class _Watched:
 
     def iter_raw(self, start: int = 0, max_chunk_bytes: int = 32 << 20) -> Iterator[Any]:
         for chunk in self.store.iter_raw(start=start, max_chunk_bytes=max_chunk_bytes):
+            end = chunk.start + len(chunk.lines)
             yield chunk
-            self.progress.update(chunk.start + len(chunk.lines))
+            del chunk  # before the next chunk is read: one chunk in memory, not two
+            self.progress.update(end)
 
 
 def run(args: argparse.Namespace) -> int:

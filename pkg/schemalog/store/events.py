@@ -48,3 +48,4 @@ class StoreEvents:
                 if broken is not None:
                     raise broken
                 yield record.event
+            del chunk  # before the next chunk is read: one chunk in memory, not two
