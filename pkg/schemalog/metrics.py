@@ -36,7 +36,10 @@ times both make queries harder to write correctly, so the worst of each is
 added. An empty schema scores 0.
 
 Memory: O(schema + windows + top): per live element a few counters, per window
-one bucket; dropped elements leave only if they made the churn top list.
+one bucket (about 650 bytes: a series point; ``1e`` windows make it one per
+record, so choose a window that gives a plottable series); dropped elements
+leave only if they made the churn top list. No per-record list is kept: a
+1,000,000-record log runs within replay's memory budget (bench/compat).
 Output: ``Metrics.to_obj()`` (JSON), ``Metrics.table_rows()`` (text table),
 ``Metrics.series()`` (plot-ready points ``{window_start, ...}``).
 """
@@ -140,7 +143,7 @@ class Size:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class WindowStats:
     start: int  # ms since the epoch, or a position for event windows, 0 for "all"
     first_position: int
