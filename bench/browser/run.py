@@ -254,6 +254,7 @@ def chunks():
     # answers WebDriver meanwhile (chromedriver gives up on it after 300 s)
     for chunk in store.iter_raw(0, BUDGET):
         yield chunk
+        del chunk  # before the next one is read: one chunk in memory, not two
         blocking(asyncio.sleep(0))
 
 report = replay(chunks(), max_chunk_bytes=BUDGET, tracer=tracer)
