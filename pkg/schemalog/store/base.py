@@ -19,7 +19,7 @@ import re
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from schemalog.codec import CHECKSUM_PREFIX, DecodeFailure, Record, checksum, decode_record
 from schemalog.codec import encode_record as _encode_record
@@ -121,6 +121,47 @@ class IdIndex:
 
     def nbytes(self) -> int:
         return self.keys.itemsize * len(self.keys)
+
+
+class IdScan:
+    """One pass over a log's lines in order: the id index keys and the DAG heads.
+
+    ``referenced`` holds parents seen when they were no longer (or not yet)
+    heads; ``corrupt(position, reason)`` builds the error for a bad line.
+    """
+
+    def __init__(self, corrupt: Callable[[int, str], Exception]) -> None:
+        self.keys = array("Q")
+        self.heads: set[bytes] = set()
+        self.referenced: set[bytes] = set()
+        self.pos = 0
+        self._corrupt = corrupt
+
+    def feed(self, lines: Iterable[bytes]) -> None:
+        keys, heads, referenced, key = self.keys, self.heads, self.referenced, IdIndex.key
+        pos = self.pos
+        for line in lines:
+            try:
+                eid = line_id(line)
+                parents = line_parents(line)
+            except ValueError as exc:
+                raise self._corrupt(pos, str(exc)) from None
+            keys.append(key(eid, pos))
+            if eid not in referenced:
+                heads.add(eid)
+            for parent in parents:
+                if parent in heads:
+                    heads.remove(parent)
+                else:
+                    referenced.add(parent)
+            pos += 1
+        self.pos = pos
+
+    def index(self) -> IdIndex:
+        """The id index of the lines fed (the keys are released)."""
+        index = IdIndex(array("Q", sorted(self.keys)))
+        self.keys = array("Q")
+        return index
 
 
 class LineStore:
@@ -236,33 +277,14 @@ class LineStore:
         if self._ids is not None:
             self._catch_up_ids()
             return self._ids
-        keys = array("Q")
-        heads: set[bytes] = set()
-        referenced: set[bytes] = set()  # parents seen when no longer (or not yet) heads
-        key = IdIndex.key
-        pos = 0
+        scan = IdScan(self._corrupt)
         for chunk in self.iter_raw(0):
-            for line in chunk.lines:
-                try:
-                    eid = line_id(line)
-                    parents = line_parents(line)
-                except ValueError as exc:
-                    raise self._corrupt(pos, str(exc)) from None
-                keys.append(key(eid, pos))
-                if eid not in referenced:
-                    heads.add(eid)
-                for parent in parents:
-                    if parent in heads:
-                        heads.remove(parent)
-                    else:
-                        referenced.add(parent)
-                pos += 1
-        index = IdIndex(array("Q", sorted(keys)))
-        del keys
+            scan.feed(chunk.lines)
+        index = scan.index()
         self._ids = index
-        self._indexed = pos
-        self._heads = heads
-        self._missing = {p for p in referenced if self._find(p) is None}
+        self._indexed = scan.pos
+        self._heads = scan.heads
+        self._missing = {p for p in scan.referenced if self._find(p) is None}
         return index
 
     def _catch_up_ids(self) -> None:

@@ -48,13 +48,12 @@ candidate ids point to) with plain awaits first, so it never blocks.
 from __future__ import annotations
 
 import json
-from array import array
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from schemalog._bridge import blocking, import_module, js_error_info, js_object
 from schemalog.events import Event
-from schemalog.store.base import IdIndex, LineStore, line_checksum, line_id, line_parents
+from schemalog.store.base import IdScan, LineStore, line_checksum, line_parents
 from schemalog.store.errors import (
     AppendConflict,
     FencedOut,
@@ -331,32 +330,13 @@ class BrowserStore(LineStore):
 
     async def _index_async(self) -> None:
         """``LineStore._ensure_ids`` with awaited reads."""
-        keys = array("Q")
-        heads: set[bytes] = set()
-        referenced: set[bytes] = set()
-        key = IdIndex.key
-        pos = 0
+        scan = IdScan(self._corrupt)
         async for piece in self._pieces_async(0, self._stored):
-            for line in piece:
-                try:
-                    eid = line_id(line)
-                    parents = line_parents(line)
-                except ValueError as exc:
-                    raise self._corrupt(pos, str(exc)) from None
-                keys.append(key(eid, pos))
-                if eid not in referenced:
-                    heads.add(eid)
-                for parent in parents:
-                    if parent in heads:
-                        heads.remove(parent)
-                    else:
-                        referenced.add(parent)
-                pos += 1
-        index = IdIndex(array("Q", sorted(keys)))
-        del keys
-        self._ids, self._indexed, self._heads = index, pos, heads
+            scan.feed(piece)
+        index = scan.index()
+        self._ids, self._indexed, self._heads = index, scan.pos, scan.heads
         missing: set[bytes] = set()
-        names = sorted(referenced)
+        names = sorted(scan.referenced)
         for i in range(0, len(names), _HELD_MAX // 4):
             part = names[i : i + _HELD_MAX // 4]
             await self._hold_async({p for n in part for p in index.candidates(n)})
