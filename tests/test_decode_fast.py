@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemalog import codec
+from schemalog import codec, record_fast
 from schemalog.clock import HybridLogicalClock
 from schemalog.errors import InvalidEvent
 from schemalog.events import (
@@ -175,3 +175,117 @@ def test_decode_record_fast_path_agrees(event: Event, data: st.DataObject) -> No
     assert results[0] == results[1] == results[2]
     if sum_ == good and (prev is None or prev in (good, other)):
         assert type(results[0]) is codec.Record and results[0].event == event
+
+
+# ---------------------------------------------------------------- the line fast path
+#
+# record_fast.read proves a whole stored line canonical and valid by its shape.
+# It must accept no line the checked path rejects, and give the same record for
+# every line both accept. The hard cases are lines that are valid JSON with a
+# correct checksum of their own (non-canonical) bytes: the checked path rejects
+# them for not being canonical, so the shape must too.
+
+_PREV = codec.CHECKSUM_PREFIX + "5" * 64
+_EDITS = [" ", "\\", '"', "0", "-", "1", "x", "\x1f", "", "é", "\u2028", "{", "]", ","]
+
+
+def _line_events() -> list[Event]:
+    """One event of each fast kind, plus defaults of each JSON scalar type."""
+    out = _fixed()
+    clock = HybridLogicalClock("o2", lambda: 1_700_000_000_000)
+    table = out[0].id
+    for name, type_, default in [
+        ("s", "STRING", "a \u00e9 \u2028 }"),
+        ("b", "BOOLEAN", True),
+        ("n", "INT64", -(2**53 - 1)),
+        ("z", "INT64", 0),
+        ("d", "DECIMAL(18, 4)", "1.5"),
+    ]:
+        out.append(
+            new_event(clock, "ws", [out[-1].id], build_add_property(table, name, type_, default))
+        )
+    out.append(new_event(clock, "ws", [out[-1].id, out[-2].id], Tag("t\u00e9 x")))
+    first = HybridLogicalClock("o3", lambda: 1_700_000_000_000)  # hlc.logical 0
+    out.append(new_event(first, "ws", [], Tag("v0")))
+    return out
+
+
+def _edited(text: str, i: int) -> list[bytes]:
+    """``text`` with its character ``i`` replaced by, or preceded by, each of ``_EDITS``."""
+    return [
+        (text[:i] + edit + text[i + j :]).encode("utf-8", "surrogatepass")
+        for edit in _EDITS
+        for j in (0, 1)
+    ]
+
+
+def _decoded_both_ways(line: bytes) -> tuple[Any, Any]:
+    checked = codec._decode_checked(line, 7, codec.DEFAULT_MAX_EVENT_BYTES)
+    return codec.decode_record(line, 7), checked
+
+
+def test_line_fast_path_reads_every_fast_kind() -> None:
+    """Not vacuous: each fast kind's line is read by its shape, as the checked path reads it."""
+    kinds = set()
+    for event in _line_events():
+        for prev in (None, _PREV):
+            data = codec.event_bytes(event)
+            line = codec._record_bytes(codec.checksum(data), data, prev)
+            found = record_fast.read(line.decode())
+            if event.kind in record_fast._CHANGES:
+                assert found == (codec.checksum(data), prev, event), event.kind
+                kinds.add(event.kind)
+            else:
+                assert found is None
+            fast, checked = _decoded_both_ways(line)
+            assert type(checked) is codec.Record and fast == checked
+    assert kinds == set(record_fast._CHANGES)
+
+
+def test_line_fast_path_never_accepts_what_the_checked_path_rejects() -> None:
+    """Every one-character edit of every event's bytes, re-hashed so the checksum holds."""
+    read = 0
+    for event in _line_events():
+        text = codec.event_bytes(event).decode()
+        for i in range(len(text)):
+            for data in _edited(text, i):
+                line = codec._record_bytes(codec.checksum(data), data, _PREV)
+                fast, checked = _decoded_both_ways(line)
+                assert fast == checked, (event.kind, i, data)
+                read += record_fast.read(line.decode()) is not None
+    assert read > 0  # some edits keep the line valid (a name's letter) and go fast
+
+
+def test_line_fast_path_envelope_edits() -> None:
+    """Edits of the envelope (checksum, prev, keys, brackets) under a valid event."""
+    for event in _line_events()[:4]:
+        data = codec.event_bytes(event)
+        for prev in (None, _PREV):
+            text = codec._record_bytes(codec.checksum(data), data, prev).decode()
+            body = text.index('"event":') + 8
+            for i in [*range(body + 2), *range(len(text) - 90, len(text))]:
+                for edit in _EDITS:
+                    line = (text[:i] + edit + text[i + 1 :]).encode()
+                    assert _outcome_of(line) == _outcome_of(line, fast=False), (i, edit)
+
+
+def _outcome_of(line: bytes, fast: bool = True) -> Any:
+    if fast:
+        return codec.decode_record(line, 7)
+    if line.endswith(b"\n"):
+        line = line[:-1]
+    return codec._decode_checked(line, 7, codec.DEFAULT_MAX_EVENT_BYTES)
+
+
+@slow_ok
+@given(events(), st.data())
+def test_line_fast_path_agrees_on_drawn_events(event: Event, data: st.DataObject) -> None:
+    """Drawn names (any Unicode the name rules allow) and a drawn one-character edit."""
+    text = codec.event_bytes(event).decode()
+    i = data.draw(st.integers(0, len(text) - 1))
+    edit = data.draw(st.sampled_from(_EDITS) | st.characters())
+    for body in (text, text[:i] + edit + text[i + 1 :]):
+        raw = body.encode("utf-8", "surrogatepass")
+        line = codec._record_bytes(codec.checksum(raw), raw, None)
+        fast, checked = _decoded_both_ways(line)
+        assert fast == checked

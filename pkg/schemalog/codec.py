@@ -36,6 +36,7 @@ from typing import Any
 from schemalog.errors import ChainBroken, DecodeError, InvalidEvent, SchemalogError
 from schemalog.event_parts import unchecked
 from schemalog.events import Event
+from schemalog.record_fast import read as read_common
 
 __all__ = [
     "CHECKSUM_PREFIX",
@@ -244,6 +245,30 @@ def decode_record(
     """Decode and verify one stored line (a single trailing ``\\n`` is allowed)."""
     if line.endswith(b"\n"):
         line = line[:-1]
+    # Fast path (record_fast.py): a record of a common kind, proved canonical
+    # and valid by its shape; anything else, or any doubt, takes the checked
+    # path below, the one source of failures.
+    try:
+        found = read_common(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        found = None
+    if found is not None:
+        sum_, prev, event = found
+        end = len(line) - (13 if prev is None else 11 + len(prev))
+        if (
+            end - 97 <= max_event_bytes
+            and (  # 97 = 23 + len(sum_), as below
+                CHECKSUM_PREFIX + hashlib.sha256(line[97:end]).hexdigest() == sum_
+            )
+        ):
+            global _last_checksum
+            _last_checksum = sum_
+            return _new_record(event, sum_, prev, len(line))
+    return _decode_checked(line, position, max_event_bytes)
+
+
+def _decode_checked(line: bytes, position: int, max_event_bytes: int) -> Record | DecodeFailure:
+    """``decode_record`` by parsing, re-encoding and validating (``line`` without newline)."""
     if len(line) > max_event_bytes + _RECORD_OVERHEAD:
         return DecodeFailure(
             position, "event", f"record of {len(line)} bytes exceeds the maximum event size"

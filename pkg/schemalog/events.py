@@ -627,46 +627,6 @@ _new_timestamp = unchecked(Timestamp)
 _new_property = unchecked(PropertyDef)
 _new_connection = unchecked(Connection)
 _new_event = unchecked(Event)
-
-
-def _fast_property(obj: object, property_id: str) -> PropertyDef | None:
-    """A new property that must carry ``property_id`` (what check_identity demands)."""
-    if (
-        type(obj) is not dict
-        or obj.keys() != _PROPERTY_KEY_SET
-        or obj["property_id"] != property_id
-    ):
-        return None
-    name, type_, default = obj["name"], obj["type"], obj["default"]
-    validate_name(name, "name")
-    check_type(type_, "type")
-    if default is not None:
-        check_default(default, parsed_type(type_), "default")
-    remember_property_id(property_id)
-    return _new_property(property_id, name, type_, default)
-
-
-def _fast_connection(obj: object) -> Connection | None:
-    if type(obj) is not dict or obj.keys() != _CONNECTION_KEY_SET:
-        return None
-    return _new_connection(
-        check_event_id(obj["from_table_id"], "from_table_id"),
-        check_event_id(obj["to_table_id"], "to_table_id"),
-    )
-
-
-_FastDecoder = Callable[[dict[str, Any], str], Any]
-_FAST: dict[str, tuple[frozenset[str], _FastDecoder]] = {}
-
-
-def _fast(cls: type[_ChangeBase]) -> Callable[[_FastDecoder], _FastDecoder]:
-    def register(decode: _FastDecoder) -> _FastDecoder:
-        _FAST[cls.KIND] = (_DECODERS[cls.KIND][0], decode)
-        return decode
-
-    return register
-
-
 _new_add_property = unchecked(AddProperty)
 _new_drop_property = unchecked(DropProperty)
 _new_rename_property = unchecked(RenameProperty)
@@ -677,68 +637,165 @@ _new_drop_connection = unchecked(DropConnection)
 _new_comment = unchecked(CommentOnTable)
 _new_tag = unchecked(Tag)
 
+# The value builders below take a change's fields as plain values, in the
+# order of its canonical keys with nested objects flattened (the order the
+# line fast path in record_fast.py captures them), plus the event id; they
+# raise InvalidEvent or return None on doubt, and the callers turn both into
+# "not proved": the dict path below and record_fast.py share them.
 
-@_fast(AddProperty)
-def _fast_add_property(d: dict[str, Any], eid: str) -> Change | None:
-    table_id = check_event_id(d["table_id"], "table_id")
-    prop = _fast_property(d["property"], eid + "/p0")
+
+def _property_values(
+    default: object, name: object, property_id: object, type_: object, expected_id: str
+) -> PropertyDef | None:
+    """A new property that must carry ``expected_id`` (what check_identity demands)."""
+    if property_id != expected_id:
+        return None
+    validate_name(name, "name")
+    check_type(type_, "type")
+    if default is not None:
+        check_default(default, parsed_type(type_), "default")
+    remember_property_id(expected_id)
+    return _new_property(expected_id, name, type_, default)
+
+
+def _add_property_values(
+    default: object, name: object, property_id: object, type_: object, table_id: object, eid: str
+) -> Change | None:
+    table_id = check_event_id(table_id, "table_id")
+    prop = _property_values(default, name, property_id, type_, eid + "/p0")
     return None if prop is None else _new_add_property(table_id, prop)
 
 
-@_fast(DropProperty)
-def _fast_drop_property(d: dict[str, Any], eid: str) -> Change:
+def _drop_property_values(property_id: object, table_id: object, eid: str) -> Change:
     return _new_drop_property(
-        check_event_id(d["table_id"], "table_id"),
-        check_property_id(d["property_id"], "property_id"),
+        check_event_id(table_id, "table_id"), check_property_id(property_id, "property_id")
     )
 
 
-@_fast(RenameProperty)
-def _fast_rename_property(d: dict[str, Any], eid: str) -> Change:
+def _rename_property_values(
+    new_name: object, property_id: object, table_id: object, eid: str
+) -> Change:
     return _new_rename_property(
-        check_event_id(d["table_id"], "table_id"),
-        check_property_id(d["property_id"], "property_id"),
-        validate_name(d["new_name"], "new_name"),
+        check_event_id(table_id, "table_id"),
+        check_property_id(property_id, "property_id"),
+        validate_name(new_name, "new_name"),
     )
 
 
-@_fast(RenameTable)
-def _fast_rename_table(d: dict[str, Any], eid: str) -> Change:
+def _rename_table_values(new_name: object, table_id: object, eid: str) -> Change:
     return _new_rename_table(
-        check_event_id(d["table_id"], "table_id"),
-        validate_table_name(d["new_name"], "new_name"),
+        check_event_id(table_id, "table_id"), validate_table_name(new_name, "new_name")
     )
 
 
-@_fast(DropTable)
-def _fast_drop_table(d: dict[str, Any], eid: str) -> Change:
-    return _new_drop_table(check_event_id(d["table_id"], "table_id"))
+def _drop_table_values(table_id: object, eid: str) -> Change:
+    return _new_drop_table(check_event_id(table_id, "table_id"))
 
 
-@_fast(AddConnection)
-def _fast_add_connection(d: dict[str, Any], eid: str) -> Change | None:
-    table_id = check_event_id(d["table_id"], "table_id")
-    conn = _fast_connection(d["connection"])
-    return None if conn is None else _new_add_connection(table_id, conn)
-
-
-@_fast(DropConnection)
-def _fast_drop_connection(d: dict[str, Any], eid: str) -> Change | None:
-    table_id = check_event_id(d["table_id"], "table_id")
-    conn = _fast_connection(d["connection"])
-    return None if conn is None else _new_drop_connection(table_id, conn)
-
-
-@_fast(CommentOnTable)
-def _fast_comment(d: dict[str, Any], eid: str) -> Change:
-    return _new_comment(
-        check_event_id(d["table_id"], "table_id"), validate_text(d["comment"], "comment")
+def _connection_values(from_table_id: object, to_table_id: object) -> Connection:
+    return _new_connection(
+        check_event_id(from_table_id, "from_table_id"),
+        check_event_id(to_table_id, "to_table_id"),
     )
 
 
-@_fast(Tag)
-def _fast_tag(d: dict[str, Any], eid: str) -> Change:
-    return _new_tag(validate_name(d["name"], "name"))
+def _add_connection_values(
+    from_table_id: object, to_table_id: object, table_id: object, eid: str
+) -> Change:
+    table_id = check_event_id(table_id, "table_id")
+    return _new_add_connection(table_id, _connection_values(from_table_id, to_table_id))
+
+
+def _drop_connection_values(
+    from_table_id: object, to_table_id: object, table_id: object, eid: str
+) -> Change:
+    table_id = check_event_id(table_id, "table_id")
+    return _new_drop_connection(table_id, _connection_values(from_table_id, to_table_id))
+
+
+def _comment_values(comment: object, table_id: object, eid: str) -> Change:
+    return _new_comment(check_event_id(table_id, "table_id"), validate_text(comment, "comment"))
+
+
+def _tag_values(name: object, eid: str) -> Change:
+    return _new_tag(validate_name(name, "name"))
+
+
+_ValuesBuilder = Callable[..., "Change | None"]
+FAST_KINDS: dict[str, _ValuesBuilder] = {
+    AddProperty.KIND: _add_property_values,
+    DropProperty.KIND: _drop_property_values,
+    RenameProperty.KIND: _rename_property_values,
+    RenameTable.KIND: _rename_table_values,
+    DropTable.KIND: _drop_table_values,
+    AddConnection.KIND: _add_connection_values,
+    DropConnection.KIND: _drop_connection_values,
+    CommentOnTable.KIND: _comment_values,
+    Tag.KIND: _tag_values,
+}
+"""The kinds with a fast path, each with its value builder (see above)."""
+
+
+def _flat_values(kind: str, d: dict[str, Any]) -> list[Any] | None:
+    """The value builder's arguments from a change dict of ``kind`` (exact keys checked)."""
+    if kind == AddProperty.KIND:
+        prop = d["property"]
+        if type(prop) is not dict or prop.keys() != _PROPERTY_KEY_SET:
+            return None
+        return [prop["default"], prop["name"], prop["property_id"], prop["type"], d["table_id"]]
+    if kind == AddConnection.KIND or kind == DropConnection.KIND:
+        conn = d["connection"]
+        if type(conn) is not dict or conn.keys() != _CONNECTION_KEY_SET:
+            return None
+        return [conn["from_table_id"], conn["to_table_id"], d["table_id"]]
+    return [d[name] for name in _FAST_FIELDS[kind]]
+
+
+_FAST_KEY_SETS = {kind: _DECODERS[kind][0] for kind in FAST_KINDS}
+_FAST_FIELDS = {kind: tuple(sorted(_DECODERS[kind][1][1:])) for kind in FAST_KINDS}
+
+
+def fast_event(
+    eid: object,
+    workspace: object,
+    origin: object,
+    wall: int,
+    logical: int,
+    parents: list[Any],
+    kind: str,
+    values: list[Any],
+) -> Event | None:
+    """The event with these fields if it is proved valid, else None (never raises).
+
+    ``wall`` and ``logical`` must be ints, ``parents`` a list and ``kind`` one of
+    ``FAST_KINDS``; ``values`` are its value builder's arguments. The envelope
+    is checked before the change: the change's checks cache the ids it creates,
+    which are only valid under a valid event id.
+    """
+    if not (1 <= wall <= MAX_SAFE_INT and 0 <= logical <= MAX_SAFE_INT):
+        return None
+    try:
+        origin = validate_token(origin, "origin")
+        workspace = validate_token(workspace, "workspace")
+        if eid != f"{origin}@{wall}.{logical}":  # the id is event_id(origin, hlc)
+            return None
+        if len(parents) > MAX_PARENTS or eid in parents:
+            return None
+        for parent in parents:  # each strictly earlier than the event (Timestamp order)
+            stamp = parse_event_id(parent)
+            if not (stamp.wall_ms, stamp.logical, stamp.origin) < (wall, logical, origin):
+                return None
+        if len(parents) > 1 and parents != sorted(set(parents)):
+            return None
+        change = FAST_KINDS[kind](*values, eid)
+    except InvalidEvent:
+        return None
+    if change is None:
+        return None
+    hlc_stamp = _new_timestamp(wall, logical, origin)
+    event: Event = _new_event(eid, workspace, origin, hlc_stamp, tuple(parents), FORMAT, change)
+    remember_event_id(eid, hlc_stamp)  # proved equal to event_id(origin, hlc)
+    return event
 
 
 def _from_obj_fast(obj: object) -> Event | None:
@@ -756,40 +813,24 @@ def _from_obj_fast(obj: object) -> Event | None:
     if hlc.keys() != _HLC_KEY_SET:
         return None
     wall, logical = hlc["wall_ms"], hlc["logical"]
-    if not (
-        type(wall) is int
-        and type(logical) is int
-        and 1 <= wall <= MAX_SAFE_INT
-        and 0 <= logical <= MAX_SAFE_INT
+    kind = change_obj.get("kind")
+    if type(kind) is not str:
+        return None
+    key_set = _FAST_KEY_SETS.get(kind)
+    parents = obj["parents"]
+    if (
+        key_set is None
+        or change_obj.keys() != key_set
+        or type(wall) is not int
+        or type(logical) is not int
+        or type(parents) is not list
     ):
         return None
-    kind = change_obj.get("kind")
-    entry = _FAST.get(kind) if type(kind) is str else None
-    if entry is None or change_obj.keys() != entry[0]:
+    values = _flat_values(kind, change_obj)
+    if values is None:
         return None
-    eid, parents = obj["id"], obj["parents"]
-    try:
-        origin = validate_token(obj["origin"], "origin")
-        workspace = validate_token(obj["workspace"], "workspace")
-        if eid != f"{origin}@{wall}.{logical}":  # the id is event_id(origin, hlc)
-            return None
-        if type(parents) is not list or len(parents) > MAX_PARENTS or eid in parents:
-            return None
-        for parent in parents:  # each strictly earlier than the event (Timestamp order)
-            stamp = parse_event_id(parent)
-            if not (stamp.wall_ms, stamp.logical, stamp.origin) < (wall, logical, origin):
-                return None
-        if len(parents) > 1 and parents != sorted(set(parents)):
-            return None
-        change = entry[1](change_obj, eid)
-    except InvalidEvent:
-        return None
-    if change is None:
-        return None
-    hlc_stamp = _new_timestamp(wall, logical, origin)
-    event: Event = _new_event(eid, workspace, origin, hlc_stamp, tuple(parents), fmt, change)
-    remember_event_id(eid, hlc_stamp)
-    return event
+    eid, workspace, origin = obj["id"], obj["workspace"], obj["origin"]
+    return fast_event(eid, workspace, origin, wall, logical, parents, kind, values)
 
 
 # ---------------------------------------------------------------- creating events
