@@ -181,9 +181,7 @@ def _touches(
             (("pn", tid, new), "rename-to", pid),
         ]
     if tag == "C":
-        return [
-            (("t", t), "change", None) for t in sorted({table(x) for x in spec[1:]})
-        ]
+        return [(("t", t), "change", None) for t in sorted({table(x) for x in spec[1:]})]
     return [(("t", table(spec[1])), "change", None)]  # "CM"
 
 

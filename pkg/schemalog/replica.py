@@ -37,9 +37,7 @@ class PrefixRewritten(SchemalogError):
     and the per-id content check, all their ancestors) are what must persist.
     """
 
-    def __init__(
-        self, peer: str, event_id: str, expected: str, actual: str | None
-    ) -> None:
+    def __init__(self, peer: str, event_id: str, expected: str, actual: str | None) -> None:
         self.peer = peer
         self.event_id = event_id
         self.expected = expected
@@ -68,9 +66,7 @@ class Replica:
         self.strategy = strategy
         self.per_kind = per_kind
         self.result = merge_events([list(events)], strategy, per_kind)
-        self.agreed: dict[
-            str, dict[str, str]
-        ] = {}  # peer -> agreed heads (id -> checksum)
+        self.agreed: dict[str, dict[str, str]] = {}  # peer -> agreed heads (id -> checksum)
 
     @property
     def lines(self) -> list[bytes]:
