@@ -215,47 +215,21 @@ def unchecked(cls: type[T]) -> Callable[..., T]:
     Only for the decoding fast path (events.py), which proves every field valid
     first. It sets the slots through their descriptors: a frozen dataclass's
     ``__init__`` goes through ``object.__setattr__`` per field, and building
-    the few objects of a small event cost about as much as validating it.
+    the few objects of a small event cost about as much as validating it. The
+    function is generated with one parameter and one setter call per field
+    (as dataclasses generate ``__init__``): a loop over the setters cost a
+    third more.
     """
-    new = object.__new__
-    setters = [getattr(cls, f.name).__set__ for f in fields(cls)]  # type: ignore[arg-type]
-    if len(setters) == 1:
-        (s1,) = setters
-
-        def make1(a: Any) -> T:
-            obj = new(cls)
-            s1(obj, a)
-            return obj
-
-        return make1
-    if len(setters) == 2:
-        s1, s2 = setters
-
-        def make2(a: Any, b: Any) -> T:
-            obj = new(cls)
-            s1(obj, a)
-            s2(obj, b)
-            return obj
-
-        return make2
-    if len(setters) == 3:
-        s1, s2, s3 = setters
-
-        def make3(a: Any, b: Any, c: Any) -> T:
-            obj = new(cls)
-            s1(obj, a)
-            s2(obj, b)
-            s3(obj, c)
-            return obj
-
-        return make3
-
-    def make(*values: Any) -> T:
-        obj = new(cls)
-        for setter, value in zip(setters, values, strict=True):
-            setter(obj, value)
-        return obj
-
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    for i, name in enumerate(names):
+        scope[f"set{i}"] = getattr(cls, name).__set__
+    params = ", ".join(f"v{i}" for i in range(len(names)))
+    body = "".join(f"    set{i}(obj, v{i})\n" for i in range(len(names)))
+    source = f"def make({params}):\n    obj = new(cls)\n{body}    return obj\n"
+    exec(source, scope)  # built from field names only, no outside input
+    make: Callable[..., T] = scope["make"]
+    make.__qualname__ = f"unchecked({cls.__name__})"
     return make
 
 
