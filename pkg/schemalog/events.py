@@ -721,8 +721,60 @@ def _tag_values(name: object, eid: str) -> Change:
     return _new_tag(validate_name(name, "name"))
 
 
+def _properties_values(properties: list[Any], eid: str) -> tuple[PropertyDef, ...] | None:
+    """New properties from their values tuples, property ``i`` carrying ``eid/p{i}``."""
+    out = []
+    for i, (default, name, property_id, type_) in enumerate(properties):
+        prop = _property_values(default, name, property_id, type_, f"{eid}/p{i}")
+        if prop is None:
+            return None
+        out.append(prop)
+    return tuple(out)
+
+
+# Creates and merges are rarer and have more rules: the dataclasses check them
+# (the one place those rules live); only their parts are built unchecked.
+
+
+def _create_node_table_values(
+    name: object, primary_key: object, properties: list[Any], table_id: object, eid: str
+) -> Change | None:
+    props = _properties_values(properties, eid)
+    if props is None:
+        return None
+    change = CreateNodeTable(table_id, name, props, primary_key)  # type: ignore[arg-type]
+    change.check_identity(eid)
+    return change
+
+
+def _create_rel_table_values(
+    connections: list[Any],
+    multiplicity: object,
+    name: object,
+    properties: list[Any],
+    table_id: object,
+    eid: str,
+) -> Change | None:
+    props = _properties_values(properties, eid)
+    if props is None:
+        return None
+    conns = tuple([_connection_values(f, t) for f, t in connections])
+    change = CreateRelTable(table_id, name, conns, props, multiplicity)  # type: ignore[arg-type]
+    change.check_identity(eid)
+    return change
+
+
+def _merge_values(resolutions: list[Any], eid: str) -> Change:
+    return Merge(
+        tuple([Resolution(key, winner, tuple(losers)) for key, losers, winner in resolutions])
+    )
+
+
 _ValuesBuilder = Callable[..., "Change | None"]
 FAST_KINDS: dict[str, _ValuesBuilder] = {
+    CreateNodeTable.KIND: _create_node_table_values,
+    CreateRelTable.KIND: _create_rel_table_values,
+    Merge.KIND: _merge_values,
     AddProperty.KIND: _add_property_values,
     DropProperty.KIND: _drop_property_values,
     RenameProperty.KIND: _rename_property_values,
@@ -751,8 +803,12 @@ def _flat_values(kind: str, d: dict[str, Any]) -> list[Any] | None:
     return [d[name] for name in _FAST_FIELDS[kind]]
 
 
-_FAST_KEY_SETS = {kind: _DECODERS[kind][0] for kind in FAST_KINDS}
-_FAST_FIELDS = {kind: tuple(sorted(_DECODERS[kind][1][1:])) for kind in FAST_KINDS}
+# The dict path takes the kinds with flat fields (plus one nested object).
+_DICT_KINDS = [
+    k for k in FAST_KINDS if k not in (CreateNodeTable.KIND, CreateRelTable.KIND, Merge.KIND)
+]
+_FAST_KEY_SETS = {kind: _DECODERS[kind][0] for kind in _DICT_KINDS}
+_FAST_FIELDS = {kind: tuple(sorted(_DECODERS[kind][1][1:])) for kind in _DICT_KINDS}
 
 
 def fast_event(
@@ -786,6 +842,8 @@ def fast_event(
             if not (stamp.wall_ms, stamp.logical, stamp.origin) < (wall, logical, origin):
                 return None
         if len(parents) > 1 and parents != sorted(set(parents)):
+            return None
+        if kind == Merge.KIND and len(parents) < 2:
             return None
         change = FAST_KINDS[kind](*values, eid)
     except InvalidEvent:

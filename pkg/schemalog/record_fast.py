@@ -1,21 +1,21 @@
-"""Reading a stored record of a common kind without a JSON parser.
+"""Reading a stored record by its canonical shape, without a JSON parser.
 
 ``codec.decode_record`` parses a line, re-encodes it to prove it canonical,
 hashes the event's bytes and validates the event: about twice the cost of the
-parse alone, for every record of every replay. Most records are small changes
-of a few kinds (add, drop or rename a property, rename or drop a table, add or
-drop a FROM/TO pair, a comment, a tag) whose canonical line has one fixed
-shape. For those kinds this module holds that shape as a regular expression:
-a line that matches it *is* the canonical JSON of a record of that kind (keys
-in order, no whitespace, strings with nothing to escape, integers without
-sign or leading zeros), and its groups are the record's values, all strings.
+parse alone, for every record of every replay. A canonical line of a given
+kind has one fixed shape, so each kind's shape is held here as a regular
+expression: a line that matches it *is* the canonical JSON of a record of
+that kind (keys in order, no whitespace, strings with nothing to escape,
+integers without sign or leading zeros), and its groups are the record's
+values, all strings (arrays of objects -- a create's properties and FROM/TO
+pairs, a merge's resolutions -- are matched whole, then read item by item).
 No parse, no re-encoding; the values then pass the same validators as the
 dict path (``events.fast_event``), and the checksum is checked on the event's
 bytes, a slice of the line.
 
 ``read(line)`` returns the record's (checksum, prev, event) or None: None for
-anything it does not prove valid (another kind, a string with an escape, a
-default that is not a scalar, a bad value), never an error. The caller then
+anything it does not prove valid (a string with an escape, a default that
+is not a scalar, a bad value), never an error. The caller then
 takes the checked path, which says what is wrong; so this module can only
 make a valid record cheaper, never change what is accepted or how an error
 reads. tests/test_decode_fast.py holds it to that.
@@ -53,6 +53,19 @@ _CHANGES = {
     '"kind":"drop_connection","table_id":<S>}',
     "comment_on_table": '{"comment":<S>,"kind":"comment_on_table","table_id":<S>}',
     "tag": '{"kind":"tag","name":<S>}',
+    "create_node_table": '{"kind":"create_node_table","name":<S>,"primary_key":<S>,'
+    '"properties":[<PROPS>],"table_id":<S>}',
+    "create_rel_table": '{"connections":[<CONNS>],"kind":"create_rel_table",'
+    '"multiplicity":<S>,"name":<S>,"properties":[<PROPS>],"table_id":<S>}',
+    "merge": '{"kind":"merge","resolutions":[<RESOLUTIONS>]}',
+}
+# Items of arrays of objects: the line pattern checks the whole array without
+# groups (<PROPS>: one group for the array's text), then these patterns, with
+# groups, read its items.
+_ITEMS = {
+    "PROPS": '{"default":<D>,"name":<S>,"property_id":<S>,"type":<S>}',
+    "CONNS": '{"from_table_id":<S>,"to_table_id":<S>}',
+    "RESOLUTIONS": '{"conflict_key":<S>,"losers":[<PARENTS>],"winner":<S>}',
 }
 assert _CHANGES.keys() == FAST_KINDS.keys(), "a pattern for every fast kind"
 # Record keys: checksum, event, prev; event keys: change, format, hlc, id,
@@ -72,12 +85,56 @@ _PLACEHOLDERS = {
 }
 
 
-def _line_pattern(change: str) -> re.Pattern[str]:
-    parts = re.split(r"<([A-Z]+)>", _RECORD.replace("<CHANGE>", change))
+def _regex(template: str, groups: bool = True) -> str:
+    parts = re.split(r"<([A-Z]+)>", template)
     # even parts are literal JSON, odd ones placeholder names
-    return re.compile(
-        "".join(_PLACEHOLDERS[p] if i % 2 else re.escape(p) for i, p in enumerate(parts))
-    )
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            out.append(re.escape(part))
+        elif part in _ITEMS:
+            item = _regex(_ITEMS[part], groups=False)
+            out.append(f"((?:{item}(?:,{item})*)?)")
+        else:
+            regex = _PLACEHOLDERS[part]
+            out.append(regex if groups else re.sub(r"\((?!\?)", "(?:", regex))
+    return "".join(out)
+
+
+def _line_pattern(change: str) -> re.Pattern[str]:
+    return re.compile(_regex(_RECORD.replace("<CHANGE>", change)))
+
+
+_ITEM_PATTERNS = {name: re.compile(_regex(item)) for name, item in _ITEMS.items()}
+
+
+def _properties(text: str) -> list[tuple[Any, ...]] | None:
+    out = []
+    for m in _ITEM_PATTERNS["PROPS"].finditer(text):
+        default, name, property_id, type_ = m.groups()
+        value = _default(default)
+        if value is _NOT_PROVED:
+            return None
+        out.append((value, name, property_id, type_))
+    return out
+
+
+def _connections(text: str) -> list[tuple[Any, ...]]:
+    return [m.groups() for m in _ITEM_PATTERNS["CONNS"].finditer(text)]
+
+
+def _resolutions(text: str) -> list[tuple[Any, ...]]:
+    return [
+        (key, _ids(losers), winner)
+        for key, losers, winner in (
+            m.groups() for m in _ITEM_PATTERNS["RESOLUTIONS"].finditer(text)
+        )
+    ]
+
+
+def _ids(text: str) -> list[str]:
+    """The strings of an array's text as ``_PARENTS`` matched it."""
+    return text[1:-1].split('","') if text else []
 
 
 _LINES = {kind: _line_pattern(change) for kind, change in _CHANGES.items()}
@@ -121,14 +178,16 @@ def read(text: str) -> tuple[str, str | None, Event] | None:
         if default is _NOT_PROVED:
             return None
         values[0] = default
-    event = fast_event(
-        eid,
-        workspace,
-        origin,
-        int(wall),
-        int(logical),
-        parents[1:-1].split('","') if parents else [],
-        kind,
-        values,
-    )
+    elif kind == "create_node_table":
+        values[2] = _properties(values[2])
+        if values[2] is None:
+            return None
+    elif kind == "create_rel_table":
+        values[0] = _connections(values[0])
+        values[3] = _properties(values[3])
+        if values[3] is None:
+            return None
+    elif kind == "merge":
+        values[0] = _resolutions(values[0])
+    event = fast_event(eid, workspace, origin, int(wall), int(logical), _ids(parents), kind, values)
     return None if event is None else (g[0], prev, event)
