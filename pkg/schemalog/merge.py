@@ -366,28 +366,44 @@ def effective_event(event: Event, plan: Plan) -> Event | None:
     """The event replay should apply (ids aliased), or None when the plan skips it."""
     if plan.skip_reason(event.id) is not None:
         return None
-    if not plan.table_alias and not plan.prop_alias:
+    t, p = plan.table_alias, plan.prop_alias
+    if not t and not p:
         return event
-    t = plan.table_alias
-
-    def tab(tid: str) -> str:
-        return t.get(tid, tid)
-
-    def conn(x: Connection) -> Connection:
-        return Connection(tab(x.from_table_id), tab(x.to_table_id))
-
+    # Replay calls this for every event once a log has a duplicate: most name
+    # no aliased id, and those return at once, before any object is built.
     c = event.change
-    new: Any = c
-    if isinstance(c, CreateRelTable):
-        new = replace(c, connections=tuple(sorted({conn(x) for x in c.connections})))
-    elif isinstance(c, AddConnection | DropConnection):
-        new = replace(c, table_id=tab(c.table_id), connection=conn(c.connection))
+    new: Any
+    if isinstance(c, AddProperty | RenameTable | DropTable | CommentOnTable):
+        if c.table_id not in t:
+            return event
+        new = replace(c, table_id=t[c.table_id])
     elif isinstance(c, DropProperty | RenameProperty):
-        pid = plan.prop_alias.get(c.property_id, c.property_id)
-        new = replace(c, table_id=tab(c.table_id), property_id=pid)
-    elif isinstance(c, AddProperty | RenameTable | DropTable | CommentOnTable):
-        new = replace(c, table_id=tab(c.table_id))
+        if c.table_id not in t and c.property_id not in p:
+            return event
+        new = replace(
+            c,
+            table_id=t.get(c.table_id, c.table_id),
+            property_id=p.get(c.property_id, c.property_id),
+        )
+    elif isinstance(c, AddConnection | DropConnection):
+        x = c.connection
+        if c.table_id not in t and x.from_table_id not in t and x.to_table_id not in t:
+            return event
+        new = replace(c, table_id=t.get(c.table_id, c.table_id), connection=_aliased(x, t))
+    elif isinstance(c, CreateRelTable):
+        if all(x.from_table_id not in t and x.to_table_id not in t for x in c.connections):
+            return event
+        new = replace(c, connections=tuple(sorted({_aliased(x, t) for x in c.connections})))
+    else:
+        return event
     return event if new == c else replace(event, change=new)
+
+
+def _aliased(x: Connection, table_alias: Mapping[str, str]) -> Connection:
+    return Connection(
+        table_alias.get(x.from_table_id, x.from_table_id),
+        table_alias.get(x.to_table_id, x.to_table_id),
+    )
 
 
 @dataclass(frozen=True, slots=True)
