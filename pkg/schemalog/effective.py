@@ -51,6 +51,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import compress, repeat
 from typing import cast
 
 from schemalog.codec import Record, decode_record
@@ -288,7 +289,14 @@ def _decoded(lines: Iterable[bytes]) -> Iterator[Event]:
             yield rec.event
 
 
-def _all_lines(read: Callable[[], Iterable[RawChunk]]) -> Iterator[bytes]:
+def _all_lines(
+    read: Callable[[], Iterable[RawChunk]], containing: bytes | None = None
+) -> Iterator[bytes]:
+    """Every line of ``read()``'s chunks, or only those ``containing`` a marker.
+
+    The marker filter runs in C (``compress`` over ``map``): the pre-pass looks
+    at every line of the log and keeps a few.
+    """
     it = iter(read())
     try:
         while True:
@@ -296,7 +304,10 @@ def _all_lines(read: Callable[[], Iterable[RawChunk]]) -> Iterator[bytes]:
                 lines = next(it).lines
             except (StopIteration, RecordTooLarge):
                 return
-            yield from lines
+            if containing is None:
+                yield from lines
+            else:
+                yield from compress(lines, map(bytes.__contains__, lines, repeat(containing)))
             # dropped before the next chunk is read: one chunk in memory, not two
             del lines
     finally:
@@ -312,12 +323,11 @@ def plan_of_chunks(read: Callable[[], Iterable[RawChunk]]) -> EffectivePlan:
     large for the chunk budget ends the pre-pass there (replay reports it).
     """
     resolutions: dict[str, Resolution] = {}
-    for line in _all_lines(read):
-        if _MERGE_KIND in line:
-            rec = decode_record(line, 0)
-            if type(rec) is Record and isinstance(rec.event.change, Merge):
-                for r in rec.event.change.resolutions:
-                    resolutions[r.conflict_key] = r  # later in log order overrides
+    for line in _all_lines(read, containing=_MERGE_KIND):
+        rec = decode_record(line, 0)
+        if type(rec) is Record and isinstance(rec.event.change, Merge):
+            for r in rec.event.change.resolutions:
+                resolutions[r.conflict_key] = r  # later in log order overrides
     return EffectivePlan(Plan(_losers(resolutions), {}, {}, {}))
 
 
