@@ -206,6 +206,27 @@ def test_crash_at_event_k_keeps_the_last_good_batch_and_resume_completes(
         assert crashed.applied + resumed.applied == full.applied
 
 
+def test_a_crash_in_decoding_is_reported_at_its_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records are decoded a window ahead of apply: a decoder that raises (a bug, not
+    bad input) is still a crash at the record it raised on, inside or at a window."""
+    lines = synth_lines(600)
+    ids = [replay_mod._record_id(line) for line in lines]
+    real = replay_mod.decode_record
+    for k in (1, 255, 256, 300, 599):  # not 0: the report reads the id with position 0
+
+        def decode(line: bytes, position: int, *rest: int, k: int = k) -> object:
+            if position == k:
+                raise RuntimeError("injected decode crash")
+            return real(line, position, *rest)
+
+        with monkeypatch.context() as m:
+            m.setattr(replay_mod, "decode_record", decode)
+            crashed = replay(chunks(lines, 1 << 20), batch_events=100)
+        assert crashed.stopped is not None and crashed.stopped.kind == "crash"
+        assert crashed.stopped.position == k and crashed.stopped.event_id == ids[k]
+        assert crashed.position == (k // 100) * 100
+
+
 def test_a_tracer_hook_that_raises_is_a_crash_of_its_batch() -> None:
     lines = synth_lines()
 

@@ -97,11 +97,13 @@ of a batch at 1024).
 from __future__ import annotations
 
 import contextlib
+import functools
+import gc
 import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, ParamSpec, Protocol, TypeVar
 
 from schemalog.codec import CHECKSUM_PREFIX, Record, decode_record
 from schemalog.duplicates import DuplicateScanner
@@ -132,6 +134,7 @@ __all__ = [
 ]
 
 DEFAULT_BATCH_EVENTS = 1024
+_DECODE_WINDOW = 256  # records decoded ahead of apply (run_chunk)
 Policy = Literal["stop", "skip"]
 
 
@@ -499,12 +502,30 @@ class _Replayer:
         table_alias, prop_alias = stream.table_alias, stream.prop_alias
         effective = stream.effective
         line = None
+        # Without a tracer, records are decoded a window ahead, then applied:
+        # decoding is pure (the state is untouched until its record's turn),
+        # and the two stages' code and data do not evict each other from the
+        # CPU caches on every record (one loop over both ran about 15 % slower).
+        # A tracer times each record's decode and apply together, one by one.
+        window = 1 if clock is not None else _DECODE_WINDOW
+        decoded: list[Any] = []
+        first = offset
         try:
             for i in range(offset, len(lines)):
                 line = lines[i]
                 if clock is not None:
                     start = clock()
-                rec = decode(line, pos)
+                    rec = decode(line, pos)
+                else:
+                    if i - first >= len(decoded):
+                        first = i
+                        try:
+                            decoded = list(
+                                map(decode, lines[i : i + window], range(pos, pos + window))
+                            )
+                        except Exception:  # a bug: raise it at the record it belongs to
+                            decoded = [decode(line, pos)]
+                    rec = decoded[i - first]
                 if type(rec) is record_t and visit is not None:
                     visit(rec.event)
                 if (
@@ -564,6 +585,34 @@ class _Replayer:
         self.batch_end = batch_end
 
 
+_GC_YOUNG = 20_000
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _rare_collections(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``fn`` with the cyclic collector's young generation 30x larger.
+
+    A replay allocates millions of small objects that reference counting
+    frees (records, events, derived tables; almost no cycles) while the live
+    state and caches stay large: at the default threshold (700 allocations)
+    the collector's passes took about a tenth of a replay. The previous
+    thresholds are restored on the way out.
+    """
+
+    @functools.wraps(fn)
+    def with_rare_collections(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        old = gc.get_threshold()
+        gc.set_threshold(max(old[0], _GC_YOUNG), *old[1:])
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            gc.set_threshold(*old)
+
+    return with_rare_collections
+
+
+@_rare_collections
 def replay(
     source: RawSource | Iterable[RawChunk],
     *,
