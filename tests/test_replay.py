@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -204,6 +205,34 @@ def test_crash_at_event_k_keeps_the_last_good_batch_and_resume_completes(
         assert resumed.ok and resumed.position == len(lines)
         assert resumed.state_hash == full.state_hash and resumed.heads == full.heads
         assert crashed.applied + resumed.applied == full.applied
+
+
+def test_a_crash_after_the_working_state_was_updated_rolls_back_to_the_commit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch updates a working copy in place; a crash after ``apply`` already changed it
+    must still leave exactly the committed state, and resuming must complete the log."""
+    lines = synth_lines()
+    full = replay(chunks(lines, 8192), batch_events=16)
+    ids = [replay_mod._record_id(line) for line in lines]
+    real = apply
+    for k in (5, 16, 40, 101):
+
+        def fake(state: Any, event: Any, k: int = k) -> Any:
+            result = real(state, event)  # the working copy is updated in place here
+            if event.id == ids[k]:
+                raise RuntimeError("crash after apply")
+            return result
+
+        with monkeypatch.context() as m:
+            m.setattr(replay_mod, "apply", fake)
+            crashed = replay(chunks(lines, 8192), batch_events=16)
+        assert crashed.stopped is not None and crashed.stopped.position == k
+        good = (k // 16) * 16
+        prefix = replay(chunks(lines[:good], 8192)) if good else replay([])
+        assert crashed.state == prefix.state and crashed.state_hash == prefix.state_hash
+        resumed = resume(chunks(lines, 8192), crashed, batch_events=16)
+        assert resumed.ok and resumed.state_hash == full.state_hash
 
 
 def test_a_crash_in_decoding_is_reported_at_its_record(monkeypatch: pytest.MonkeyPatch) -> None:

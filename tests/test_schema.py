@@ -31,13 +31,16 @@ from schemalog.schema import (
     REL,
     Applied,
     Rejected,
+    SchemaState,
     apply,
     empty_state,
+    persistent,
     rel_references,
     state_from_obj,
     state_hash,
     state_to_obj,
     table_by_name,
+    working_copy,
 )
 from strategies import forked_histories, histories, slow_ok
 
@@ -340,3 +343,49 @@ def test_serial_tables_and_properties_cannot_be_renamed() -> None:
         new_event(clock, "ws", (create.id,), RenameProperty(create.id, text.property_id, "title")),
     )
     assert isinstance(ok, Applied)
+
+
+# ---------------------------------------------------------------- working copies
+
+
+def _maps(state: SchemaState) -> tuple[dict[Any, Any], ...]:
+    return tuple(dict(m.items()) for m in (state.tables, state.names, state.referenced_by))
+
+
+@slow_ok
+@given(forked_histories())
+def test_a_working_copy_applies_as_the_persistent_state_does(
+    fork: tuple[list[Event], list[Event], list[Event]],
+) -> None:
+    """Replay's open batch applies to a working copy (dicts updated in place): same states,
+    same rejections, and a rejected event leaves the working copy as it was. Both branches
+    one after the other, each event twice: the second try of most events is rejected."""
+    prefix, left, right = fork
+    state = empty_state()
+    work = working_copy(state)
+    rejections = 0
+    for event in [*prefix, *left, *right] * 2:
+        before = _maps(work)
+        result, worked = apply(state, event), apply(work, event)
+        if isinstance(result, Applied):
+            assert isinstance(worked, Applied)
+            state, work = result.state, worked.state
+            assert persistent(work) == state and state_hash(work) == state_hash(state)
+        else:
+            assert worked == result
+            assert _maps(work) == before
+            rejections += 1
+    if any(e.kind.startswith("create") for e in prefix + left + right):
+        assert rejections > 0  # its second try at least
+    assert persistent(state) is state
+
+
+def test_a_working_copy_does_not_touch_its_source() -> None:
+    log = Log()
+    a = log.node("A")
+    source = log.state
+    work = working_copy(source)
+    result = apply(work, log.event(RenameTable(a, "B")))
+    assert isinstance(result, Applied)
+    assert table_by_name(source, "A") is not None and table_by_name(source, "B") is None
+    assert table_by_name(work, "B") is not None  # updated in place

@@ -19,13 +19,16 @@ the state after the last good batch; a batch fails on
 
 A record larger than the chunk budget (the store raises ``RecordTooLarge``)
 ends the replay with ``kind="too-large"`` naming its position and size, under
-either policy (the chunk stream cannot go past it). Rolling back is free: the
-state is persistent (schema.py), so a batch keeps a reference to the state it
-started from. Skips found in a batch, their quarantine callbacks, the chain
-head and the DAG heads are committed with the batch, so re-running from the
-report's checkpoint (``resume``) reprocesses the failed batch exactly as an
-uninterrupted replay would: ``resume(source, report)`` after a crash gives
-the same final report fields as one replay that never crashed.
+either policy (the chunk stream cannot go past it). A batch applies its
+events to a working copy of the state that ``apply`` updates in place
+(``schema.working_copy``: a dict update instead of a path copy per event); a
+commit copies it (a few thousand dict entries per batch), a rollback takes
+the committed copy back, and the report's state is persistent. Skips found
+in a batch, their quarantine callbacks, the chain head and the DAG heads are
+committed with the batch, so re-running from the report's checkpoint
+(``resume``) reprocesses the failed batch exactly as an uninterrupted replay
+would: ``resume(source, report)`` after a crash gives the same final report
+fields as one replay that never crashed.
 
 ``report.position`` is the number of committed records (records
 ``[start, position)`` are done) and ``report.head`` the checksum of record
@@ -88,10 +91,10 @@ limit: in a log without resolutions or duplicates, an event that joins every
 head after an earlier concurrent rejection is judged as if its writer saw
 the state; ``merge.replay_merged`` would skip it if it is rejected.)
 
-Default batch size 1024: a rollback costs nothing (persistent state), so the
-batch size only sets how much work a crash repeats and how many batch spans
-a tracer keeps; per-batch bookkeeping is a few attribute writes (under 0.1 %
-of a batch at 1024).
+Default batch size 1024: the batch size sets how much work a crash repeats
+and how many batch spans a tracer keeps; per-batch bookkeeping is the copy of
+the working state (three dicts of about a table each) and a few attribute
+writes, under 1 % of a batch at 1024.
 """
 
 from __future__ import annotations
@@ -116,7 +119,15 @@ from schemalog.effective import (
     plan_of_chunks,
 )
 from schemalog.errors import SchemalogError
-from schemalog.schema import Applied, SchemaState, apply, empty_state, state_hash
+from schemalog.schema import (
+    Applied,
+    SchemaState,
+    apply,
+    empty_state,
+    persistent,
+    state_hash,
+    working_copy,
+)
 from schemalog.store.errors import RecordTooLarge
 from schemalog.store.port import DEFAULT_CHUNK_BYTES, RawChunk
 from schemalog.trace import Tracer
@@ -334,8 +345,8 @@ class _Replayer:
         self.batch_events = batch_events
         self.tracer = tracer
         self.quarantine = quarantine
-        # the open batch
-        self.state = state
+        # the open batch: a working copy (schema.working_copy), updated in place
+        self.state = working_copy(state)
         self.position = position
         self.head = head
         self.alt: object = _UNKNOWN  # a second acceptable prev right after a skipped line
@@ -365,7 +376,9 @@ class _Replayer:
                 self.c_position, self.position, self.applied - self.c_applied, self.batch_t0, True
             )
             self.batch_t0 = self.tracer.now()
-        self.c_state, self.c_position, self.c_head = self.state, self.position, self.head
+        # the committed state must not see the next batch's in-place updates
+        self.c_state = working_copy(self.state)
+        self.c_position, self.c_head = self.position, self.head
         self.c_alt = self.alt
         if self.heads != self.c_heads:
             self.c_heads = set(self.heads)
@@ -391,7 +404,8 @@ class _Replayer:
                     self.batch_t0,
                     False,
                 )
-        self.state, self.position, self.head = self.c_state, self.c_position, self.c_head
+        self.state = working_copy(self.c_state)  # the failed batch updated its copy
+        self.position, self.head = self.c_position, self.c_head
         self.alt = self.c_alt
         self.heads = set(self.c_heads)
         self.applied = self.c_applied
@@ -763,9 +777,10 @@ def replay(
         )
     if run.c_head is _ANY:
         head_out = expected_prev
+    final = persistent(run.c_state)
     return ReplayReport(
-        state=run.c_state,
-        state_hash=state_hash(run.c_state),
+        state=final,
+        state_hash=state_hash(final),
         start_position=start_position,
         position=run.c_position,
         head=head_out,

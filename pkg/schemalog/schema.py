@@ -1,8 +1,10 @@
 """The schema state and ``apply(state, event)``: what Kuzu would accept, as values.
 
 State is immutable and persistent (``PMap`` tries): ``apply`` returns a new
-state sharing everything it did not touch, so a replay can keep any earlier
-state for rollback, and one step costs O(size of the touched table + log n).
+state sharing everything it did not touch, so a caller can keep any earlier
+state (versions, compat, a rollback point), and one step costs O(size of the
+touched table + log n). Replay's open batch, which keeps no earlier state,
+applies to a ``working_copy`` instead, whose maps are updated in place.
 
 Everything is keyed by stable ids (see events): a table rename changes one
 name, and every rel connection still points at the same id -- the rename
@@ -46,7 +48,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, Union
 
 from schemalog.codec import canonical_bytes
 from schemalog.errors import InvalidEvent, InvalidState
@@ -82,11 +84,13 @@ __all__ = [
     "TableState",
     "apply",
     "empty_state",
+    "persistent",
     "rel_references",
     "state_from_obj",
     "state_hash",
     "state_to_obj",
     "table_by_name",
+    "working_copy",
 ]
 
 NODE = "NODE"
@@ -131,13 +135,38 @@ class TableState:
         return index
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _WorkMap(dict[K, V]):
+    """A dict with ``PMap``'s two updates, made in place: the maps of a working state."""
+
+    __slots__ = ()
+
+    def set(self, key: K, value: V) -> _WorkMap[K, V]:
+        self[key] = value
+        return self
+
+    def delete(self, key: K) -> _WorkMap[K, V]:
+        self.pop(key, None)
+        return self
+
+
+StateMap = Union[PMap[K, V], _WorkMap[K, V]]  # noqa: UP007  # a generic alias needs Union
+
+
 @dataclass(frozen=True, slots=True)
 class SchemaState:
-    """All tables by id, plus two indexes kept in step by ``apply``."""
+    """All tables by id, plus two indexes kept in step by ``apply``.
 
-    tables: PMap[str, TableState]
-    names: PMap[str, str]  # catalog_key(name) -> table id
-    referenced_by: PMap[str, frozenset[str]]  # node table id -> ids of rel tables using it
+    The maps are persistent (``PMap``) except in a *working* state
+    (``working_copy``), whose maps ``apply`` updates in place.
+    """
+
+    tables: StateMap[str, TableState]
+    names: StateMap[str, str]  # catalog_key(name) -> table id
+    referenced_by: StateMap[str, frozenset[str]]  # node table id -> ids of rel tables using it
 
 
 _new_state = unchecked(SchemaState)
@@ -146,6 +175,34 @@ _new_table = unchecked(TableState)  # every field, _by_key last
 
 def empty_state() -> SchemaState:
     return SchemaState(PMap(), PMap(), PMap())
+
+
+def working_copy(state: SchemaState) -> SchemaState:
+    """A copy of ``state`` that ``apply`` updates in place (its maps are dicts).
+
+    For replay's open batch only: a path-copying update costs about fifteen
+    times a dict update, and a batch needs no state but its last one. A
+    rejected event still leaves a working state untouched (the handlers write
+    only after every check); anything else that fails mid-apply leaves it
+    half-updated, which replay handles by going back to its committed copy.
+    Never hand a working state to anyone who keeps it: ``persistent`` first.
+    """
+    return _new_state(
+        _WorkMap(state.tables.items()),
+        _WorkMap(state.names.items()),
+        _WorkMap(state.referenced_by.items()),
+    )
+
+
+def persistent(state: SchemaState) -> SchemaState:
+    """``state`` with persistent maps: itself, or a persistent copy of a working state."""
+    if type(state.tables) is PMap:
+        return state
+    return _new_state(
+        PMap.from_items(state.tables.items()),
+        PMap.from_items(state.names.items()),
+        PMap.from_items(state.referenced_by.items()),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,19 +243,19 @@ def rel_references(state: SchemaState, table_id: str) -> tuple[tuple[str, Connec
 
 
 def _add_refs(
-    refs: PMap[str, frozenset[str]], rel_id: str, conns: tuple[Connection, ...]
-) -> PMap[str, frozenset[str]]:
+    refs: StateMap[str, frozenset[str]], rel_id: str, conns: tuple[Connection, ...]
+) -> StateMap[str, frozenset[str]]:
     for node_id in {c.from_table_id for c in conns} | {c.to_table_id for c in conns}:
         refs = refs.set(node_id, (refs.get(node_id) or frozenset()) | {rel_id})
     return refs
 
 
 def _drop_refs(
-    refs: PMap[str, frozenset[str]],
+    refs: StateMap[str, frozenset[str]],
     rel_id: str,
     before: tuple[Connection, ...],
     after: tuple[Connection, ...],
-) -> PMap[str, frozenset[str]]:
+) -> StateMap[str, frozenset[str]]:
     still = {c.from_table_id for c in after} | {c.to_table_id for c in after}
     for node_id in ({c.from_table_id for c in before} | {c.to_table_id for c in before}) - still:
         remaining = (refs.get(node_id) or frozenset()) - {rel_id}
