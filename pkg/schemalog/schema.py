@@ -48,6 +48,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, TypeVar, Union
 
 from schemalog.codec import canonical_bytes
@@ -170,6 +171,9 @@ class SchemaState:
 
 
 _new_state = unchecked(SchemaState)
+_new_property = unchecked(PropertyDef)
+# Connection's own order (order=True compares these fields in a Python method)
+_pair = attrgetter("from_table_id", "to_table_id")
 _new_table = unchecked(TableState)  # every field, _by_key last
 
 
@@ -391,7 +395,9 @@ def _drop_property(state: SchemaState, change: DropProperty) -> SchemaState:
     prop = _prop(table, change.property_id)
     if table.primary_key == prop.property_id:
         raise _Reject("primary-key-drop", f"{prop.name!r} is the primary key of {table.name!r}")
-    kept = tuple(p for p in table.properties if p.property_id != prop.property_id)
+    props = table.properties
+    at = props.index(prop)  # prop is one of them (found by identity first)
+    kept = props[:at] + props[at + 1 :]
     index = table._by_key
     if index is not None:
         index = dict(index)
@@ -410,8 +416,11 @@ def _rename_property(state: SchemaState, change: RenameProperty) -> SchemaState:
     other = table.property_named(change.new_name)
     if other is not None and other.property_id != prop.property_id:
         raise _Reject("property-name-taken", f"{table.name!r} already has {change.new_name!r}")
-    renamed = PropertyDef(prop.property_id, change.new_name, prop.type, prop.default)
-    props = tuple(renamed if p.property_id == prop.property_id else p for p in table.properties)
+    # every field comes from a valid property or a validated event
+    renamed = _new_property(prop.property_id, change.new_name, prop.type, prop.default)
+    props = table.properties
+    at = props.index(prop)
+    props = (*props[:at], renamed, *props[at + 1 :])
     index = dict(table._name_index())
     by_key: dict[str, PropertyDef] | None = index
     if index.get(catalog_key(prop.name)) is prop:
@@ -464,7 +473,7 @@ def _add_connection(state: SchemaState, change: AddConnection) -> SchemaState:
     problem = _check_endpoints(state, (change.connection,))
     if problem is not None:
         raise _Reject(*problem)
-    conns = tuple(sorted((*table.connections, change.connection)))
+    conns = tuple(sorted((*table.connections, change.connection), key=_pair))
     new = _derive(table, table.name, table.properties, conns, table.comment, table._by_key)
     return _new_state(
         state.tables.set(table.table_id, new),
