@@ -8,7 +8,8 @@ per event and as a multiple of the floor measured in the same run:
 * ``floor``: split the file's lines, ``json.loads`` and ``sha256`` each;
 * ``decode``: ``codec.decode_record`` of each line (shape or parse, checksum,
   validation, objects);
-* ``apply``: ``schema.apply`` of each decoded event from the empty state;
+* ``apply``: ``schema.apply`` of each decoded event from the empty state, on
+  a working copy as replay's batches do (no effective-stream aliasing);
 * ``scan``: the streaming duplicate scan (``DuplicateScanner.visit``);
 * ``plan``: the effective pre-pass over the store (``plan_of_chunks``);
 * ``replay``: the whole ``replay`` of the store (what bench/replay/run.py times).
@@ -43,7 +44,7 @@ def stages(path: str, runs: int) -> dict[str, Any]:
     from schemalog.duplicates import DuplicateScanner
     from schemalog.effective import plan_of_chunks
     from schemalog.replay import replay
-    from schemalog.schema import Applied, apply, empty_state
+    from schemalog.schema import Applied, apply, empty_state, working_copy
     from schemalog.store.ndjson import NdjsonStore
 
     with open(path, "rb") as f:
@@ -71,7 +72,7 @@ def stages(path: str, runs: int) -> dict[str, Any]:
     events = [r.event for r in records if type(r) is codec.Record]
 
     def apply_all() -> None:
-        state = empty_state()
+        state = working_copy(empty_state())  # as replay's batches apply
         for event in events:
             result = apply(state, event)
             if type(result) is Applied:
