@@ -1,9 +1,10 @@
 """Where replay's time goes: each stage on the same log, as a multiple of the floor.
 
 ``PYTHONPATH=pkg .venv/bin/python bench/replay/stages.py LOG [--runs N]`` prints
-one JSON line. All stages run in this one process over the same lines, each
-``--runs`` times (default 3), best time kept, and are reported in microseconds
-per event and as a multiple of the floor measured in the same run:
+one JSON line. All stages run in this one process over the same lines, in
+``--runs`` rounds (default 3) of every stage, best time of each kept, and are
+reported in microseconds per event and as a multiple of the floor measured in
+the same run:
 
 * ``floor``: split the file's lines, ``json.loads`` and ``sha256`` each;
 * ``decode``: ``codec.decode_record`` of each line (shape or parse, checksum,
@@ -30,13 +31,10 @@ from collections.abc import Callable
 from typing import Any
 
 
-def _best(runs: int, work: Callable[[], Any]) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        t0 = time.process_time()
-        work()
-        best = min(best, time.process_time() - t0)
-    return best
+def _timed(work: Callable[[], Any]) -> float:
+    t0 = time.process_time()
+    work()
+    return time.process_time() - t0
 
 
 def stages(path: str, runs: int) -> dict[str, Any]:
@@ -68,7 +66,7 @@ def stages(path: str, runs: int) -> dict[str, Any]:
         for i, line in enumerate(lines):
             records.append(decode_record(line, i))
 
-    seconds = {"floor": _best(runs, floor), "decode": _best(runs, decode)}
+    decode()  # the records the later stages take
     events = [r.event for r in records if type(r) is codec.Record]
 
     def apply_all() -> None:
@@ -84,11 +82,21 @@ def stages(path: str, runs: int) -> dict[str, Any]:
             scanner.visit(event)
 
     store = NdjsonStore.open(path, readonly=True, verify=False)
+    stages = {
+        "floor": floor,
+        "decode": decode,
+        "apply": apply_all,
+        "scan": scan,
+        "plan": lambda: plan_of_chunks(lambda: store.iter_raw(0)),
+        "replay": lambda: replay(store),
+    }
+    # Rounds of every stage, best of each kept: the machine's speed drifts
+    # over a run, and a drift must not land on one stage only.
+    seconds = {name: float("inf") for name in stages}
     try:
-        seconds["apply"] = _best(runs, apply_all)
-        seconds["scan"] = _best(runs, scan)
-        seconds["plan"] = _best(runs, lambda: plan_of_chunks(lambda: store.iter_raw(0)))
-        seconds["replay"] = _best(runs, lambda: replay(store))
+        for _ in range(runs):
+            for name, work in stages.items():
+                seconds[name] = min(seconds[name], _timed(work))
     finally:
         store.close()
     floor_s = seconds["floor"]
