@@ -6,6 +6,7 @@ import unicodedata
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from schemalog.errors import InvalidEvent
 from schemalog.names import (
@@ -88,6 +89,15 @@ def test_catalog_key_folds_ascii_only() -> None:
     assert catalog_key("PeRSon") == "person"
     assert catalog_key("Ä") == "Ä"
     assert catalog_key("Ä") != catalog_key("ä")
+    assert catalog_key("PeRSon_Ä") == "person_Ä"  # non-ASCII: ASCII letters still fold
+    assert catalog_key("İK") == "İk"  # str.lower would give "i̇k"
+
+
+@given(st.text())
+def test_catalog_key_is_ascii_folding_of_any_text(text: str) -> None:
+    """Two paths (ASCII or not): both equal a character-by-character A-Z fold."""
+    expected = "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
+    assert catalog_key(text) == expected
 
 
 @pytest.mark.parametrize("token", ["a", "origin-1", "A.b_c", "x" * 64])

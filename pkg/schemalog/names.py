@@ -145,7 +145,9 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 
 def catalog_key(name: str) -> str:
     """The key under which Kuzu's catalog compares names: ASCII letters folded, nothing else."""
-    return name.translate(_ASCII_LOWER)
+    # str.lower folds exactly A-Z in an ASCII string and is ~20x cheaper than a
+    # translate table (apply computes one to four keys per event)
+    return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
 
 
 _GOOD_TOKENS: set[str] = set()
