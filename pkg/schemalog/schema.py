@@ -111,16 +111,23 @@ class TableState:
     connections: tuple[Connection, ...]  # sorted, rel tables only
     multiplicity: str | None  # rel tables only
     comment: str = ""
-    # catalog_key(name) -> property, built on first use; not part of the value.
-    # ``apply`` hands an updated copy to the table it derives (never mutated).
+    # Two indexes of ``properties``, built on first use; not part of the value.
+    # ``apply`` hands updated copies to the table it derives (never mutated).
+    # catalog_key(name) -> property:
     _by_key: dict[str, PropertyDef] | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
+    # the property ids in order: a lookup by id is a tuple search in C, not a loop
+    _ids: tuple[str, ...] | None = field(
         default=None, init=False, repr=False, compare=False, hash=False
     )
 
     def property(self, property_id: str) -> PropertyDef | None:
-        for prop in self.properties:
-            if prop.property_id == property_id:
-                return prop
+        ids = self._ids
+        if ids is None:
+            ids = self._id_index()
+        if property_id in ids:
+            return self.properties[ids.index(property_id)]  # the first, as a scan would
         return None
 
     def property_named(self, name: str) -> PropertyDef | None:
@@ -134,6 +141,13 @@ class TableState:
                 index.setdefault(catalog_key(prop.name), prop)
             object.__setattr__(self, "_by_key", index)
         return index
+
+    def _id_index(self) -> tuple[str, ...]:
+        ids = self._ids
+        if ids is None:
+            ids = tuple([prop.property_id for prop in self.properties])
+            object.__setattr__(self, "_ids", ids)
+        return ids
 
 
 K = TypeVar("K")
@@ -171,10 +185,10 @@ class SchemaState:
 
 
 _new_state = unchecked(SchemaState)
+_new_table = unchecked(TableState)  # every field, _by_key and _ids last
 _new_property = unchecked(PropertyDef)
-# Connection's own order (order=True compares these fields in a Python method)
+# Connection's own order, compared in C (order=True compares in a Python method)
 _pair = attrgetter("from_table_id", "to_table_id")
-_new_table = unchecked(TableState)  # every field, _by_key last
 
 
 def empty_state() -> SchemaState:
@@ -244,13 +258,27 @@ def rel_references(state: SchemaState, table_id: str) -> tuple[tuple[str, Connec
 
 
 # ---------------------------------------------------------------- apply
+#
+# The handlers are replay's inner loop (one call per event): they look a table
+# up once, compute each catalog key once, and build the derived table and
+# state directly. Each one checks everything before its first write, so a
+# rejection leaves even a working state (updated in place) untouched.
+
+
+def _ends(conns: tuple[Connection, ...]) -> set[str]:
+    ends = set()
+    for conn in conns:
+        ends.add(conn.from_table_id)
+        ends.add(conn.to_table_id)
+    return ends
 
 
 def _add_refs(
     refs: StateMap[str, frozenset[str]], rel_id: str, conns: tuple[Connection, ...]
 ) -> StateMap[str, frozenset[str]]:
-    for node_id in {c.from_table_id for c in conns} | {c.to_table_id for c in conns}:
-        refs = refs.set(node_id, (refs.get(node_id) or frozenset()) | {rel_id})
+    for node_id in _ends(conns):
+        users = refs.get(node_id)
+        refs = refs.set(node_id, users | {rel_id} if users else frozenset((rel_id,)))
     return refs
 
 
@@ -260,17 +288,17 @@ def _drop_refs(
     before: tuple[Connection, ...],
     after: tuple[Connection, ...],
 ) -> StateMap[str, frozenset[str]]:
-    still = {c.from_table_id for c in after} | {c.to_table_id for c in after}
-    for node_id in ({c.from_table_id for c in before} | {c.to_table_id for c in before}) - still:
+    for node_id in _ends(before) - _ends(after):
         remaining = (refs.get(node_id) or frozenset()) - {rel_id}
         refs = refs.set(node_id, remaining) if remaining else refs.delete(node_id)
     return refs
 
 
 def _check_endpoints(state: SchemaState, conns: tuple[Connection, ...]) -> tuple[str, str] | None:
+    tables = state.tables
     for conn in conns:
         for end, tid in (("FROM", conn.from_table_id), ("TO", conn.to_table_id)):
-            table = state.tables.get(tid)
+            table = tables.get(tid)
             if table is None:
                 return "rel-endpoint-missing", f"{end} table {tid} does not exist"
             if table.kind != NODE:
@@ -286,37 +314,36 @@ class _Reject(Exception):
         self.message = message
 
 
-def _table(state: SchemaState, table_id: str) -> TableState:
-    table = state.tables.get(table_id)
-    if table is None:
-        raise _Reject("unknown-table", f"table {table_id} does not exist")
-    return table
+def _unknown_table(table_id: str) -> _Reject:
+    return _Reject("unknown-table", f"table {table_id} does not exist")
 
 
 def _rel(state: SchemaState, table_id: str) -> TableState:
-    table = _table(state, table_id)
+    table = state.tables.get(table_id)
+    if table is None:
+        raise _unknown_table(table_id)
     if table.kind != REL:
         raise _Reject("not-rel-table", f"table {table.name!r} is not a rel table")
     return table
 
 
-def _prop(table: TableState, property_id: str) -> PropertyDef:
-    prop = table.property(property_id)
-    if prop is None:
-        raise _Reject("unknown-property", f"table {table.name!r} has no property {property_id}")
-    return prop
+def _unknown_property(table: TableState, property_id: str) -> _Reject:
+    return _Reject("unknown-property", f"table {table.name!r} has no property {property_id}")
 
 
-def _check_new_table(state: SchemaState, table_id: str, name: str) -> None:
+def _check_new_table(state: SchemaState, table_id: str, key: str, name: str) -> None:
     if table_id in state.tables:
         raise _Reject("table-exists", f"table id {table_id} already exists")
-    owner = state.names.get(catalog_key(name))
+    owner = state.names.get(key)
     if owner is not None:
         raise _Reject("name-taken", f"name {name!r} is taken by table {owner}")
 
 
 def _put(state: SchemaState, table: TableState) -> SchemaState:
-    return _new_state(state.tables.set(table.table_id, table), state.names, state.referenced_by)
+    tables = state.tables.set(table.table_id, table)
+    if tables is state.tables:  # a working state, updated in place
+        return state
+    return _new_state(tables, state.names, state.referenced_by)
 
 
 def _derive(
@@ -326,8 +353,9 @@ def _derive(
     connections: tuple[Connection, ...],
     comment: str,
     by_key: dict[str, PropertyDef] | None,
+    ids: tuple[str, ...] | None,
 ) -> TableState:
-    """``table`` with some fields changed; ``by_key`` is the name index of ``properties``."""
+    """``table`` with some fields changed; ``by_key`` and ``ids`` index ``properties``."""
     return _new_table(
         table.table_id,
         table.kind,
@@ -338,23 +366,26 @@ def _derive(
         table.multiplicity,
         comment,
         by_key,
+        ids,
     )
 
 
 def _create_node_table(state: SchemaState, change: CreateNodeTable) -> SchemaState:
-    _check_new_table(state, change.table_id, change.name)
+    key = catalog_key(change.name)
+    _check_new_table(state, change.table_id, key, change.name)
     table = TableState(
         change.table_id, NODE, change.name, change.properties, change.primary_key, (), None
     )
     return _new_state(
         state.tables.set(table.table_id, table),
-        state.names.set(catalog_key(change.name), change.table_id),
+        state.names.set(key, change.table_id),
         state.referenced_by,
     )
 
 
 def _create_rel_table(state: SchemaState, change: CreateRelTable) -> SchemaState:
-    _check_new_table(state, change.table_id, change.name)
+    key = catalog_key(change.name)
+    _check_new_table(state, change.table_id, key, change.name)
     problem = _check_endpoints(state, change.connections)
     if problem is not None:
         raise _Reject(*problem)
@@ -369,89 +400,143 @@ def _create_rel_table(state: SchemaState, change: CreateRelTable) -> SchemaState
     )
     return _new_state(
         state.tables.set(table.table_id, table),
-        state.names.set(catalog_key(change.name), change.table_id),
+        state.names.set(key, change.table_id),
         _add_refs(state.referenced_by, change.table_id, change.connections),
     )
 
 
 def _add_property(state: SchemaState, change: AddProperty) -> SchemaState:
-    table = _table(state, change.table_id)
+    table = state.tables.get(change.table_id)
+    if table is None:
+        raise _unknown_table(change.table_id)
     new = change.property
-    if table.property(new.property_id) is not None:
+    ids = table._ids
+    if ids is None:
+        ids = table._id_index()
+    if new.property_id in ids:
         raise _Reject("property-exists", f"property id {new.property_id} already exists")
-    index = table._name_index()
+    index = table._by_key
+    if index is None:
+        index = table._name_index()
     key = catalog_key(new.name)
     if key in index:
         raise _Reject("property-name-taken", f"{table.name!r} already has {new.name!r}")
-    if table.kind == REL and new.type == "SERIAL":
+    if new.type == "SERIAL" and table.kind == REL:
         raise _Reject("rel-serial-add", f"cannot add SERIAL {new.name!r} to rel {table.name!r}")
-    index = {**index, key: new}
+    index = index.copy()
+    index[key] = new
     props = (*table.properties, new)
-    return _put(state, _derive(table, table.name, props, table.connections, table.comment, index))
+    ids = (*ids, new.property_id)
+    derived = _derive(table, table.name, props, table.connections, table.comment, index, ids)
+    return _put(state, derived)
 
 
 def _drop_property(state: SchemaState, change: DropProperty) -> SchemaState:
-    table = _table(state, change.table_id)
-    prop = _prop(table, change.property_id)
-    if table.primary_key == prop.property_id:
-        raise _Reject("primary-key-drop", f"{prop.name!r} is the primary key of {table.name!r}")
+    table = state.tables.get(change.table_id)
+    if table is None:
+        raise _unknown_table(change.table_id)
+    ids = table._ids
+    if ids is None:
+        ids = table._id_index()
+    property_id = change.property_id
+    if property_id not in ids:
+        raise _unknown_property(table, property_id)
+    at = ids.index(property_id)
     props = table.properties
-    at = props.index(prop)  # prop is one of them (found by identity first)
-    kept = props[:at] + props[at + 1 :]
+    prop = props[at]
+    if table.primary_key == property_id:
+        raise _Reject("primary-key-drop", f"{prop.name!r} is the primary key of {table.name!r}")
+    # every property with this id goes (ids are unique in a table apply built)
+    if ids.count(property_id) > 1:
+        kept = tuple([p for p in props if p.property_id != property_id])
+        ids = None
+    else:
+        kept = props[:at] + props[at + 1 :]
+        ids = ids[:at] + ids[at + 1 :]
     index = table._by_key
     if index is not None:
-        index = dict(index)
-        if index.get(catalog_key(prop.name)) is prop:
-            del index[catalog_key(prop.name)]
+        key = catalog_key(prop.name)
+        if index.get(key) is prop:
+            index = index.copy()
+            del index[key]
         else:  # (not from apply: equal keys) rebuild on demand
             index = None
-    return _put(state, _derive(table, table.name, kept, table.connections, table.comment, index))
+    derived = _derive(table, table.name, kept, table.connections, table.comment, index, ids)
+    return _put(state, derived)
 
 
 def _rename_property(state: SchemaState, change: RenameProperty) -> SchemaState:
-    table = _table(state, change.table_id)
-    prop = _prop(table, change.property_id)
+    table = state.tables.get(change.table_id)
+    if table is None:
+        raise _unknown_table(change.table_id)
+    ids = table._ids
+    if ids is None:
+        ids = table._id_index()
+    property_id = change.property_id
+    if property_id not in ids:
+        raise _unknown_property(table, property_id)
+    at = ids.index(property_id)
+    props = table.properties
+    prop = props[at]
     if prop.type == "SERIAL":
         raise _Reject("serial-rename", f"SERIAL {prop.name!r} of {table.name!r}: no rename")
-    other = table.property_named(change.new_name)
-    if other is not None and other.property_id != prop.property_id:
+    index = table._by_key
+    if index is None:
+        index = table._name_index()
+    new_key = catalog_key(change.new_name)
+    other = index.get(new_key)
+    if other is not None and other.property_id != property_id:
         raise _Reject("property-name-taken", f"{table.name!r} already has {change.new_name!r}")
     # every field comes from a valid property or a validated event
-    renamed = _new_property(prop.property_id, change.new_name, prop.type, prop.default)
-    props = table.properties
-    at = props.index(prop)
-    props = (*props[:at], renamed, *props[at + 1 :])
-    index = dict(table._name_index())
-    by_key: dict[str, PropertyDef] | None = index
-    if index.get(catalog_key(prop.name)) is prop:
-        del index[catalog_key(prop.name)]
-        index[catalog_key(change.new_name)] = renamed
-    else:  # (not from apply: equal keys) rebuild on demand
-        by_key = None
-    return _put(state, _derive(table, table.name, props, table.connections, table.comment, by_key))
+    renamed = _new_property(property_id, change.new_name, prop.type, prop.default)
+    if ids.count(property_id) > 1:  # (not from apply: equal ids) rename them all
+        props = tuple([renamed if p.property_id == property_id else p for p in props])
+    else:
+        props = (*props[:at], renamed, *props[at + 1 :])
+    old_key = catalog_key(prop.name)
+    by_key: dict[str, PropertyDef] | None = None
+    if index.get(old_key) is prop:
+        by_key = index.copy()
+        del by_key[old_key]
+        by_key[new_key] = renamed
+    # else (not from apply: equal keys) rebuild on demand
+    derived = _derive(table, table.name, props, table.connections, table.comment, by_key, ids)
+    return _put(state, derived)
 
 
 def _rename_table(state: SchemaState, change: RenameTable) -> SchemaState:
-    table = _table(state, change.table_id)
-    serial = [p.name for p in table.properties if p.type == "SERIAL"]
-    if serial:
-        raise _Reject("serial-rename", f"{table.name!r} has SERIAL {serial}: cannot be renamed")
-    owner = state.names.get(catalog_key(change.new_name))
+    table = state.tables.get(change.table_id)
+    if table is None:
+        raise _unknown_table(change.table_id)
+    for prop in table.properties:
+        if prop.type == "SERIAL":
+            serial = [p.name for p in table.properties if p.type == "SERIAL"]
+            raise _Reject("serial-rename", f"{table.name!r} has SERIAL {serial}: cannot be renamed")
+    names = state.names
+    new_key = catalog_key(change.new_name)
+    owner = names.get(new_key)
     if owner is not None and owner != table.table_id:
         raise _Reject("name-taken", f"name {change.new_name!r} is taken by table {owner}")
-    names = state.names.delete(catalog_key(table.name))
+    names = names.delete(catalog_key(table.name)).set(new_key, table.table_id)
     renamed = _derive(
-        table, change.new_name, table.properties, table.connections, table.comment, table._by_key
+        table,
+        change.new_name,
+        table.properties,
+        table.connections,
+        table.comment,
+        table._by_key,
+        table._ids,
     )
-    return _new_state(
-        state.tables.set(table.table_id, renamed),
-        names.set(catalog_key(change.new_name), table.table_id),
-        state.referenced_by,
-    )
+    tables = state.tables.set(table.table_id, renamed)
+    if tables is state.tables:  # a working state, updated in place
+        return state
+    return _new_state(tables, names, state.referenced_by)
 
 
 def _drop_table(state: SchemaState, change: DropTable) -> SchemaState:
-    table = _table(state, change.table_id)
+    table = state.tables.get(change.table_id)
+    if table is None:
+        raise _unknown_table(change.table_id)
     users = state.referenced_by.get(table.table_id)
     if users:
         user_names = sorted(state.tables[u].name for u in users)
@@ -468,28 +553,34 @@ def _drop_table(state: SchemaState, change: DropTable) -> SchemaState:
 
 def _add_connection(state: SchemaState, change: AddConnection) -> SchemaState:
     table = _rel(state, change.table_id)
-    if change.connection in table.connections:
+    conn = change.connection
+    if conn in table.connections:
         raise _Reject("connection-exists", f"{table.name!r} already has this FROM/TO pair")
-    problem = _check_endpoints(state, (change.connection,))
+    problem = _check_endpoints(state, (conn,))
     if problem is not None:
         raise _Reject(*problem)
-    conns = tuple(sorted((*table.connections, change.connection), key=_pair))
-    new = _derive(table, table.name, table.properties, conns, table.comment, table._by_key)
+    conns = tuple(sorted((*table.connections, conn), key=_pair))
+    new = _derive(
+        table, table.name, table.properties, conns, table.comment, table._by_key, table._ids
+    )
     return _new_state(
         state.tables.set(table.table_id, new),
         state.names,
-        _add_refs(state.referenced_by, table.table_id, (change.connection,)),
+        _add_refs(state.referenced_by, table.table_id, (conn,)),
     )
 
 
 def _drop_connection(state: SchemaState, change: DropConnection) -> SchemaState:
     table = _rel(state, change.table_id)
-    if change.connection not in table.connections:
+    conn = change.connection
+    if conn not in table.connections:
         raise _Reject("unknown-connection", f"{table.name!r} has no such FROM/TO pair")
     if len(table.connections) == 1:
         raise _Reject("last-connection", f"{table.name!r} must keep one FROM/TO pair")
-    conns = tuple(c for c in table.connections if c != change.connection)
-    new = _derive(table, table.name, table.properties, conns, table.comment, table._by_key)
+    conns = tuple([c for c in table.connections if c != conn])
+    new = _derive(
+        table, table.name, table.properties, conns, table.comment, table._by_key, table._ids
+    )
     return _new_state(
         state.tables.set(table.table_id, new),
         state.names,
@@ -498,9 +589,17 @@ def _drop_connection(state: SchemaState, change: DropConnection) -> SchemaState:
 
 
 def _comment_on_table(state: SchemaState, change: CommentOnTable) -> SchemaState:
-    table = _table(state, change.table_id)
+    table = state.tables.get(change.table_id)
+    if table is None:
+        raise _unknown_table(change.table_id)
     new = _derive(
-        table, table.name, table.properties, table.connections, change.comment, table._by_key
+        table,
+        table.name,
+        table.properties,
+        table.connections,
+        change.comment,
+        table._by_key,
+        table._ids,
     )
     return _put(state, new)
 
@@ -525,14 +624,18 @@ _HANDLERS: dict[type, Callable[[SchemaState, Any], SchemaState]] = {
 }
 
 
-def _apply_change(state: SchemaState, change: object) -> SchemaState:
+def _handler(change: object) -> Callable[[SchemaState, Any], SchemaState]:
     handler = _HANDLERS.get(type(change))
     if handler is None:
         for cls, handler in _HANDLERS.items():  # a subclass, as isinstance would take it
             if isinstance(change, cls):
-                return handler(state, change)
+                return handler
         raise TypeError(f"unknown change {type(change).__name__}")  # events validate kinds
-    return handler(state, change)
+    return handler
+
+
+def _apply_change(state: SchemaState, change: object) -> SchemaState:
+    return _handler(change)(state, change)
 
 
 # Applied and SchemaState have no checks: build them without the per-field
@@ -542,8 +645,10 @@ _new_applied = unchecked(Applied)
 
 def apply(state: SchemaState, event: Event) -> Applied | Rejected:
     """Apply one event; a rejection names the event and the rule, state untouched."""
+    change = event.change
+    handler = _HANDLERS.get(type(change)) or _handler(change)
     try:
-        return _new_applied(_apply_change(state, event.change))
+        return _new_applied(handler(state, change))
     except _Reject as rejection:
         return Rejected(event.id, rejection.rule, rejection.message)
 
