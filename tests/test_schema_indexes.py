@@ -183,3 +183,21 @@ def test_tables_with_equal_ids_or_keys_behave_as_a_scan() -> None:
         after = dropped.state.tables[tid]
         assert after.property_named("c") is after.properties[3]
         assert after.property(f"{tid}/p3") is None
+
+
+def test_a_working_copy_of_a_working_state_is_independent() -> None:
+    """Replay's commit and rollback copy a working state (dict to dict): updates of the
+    copy must not reach the original, nor the original's reach the copy."""
+    probes = _Probes()
+    tid = "1@1.0"
+    first = working_copy(_odd_state())
+    before = _maps(first)
+    copy = working_copy(first)
+    assert _maps(copy) == before
+    assert type(copy.tables) is type(first.tables)  # a working state too
+    renamed = apply(copy, probes.event(RenameTable(tid, "U")))
+    assert isinstance(renamed, Applied) and renamed.state.names.get("u") == tid
+    assert _maps(first) == before
+    dropped = apply(first, probes.event(DropTable(tid)))
+    assert isinstance(dropped, Applied) and len(dropped.state.tables) == 0
+    assert copy.tables[tid].name == "U" and copy.names.get("u") == tid

@@ -206,10 +206,13 @@ def working_copy(state: SchemaState) -> SchemaState:
     Never hand a working state to anyone who keeps it: ``persistent`` first.
     """
     return _new_state(
-        _WorkMap(state.tables.items()),
-        _WorkMap(state.names.items()),
-        _WorkMap(state.referenced_by.items()),
+        _work_map(state.tables), _work_map(state.names), _work_map(state.referenced_by)
     )
+
+
+def _work_map(items: StateMap[K, V]) -> _WorkMap[K, V]:
+    # a dict is copied whole in C (replay's commits and rollbacks); a PMap item by item
+    return _WorkMap(items) if type(items) is _WorkMap else _WorkMap(items.items())
 
 
 def persistent(state: SchemaState) -> SchemaState:
