@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from schemalog import codec, record_fast
 from schemalog.clock import HybridLogicalClock
 from schemalog.errors import InvalidEvent
+from schemalog.event_fast import from_obj_fast
 from schemalog.events import (
     AddConnection,
     CommentOnTable,
@@ -31,7 +32,6 @@ from schemalog.events import (
     Resolution,
     Tag,
     _from_obj_checked,
-    _from_obj_fast,
     build_add_property,
     build_node_table,
     build_rel_table,
@@ -151,10 +151,10 @@ def test_fast_from_obj_agrees_with_checked(history: list[Event]) -> None:
 def _agrees(history: list[Event]) -> None:
     for event in history:  # a history has events of most kinds
         obj = event.to_obj()
-        assert _from_obj_fast(copy.deepcopy(obj)) in (None, event)
+        assert from_obj_fast(copy.deepcopy(obj)) in (None, event)
         for case in _mutations(obj):
             checked = _outcome(_from_obj_checked, Event, copy.deepcopy(case))
-            fast = _from_obj_fast(copy.deepcopy(case))
+            fast = from_obj_fast(copy.deepcopy(case))
             if fast is not None:
                 assert checked == ("ok", fast), case
                 assert type(fast.change) is type(checked[1].change)

@@ -10,7 +10,7 @@ integers without sign or leading zeros), and its groups are the record's
 values, all strings (arrays of objects -- a create's properties and FROM/TO
 pairs, a merge's resolutions -- are matched whole, then read item by item).
 No parse, no re-encoding; the values then pass the same validators as the
-dict path (``events.fast_event``), and the checksum is checked on the event's
+dict path (``event_fast.fast_event``), and the checksum is checked on the event's
 bytes, a slice of the line.
 
 ``read(line)`` returns the record's (checksum, prev, event) or None: None for
@@ -27,7 +27,8 @@ import re
 from typing import Any
 
 from schemalog.clock import MAX_SAFE_INT
-from schemalog.events import FAST_KINDS, Event, fast_event
+from schemalog.event_fast import FAST_KINDS, fast_event
+from schemalog.events import Event
 
 __all__ = ["read"]
 
@@ -39,7 +40,7 @@ _PARENTS = r'((?:"[^"\\\x00-\x1f]*"(?:,"[^"\\\x00-\x1f]*")*)?)'
 
 # Each line's shape as a template: literal canonical JSON with placeholders
 # for the values. The change object's keys are in canonical order, so its
-# groups are the value builder's arguments (events.FAST_KINDS) in order.
+# groups are the value builder's arguments (event_fast.FAST_KINDS) in order.
 _CHANGES = {
     "add_property": '{"kind":"add_property","property":{"default":<D>,"name":<S>,'
     '"property_id":<S>,"type":<S>},"table_id":<S>}',
