@@ -159,8 +159,13 @@ class PMap(Generic[K, V]):
                     child[(slot.hash >> (shift + _BITS)) & _MASK] = slot
                     new, added = _set(tuple(child), shift + _BITS, h, key, value)
                     break
-                items = [(k, v) for k, v in slot.items if k != key]
-                added = len(items) == len(slot.items)
+                pairs = slot.items
+                if len(pairs) == 1 and pairs[0][0] == key:  # replacing a value (the usual set)
+                    new = _Bucket(h, ((key, value),))
+                    added = False
+                    break
+                items = [(k, v) for k, v in pairs if k != key]
+                added = len(items) == len(pairs)
                 items.append((key, value))
                 new = _Bucket(h, tuple(items))
                 break
