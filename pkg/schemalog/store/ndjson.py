@@ -8,9 +8,17 @@ Layout
   Side files: ``<log>.fence`` / ``<dir>/fence`` (newest fencing token, replaced
   atomically) and ``<log>.quarantine.ndjson`` / ``<dir>/quarantine.ndjson``.
 
-Open makes one pass over the bytes (8 MiB blocks, split on newlines) and keeps
-only the line start offsets (``array('q')``, 8 bytes per record). Each line
-gets a cheap framing check (record prefix, closing brace); the last complete
+Open makes one pass over the bytes (1 MiB blocks) and keeps a sparse position
+index per segment: the number of complete lines, their end, the start of the
+last one, and a mark (line number, start offset) at the first line start at
+or after ``MARK_BYTES`` (64 KiB) past the previous mark: 16 bytes per 64 KiB,
+about 0.12 bytes per record for records of 500 bytes, whatever the record
+count. Line ``i`` is found by seeking to the nearest mark at or below it and
+counting newlines forward (one read of at most ``MARK_BYTES``); ``iter_raw``
+reads on from there and cuts chunks as lines arrive. Counting, marking and
+the framing check (record prefix, closing brace) run per block in C
+(``bytes.count``/``find``), not per line; a block that fails the framing
+check is walked line by line to name its first bad line. The last complete
 record is decoded in full and its hash link checked. Full verification of
 every record is ``schemalog.store.verify`` (``schemalog verify``), and every
 ``read`` decodes and link-checks what it returns.
@@ -62,23 +70,45 @@ DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 # Opening scans the file for line starts in blocks of this size: small, so that
 # opening a log costs little memory next to a replay's chunk budget.
 BLOCK_BYTES = 1024 * 1024
+# Byte distance between position-index marks. A lookup reads at most this much
+# before the line it wants; the index costs 16 bytes per this many log bytes.
+MARK_BYTES = 64 * 1024
 SEGMENT_RE = re.compile(r"[0-9]{8}\.ndjson\Z")
 _PREFIX = b'{"checksum":"sha256-v1:'
+_FRAMED_NL = b"}\n" + _PREFIX  # a newline between two framed lines
 
 
 @dataclass(slots=True)
 class _Segment:
+    """One file and its sparse position index (see the module docstring)."""
+
     path: str
     first: int  # position of its first record
-    offsets: array[int] = field(default_factory=lambda: array("q", [0]))  # line starts + end
+    count: int = 0  # complete lines
+    end: int = 0  # byte offset after the last complete line
+    last: int = 0  # start offset of the last complete line (0 when empty)
+    # marks: line ``mark_lines[k]`` starts at byte ``mark_offsets[k]``; the first
+    # mark is line 0 at byte 0, the next ones at the first line start at or
+    # after ``MARK_BYTES`` past the previous one
+    mark_lines: array[int] = field(default_factory=lambda: array("q", [0]))
+    mark_offsets: array[int] = field(default_factory=lambda: array("q", [0]))
 
-    @property
-    def count(self) -> int:
-        return len(self.offsets) - 1
+    def add_lines(self, sizes: list[int]) -> None:
+        """Index lines of these sizes (newline included) written at the end."""
+        end, count, last = self.end, self.count, self.last
+        next_mark = self.mark_offsets[-1] + MARK_BYTES
+        for size in sizes:
+            if end >= next_mark:
+                self.mark_lines.append(count)
+                self.mark_offsets.append(end)
+                next_mark = end + MARK_BYTES
+            last = end
+            end += size
+            count += 1
+        self.end, self.count, self.last = end, count, last
 
-    @property
-    def end(self) -> int:
-        return self.offsets[-1]
+    def nbytes(self) -> int:
+        return (len(self.mark_lines) + len(self.mark_offsets)) * 8
 
 
 @dataclass(slots=True)
@@ -107,39 +137,82 @@ def side_paths(path: str) -> tuple[str, str]:
     return stem + ".fence", stem + ".quarantine.ndjson"
 
 
-def _scan(f: BinaryIO, offsets: array[int], check: bool) -> _Scan:
-    """Append the line starts from ``offsets[-1]`` on; return the tail and first bad line."""
+def _scan(f: BinaryIO, seg: _Segment, check: bool) -> _Scan:
+    """Index the complete lines from ``seg.end`` on; return the tail and first bad line.
+
+    Per block: ``count`` of its newlines (each byte once, split at the marks),
+    one ``find`` per mark, one ``count`` for the framing check; no Python loop
+    over lines. A block is read from the start of its first line on (a seek
+    back over the previous block's unfinished line, not a concatenation).
+    """
     result = _Scan()
-    base = offsets[-1]
+    base = seg.end  # file offset of buf[0], always a line start
+    line = seg.count  # line number of buf[0]
+    last = seg.last
+    mark_lines, mark_offsets = seg.mark_lines, seg.mark_offsets
+    next_mark = mark_offsets[-1] + MARK_BYTES
     f.seek(base)
-    carry = b""
-    append = offsets.append
     while True:
-        block = f.read(BLOCK_BYTES)
-        if not block:
+        buf = f.read(BLOCK_BYTES)
+        if not buf:
             break
-        buf = carry + block if carry else block
-        start = 0
-        find = buf.find
-        while True:
-            j = find(b"\n", start)
-            if j < 0:
+        nl = buf.rfind(b"\n")
+        while nl < 0:  # a line longer than a block
+            more = f.read(BLOCK_BYTES)
+            if not more:
                 break
-            if (
-                check
-                and result.bad_line < 0
-                and (not buf.startswith(_PREFIX, start) or buf[j - 1] != 0x7D)
-            ):
-                result.bad_line = len(offsets) - 1
-                result.bad_reason = (
-                    "empty line" if j == start else "not a record (bad framing or not canonical)"
-                )
-            start = j + 1
-            append(base + start)
-        carry = buf[start:]
-        base += start
-    result.tail = carry
+            k = more.rfind(b"\n")
+            if k >= 0:
+                nl = len(buf) + k
+            buf += more
+            del more
+        if nl < 0:
+            result.tail = buf
+            break
+        stop = nl + 1  # buf[:stop] holds whole lines
+        cur, cur_line = 0, line  # a line start in buf and its number
+        while True:
+            rel = next_mark - base
+            if rel > cur:
+                # the first line start at or after rel that begins a whole line
+                j = buf.find(b"\n", rel - 1, nl)
+                if j < 0:
+                    break
+                cur_line += buf.count(b"\n", cur, j + 1)
+                cur = j + 1
+            mark_lines.append(cur_line)
+            mark_offsets.append(base + cur)
+            next_mark = base + cur + MARK_BYTES
+        n = cur_line - line + buf.count(b"\n", cur, stop)
+        if check and not (
+            # every line starts with the prefix and ends with a brace
+            buf.startswith(_PREFIX)
+            and buf[nl - 1] == 0x7D
+            and buf.count(_FRAMED_NL, 0, stop) == n - 1
+        ):
+            i, result.bad_reason = _first_bad(buf, stop)
+            result.bad_line = line + i
+            return result
+        last = base + buf.rfind(b"\n", 0, nl) + 1
+        line += n
+        base += stop
+        if stop < len(buf):
+            f.seek(base)
+        del buf
+    seg.end, seg.count, seg.last = base, line, last
     return result
+
+
+def _first_bad(buf: bytes, stop: int) -> tuple[int, str]:
+    """(index, reason) of the first badly framed line in ``buf[:stop]`` (whole lines)."""
+    start = i = 0
+    while start < stop:
+        j = buf.index(b"\n", start)
+        if not buf.startswith(_PREFIX, start) or j == start or buf[j - 1] != 0x7D:
+            return i, "empty line" if j == start else "not a record (bad framing or not canonical)"
+        start = j + 1
+        i += 1
+    raise AssertionError("the block check failed but every line is framed")
 
 
 def _fsync(f: BinaryIO) -> None:
@@ -217,7 +290,7 @@ class NdjsonStore(LineStore):
         for i, seg_path in enumerate(paths):
             seg = _Segment(seg_path, first)
             with open(seg_path, "rb") as f:
-                scan = _scan(f, seg.offsets, verify)
+                scan = _scan(f, seg, verify)
             if scan.bad_line >= 0:
                 line = scan.bad_line
                 raise CorruptLog(seg_path, line + 1, first + line, scan.bad_reason)
@@ -306,11 +379,12 @@ class NdjsonStore(LineStore):
             a = pos - seg.first
             b = min(stop - seg.first, seg.count)
             f = self._handle(seg.path)
-            f.seek(seg.offsets[a])
-            data = f.read(seg.offsets[b] - seg.offsets[a])
-            lines = data.split(b"\n")
-            lines.pop()
-            out.extend(lines)
+            offset = _line_start(f, seg, a)
+            f.seek(offset)
+            if b == seg.count:
+                out.extend(_read_lines(f, seg.end - offset))
+            else:
+                _read_count(f, b - a, seg.end - offset, out)
             pos = seg.first + b
         return out
 
@@ -332,7 +406,7 @@ class NdjsonStore(LineStore):
             return
         if size > seg.end:
             f = self._handle(seg.path)
-            _scan(f, seg.offsets, False)  # a partial line of a writer in progress is left
+            _scan(f, seg, False)  # a partial line of a writer in progress is left
         if self.directory:
             self._pick_up_segments()
 
@@ -343,7 +417,7 @@ class NdjsonStore(LineStore):
                 return
             seg = _Segment(nxt, self._count())
             with open(nxt, "rb") as f:
-                _scan(f, seg.offsets, False)
+                _scan(f, seg, False)
             self._add_segment(seg)
 
     def _write(self, lines: list[bytes]) -> None:
@@ -370,11 +444,7 @@ class NdjsonStore(LineStore):
                 _fsync(f)
             else:
                 f.flush()
-        offsets = seg.offsets
-        end = seg.end
-        for line in lines:
-            end += len(line) + 1
-            offsets.append(end)
+        seg.add_lines([len(line) + 1 for line in lines])
 
     def _save_fence(self, token: int) -> None:
         if self.readonly:
@@ -390,26 +460,23 @@ class NdjsonStore(LineStore):
     def iter_raw(
         self, start: int = 0, max_chunk_bytes: int = DEFAULT_CHUNK_BYTES
     ) -> Iterator[RawChunk]:
-        """Raw lines in chunks of at most ``max_chunk_bytes``, no decoding (``_read_lines``)."""
+        """Raw lines in chunks of at most ``max_chunk_bytes``, no decoding (``_raw_chunks``)."""
         self._check_open()
         self._refresh()
         stop = self._count()
         pos = max(start, 0)
+        if pos >= stop:
+            return
+        # records appended while the caller iterates are not visited
+        tip, tip_end = self._segments[-1], self._segments[-1].end
         while pos < stop:
             seg = self._segments[self._segment_index(pos)]
-            offsets = seg.offsets
-            a = pos - seg.first
             last = min(stop - seg.first, seg.count)
-            b = bisect_right(offsets, offsets[a] + max_chunk_bytes, a + 1, last + 1) - 1
-            if b == a:
-                raise RecordTooLarge(pos, offsets[a + 1] - offsets[a], max_chunk_bytes)
+            end = tip_end if seg is tip else seg.end
             f = self._handle(seg.path)
-            f.seek(offsets[a])
-            nbytes = offsets[b] - offsets[a]
-            lines = _read_lines(f, nbytes)
-            yield RawChunk(pos, lines, nbytes)
-            del lines  # before the next chunk is read: one chunk in memory at a time
-            pos = seg.first + b
+            offset = _line_start(f, seg, pos - seg.first)
+            yield from _raw_chunks(f, pos, offset, end, max_chunk_bytes)
+            pos = seg.first + last
 
     # ------------------------------------------------ misc
 
@@ -418,8 +485,8 @@ class NdjsonStore(LineStore):
         return [(s.path, s.first, s.count) for s in self._segments]
 
     def index_bytes(self) -> int:
-        """Memory held by the offset and id indexes."""
-        n = sum(s.offsets.itemsize * len(s.offsets) for s in self._segments)
+        """Memory held by the position and id indexes."""
+        n = sum(s.nbytes() for s in self._segments)
         return n + (self._ids.nbytes() if self._ids is not None else 0)
 
     def close(self) -> None:
@@ -432,6 +499,114 @@ class NdjsonStore(LineStore):
 # A chunk is read in pieces of this size and split as it comes, so reading one
 # never holds the chunk twice (its bytes and its lines): peak = the lines + a piece.
 _READ_PIECE = BLOCK_BYTES
+# A read of a few lines starts with pieces this small (a page, one checksum).
+_SMALL_PIECE = 16 * 1024
+
+
+def _line_start(f: BinaryIO, seg: _Segment, i: int) -> int:
+    """Byte offset of line ``i`` (``0 <= i <= seg.count``) of ``seg``: from the mark below it."""
+    if i >= seg.count:
+        return seg.end
+    if i == seg.count - 1:
+        return seg.last
+    k = bisect_right(seg.mark_lines, i) - 1
+    offset = seg.mark_offsets[k]
+    skip = i - seg.mark_lines[k]
+    f.seek(offset)
+    while skip:
+        # the next mark is at most MARK_BYTES + a line away: usually one read
+        piece = f.read(min(MARK_BYTES, seg.end - offset))
+        if not piece:
+            raise CorruptLog(seg.path, i + 1, seg.first + i, "the file shrank under the store")
+        n = piece.count(b"\n")
+        if n < skip:
+            skip -= n
+            offset += len(piece)
+            continue
+        j = -1
+        find = piece.find
+        for _ in range(skip):
+            j = find(b"\n", j + 1)
+        return offset + j + 1
+    return offset
+
+
+def _read_count(f: BinaryIO, n: int, limit: int, out: list[bytes]) -> None:
+    """Append the ``n`` lines at ``f``'s position to ``out``, reading at most ``limit`` bytes."""
+    rest = b""
+    size = _SMALL_PIECE
+    while n > 0 and limit > 0:
+        piece = f.read(min(size, limit))
+        if not piece:
+            break  # the file shrank under us
+        limit -= len(piece)
+        size = min(size * 2, _READ_PIECE)
+        parts = (rest + piece if rest else piece).split(b"\n")
+        del piece
+        rest = parts.pop()
+        if len(parts) > n:
+            del parts[n:]
+        out.extend(parts)
+        n -= len(parts)
+
+
+def _raw_chunks(f: BinaryIO, pos: int, offset: int, end: int, budget: int) -> Iterator[RawChunk]:
+    """The whole lines in ``[offset, end)`` of ``f`` (line ``pos`` at ``offset``) in chunks.
+
+    Greedy, as a bisect over every line start would cut them: a chunk takes
+    lines while they fit in ``budget``. It never reads past its budget: what
+    it read is its lines plus the head of the next line (``rest``), which
+    opens the next chunk, so a chunk is held once plus one piece.
+    """
+    left = end - offset
+    rest = b""
+    while left > 0:
+        # ``f`` is the store's shared handle: the caller may read between chunks
+        f.seek(end - left)
+        lines: list[bytes] = []
+        nbytes = 0
+        while left > 0:
+            free = budget - nbytes - len(rest)
+            if free <= 0:
+                break  # the next line does not fit
+            piece = f.read(min(free, left, _READ_PIECE))
+            if not piece:
+                left = 0  # the file shrank under us: hand out what was read
+                break
+            left -= len(piece)
+            buf = rest + piece if rest else piece
+            del piece
+            parts = buf.split(b"\n")
+            rest = parts.pop()
+            nbytes += len(buf) - len(rest)
+            del buf
+            if lines:
+                lines.extend(parts)
+            else:
+                lines = parts
+            del parts
+        if not lines:
+            if left <= 0:
+                return  # bytes without a newline at the end: the file changed under us
+            raise RecordTooLarge(pos, _line_size(f, rest, left), budget)
+        yield RawChunk(pos, lines, nbytes)
+        pos += len(lines)
+        del lines  # before the next chunk is read: one chunk in memory at a time
+
+
+def _line_size(f: BinaryIO, head: bytes, left: int) -> int:
+    """Size (newline included) of the line whose first bytes ``head`` were read from ``f``."""
+    size = len(head)
+    while left > 0:
+        piece = f.read(min(left, _READ_PIECE))
+        if not piece:
+            break
+        j = piece.find(b"\n")
+        if j >= 0:
+            return size + j + 1
+        size += len(piece)
+        left -= len(piece)
+    return size
 
 
 def _read_lines(f: BinaryIO, nbytes: int) -> list[bytes]:
