@@ -12,6 +12,7 @@ import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +22,7 @@ from schemalog.clock import HybridLogicalClock
 from schemalog.codec import encode_record
 from schemalog.events import CommentOnTable, Event, new_event
 from schemalog.store import CorruptLog, NdjsonStore, RecordTooLarge
+from schemalog.store import base as base_module
 from schemalog.store import ndjson as ndjson_module
 from schemalog.synth import write_log
 from store_contract import events, read_all
@@ -366,3 +368,32 @@ def test_reads_between_chunks_do_not_move_the_stream(
         assert s.head().position == 30 and s.read(None, 2).positions == (0, 1)
         assert lines[3].decode().split('"id":"')[-1].split('"')[0] in s
     assert got == lines
+
+
+@pytest.mark.parametrize("collide", [False, True])
+@pytest.mark.parametrize("mark_bytes", [1, 10**9])  # a read per name / one sorted pass
+def test_parents_named_twice_are_confirmed_either_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mark_bytes: int, collide: bool
+) -> None:
+    monkeypatch.setattr(ndjson_module, "MARK_BYTES", mark_bytes)
+    if collide:  # ids share hashes: a candidate line must be read to confirm it
+        monkeypatch.setattr(base_module, "zlib", SimpleNamespace(crc32=lambda b: len(b) & 3))
+    evs = events(300, origins=3, seed=4)
+    named = [p for e in evs for p in e.parents]
+    twice = {p for p in named if named.count(p) > 1}
+    withheld = sorted(twice)[::7]  # stored after their children: missing until then
+    assert len(withheld) > 3
+    first = [e for e in evs if e.id not in withheld]
+    path = tmp_path / "log.ndjson"
+    s = NdjsonStore.open(path, create=True, durable=False)
+    s.append(first, expected=None)
+    s.close()
+    r = NdjsonStore.open(path)
+    stored = {e.id for e in first}
+    heads = tuple(sorted(stored - {p for e in first for p in e.parents}))
+    assert r.heads() == heads
+    assert r._missing == {w.encode() for w in withheld}
+    assert all(e.id in r for e in first) and not any(w in r for w in withheld)
+    r.append([e for e in evs if e.id in withheld], expected=r.head().checksum)
+    assert r._missing == set()
+    assert r.heads() == tuple(sorted({e.id for e in evs} - set(named)))

@@ -284,8 +284,12 @@ class LineStore:
         self._ids = index
         self._indexed = scan.pos
         self._heads = scan.heads
-        self._missing = {p for p in scan.referenced if self._find(p) is None}
+        self._missing = self._unstored(scan.referenced)
         return index
+
+    def _unstored(self, names: set[bytes]) -> set[bytes]:
+        """The ids among ``names`` that no stored record has (the id index is built)."""
+        return {p for p in names if self._find(p) is None}
 
     def _catch_up_ids(self) -> None:
         """Index records that others appended since the id index was built."""

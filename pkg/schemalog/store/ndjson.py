@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from schemalog.codec import DecodeFailure, decode_record
-from schemalog.store.base import LineStore, link_broken
+from schemalog.store.base import LineStore, line_id, link_broken
 from schemalog.store.errors import (
     AppendConflict,
     CorruptLog,
@@ -477,6 +477,31 @@ class NdjsonStore(LineStore):
             offset = _line_start(f, seg, pos - seg.first)
             yield from _raw_chunks(f, pos, offset, end, max_chunk_bytes)
             pos = seg.first + last
+
+    def _unstored(self, names: set[bytes]) -> set[bytes]:
+        """``LineStore._unstored`` in one pass when a read per name would cost more.
+
+        Building the id index confirms every parent named more than once (a
+        fork has 2 children) by reading a candidate line: a random read here
+        is a seek to a mark and up to ``MARK_BYTES``, so many of them read the
+        log several times over; one sorted pass reads it once.
+        """
+        ids = self._ids
+        assert ids is not None
+        positions = sorted({pos for name in names for pos in ids.candidates(name)})
+        if not positions or len(positions) * MARK_BYTES < sum(s.end for s in self._segments):
+            return super()._unstored(names)
+        # a stored name is at one of its candidates; a missing one is no stored id
+        found: set[bytes] = set()
+        k = 0
+        for chunk in self.iter_raw(positions[0]):
+            stop = chunk.start + len(chunk.lines)
+            while k < len(positions) and positions[k] < stop:
+                found.add(line_id(chunk.lines[positions[k] - chunk.start]))
+                k += 1
+            if k == len(positions):
+                break
+        return names - found
 
     # ------------------------------------------------ misc
 
