@@ -334,6 +334,21 @@ def _unknown_property(table: TableState, property_id: str) -> _Reject:
     return _Reject("unknown-property", f"table {table.name!r} has no property {property_id}")
 
 
+def _locate(
+    state: SchemaState, table_id: str, property_id: str
+) -> tuple[TableState, tuple[str, ...], int]:
+    """The table, its property ids and where ``property_id`` is among them (else _Reject)."""
+    table = state.tables.get(table_id)
+    if table is None:
+        raise _unknown_table(table_id)
+    ids = table._ids
+    if ids is None:
+        ids = table._id_index()
+    if property_id not in ids:
+        raise _unknown_property(table, property_id)
+    return table, ids, ids.index(property_id)
+
+
 def _check_new_table(state: SchemaState, table_id: str, key: str, name: str) -> None:
     if table_id in state.tables:
         raise _Reject("table-exists", f"table id {table_id} already exists")
@@ -435,16 +450,9 @@ def _add_property(state: SchemaState, change: AddProperty) -> SchemaState:
 
 
 def _drop_property(state: SchemaState, change: DropProperty) -> SchemaState:
-    table = state.tables.get(change.table_id)
-    if table is None:
-        raise _unknown_table(change.table_id)
-    ids = table._ids
-    if ids is None:
-        ids = table._id_index()
+    ids: tuple[str, ...] | None
+    table, ids, at = _locate(state, change.table_id, change.property_id)
     property_id = change.property_id
-    if property_id not in ids:
-        raise _unknown_property(table, property_id)
-    at = ids.index(property_id)
     props = table.properties
     prop = props[at]
     if table.primary_key == property_id:
@@ -469,16 +477,8 @@ def _drop_property(state: SchemaState, change: DropProperty) -> SchemaState:
 
 
 def _rename_property(state: SchemaState, change: RenameProperty) -> SchemaState:
-    table = state.tables.get(change.table_id)
-    if table is None:
-        raise _unknown_table(change.table_id)
-    ids = table._ids
-    if ids is None:
-        ids = table._id_index()
+    table, ids, at = _locate(state, change.table_id, change.property_id)
     property_id = change.property_id
-    if property_id not in ids:
-        raise _unknown_property(table, property_id)
-    at = ids.index(property_id)
     props = table.properties
     prop = props[at]
     if prop.type == "SERIAL":
