@@ -22,16 +22,18 @@ pytestmark = pytest.mark.page
 
 SETUP = """
 import asyncio, json, js
-from schemalog._bridge import blocking
-from schemalog.backends.kuzu_wasm import SyncKuzuBackend, WasmKuzuBackend
-from schemalog.clock import HybridLogicalClock
-from schemalog.events import DropProperty, Merge, RenameProperty, RenameTable, build_node_table
-from schemalog.lease import LeaseHeld
-from schemalog.lease_browser import BrowserLeaseStore, fence_store
-from schemalog.schema import Rejected, table_by_name
-from schemalog.store.browser import BrowserStore
-from schemalog.store.events import StoreEvents
-from schemalog.workspace import Workspace
+from schemalog.browser.bridge import blocking
+from schemalog.browser.kuzu_wasm import SyncKuzuBackend, WasmKuzuBackend
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import (
+    DropProperty, Merge, RenameProperty, RenameTable, build_node_table,
+)
+from schemalog.log.lease.port import LeaseHeld
+from schemalog.browser.lease import BrowserLeaseStore, fence_store
+from schemalog.model.schema import Rejected, table_by_name
+from schemalog.browser.store import BrowserStore
+from schemalog.log.store.events import StoreEvents
+from schemalog.browser.workspace import Workspace
 
 NAME, ORIGIN = {name!r}, {origin!r}
 ws = Workspace(NAME, BrowserStore.open(NAME), SyncKuzuBackend(await WasmKuzuBackend.open(NAME)),

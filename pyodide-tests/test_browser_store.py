@@ -1,4 +1,4 @@
-"""The IndexedDB event store (schemalog.store.browser + web/js/idb-store.mjs)
+"""The IndexedDB event store (schemalog.browser.store + web/js/idb-store.mjs)
 inside Pyodide in Chromium: the same StoreContract as the memory and NDJSON
 stores (tests/store_contract.py, through the JSPI sync wrapper), plus what only
 a browser store has: a missing or evicted log, the quota error, two
@@ -60,7 +60,7 @@ async def _run_contract_method(selenium, standin, source, method):
     import types
     import uuid
 
-    from schemalog.store.browser import BrowserStore
+    from schemalog.browser.store import BrowserStore
 
     exec(standin, {})
     module = types.ModuleType("store_contract")
@@ -89,9 +89,9 @@ def test_store_contract_in_pyodide(selenium, method):
 async def test_a_missing_or_evicted_log_is_reported_never_empty(selenium):
     import uuid
 
-    from schemalog.store import StoreMissing
-    from schemalog.store.browser import BrowserStore
-    from schemalog.synth import generate
+    from schemalog.browser.store import BrowserStore
+    from schemalog.log.store import StoreMissing
+    from schemalog.synth.generator import generate
 
     name = f"missing-{uuid.uuid4().hex[:8]}"
     try:
@@ -130,9 +130,9 @@ async def test_two_tabs_racing_one_wins_the_other_conflicts(selenium):
     import asyncio
     import uuid
 
-    from schemalog.store import AppendConflict, FencedOut
-    from schemalog.store.browser import BrowserStore
-    from schemalog.synth import generate
+    from schemalog.browser.store import BrowserStore
+    from schemalog.log.store import AppendConflict, FencedOut
+    from schemalog.synth.generator import generate
 
     name = f"race-{uuid.uuid4().hex[:8]}"
     evs = list(generate(30, origins=2, seed=2))
@@ -187,10 +187,10 @@ async def _fill_until_quota(selenium):
     import os
     import uuid
 
-    from schemalog.clock import HybridLogicalClock
-    from schemalog.events import CommentOnTable, new_event
-    from schemalog.store.browser import BrowserStore, StoreQuotaExceeded
-    from schemalog.synth import generate
+    from schemalog.browser.store import BrowserStore, StoreQuotaExceeded
+    from schemalog.model.clock import HybridLogicalClock
+    from schemalog.model.events import CommentOnTable, new_event
+    from schemalog.synth.generator import generate
 
     name = f"quota-{uuid.uuid4().hex[:8]}"
     store = await BrowserStore.open_async(name)
@@ -231,9 +231,9 @@ async def test_append_throughput_figures(selenium):
     import time
     import uuid
 
-    from schemalog.backends.kuzu_wasm import WasmKuzuBackend
-    from schemalog.store.browser import BrowserStore
-    from schemalog.synth import generate
+    from schemalog.browser.kuzu_wasm import WasmKuzuBackend
+    from schemalog.browser.store import BrowserStore
+    from schemalog.synth.generator import generate
 
     evs = list(generate(3000, seed=9))
     figures = {}

@@ -46,8 +46,8 @@ def py(driver: Any, code: str) -> Any:
 
 RELOAD_SETUP = """
 import js
-from schemalog.store.browser import BrowserStore
-from schemalog.synth import generate
+from schemalog.browser.store import BrowserStore
+from schemalog.synth.generator import generate
 EVENTS = list(generate(3000, seed=11))
 store = await BrowserStore.open_async({name!r})
 async def pump():
@@ -62,9 +62,9 @@ async def pump():
 
 RELOAD_CHECK = """
 import json
-from schemalog.store.browser import BrowserStore
-from schemalog.codec import verify_chain
-from schemalog.synth import generate
+from schemalog.browser.store import BrowserStore
+from schemalog.encoding.codec import verify_chain
+from schemalog.synth.generator import generate
 EVENTS = list(generate(3000, seed=11))
 store = await BrowserStore.open_async({name!r}, create=False, expect_position={acked})
 records, cursor = [], None
@@ -109,14 +109,14 @@ def test_a_reload_in_the_middle_of_appends_loses_nothing_acknowledged(chrome, si
 
 TAB_SETUP = """
 import json, js
-from schemalog.backends.kuzu_wasm import SyncKuzuBackend, WasmKuzuBackend
-from schemalog.clock import HybridLogicalClock
-from schemalog.events import build_node_table
-from schemalog.lease_browser import BrowserLeaseStore, fence_store
-from schemalog.schema import Rejected
-from schemalog.store import FencedOut
-from schemalog.store.browser import BrowserStore
-from schemalog.workspace import Workspace
+from schemalog.browser.kuzu_wasm import SyncKuzuBackend, WasmKuzuBackend
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import build_node_table
+from schemalog.browser.lease import BrowserLeaseStore, fence_store
+from schemalog.model.schema import Rejected
+from schemalog.log.store import FencedOut
+from schemalog.browser.store import BrowserStore
+from schemalog.browser.workspace import Workspace
 
 NAME, ORIGIN = {name!r}, {origin!r}
 t0 = js.performance.now()
@@ -149,7 +149,7 @@ def release():
     return show()
 
 def duplicates():
-    from schemalog.replay import replay
+    from schemalog.log.replay import replay
     return json.dumps({{"conflicts": len(ws.conflicts()),
                        "skipped": [s.kind for s in replay(ws.store).skipped]}})
 

@@ -1,4 +1,4 @@
-"""schemalog.workspace in Chromium: kuzu-wasm workspaces (one Worker each) with
+"""schemalog.browser.workspace in Chromium: kuzu-wasm workspaces (one Worker each) with
 their logs in IndexedDB, driven from Pyodide. Isolation, a real WebAssembly
 trap in one workspace while the other keeps answering, and the crashed one
 rebuilt from its log with the same schema hash."""
@@ -16,12 +16,12 @@ async def test_a_trap_in_one_workspace_and_the_rebuild_from_its_log(selenium):
     import time
     import uuid
 
-    from schemalog.backends.kuzu_wasm import SyncKuzuBackend, WasmKuzuBackend, WorkspaceCrashed
-    from schemalog.clock import HybridLogicalClock
-    from schemalog.events import DropTable, build_node_table, build_rel_table
-    from schemalog.schema import table_by_name
-    from schemalog.store.browser import BrowserStore
-    from schemalog.workspace import Workspace
+    from schemalog.browser.kuzu_wasm import SyncKuzuBackend, WasmKuzuBackend, WorkspaceCrashed
+    from schemalog.browser.store import BrowserStore
+    from schemalog.browser.workspace import Workspace
+    from schemalog.model.clock import HybridLogicalClock
+    from schemalog.model.events import DropTable, build_node_table, build_rel_table
+    from schemalog.model.schema import table_by_name
 
     uid = uuid.uuid4().hex[:8]
     clock = HybridLogicalClock("tab", lambda: int(time.time() * 1000))

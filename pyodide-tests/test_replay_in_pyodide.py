@@ -9,11 +9,11 @@ def test_replay_chunked_and_whole_agree_in_pyodide(selenium):
     import tempfile
 
     from schemalog import _compat
-    from schemalog.replay import replay
-    from schemalog.snapshot import replay_with_snapshots
-    from schemalog.store.ndjson import NdjsonStore
-    from schemalog.synth import write_log
-    from schemalog.trace import Tracer
+    from schemalog.log.replay import replay
+    from schemalog.log.snapshot import replay_with_snapshots
+    from schemalog.log.store.ndjson import NdjsonStore
+    from schemalog.log.trace import Tracer
+    from schemalog.synth.generator import write_log
 
     assert _compat.IN_PYODIDE
     heap = _compat.wasm_heap_bytes()

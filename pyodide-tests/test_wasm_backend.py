@@ -1,4 +1,4 @@
-"""The kuzu-wasm adapter (schemalog.backends.kuzu_wasm) inside Pyodide in Chromium:
+"""The kuzu-wasm adapter (schemalog.browser.kuzu_wasm) inside Pyodide in Chromium:
 the same BackendContract as the native adapter (tests/backend_contract.py, run
 through the JSPI sync wrapper), two workspaces kept apart, the size bound."""
 
@@ -28,7 +28,7 @@ def _contract_methods() -> list[str]:
 async def _run_contract_method(selenium, source, method):
     import types
 
-    from schemalog.backends.kuzu_wasm import SyncKuzuBackend
+    from schemalog.browser.kuzu_wasm import SyncKuzuBackend
 
     module = types.ModuleType("backend_contract")
     exec(compile(source, "backend_contract.py", "exec"), module.__dict__)
@@ -70,7 +70,7 @@ def test_backend_contract_in_pyodide(selenium, method):
 
 @run_in_pyodide(packages=["kuzu-schemalog"])
 async def test_decimal_is_exact_when_cast_to_string(selenium):
-    from schemalog.backends.kuzu_wasm import WasmKuzuBackend
+    from schemalog.browser.kuzu_wasm import WasmKuzuBackend
 
     backend = await WasmKuzuBackend.open("decimal")
     try:
@@ -85,7 +85,7 @@ async def test_decimal_is_exact_when_cast_to_string(selenium):
 async def test_two_workspaces_through_the_python_adapter(selenium):
     import time
 
-    from schemalog.backends.kuzu_wasm import WasmKuzuBackend
+    from schemalog.browser.kuzu_wasm import WasmKuzuBackend
 
     started = time.perf_counter()
     alpha = await WasmKuzuBackend.open("py-alpha")
@@ -112,7 +112,7 @@ async def test_two_workspaces_through_the_python_adapter(selenium):
 
 @run_in_pyodide(packages=["kuzu-schemalog"])
 async def test_workspace_full_is_refused_before_kuzu_and_restart_reclaims(selenium):
-    from schemalog.backends.kuzu_wasm import WasmKuzuBackend, WorkspaceFull
+    from schemalog.browser.kuzu_wasm import WasmKuzuBackend, WorkspaceFull
 
     mib = 1024 * 1024
     backend = await WasmKuzuBackend.open("small", buffer_pool_bytes=6 * mib)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemalog.clock import HybridLogicalClock
-from schemalog.events import Event, new_event
-from schemalog.schema import Applied, SchemaState, apply, empty_state
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import Event, new_event
+from schemalog.model.schema import Applied, SchemaState, apply, empty_state
 
 
 class LogBuilder:

@@ -3,13 +3,13 @@
 Subclass ``BackendContract`` in a ``Test*`` class and implement ``make_backend``
 to return a fresh, empty, open backend. The methods use nothing CPython-only
 (no tmp_path, no subprocess, no kuzu import): only the port and
-``schemalog.cypher``, so the same class can run inside Pyodide.
+``schemalog.kuzu.cypher``, so the same class can run inside Pyodide.
 """
 
 from __future__ import annotations
 
-from schemalog.backends.port import BackendError, Catalog, KuzuBackend, PropertyInfo
-from schemalog.cypher import default_expression, quote_identifier, string_literal
+from schemalog.kuzu.cypher import default_expression, quote_identifier, string_literal
+from schemalog.kuzu.port import BackendError, Catalog, KuzuBackend, PropertyInfo
 
 q = quote_identifier
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from schemalog.backends.kuzu_native import NativeKuzuBackend
-from schemalog.catalog_model import drift, user_catalog
-from schemalog.events import (
+from schemalog.kuzu.drift import drift, user_catalog
+from schemalog.kuzu.native import NativeKuzuBackend
+from schemalog.model.events import (
     CreateNodeTable,
     CreateRelTable,
     Event,
     RenameProperty,
     RenameTable,
 )
-from schemalog.schema import Applied, SchemaState, apply, empty_state
+from schemalog.model.schema import Applied, SchemaState, apply, empty_state
 
 POOL = 48 * 1024 * 1024  # a node table takes 1 MB of the pool; histories stay far below
 

@@ -13,9 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemalog.codec import decode_record
-from schemalog.events import CommentOnTable, Event, new_event
-from schemalog.store import (
+from schemalog.encoding.codec import decode_record
+from schemalog.log.store import (
     AppendConflict,
     BadCursor,
     DuplicateEventId,
@@ -24,7 +23,8 @@ from schemalog.store import (
     Head,
     RecordTooLarge,
 )
-from schemalog.synth import generate
+from schemalog.model.events import CommentOnTable, Event, new_event
+from schemalog.synth.generator import generate
 
 HYPOTHESIS = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -265,7 +265,7 @@ class StoreContract:
         s = self.store()
         evs = events(20)
         table_id = next(e.id for e in evs if e.kind == "create_node_table")
-        from schemalog.clock import HybridLogicalClock
+        from schemalog.model.clock import HybridLogicalClock
 
         clock = HybridLogicalClock("tester", lambda: evs[-1].hlc.wall_ms + 10)
         comment = new_event(
@@ -277,7 +277,7 @@ class StoreContract:
     def test_close(self) -> None:
         s = self.store()
         s.close()
-        from schemalog.store import StoreClosed
+        from schemalog.log.store import StoreClosed
 
         with pytest.raises(StoreClosed):
             s.head()

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from schemalog.clock import HybridLogicalClock
-from schemalog.events import (
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import (
     AddConnection,
     CommentOnTable,
     Connection,
@@ -32,8 +32,8 @@ from schemalog.events import (
     build_rel_table,
     new_event,
 )
-from schemalog.names import RESERVED_PREFIX, catalog_key, validate_name
-from schemalog.schema import NODE, REL, Applied, SchemaState, apply, empty_state
+from schemalog.model.names import RESERVED_PREFIX, catalog_key, validate_name
+from schemalog.model.schema import NODE, REL, Applied, SchemaState, apply, empty_state
 
 # For tests over generated histories: a loaded machine (other suites running,
 # Pyodide builds) makes single examples slow, which is not a failure.

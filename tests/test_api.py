@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from schemalog import Rejected, SchemaLog, UnknownName
-from schemalog.events import Event
-from schemalog.store import MemoryStore
+from schemalog.log.store import MemoryStore
+from schemalog.model.events import Event
 
 
 def fixed_clock(start: int = 1_700_000_000_000):
@@ -108,7 +108,7 @@ def test_compat_names_the_rename_and_metrics_count_it() -> None:
 
 def test_apply_to_a_native_kuzu_database() -> None:
     pytest.importorskip("kuzu")
-    from schemalog.backends.kuzu_native import NativeKuzuBackend
+    from schemalog.kuzu.native import NativeKuzuBackend
 
     log = SchemaLog.in_memory(origin="laptop", now_ms=fixed_clock())
     people(log)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from schemalog import SchemaLog
-from schemalog.concurrent_writes import ConcurrentWriteFailed, UnknownConflict, append_on_view
-from schemalog.events import Event, Merge, RenameTable, Tag, new_event
-from schemalog.merge import merge_events, replay_merged
-from schemalog.store import FencedOut, MemoryStore
+from schemalog.history.merge import merge_events, replay_merged
+from schemalog.log.concurrent_writes import ConcurrentWriteFailed, UnknownConflict, append_on_view
+from schemalog.log.store import FencedOut, MemoryStore
+from schemalog.model.events import Event, Merge, RenameTable, Tag, new_event
 
 
 def fixed_clock(start: int):

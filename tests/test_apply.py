@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ddl_helpers import assert_matches, fresh, states
-from schemalog.apply import (
+from schemalog.encoding.codec import state_hash
+from schemalog.kuzu.apply import (
     BOOKKEEPING_TABLE,
     DriftDetected,
     PlanRejected,
@@ -14,10 +15,10 @@ from schemalog.apply import (
     check_steps,
     read_record,
 )
-from schemalog.backends.port import BackendError
-from schemalog.ddl import Step, model_of_state, plan_diff
-from schemalog.events import DropProperty, DropTable
-from schemalog.schema import Applied, apply, state_hash
+from schemalog.kuzu.ddl import Step, model_of_state, plan_diff
+from schemalog.kuzu.port import BackendError
+from schemalog.model.events import DropProperty, DropTable
+from schemalog.model.schema import Applied, apply
 from test_drift import _log
 
 pytest.importorskip("kuzu")
@@ -83,8 +84,8 @@ def test_destructive_changes_are_withheld_without_the_flag() -> None:
     person_name = state.tables[person].properties[1].property_id
     after = state
     for change in (DropTable(rel), DropProperty(person, person_name)):
-        from schemalog.clock import HybridLogicalClock
-        from schemalog.events import new_event
+        from schemalog.model.clock import HybridLogicalClock
+        from schemalog.model.events import new_event
 
         ev = new_event(HybridLogicalClock("o2", lambda: 1_800_000_000_000), "ws", [], change)
         result = apply(after, ev)

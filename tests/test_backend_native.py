@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from backend_contract import BackendContract
-from schemalog.backends.port import BackendError, KuzuBackend
+from schemalog.kuzu.port import BackendError, KuzuBackend
 
 pytest.importorskip("kuzu")
 
-from schemalog.backends.kuzu_native import NativeKuzuBackend
+from schemalog.kuzu.native import NativeKuzuBackend
 
 pytestmark = pytest.mark.kuzu
 
@@ -79,7 +79,7 @@ def test_package_import_does_not_import_kuzu() -> None:
     import subprocess
     import sys
 
-    code = "import sys, schemalog.backends, schemalog.cypher; print('kuzu' in sys.modules)"
+    code = "import sys, schemalog.kuzu, schemalog.kuzu.cypher; print('kuzu' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
     )

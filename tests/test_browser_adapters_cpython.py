@@ -8,14 +8,14 @@ import sys
 
 import pytest
 
-from schemalog._bridge import SyncBridgeUnavailable, blocking, can_block
-from schemalog.backends.kuzu_wasm import Capacity, WorkspaceFull, count_node_table_creates
+from schemalog.browser.bridge import SyncBridgeUnavailable, blocking, can_block
+from schemalog.browser.kuzu_wasm import Capacity, WorkspaceFull, count_node_table_creates
 
 
 def test_imports_touch_no_js() -> None:
-    import schemalog.lease_browser
-    import schemalog.store.browser
-    import schemalog.workspace  # noqa: F401
+    import schemalog.browser.lease
+    import schemalog.browser.store
+    import schemalog.browser.workspace  # noqa: F401
 
     assert "js" not in sys.modules and "pyodide" not in sys.modules
 

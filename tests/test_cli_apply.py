@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from schemalog.backends.kuzu_native import NativeKuzuBackend
 from schemalog.cli import main
-from schemalog.codec import encode_record
+from schemalog.encoding.codec import encode_record
+from schemalog.kuzu.native import NativeKuzuBackend
 from test_drift import _log
 
 pytest.importorskip("kuzu")

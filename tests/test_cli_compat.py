@@ -9,8 +9,8 @@ import pytest
 
 from _compat_log import LogBuilder
 from schemalog.cli import main
-from schemalog.codec import encode_record
-from schemalog.events import (
+from schemalog.encoding.codec import encode_record
+from schemalog.model.events import (
     CommentOnTable,
     DropProperty,
     RenameTable,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from schemalog.cli import main
-from schemalog.synth import write_log
+from schemalog.synth.generator import write_log
 
 
 @pytest.fixture(scope="module")

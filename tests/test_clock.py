@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemalog.clock import HybridLogicalClock, Timestamp
 from schemalog.errors import ClockDriftError, InvalidTimestamp
+from schemalog.model.clock import HybridLogicalClock, Timestamp
 from strategies import slow_ok
 
 

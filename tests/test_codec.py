@@ -10,7 +10,7 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schemalog.codec import (
+from schemalog.encoding.codec import (
     DEFAULT_MAX_EVENT_BYTES,
     ChainVerifier,
     DecodeFailure,
@@ -27,7 +27,7 @@ from schemalog.codec import (
     verify_chain,
 )
 from schemalog.errors import ChainBroken, DecodeError
-from schemalog.events import CommentOnTable, Event
+from schemalog.model.events import CommentOnTable, Event
 from strategies import events, histories, slow_ok
 
 # ---------------------------------------------------------------- encoding vs RFC 8785
@@ -197,7 +197,7 @@ def test_chain_errors_name_position_and_values() -> None:
 
 
 def _comment(n: int, text: str = "c") -> Event:
-    from schemalog.clock import Timestamp
+    from schemalog.model.clock import Timestamp
 
     hlc = Timestamp(1_000 + n, 0, "o")
     parents = (f"o@{999 + n}.0",) if n else ()

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _compat_log import LogBuilder
-from schemalog.compat import (
+from schemalog.analysis.compat import (
     MODES,
     RULES,
     UnknownRule,
@@ -19,7 +19,14 @@ from schemalog.compat import (
     parse_aliases,
     type_change,
 )
-from schemalog.events import (
+from schemalog.analysis.versions import (
+    VersionNotFound,
+    iter_versions,
+    parse_spec,
+    resolve,
+    state_at,
+)
+from schemalog.model.events import (
     CommentOnTable,
     Connection,
     DropConnection,
@@ -31,13 +38,6 @@ from schemalog.events import (
     build_add_property,
     build_node_table,
     build_rel_table,
-)
-from schemalog.versions import (
-    VersionNotFound,
-    iter_versions,
-    parse_spec,
-    resolve,
-    state_at,
 )
 from strategies import histories
 
@@ -198,7 +198,7 @@ def test_connection_removed_and_added() -> None:
         "Person->City",
     )
     log2, person2, city2, rel2 = _with_rel("MANY_MANY")
-    from schemalog.events import AddConnection
+    from schemalog.model.events import AddConnection
 
     log2.add(AddConnection(rel2, Connection(city2, person2)))
     [g] = _pair(log2, 3)

@@ -7,10 +7,10 @@ from collections.abc import Callable
 import pytest
 
 from ddl_helpers import assert_matches, fresh, states
-from schemalog.clock import HybridLogicalClock
-from schemalog.ddl import TEMP_PREFIX, ddl_for_diff, ddl_for_event, ddl_for_state
 from schemalog.errors import InvalidEvent
-from schemalog.events import (
+from schemalog.kuzu.ddl import TEMP_PREFIX, ddl_for_diff, ddl_for_event, ddl_for_state
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import (
     AddConnection,
     CommentOnTable,
     Connection,
@@ -26,8 +26,8 @@ from schemalog.events import (
     build_rel_table,
     new_event,
 )
-from schemalog.names import catalog_key, validate_name
-from schemalog.schema import Applied, SchemaState, apply, empty_state
+from schemalog.model.names import catalog_key, validate_name
+from schemalog.model.schema import Applied, SchemaState, apply, empty_state
 from strategies import HOSTILE_NAMES
 
 

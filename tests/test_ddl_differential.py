@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ddl_helpers import assert_diff_order, assert_matches, fresh, kuzu_can_hold, states
-from schemalog.ddl import ddl_for_diff, ddl_for_event, ddl_for_state
-from schemalog.events import Event
+from schemalog.kuzu.ddl import ddl_for_diff, ddl_for_event, ddl_for_state
+from schemalog.model.events import Event
 from strategies import histories
 
 pytest.importorskip("kuzu")

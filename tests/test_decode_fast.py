@@ -14,11 +14,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemalog import codec, record_fast
-from schemalog.clock import HybridLogicalClock
+from schemalog.encoding import codec
+from schemalog.encoding import fast_record as record_fast
+from schemalog.encoding.fast_event import from_obj_fast
 from schemalog.errors import InvalidEvent
-from schemalog.event_fast import from_obj_fast
-from schemalog.events import (
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import (
     AddConnection,
     CommentOnTable,
     Connection,

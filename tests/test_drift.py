@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import pytest
 
 from ddl_helpers import assert_matches, fresh
-from schemalog.apply import DriftDetected, apply_log
-from schemalog.backends.kuzu_native import NativeKuzuBackend
-from schemalog.catalog_model import drift, repair_ddl
-from schemalog.clock import HybridLogicalClock
-from schemalog.events import (
+from schemalog.kuzu.apply import DriftDetected, apply_log
+from schemalog.kuzu.drift import drift, repair_ddl
+from schemalog.kuzu.native import NativeKuzuBackend
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import (
     CommentOnTable,
     Event,
     build_add_property,
@@ -19,7 +19,7 @@ from schemalog.events import (
     build_rel_table,
     new_event,
 )
-from schemalog.schema import Applied, SchemaState, apply, empty_state
+from schemalog.model.schema import Applied, SchemaState, apply, empty_state
 
 pytest.importorskip("kuzu")
 pytestmark = pytest.mark.kuzu

@@ -8,13 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemalog import duplicates
-from schemalog.clock import HybridLogicalClock
-from schemalog.duplicates import DuplicateScanner
-from schemalog.effective import EffectivePlan, _duplicates, _visit_line
-from schemalog.events import Event, build_node_table, new_event
-from schemalog.merge import STRATEGIES, Plan, merge_events
-from schemalog.synth_replicas import synth_replicas
+from schemalog.history import duplicates
+from schemalog.history.duplicates import DuplicateScanner
+from schemalog.history.merge import STRATEGIES, Plan, merge_events
+from schemalog.log.effective import EffectivePlan, _duplicates, _visit_line
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import Event, build_node_table, new_event
+from schemalog.synth.replicas import synth_replicas
 from strategies import forked_histories
 
 History = tuple[list[Event], list[Event], list[Event]]
@@ -84,7 +84,7 @@ def test_three_concurrent_copies_alias_to_the_earliest() -> None:
 
 
 def test_recreated_after_drop_in_one_lane_is_no_duplicate() -> None:
-    from schemalog.events import DropTable
+    from schemalog.model.events import DropTable
 
     wall, c = _clocks("a")
     spec = build_node_table("T", [("id", "INT64", None)], "id")

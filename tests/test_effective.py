@@ -10,15 +10,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from schemalog.analysis.versions import iter_versions
 from schemalog.cli import main
-from schemalog.effective import plan_of_chunks, plan_of_events
-from schemalog.events import Event
-from schemalog.merge import STRATEGIES, merge_events, replay_merged
-from schemalog.replay import replay, resume
-from schemalog.schema import state_hash, table_by_name
-from schemalog.store import MemoryStore
-from schemalog.synth_replicas import synth_replicas, write_replicas
-from schemalog.versions import iter_versions
+from schemalog.encoding.codec import state_hash
+from schemalog.history.merge import STRATEGIES, merge_events, replay_merged
+from schemalog.log.effective import plan_of_chunks, plan_of_events
+from schemalog.log.replay import replay, resume
+from schemalog.log.store import MemoryStore
+from schemalog.model.events import Event
+from schemalog.model.schema import table_by_name
+from schemalog.synth.replicas import synth_replicas, write_replicas
 from strategies import forked_histories
 from test_replay import chunks
 
@@ -104,8 +105,8 @@ def test_one_shot_source_has_no_plan() -> None:
 
 
 def test_versions_see_winner_name() -> None:
-    from schemalog.clock import HybridLogicalClock
-    from schemalog.events import RenameTable, build_node_table, new_event
+    from schemalog.model.clock import HybridLogicalClock
+    from schemalog.model.events import RenameTable, build_node_table, new_event
 
     wall = [1_700_000_000_000]
     ca = HybridLogicalClock("a", lambda: wall[0])
@@ -125,7 +126,7 @@ def test_versions_see_winner_name() -> None:
         for item in iter_versions(events, frozenset()):
             last = item
         assert last is not None and table_by_name(last.state, name) is not None
-        from schemalog.compat import check_history
+        from schemalog.analysis.compat import check_history
 
         check_history(events, "BACKWARD")  # runs on the effective stream without error
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from schemalog.clock import HybridLogicalClock, Timestamp
 from schemalog.errors import InvalidEvent
-from schemalog.events import (
+from schemalog.model.clock import HybridLogicalClock, Timestamp
+from schemalog.model.events import (
     CHANGE_KINDS,
     FORMAT,
     AddConnection,

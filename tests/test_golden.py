@@ -17,9 +17,15 @@ from typing import Any
 
 import rfc8785
 
-from schemalog.clock import HybridLogicalClock
-from schemalog.codec import checksum, decode_record_or_raise, encode_record, event_bytes
-from schemalog.events import (
+from schemalog.encoding.codec import (
+    checksum,
+    decode_record_or_raise,
+    encode_record,
+    event_bytes,
+    state_hash,
+)
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import (
     AddConnection,
     CommentOnTable,
     Connection,
@@ -37,7 +43,7 @@ from schemalog.events import (
     build_rel_table,
     new_event,
 )
-from schemalog.schema import Applied, apply, empty_state, state_hash
+from schemalog.model.schema import Applied, apply, empty_state
 
 GOLDEN = "golden_events.ndjson"
 

@@ -1,7 +1,7 @@
 """Facts about native kuzu 0.11.3 that the DDL layer relies on, asserted against real Kuzu.
 
 Each test pins one observed behaviour; a failure here means Kuzu changed and
-``schemalog.cypher`` / the backends must be revisited. Raw ``kuzu`` on purpose:
+``schemalog.kuzu.cypher`` / the backends must be revisited. Raw ``kuzu`` on purpose:
 these tests check Kuzu, not our adapter.
 """
 
@@ -526,20 +526,20 @@ def test_buffer_pool_holds_one_node_table_per_mb(tmp_path: os.PathLike[str]) -> 
     )
 
 
-# -- schemalog.cypher against these facts ------------------------------------
+# -- schemalog.kuzu.cypher against these facts ------------------------------------
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from schemalog.cypher import (  # noqa: E402
+from schemalog.errors import InvalidEvent  # noqa: E402
+from schemalog.kuzu.cypher import (  # noqa: E402
     UnquotableName,
     UnrenderableValue,
     default_expression,
     quote_identifier,
     string_literal,
 )
-from schemalog.errors import InvalidEvent  # noqa: E402
-from schemalog.names import validate_name  # noqa: E402
+from schemalog.model.names import validate_name  # noqa: E402
 
 
 @pytest.mark.parametrize("name", ["a`b", "`", "```", "a```b", "``x`", "", "a\x00b", "\ud800"])

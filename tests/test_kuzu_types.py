@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from schemalog.errors import InvalidEvent
-from schemalog.kuzu_types import check_default, normalize_type, parse_type
+from schemalog.model.types import check_default, normalize_type, parse_type
 
 
 @pytest.mark.parametrize(

@@ -12,11 +12,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from schemalog.clock import HybridLogicalClock
-from schemalog.events import Tag, new_event
-from schemalog.lease import Lease, LeaseHeld, LeaseLost, MemoryLeaseStore
-from schemalog.lease_file import FileLeaseStore
-from schemalog.store import FencedOut, MemoryStore
+from schemalog.log.lease.file import FileLeaseStore
+from schemalog.log.lease.port import Lease, LeaseHeld, LeaseLost, MemoryLeaseStore
+from schemalog.log.store import FencedOut, MemoryStore
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import Tag, new_event
 
 TTL = 1_000
 
@@ -66,8 +66,8 @@ def test_file_lease_two_processes_contend(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import sys, time
-        from schemalog.lease import LeaseHeld
-        from schemalog.lease_file import FileLeaseStore
+        from schemalog.log.lease.port import LeaseHeld
+        from schemalog.log.lease.file import FileLeaseStore
         store = FileLeaseStore({str(tmp_path)!r})
         me = sys.argv[1]
         deadline = time.time() + 1.5

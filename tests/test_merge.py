@@ -9,10 +9,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemalog.clock import HybridLogicalClock
-from schemalog.codec import encode_record
+from schemalog.encoding.codec import encode_record
 from schemalog.errors import ChainBroken
-from schemalog.events import (
+from schemalog.history.merge import (
+    BadResolution,
+    Conflict,
+    ForkedEvent,
+    MissingParents,
+    find_conflicts,
+    merge_events,
+    replay_merged,
+)
+from schemalog.history.replica import PrefixRewritten, Replica
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import (
     AddConnection,
     CommentOnTable,
     Connection,
@@ -27,18 +37,8 @@ from schemalog.events import (
     build_rel_table,
     new_event,
 )
-from schemalog.merge import (
-    BadResolution,
-    Conflict,
-    ForkedEvent,
-    MissingParents,
-    find_conflicts,
-    merge_events,
-    replay_merged,
-)
-from schemalog.replica import PrefixRewritten, Replica
-from schemalog.schema import table_by_name
-from schemalog.synth_replicas import synth_replicas
+from schemalog.model.schema import table_by_name
+from schemalog.synth.replicas import synth_replicas
 
 STRATS = ["reject", "lww", "fww", "drop-wins", "rename-wins"]
 

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemalog.codec import encode_record
+from schemalog.encoding.codec import encode_record
 from schemalog.errors import ChainBroken, DecodeError, SchemalogError
-from schemalog.events import CommentOnTable, Event
-from schemalog.merge import ForkedEvent, decode_log, merge_events, merge_logs
-from schemalog.merge_records import merge_files, merge_record_logs
-from schemalog.synth_replicas import synth_replicas
+from schemalog.history.merge import ForkedEvent, decode_log, merge_events, merge_logs
+from schemalog.history.merge_records import merge_files, merge_record_logs
+from schemalog.model.events import CommentOnTable, Event
+from schemalog.synth.replicas import synth_replicas
 
 STRATS = ["reject", "lww", "fww", "drop-wins", "rename-wins"]
 
@@ -174,7 +174,7 @@ def test_cli_merge_names_the_bad_input_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from schemalog.cli import main
-    from schemalog.synth_replicas import synth_replicas, write_replicas
+    from schemalog.synth.replicas import synth_replicas, write_replicas
 
     write_replicas(tmp_path, synth_replicas(2, 5, 10, 1))
     bad = tmp_path / "r2.ndjson"

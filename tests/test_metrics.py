@@ -7,8 +7,9 @@ import json
 import pytest
 
 from _compat_log import LogBuilder
+from schemalog.analysis.metrics import compute_metrics, parse_window
 from schemalog.errors import SchemalogError
-from schemalog.events import (
+from schemalog.model.events import (
     AddConnection,
     Connection,
     DropProperty,
@@ -23,7 +24,6 @@ from schemalog.events import (
     build_rel_table,
     new_event,
 )
-from schemalog.metrics import compute_metrics, parse_window
 
 HOUR = 3_600_000
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % HOUR  # aligned to an hour
@@ -126,7 +126,7 @@ def test_bad_windows(text: str) -> None:
 
 
 def test_synthetic_mix_figures() -> None:
-    from schemalog.synth import generate
+    from schemalog.synth.generator import generate
 
     mix = {"create_node_table": 3, "add_property": 5, "rename_table": 2, "rename_property": 2,
            "drop_property": 1, "comment_on_table": 1, "tag": 1}  # fmt: skip

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemalog.errors import InvalidEvent
-from schemalog.names import (
+from schemalog.model.names import (
     MAX_NAME_LENGTH,
     catalog_key,
     validate_name,

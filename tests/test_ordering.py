@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemalog.errors import CycleDetected
-from schemalog.events import Tag
-from schemalog.ordering import (
+from schemalog.history.ordering import (
     CausalBuffer,
     ForkedEvent,
     MissingParents,
@@ -20,7 +19,8 @@ from schemalog.ordering import (
     order_ids,
     sort_key,
 )
-from schemalog.synth_replicas import synth_replicas
+from schemalog.model.events import Tag
+from schemalog.synth.replicas import synth_replicas
 
 
 def _union(logs: list[list]) -> list:  # type: ignore[type-arg]

@@ -7,7 +7,7 @@ from typing import ClassVar
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemalog.pmap import PMap
+from schemalog.model.pmap import PMap
 
 
 class Collide:

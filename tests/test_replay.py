@@ -9,22 +9,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import schemalog.replay as replay_mod
-from schemalog.clock import HybridLogicalClock
-from schemalog.codec import encode_record
-from schemalog.events import (
+import schemalog.log.replay as replay_mod
+from schemalog.encoding.codec import encode_record, state_hash
+from schemalog.log.replay import ReplayGap, ReplayReport, Skipped, replay, resume
+from schemalog.log.snapshot import Snapshot
+from schemalog.log.store import MemoryStore, RawChunk
+from schemalog.log.trace import Tracer
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import (
     CommentOnTable,
     Event,
     RenameTable,
     build_node_table,
     new_event,
 )
-from schemalog.replay import ReplayGap, ReplayReport, Skipped, replay, resume
-from schemalog.schema import Applied, apply, empty_state, state_hash
-from schemalog.snapshot import Snapshot
-from schemalog.store import MemoryStore, RawChunk
-from schemalog.synth import generate
-from schemalog.trace import Tracer
+from schemalog.model.schema import Applied, apply, empty_state
+from schemalog.synth.generator import generate
 from strategies import histories
 
 # ------------------------------------------------------------------ helpers

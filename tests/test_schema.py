@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from schemalog.clock import HybridLogicalClock
+from schemalog.encoding.codec import state_hash
 from schemalog.errors import InvalidState
-from schemalog.events import (
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import (
     AddConnection,
     CommentOnTable,
     Connection,
@@ -26,7 +27,7 @@ from schemalog.events import (
     build_rel_table,
     new_event,
 )
-from schemalog.schema import (
+from schemalog.model.schema import (
     NODE,
     REL,
     Applied,
@@ -36,12 +37,10 @@ from schemalog.schema import (
     empty_state,
     persistent,
     rel_references,
-    state_from_obj,
-    state_hash,
-    state_to_obj,
     table_by_name,
     working_copy,
 )
+from schemalog.model.state_json import state_from_obj, state_to_obj
 from strategies import forked_histories, histories, slow_ok
 
 

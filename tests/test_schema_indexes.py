@@ -8,7 +8,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 
-from schemalog.events import (
+from schemalog.encoding.codec import state_hash
+from schemalog.model.events import (
     AddConnection,
     AddProperty,
     CommentOnTable,
@@ -22,9 +23,9 @@ from schemalog.events import (
     RenameTable,
     build_add_property,
 )
-from schemalog.names import catalog_key
-from schemalog.pmap import PMap
-from schemalog.schema import (
+from schemalog.model.names import catalog_key
+from schemalog.model.pmap import PMap
+from schemalog.model.schema import (
     NODE,
     Applied,
     Rejected,
@@ -33,11 +34,9 @@ from schemalog.schema import (
     apply,
     empty_state,
     persistent,
-    state_from_obj,
-    state_hash,
-    state_to_obj,
     working_copy,
 )
+from schemalog.model.state_json import state_from_obj, state_to_obj
 from strategies import histories, slow_ok
 
 

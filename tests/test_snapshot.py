@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-import schemalog.replay as replay_mod
+import schemalog.log.replay as replay_mod
 from schemalog.errors import InvalidState
-from schemalog.replay import replay
-from schemalog.schema import apply
-from schemalog.snapshot import Snapshot, SnapshotDir, checksum_at, replay_with_snapshots
-from schemalog.store import MemoryStore
-from schemalog.synth import generate
+from schemalog.log.replay import replay
+from schemalog.log.snapshot import Snapshot, SnapshotDir, checksum_at, replay_with_snapshots
+from schemalog.log.store import MemoryStore
+from schemalog.model.schema import apply
+from schemalog.synth.generator import generate
 
 EVENTS = list(generate(300, origins=2, seed=3))
 
@@ -98,7 +98,7 @@ def test_a_snapshot_whose_state_breaks_an_invariant_is_ignored(tmp_path: Path) -
     obj = snap.to_obj()
     obj["state_hash"] = "sha256-v1:" + "0" * 64  # re-signed, but the state hash lies
     body = {k: v for k, v in obj.items() if k != "snapshot_hash"}
-    from schemalog.codec import canonical_bytes, checksum
+    from schemalog.encoding.codec import canonical_bytes, checksum
 
     obj["snapshot_hash"] = checksum(canonical_bytes(body))
     with pytest.raises(InvalidState):
@@ -133,10 +133,10 @@ def test_snapshot_at_zero_and_checksum_at() -> None:
 
 def test_a_resolution_appended_after_a_snapshot_is_not_missed(tmp_path: Path) -> None:
     """Losers of a resolution that arrives later lie before the snapshot: it must not be used."""
-    from schemalog.clock import HybridLogicalClock
-    from schemalog.events import RenameTable, build_node_table, new_event
-    from schemalog.merge import merge_events, replay_merged
-    from schemalog.schema import state_hash
+    from schemalog.encoding.codec import state_hash
+    from schemalog.history.merge import merge_events, replay_merged
+    from schemalog.model.clock import HybridLogicalClock
+    from schemalog.model.events import RenameTable, build_node_table, new_event
 
     def clock(origin: str, start: int) -> HybridLogicalClock:
         wall = [start]
@@ -183,8 +183,8 @@ def test_incremental_replay_reads_only_the_delta_with_duplicates(tmp_path: Path)
     """A log with concurrent duplicate creations and no resolution (merged by "reject"):
     the snapshot carries the duplicate scan, so the records before it are not read again
     (only record position-1, for the coverage check) and the result is a whole replay's."""
-    from schemalog.merge import merge_events
-    from schemalog.synth_replicas import synth_replicas
+    from schemalog.history.merge import merge_events
+    from schemalog.synth.replicas import synth_replicas
 
     events = []
     for seed in range(40):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from schemalog.store import MemoryStore
+from schemalog.log.store import MemoryStore
 from store_contract import StoreContract
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from schemalog.store import CorruptLog, NdjsonStore, StoreMissing, StoreReadOnly
-from schemalog.store.verify import verify_bytes, verify_log
-from schemalog.synth import write_log
+from schemalog.log.store import CorruptLog, NdjsonStore, StoreMissing, StoreReadOnly
+from schemalog.log.store.verify import verify_bytes, verify_log
+from schemalog.synth.generator import write_log
 from store_contract import StoreContract, events, read_all
 
 
@@ -86,7 +86,7 @@ def test_other_writer_is_seen(tmp_path: Path) -> None:
     evs = events(10)
     h = a.append(evs[:5], expected=None)
     assert b.head() == h
-    from schemalog.store import AppendConflict
+    from schemalog.log.store import AppendConflict
 
     with pytest.raises(AppendConflict):
         b.append(evs[5:], expected=None)

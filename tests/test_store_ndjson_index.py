@@ -18,13 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemalog.clock import HybridLogicalClock
-from schemalog.codec import encode_record
-from schemalog.events import CommentOnTable, Event, new_event
-from schemalog.store import CorruptLog, NdjsonStore, RecordTooLarge
-from schemalog.store import base as base_module
-from schemalog.store import ndjson as ndjson_module
-from schemalog.synth import write_log
+from schemalog.encoding.codec import encode_record
+from schemalog.log.store import CorruptLog, NdjsonStore, RecordTooLarge
+from schemalog.log.store import base as base_module
+from schemalog.log.store import ndjson as ndjson_module
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import CommentOnTable, Event, new_event
+from schemalog.synth.generator import write_log
 from store_contract import events, read_all
 
 # record sizes of these logs: about 380..1100 bytes

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from schemalog.codec import encode_record
-from schemalog.schema import Applied, apply, empty_state
-from schemalog.store import NdjsonStore
-from schemalog.store.verify import verify_log
-from schemalog.synth import KINDS, fast_record, generate, write_log
+from schemalog.encoding.codec import encode_record
+from schemalog.log.store import NdjsonStore
+from schemalog.log.store.verify import verify_log
+from schemalog.model.schema import Applied, apply, empty_state
+from schemalog.synth.generator import KINDS, fast_record, generate, write_log
 
 
 @pytest.mark.parametrize("origins", [1, 3])
@@ -73,8 +73,8 @@ def test_table_caps() -> None:
 
 
 def test_property_cap_keeps_tables_realistic() -> None:
-    from schemalog.replay import replay
-    from schemalog.store import MemoryStore
+    from schemalog.log.replay import replay
+    from schemalog.log.store import MemoryStore
 
     gen = generate(4000, origins=2, seed=4, max_table_properties=12)
     store = MemoryStore()

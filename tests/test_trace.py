@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-import schemalog.replay as replay_mod
-from schemalog.replay import replay
-from schemalog.schema import apply
-from schemalog.store import MemoryStore
-from schemalog.synth import generate
-from schemalog.trace import Tracer
+import schemalog.log.replay as replay_mod
+from schemalog.log.replay import replay
+from schemalog.log.store import MemoryStore
+from schemalog.log.trace import Tracer
+from schemalog.model.schema import apply
+from schemalog.synth.generator import generate
 
 EVENTS = list(generate(120, origins=2, seed=5))
 

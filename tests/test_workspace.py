@@ -1,4 +1,4 @@
-"""schemalog.workspace in CPython: native Kuzu + memory store, a crash injected
+"""schemalog.browser.workspace in CPython: native Kuzu + memory store, a crash injected
 by a wrapper backend, the rebuild from the log with the same state hash."""
 
 from __future__ import annotations
@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from schemalog.backends.port import BackendCrashed
-from schemalog.clock import HybridLogicalClock
-from schemalog.events import DropTable, build_node_table, build_rel_table
-from schemalog.schema import Rejected, table_by_name
-from schemalog.store import MemoryStore
-from schemalog.workspace import Workspace
+from schemalog.browser.workspace import Workspace
+from schemalog.kuzu.port import BackendCrashed
+from schemalog.log.store import MemoryStore
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import DropTable, build_node_table, build_rel_table
+from schemalog.model.schema import Rejected, table_by_name
 
 kuzu = pytest.importorskip("kuzu")
 pytestmark = pytest.mark.kuzu
@@ -27,7 +27,7 @@ class Crashy:
     """A native backend that can be told to crash once; restart gives a fresh one."""
 
     def __init__(self) -> None:
-        from schemalog.backends.kuzu_native import NativeKuzuBackend
+        from schemalog.kuzu.native import NativeKuzuBackend
 
         self._make = NativeKuzuBackend
         self.inner = NativeKuzuBackend()

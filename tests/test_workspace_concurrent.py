@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from schemalog.clock import HybridLogicalClock
-from schemalog.events import Merge, RenameTable
-from schemalog.schema import table_by_name
-from schemalog.store import MemoryStore
-from schemalog.store.events import StoreEvents
-from schemalog.workspace import Workspace
+from schemalog.browser.workspace import Workspace
+from schemalog.log.store import MemoryStore
+from schemalog.log.store.events import StoreEvents
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import Merge, RenameTable
+from schemalog.model.schema import table_by_name
 
 kuzu = pytest.importorskip("kuzu")
 pytestmark = pytest.mark.kuzu
@@ -32,8 +32,8 @@ def _tables(ws: Workspace) -> list[str]:
 
 
 def _pair(strategy: str) -> tuple[Workspace, Workspace]:
-    from schemalog.backends.kuzu_native import NativeKuzuBackend
-    from schemalog.events import build_node_table
+    from schemalog.kuzu.native import NativeKuzuBackend
+    from schemalog.model.events import build_node_table
 
     store = MemoryStore()
     a = Workspace(

@@ -25,14 +25,14 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "pkg"))
 
-from schemalog.apply import apply_log
-from schemalog.backends.kuzu_native import NativeKuzuBackend
-from schemalog.codec import decode_record_or_raise
-from schemalog.ddl import ddl_for_event, ddl_for_state
-from schemalog.replay import replay
-from schemalog.schema import Applied, apply, empty_state
-from schemalog.store.ndjson import NdjsonStore
-from schemalog.synth import write_log
+from schemalog.encoding.codec import decode_record_or_raise
+from schemalog.kuzu.apply import apply_log
+from schemalog.kuzu.ddl import ddl_for_event, ddl_for_state
+from schemalog.kuzu.native import NativeKuzuBackend
+from schemalog.log.replay import replay
+from schemalog.log.store.ndjson import NdjsonStore
+from schemalog.model.schema import Applied, apply, empty_state
+from schemalog.synth.generator import write_log
 
 
 def naive_count(path: str) -> int:

@@ -9,12 +9,12 @@ the same run:
 * cold start, each in a fresh browser (own profile, the server sends
   ``no-store``): bare Pyodide (``loadPyodide``) against a ready workspace
   (Pyodide + micropip + our wheel + one kuzu-wasm worker opened through
-  ``schemalog.demo``), ``--starts`` rounds each, alternating; medians;
+  ``schemalog.browser.demo``), ``--starts`` rounds each, alternating; medians;
 * replay throughput in Chromium, per store and chunk budget, each in a fresh
   page (the WebAssembly heap never shrinks, so one measurement per page):
 
   - ``ndjson``: the synthetic log of bench/replay (``replay-N-o3-s1.ndjson``,
-    generated once with ``schemalog.synth`` if missing) is fetched into
+    generated once with ``schemalog.synth.generator`` if missing) is fetched into
     Pyodide's MEMFS (a JS array, not the WebAssembly heap), then our full
     replay (``NdjsonStore`` + ``replay`` at the budget: decode, canonical
     check, checksum, hash link, schema apply), then in the same page the
@@ -74,7 +74,7 @@ FLAGS = [
 
 
 def ensure_log(events: int) -> Path:
-    """bench/out/browser/replay-N-o3-s1.ndjson, written once by ``schemalog.synth``.
+    """bench/out/browser/replay-N-o3-s1.ndjson, written once by ``schemalog.synth.generator``.
 
     Our own copy (not bench/replay's): a log cached by an older synth may hold
     events today's schema rules reject (a renamed SERIAL table), and then the
@@ -83,7 +83,7 @@ def ensure_log(events: int) -> Path:
     if path.exists():
         return path
     sys.path.insert(0, str(ROOT / "pkg"))
-    from schemalog.synth import write_log
+    from schemalog.synth.generator import write_log
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -151,7 +151,7 @@ const t0 = performance.now();
 const { startPython } = await import("/web/js/python.mjs");
 const { pyodide } = await startPython();
 const t1 = performance.now();
-const demo = pyodide.pyimport("schemalog.demo");
+const demo = pyodide.pyimport("schemalog.browser.demo");
 const reply = JSON.parse(await demo.call("open", JSON.stringify({ name: args[0] })));
 if (!reply.ok) throw new Error(reply.error.message);
 const t2 = performance.now();
@@ -233,11 +233,11 @@ OPEN_IDB = "await BrowserStore.open_async({name!r}, create=False)"
 MEASURE_PY = r"""
 import asyncio, hashlib, json, time
 from schemalog import _compat
-from schemalog._bridge import blocking
-from schemalog.replay import replay
-from schemalog.store.browser import BrowserStore
-from schemalog.store.ndjson import NdjsonStore
-from schemalog.trace import Tracer
+from schemalog.browser.bridge import blocking
+from schemalog.log.replay import replay
+from schemalog.browser.store import BrowserStore
+from schemalog.log.store.ndjson import NdjsonStore
+from schemalog.log.trace import Tracer
 
 PATH, BUDGET = "/tmp/log.ndjson", {budget}
 

@@ -46,8 +46,8 @@ def _maxrss() -> int:
 
 
 def work(kind: str, path: str, args: list[str]) -> tuple[dict[str, Any], Any]:
-    from schemalog.store.events import StoreEvents
-    from schemalog.store.ndjson import NdjsonStore
+    from schemalog.log.store.events import StoreEvents
+    from schemalog.log.store.ndjson import NdjsonStore
 
     if kind == "cli":
         from schemalog.cli import main
@@ -59,17 +59,17 @@ def work(kind: str, path: str, args: list[str]) -> tuple[dict[str, Any], Any]:
     store = NdjsonStore.open(path, readonly=True, verify=False)
     try:
         if kind == "replay":
-            from schemalog.replay import replay
+            from schemalog.log.replay import replay
 
             report = replay(store)
             return {"events": report.applied, "ok": report.ok}, report
         if kind == "metrics":
-            from schemalog.metrics import compute_metrics
+            from schemalog.analysis.metrics import compute_metrics
 
             m = compute_metrics(StoreEvents(store), args[0] if args else None)
             return {"events": m.events, "windows": len(m.windows)}, m
         if kind == "compat":
-            from schemalog.compat import check_history
+            from schemalog.analysis.compat import check_history
 
             r = check_history(StoreEvents(store), args[0])
             out = {"records": r.records, "total": r.total, "findings_kept": len(r.findings)}
@@ -101,8 +101,8 @@ def main(argv: list[str]) -> None:
     out["maxrss"] = _maxrss()
     out["maxrss_baseline"] = baseline
     if kind == "replay":
-        from schemalog.codec import canonical_bytes
-        from schemalog.schema import state_to_obj
+        from schemalog.encoding.codec import canonical_bytes
+        from schemalog.model.state_json import state_to_obj
 
         out["state_bytes"] = len(canonical_bytes(state_to_obj(result.state)))
         out["tables"] = len(result.state.tables)

@@ -35,7 +35,7 @@ CONFLICT_RATE = 0.0005
 
 
 def inputs(n: int) -> list[Path]:
-    from schemalog.synth_replicas import synth_replicas, write_replicas
+    from schemalog.synth.replicas import synth_replicas, write_replicas
 
     where = OUT / f"n{n}"
     paths = [where / "r1.ndjson", where / "r2.ndjson"]
@@ -54,7 +54,7 @@ def _sha256(path: Path) -> str:
 
 
 def measure_fast(paths: list[Path], out_path: Path) -> dict[str, object]:
-    from schemalog.merge_records import merge_record_logs
+    from schemalog.history.merge_records import merge_record_logs
 
     t0 = time.perf_counter()
     result = merge_record_logs(paths, "lww")
@@ -79,7 +79,7 @@ def measure_fast(paths: list[Path], out_path: Path) -> dict[str, object]:
 
 
 def measure_reference(paths: list[Path], out_path: Path) -> dict[str, object]:
-    from schemalog.merge import decode_log, merge_logs
+    from schemalog.history.merge import decode_log, merge_logs
 
     t0 = time.perf_counter()
     logs = [decode_log(p.read_bytes().splitlines()) for p in paths]

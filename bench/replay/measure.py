@@ -52,8 +52,8 @@ def floor(path: str, budget: int) -> int:
 
 
 def full(path: str, budget: int) -> tuple[int, Any]:
-    from schemalog.replay import replay
-    from schemalog.store.ndjson import NdjsonStore
+    from schemalog.log.replay import replay
+    from schemalog.log.store.ndjson import NdjsonStore
 
     store = NdjsonStore.open(path, readonly=True, verify=False)
     try:
@@ -96,8 +96,8 @@ def measure(kind: str, path: str, budget: int, trace_memory: bool = False) -> di
         out["events_per_s"] = events / seconds
         out["events_per_cpu_s"] = events / cpu if cpu > 0 else None
     if report is not None:
-        from schemalog.codec import canonical_bytes
-        from schemalog.schema import state_to_obj
+        from schemalog.encoding.codec import canonical_bytes
+        from schemalog.model.state_json import state_to_obj
 
         out["state_bytes"] = len(canonical_bytes(state_to_obj(report.state)))
         out["state_hash"] = report.state_hash
@@ -137,8 +137,8 @@ def main(argv: list[str]) -> None:
     """``measure.py KIND PATH BUDGET TRACE_MEMORY``: one JSON line (fresh process)."""
     pinned = _pin_package()
     # imported before the baseline: they count in it, not in the work
-    importlib.import_module("schemalog.replay")
-    importlib.import_module("schemalog.store.ndjson")
+    importlib.import_module("schemalog.log.replay")
+    importlib.import_module("schemalog.log.store.ndjson")
 
     kind, path, budget, trace = argv[0], argv[1], int(argv[2]), argv[3] == "1"
     baseline = _maxrss_bytes()

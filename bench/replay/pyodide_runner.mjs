@@ -23,7 +23,7 @@ const heap = () => pyodide._module.HEAP8.length;
 pyodide.runPython(readFileSync(path.join(here, "measure.py"), "utf8"), {
   globals: pyodide.globals,
 });
-pyodide.runPython("import schemalog.replay, schemalog.store.ndjson");
+pyodide.runPython("import schemalog.log.replay, schemalog.log.store.ndjson");
 const before = heap();
 const measure = pyodide.globals.get("measure");
 const result = measure(kind, `/data/${logName}`, Number(budget), false).toJs({

@@ -2,7 +2,7 @@
 
 Run by ``./build.sh bench`` (or ``.venv/bin/python bench/replay/run.py``).
 Generates a 1,000,000-event log once (cached in bench/out/, gitignored) with
-``schemalog.synth.write_log`` and measures, at chunk budgets of 8 and 32 MiB:
+``schemalog.synth.generator.write_log`` and measures, at chunk budgets of 8 and 32 MiB:
 
 * floor: read the file in budget-sized chunks, split lines, ``json.loads``
   and ``sha256`` every line, nothing else;
@@ -63,7 +63,7 @@ def ensure_log(events: int) -> Path:
     if path.exists():
         return path
     sys.path.insert(0, str(ROOT / "pkg"))
-    from schemalog.synth import write_log
+    from schemalog.synth.generator import write_log
 
     OUT.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

@@ -38,12 +38,12 @@ def _timed(work: Callable[[], Any]) -> float:
 
 
 def stages(path: str, runs: int) -> dict[str, Any]:
-    from schemalog import codec
-    from schemalog.duplicates import DuplicateScanner
-    from schemalog.effective import plan_of_chunks
-    from schemalog.replay import replay
-    from schemalog.schema import Applied, apply, empty_state, working_copy
-    from schemalog.store.ndjson import NdjsonStore
+    from schemalog.encoding import codec
+    from schemalog.history.duplicates import DuplicateScanner
+    from schemalog.log.effective import plan_of_chunks
+    from schemalog.log.replay import replay
+    from schemalog.log.store.ndjson import NdjsonStore
+    from schemalog.model.schema import Applied, apply, empty_state, working_copy
 
     with open(path, "rb") as f:
         data = f.read()

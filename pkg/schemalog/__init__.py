@@ -7,6 +7,6 @@ ddl), the ports (store, lease, backends) and their adapters.
 
 from schemalog._version import __version__
 from schemalog.api import LogUnreadable, SchemaLog, UnknownName
-from schemalog.schema import Rejected
+from schemalog.model.schema import Rejected
 
 __all__ = ["LogUnreadable", "Rejected", "SchemaLog", "UnknownName", "__version__"]

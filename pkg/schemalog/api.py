@@ -38,11 +38,14 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from schemalog.apply import ApplyResult, apply_log
-from schemalog.backends.port import KuzuBackend
-from schemalog.clock import HybridLogicalClock
-from schemalog.compat import CompatReport, check_history, check_pair
-from schemalog.concurrent_writes import (
+from schemalog.analysis.compat import CompatReport, check_history, check_pair
+from schemalog.analysis.metrics import Metrics, compute_metrics
+from schemalog.errors import SchemalogError
+from schemalog.history.merge import ConflictReport, MergeResult, Strategy, merge_events
+from schemalog.kuzu.apply import ApplyResult, apply_log
+from schemalog.kuzu.ddl import ddl_for_state
+from schemalog.kuzu.port import KuzuBackend
+from schemalog.log.concurrent_writes import (
     Written,
     append_on_view,
     catch_up,
@@ -50,9 +53,12 @@ from schemalog.concurrent_writes import (
     log_conflicts,
     resolve,
 )
-from schemalog.ddl import ddl_for_state
-from schemalog.errors import SchemalogError
-from schemalog.events import (
+from schemalog.log.replay import ReplayReport, replay
+from schemalog.log.store import MemoryStore, NdjsonStore
+from schemalog.log.store.events import StoreEvents
+from schemalog.log.store.port import EventStore, Page
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import (
     AddConnection,
     Change,
     ChangeBuilder,
@@ -71,13 +77,7 @@ from schemalog.events import (
     build_rel_table,
     new_event,
 )
-from schemalog.merge import ConflictReport, MergeResult, Strategy, merge_events
-from schemalog.metrics import Metrics, compute_metrics
-from schemalog.replay import ReplayReport, replay
-from schemalog.schema import Rejected, SchemaState, TableState, apply, table_by_name
-from schemalog.store import MemoryStore, NdjsonStore
-from schemalog.store.events import StoreEvents
-from schemalog.store.port import EventStore, Page
+from schemalog.model.schema import Rejected, SchemaState, TableState, apply, table_by_name
 
 __all__ = ["LogUnreadable", "SchemaLog", "UnknownName"]
 

@@ -1,5 +1,5 @@
 // The browser event log: one IndexedDB database per log, behind
-// pkg/schemalog/store/browser.py (which keeps the store port's rules; this
+// pkg/schemalog/browser/store.py (which keeps the store port's rules; this
 // module only stores lines and guards the head).
 //
 // Why IndexedDB and not OPFS: an IDB readwrite transaction writes several
@@ -20,7 +20,7 @@
 // A missing marker means the log was evicted or deleted: StoreMissing, never
 // an empty log. Lines are written as one "\n"-joined string and read as
 // UTF-8 bytes of a bounded slice (readBytes/readAt): the Python side never
-// holds the whole log (pkg/schemalog/store/browser.py, "Memory").
+// holds the whole log (pkg/schemalog/browser/store.py, "Memory").
 //
 // Errors (name, fields) for browser.py: StoreMissing {store, reason},
 // AppendConflict {expected, actual}, FencedOut {token, newest},

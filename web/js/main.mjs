@@ -1,5 +1,5 @@
 // The demo page: starts Python with our package (python.mjs) and drives the
-// demo API of pkg/schemalog/demo.py (JSON strings in and out). One Python
+// demo API of pkg/schemalog/browser/demo.py (JSON strings in and out). One Python
 // call at a time (a queue): a call suspended by JSPI (waiting for IndexedDB
 // or the kuzu-wasm worker) must not let a second one run in its middle.
 // Every failure lands in the error panel (#error), not only in the console.
@@ -520,7 +520,7 @@ try {
   $("python-version").textContent = pyodide.runPython("import sys; sys.version.split()[0]");
   $("package-version").textContent = version;
   $("startup-seconds").textContent = `${seconds.toFixed(2)} s`;
-  api = pyodide.pyimport("schemalog.demo");
+  api = pyodide.pyimport("schemalog.browser.demo");
   window.schemalog = { pyodide, py };
   $("status").textContent = "ready";
   $("status").dataset.state = "ready";

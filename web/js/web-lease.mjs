@@ -1,7 +1,7 @@
 // Lease lock across the tabs of one origin: the Web Locks API holds the lock,
 // an IndexedDB counter (database "schemalog-leases") hands out the fencing
 // tokens, incremented inside the lock so two holders never share a token.
-// Behind pkg/schemalog/lease_browser.py.
+// Behind pkg/schemalog/browser/lease.py.
 //
 // Web Locks release a lock when its tab closes or crashes, so a dead holder
 // frees the resource at once; a live holder that stops renewing is taken over

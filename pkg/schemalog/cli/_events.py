@@ -13,13 +13,13 @@ from collections.abc import Iterator
 
 from schemalog.cli.output import UsageError
 from schemalog.errors import ChainBroken, DecodeError
-from schemalog.events import Event
-from schemalog.store.events import StoreEvents
+from schemalog.log.store.events import StoreEvents
+from schemalog.model.events import Event
 
 
 class _LogEvents(StoreEvents):
     def __init__(self, path: str) -> None:
-        from schemalog.store.ndjson import NdjsonStore
+        from schemalog.log.store.ndjson import NdjsonStore
 
         super().__init__(NdjsonStore.open(path, readonly=True, verify=False))
         self.path = path

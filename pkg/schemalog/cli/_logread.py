@@ -11,8 +11,8 @@ from schemalog.cli.output import UsageError
 def replay_log(path: str) -> Any:
     """The ``ReplayReport`` of the whole log at ``path``; a log that does not replay
     cleanly (corrupt record, broken chain, rejected event) is a usage error (exit 2)."""
-    from schemalog.replay import replay
-    from schemalog.store.ndjson import NdjsonStore
+    from schemalog.log.replay import replay
+    from schemalog.log.store.ndjson import NdjsonStore
 
     if not os.path.exists(path):
         raise UsageError(f"{path}: no such log")
@@ -28,7 +28,7 @@ def replay_log(path: str) -> Any:
 
 
 def open_db(path: str, *, must_exist: bool) -> Any:
-    from schemalog.backends.kuzu_native import NativeKuzuBackend
+    from schemalog.kuzu.native import NativeKuzuBackend
 
     if must_exist and not os.path.exists(path):
         raise UsageError(f"{path}: no such database")

@@ -27,8 +27,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from schemalog.apply import DriftDetected, apply_log
     from schemalog.cli._logread import open_db, replay_log
+    from schemalog.kuzu.apply import DriftDetected, apply_log
 
     report = replay_log(args.log)
     backend = open_db(args.db, must_exist=False)

@@ -18,7 +18,7 @@ from schemalog.cli.output import UsageError, print_json, print_table
 
 
 def register(subparsers: Any) -> None:
-    from schemalog.compat import LEVELS, MODES, RULES
+    from schemalog.analysis.compat import LEVELS, MODES, RULES
 
     p = subparsers.add_parser(
         "compat",
@@ -57,8 +57,8 @@ def register(subparsers: Any) -> None:
 
 def _positions(path: str, specs: list[str]) -> list[Any]:
     """Versions for the specs; ``head`` stays None unless something else needs a pass."""
+    from schemalog.analysis.versions import Version, parse_spec, resolve
     from schemalog.cli._events import read_events
-    from schemalog.versions import Version, parse_spec, resolve
 
     parsed = [parse_spec(s) for s in specs]
     if all(s.kind in ("position", "head") for s in parsed):
@@ -67,8 +67,8 @@ def _positions(path: str, specs: list[str]) -> list[Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from schemalog.analysis.compat import RULES, check_history, check_pair, is_transitive
     from schemalog.cli._events import read_events
-    from schemalog.compat import RULES, check_history, check_pair, is_transitive
 
     if args.rules:
         rows = [(r.id, r.category, "+".join(sorted(r.breaks)), r.summary) for r in RULES.values()]

@@ -23,9 +23,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from schemalog.apply import read_record
-    from schemalog.catalog_model import drift, repair_ddl
     from schemalog.cli._logread import open_db, replay_log
+    from schemalog.kuzu.apply import read_record
+    from schemalog.kuzu.drift import drift, repair_ddl
 
     report = replay_log(args.log)
     backend = open_db(args.db, must_exist=True)

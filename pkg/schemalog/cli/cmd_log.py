@@ -18,7 +18,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from schemalog.store.ndjson import NdjsonStore
+    from schemalog.log.store.ndjson import NdjsonStore
 
     if args.limit < 1:
         raise UsageError("--limit must be 1 or more")

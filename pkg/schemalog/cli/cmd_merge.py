@@ -14,8 +14,8 @@ from typing import Any
 
 from schemalog.cli.output import UsageError, print_json, print_table
 from schemalog.errors import SchemalogError
-from schemalog.merge import STRATEGIES
-from schemalog.merge_records import merge_files
+from schemalog.history.merge import STRATEGIES
+from schemalog.history.merge_records import merge_files
 
 
 def register(subparsers: Any) -> None:

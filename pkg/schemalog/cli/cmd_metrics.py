@@ -9,7 +9,7 @@ from schemalog.cli.output import UsageError, print_json, print_table
 
 
 def register(subparsers: Any) -> None:
-    from schemalog.compat import LEVELS, MODES
+    from schemalog.analysis.compat import LEVELS, MODES
 
     p = subparsers.add_parser("metrics", help="schema evolution metrics over time windows")
     p.add_argument("log", metavar="LOG", help="an .ndjson file or a segment directory")
@@ -27,8 +27,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from schemalog.analysis.metrics import Metrics, compute_metrics, parse_window
     from schemalog.cli._events import read_events
-    from schemalog.metrics import Metrics, compute_metrics, parse_window
 
     if args.top < 0:
         raise UsageError("--top must be 0 or more")

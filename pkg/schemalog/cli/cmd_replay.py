@@ -91,10 +91,10 @@ class _Watched:
 
 
 def run(args: argparse.Namespace) -> int:
-    from schemalog.replay import DEFAULT_BATCH_EVENTS, replay
-    from schemalog.snapshot import replay_with_snapshots
-    from schemalog.store.ndjson import NdjsonStore
-    from schemalog.trace import Tracer
+    from schemalog.log.replay import DEFAULT_BATCH_EVENTS, replay
+    from schemalog.log.snapshot import replay_with_snapshots
+    from schemalog.log.store.ndjson import NdjsonStore
+    from schemalog.log.trace import Tracer
 
     if not os.path.exists(args.log):
         raise UsageError(f"{args.log}: no such log")

@@ -17,8 +17,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from schemalog.cli._logread import replay_log
-    from schemalog.ddl import ddl_for_state
-    from schemalog.schema import state_to_obj
+    from schemalog.kuzu.ddl import ddl_for_state
+    from schemalog.model.state_json import state_to_obj
 
     report = replay_log(args.log)
     ddl = ddl_for_state(report.state)

@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from schemalog.synth import write_log
+    from schemalog.synth.generator import write_log
 
     if args.events < 0:
         raise UsageError("--events must be 0 or more")
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _replicas(args: argparse.Namespace) -> int:
     """R logs sharing a 10% prefix, then concurrent, partly conflicting branches."""
-    from schemalog.synth_replicas import synth_replicas, write_replicas
+    from schemalog.synth.replicas import synth_replicas, write_replicas
 
     if not 1 <= args.replicas <= 64:
         raise UsageError("--replicas must be within 1..64")

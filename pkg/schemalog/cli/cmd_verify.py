@@ -17,7 +17,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from schemalog.store.verify import verify_log
+    from schemalog.log.store.verify import verify_log
 
     progress = Progress("verify", enabled=not args.json)
     report = verify_log(args.log, progress=progress.update)

@@ -1,0 +1,418 @@
+"""Conflicts between concurrent events of a merged set.
+
+Concurrency (and why it is cheap)
+    Two events are concurrent when neither is an ancestor of the other. Only
+    events touching one element can conflict, so events are indexed by element
+    key -- ``("t", table id)``, ``("p", table id, property id)``, ``("n", table
+    name)``, ``("pn", table id, property name)`` -- and pairs are only looked for
+    inside a key's group. Ancestry uses vector clocks over *lanes*: each origin's
+    events form a chain (each has the previous one as an ancestor), so an event
+    is (lane, position) and ``vc(x)[lane]`` = the highest position of that lane
+    among x's ancestors-or-self. Because a lane is a chain, y is an ancestor of x
+    iff ``vc(x)[lane(y)] >= pos(y)``. An origin that is not a chain (a forged or
+    unusual log) simply opens another lane: correct for any chain decomposition.
+    Events are visited in causal order, so an earlier group member y is never a
+    descendant of x; the concurrent ones of each lane are the members with
+    ``pos > vc(x)[lane]`` -- a suffix found by bisection (interval reasoning).
+    Cost: O(n log n + n*L + conflicting pairs) for L lanes (about the number of
+    origins); vector clocks are dropped once all children of an event are seen.
+    Merge events (resolutions) have no lane: nothing conflicts with them.
+
+Conflict kinds (stable ids)
+    ``rename-rename``           one table or property renamed to two names
+    ``rename-drop``             one side renames, the other drops (table or property)
+    ``rename-to-created-name``  a rename to a name the other side created
+                                (table name, or property name in one table)
+    ``name-clash``              two different tables (or properties of one table)
+                                renamed to the same name
+    ``property-add-mismatch``   a property added twice by name with different
+                                type or default
+    ``change-on-dropped``       any change to (or reference of) a table the other
+                                side dropped
+    ``create-create-mismatch``  two creations of one table name, different definitions
+    Two creations of one name with the SAME definition (or the same property
+    added twice identically) are no conflict: the later one in causal order is
+    a duplicate, an alias of the first (of several concurrent identical
+    creations, the earliest in causal order; duplicates.py finds the same
+    streaming). Replay skips it and applies every change
+    naming the duplicate's table/property ids to the first one's ids.
+
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from schemalog.encoding.codec import (
+    canonical_bytes,
+)
+from schemalog.history.ordering import causal_order
+from schemalog.model.events import (
+    AddConnection,
+    AddProperty,
+    CommentOnTable,
+    CreateNodeTable,
+    CreateRelTable,
+    DropConnection,
+    DropProperty,
+    DropTable,
+    Event,
+    Merge,
+    RenameProperty,
+    RenameTable,
+)
+from schemalog.model.names import catalog_key
+
+__all__ = ["Conflict", "Facts", "Spec", "find_conflicts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Two concurrent events touching one element incompatibly; ``first`` precedes in order."""
+
+    kind: str
+    element: str
+    first: Event
+    second: Event
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.first.id}:{self.second.id}"
+
+    @property
+    def ids(self) -> tuple[str, str]:
+        return (self.first.id, self.second.id)
+
+
+# ---------------------------------------------------------------- element keys
+
+Key = tuple[str, ...]
+
+
+def _fingerprint_node(c: CreateNodeTable) -> bytes:
+    props = tuple((p.name, p.type, p.default) for p in c.properties)
+    pk = [p.property_id for p in c.properties].index(c.primary_key)
+    return _canonical_shared(("NODE", props, pk), tuple(type(p[2]) for p in props))
+
+
+@lru_cache(maxsize=4096)
+def _canonical_shared(value: Any, default_types: tuple[type, ...]) -> bytes:
+    # Fingerprints repeat (same definitions across tables): one bytes object each.
+    # ``default_types`` is part of the cache key: 1 == True, yet they encode apart.
+    return canonical_bytes(value)
+
+
+# What an event touches, before aliasing: a small tuple per change kind, kept
+# per event by the record-level merge instead of the event (see _touches).
+Spec = tuple[Any, ...] | None
+
+
+def _spec(event: Event) -> Spec:
+    """The alias-independent facts ``_touches`` needs about ``event`` (None: touches nothing)."""
+    c = event.change
+    if isinstance(c, CreateNodeTable):
+        return ("N", catalog_key(c.name), _fingerprint_node(c), c.table_id)
+    if isinstance(c, CreateRelTable):
+        props = tuple((p.name, p.type, p.default) for p in c.properties)
+        conns = tuple((x.from_table_id, x.to_table_id) for x in c.connections)
+        return ("R", catalog_key(c.name), props, conns, c.multiplicity, c.table_id)
+    if isinstance(c, RenameTable):
+        return ("RT", c.table_id, catalog_key(c.new_name))
+    if isinstance(c, DropTable):
+        return ("DT", c.table_id)
+    if isinstance(c, AddProperty):
+        p = c.property
+        fp = _canonical_shared((p.type, p.default), (type(p.default),))
+        return ("AP", c.table_id, catalog_key(p.name), fp, p.property_id)
+    if isinstance(c, DropProperty):
+        return ("DP", c.table_id, c.property_id)
+    if isinstance(c, RenameProperty):
+        return ("RP", c.table_id, c.property_id, catalog_key(c.new_name))
+    if isinstance(c, AddConnection):
+        return ("C", c.table_id, c.connection.from_table_id, c.connection.to_table_id)
+    if isinstance(c, DropConnection):
+        return ("C", c.table_id)
+    if isinstance(c, CommentOnTable):
+        return ("CM", c.table_id)
+    return None
+
+
+def _touches(
+    spec: Spec, table: Callable[[str], str], prop: Callable[[str], str]
+) -> list[tuple[Key, str, Any]]:
+    """(element key, role, detail) for each element touched (ids aliased by table/prop)."""
+    if spec is None:
+        return []
+    tag = spec[0]
+    if tag == "N":
+        return [(("n", spec[1]), "create", (spec[2], spec[3]))]
+    if tag == "R":
+        _, name, props, conns, multiplicity, tid = spec
+        ends = sorted([table(f), table(t)] for f, t in conns)
+        fp = canonical_bytes(["REL", props, ends, multiplicity])
+        out: list[tuple[Key, str, Any]] = [(("n", name), "create", (fp, tid))]
+        ends_set = {t for pair in ends for t in pair}
+        out.extend((("t", t), "change", None) for t in sorted(ends_set))
+        return out
+    if tag == "RT":
+        tid, new = table(spec[1]), spec[2]
+        return [(("t", tid), "rename", new), (("n", new), "rename-to", tid)]
+    if tag == "DT":
+        return [(("t", table(spec[1])), "drop", None)]
+    if tag == "AP":
+        tid = table(spec[1])
+        return [
+            (("t", tid), "change", None),
+            (("pn", tid, spec[2]), "add", (spec[3], spec[4])),
+        ]
+    if tag == "DP":
+        tid = table(spec[1])
+        return [(("t", tid), "change", None), (("p", tid, prop(spec[2])), "drop", None)]
+    if tag == "RP":
+        tid, pid, new = table(spec[1]), prop(spec[2]), spec[3]
+        return [
+            (("t", tid), "change", None),
+            (("p", tid, pid), "rename", new),
+            (("pn", tid, new), "rename-to", pid),
+        ]
+    if tag == "C":
+        return [(("t", t), "change", None) for t in sorted({table(x) for x in spec[1:]})]
+    return [(("t", table(spec[1])), "change", None)]  # "CM"
+
+
+# (key type, role of the later event) -> roles of earlier events it may conflict with
+_RIVALS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("t", "rename"): ("rename", "drop"),
+    ("t", "drop"): ("rename", "change"),
+    ("t", "change"): ("drop",),
+    ("p", "rename"): ("rename", "drop"),
+    ("p", "drop"): ("rename",),
+    ("n", "create"): ("create", "rename-to"),
+    ("n", "rename-to"): ("create", "rename-to"),
+    ("pn", "add"): ("add", "rename-to"),
+    ("pn", "rename-to"): ("add", "rename-to"),
+}
+
+
+def _describe(key: Key) -> str:
+    if key[0] == "t":
+        return f"table {key[1]}"
+    if key[0] == "p":
+        return f"property {key[2]} of table {key[1]}"
+    if key[0] == "n":
+        return f"table name {key[1]!r}"
+    return f"property name {key[2]!r} of table {key[1]}"
+
+
+def _classify(key: Key, r1: str, d1: Any, r2: str, d2: Any) -> str | None:
+    """Conflict kind between an earlier (r1, d1) and a later (r2, d2) concurrent touch, if any."""
+    roles = {r1, r2}
+    if key[0] in ("t", "p"):
+        if r1 == r2 == "rename":
+            return "rename-rename" if d1 != d2 else None
+        if roles == {"rename", "drop"}:
+            return "rename-drop"
+        if roles == {"change", "drop"}:
+            return "change-on-dropped"
+        return None
+    if r1 == r2 == "rename-to":
+        return "name-clash" if d1 != d2 else None
+    if "rename-to" in roles:
+        return "rename-to-created-name"
+    if r1 == r2:  # create/create or add/add
+        if d1[0] == d2[0]:
+            return None  # identical definition: a duplicate, aliased by the caller
+        return "create-create-mismatch" if key[0] == "n" else "property-add-mismatch"
+    return None  # pragma: no cover - _RIVALS lists no other pairs
+
+
+@dataclass
+class _Analysis:
+    conflicts: list[Conflict]
+    table_alias: dict[str, str]
+    prop_alias: dict[str, str]
+    duplicates: dict[str, str]  # duplicate event id -> the creation it duplicates
+
+
+class _Group:
+    """Members of one (key, role) by lane: parallel sorted positions, handles, details, ranks.
+
+    A rank is the member's index in the causal order (handles need not be).
+    """
+
+    __slots__ = ("lanes",)
+
+    def __init__(self) -> None:
+        self.lanes: dict[int, tuple[array[int], array[int], list[Any], array[int]]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the analysis reads of each event, by handle (an int naming one event).
+
+    ``specs`` entries are released (set to None) once visited; ``event_at``
+    builds the full event of a handle, asked only for conflicting or duplicate
+    events.
+    """
+
+    ids: Sequence[str]
+    origins: Sequence[str]
+    parents: Sequence[tuple[str, ...]]
+    merges: frozenset[int] | set[int]  # handles of Merge events
+    specs: list[Spec]
+    event_at: Callable[[int], Event]
+
+
+def _facts(ordered: Sequence[Event]) -> Facts:
+    return Facts(
+        [e.id for e in ordered],
+        [e.origin for e in ordered],
+        [e.parents for e in ordered],
+        {i for i, e in enumerate(ordered) if isinstance(e.change, Merge)},
+        [_spec(e) for e in ordered],
+        ordered.__getitem__,
+    )
+
+
+def _analyze(ordered: Sequence[Event]) -> _Analysis:
+    """Find every conflicting concurrent pair in a causally ordered, closed set."""
+    return _analyze_facts(range(len(ordered)), _facts(ordered))
+
+
+def _analyze_facts(order: Iterable[int], facts: Facts) -> _Analysis:
+    """``_analyze`` over handles in causal order (see the module docstring for the method)."""
+    ids, parents_of, specs, merges = facts.ids, facts.parents, facts.specs, facts.merges
+    order = list(order) if not isinstance(order, Sequence) else order
+    children: dict[str, int] = {}
+    for h in order:
+        for p in parents_of[h]:
+            children[p] = children.get(p, 0) + 1
+    vcs: dict[str, list[int]] = {}
+    lane_len: list[int] = []
+    lane_of_origin: dict[str, int] = {}
+    index: dict[tuple[Key, str], _Group] = {}
+    result = _Analysis([], {}, {}, {})
+    seen_keys: set[str] = set()
+    table_alias, prop_alias = result.table_alias, result.prop_alias
+
+    def table(tid: str) -> str:
+        return table_alias.get(tid, tid)
+
+    def prop(pid: str) -> str:
+        return prop_alias.get(pid, pid)
+
+    for rank, h in enumerate(order):
+        xid = ids[h]
+        # vector clock of the parents: pointwise max
+        vc: list[int] = []
+        for p in parents_of[h]:
+            pv = vcs[p]
+            if not vc:
+                vc = list(pv)
+            else:
+                if len(pv) > len(vc):
+                    vc.extend([0] * (len(pv) - len(vc)))
+                for i, v in enumerate(pv):
+                    vc[i] = max(vc[i], v)
+            left = children[p] - 1
+            if left:
+                children[p] = left
+            else:
+                del children[p]
+                del vcs[p]
+        if h in merges:
+            if xid in children:
+                vcs[xid] = vc
+            continue
+        origin = facts.origins[h]
+        lane = lane_of_origin.get(origin)
+        if lane is None or (vc[lane] if lane < len(vc) else 0) != lane_len[lane]:
+            lane = len(lane_len)
+            lane_len.append(0)
+            lane_of_origin[origin] = lane
+        lane_len[lane] += 1
+        pos = lane_len[lane]
+        if len(vc) <= lane:
+            vc.extend([0] * (lane + 1 - len(vc)))
+        vc[lane] = pos
+        if xid in children:
+            vcs[xid] = vc
+        spec, specs[h] = specs[h], None
+        for key, role, detail in _touches(spec, table, prop):
+            same: tuple[int, int, Any] | None = None  # earliest concurrent identical creation
+            for rival in _RIVALS.get((key[0], role), ()):
+                group = index.get((key, rival))
+                if group is None:
+                    continue
+                for ylane, (positions, handles, details, ranks) in group.lanes.items():
+                    seen = vc[ylane] if ylane < len(vc) else 0
+                    for j in range(bisect_right(positions, seen), len(positions)):
+                        y = handles[j]
+                        if ids[y] == xid:
+                            continue
+                        ydetail = details[j]
+                        kind = _classify(key, rival, ydetail, role, detail)
+                        if kind is not None:
+                            conflict_key = f"{kind}:{ids[y]}:{xid}"
+                            if conflict_key not in seen_keys:
+                                seen_keys.add(conflict_key)
+                                conflict = Conflict(
+                                    kind,
+                                    _describe(key),
+                                    facts.event_at(y),
+                                    facts.event_at(h),
+                                )
+                                result.conflicts.append(conflict)
+                        elif (
+                            rival == role
+                            and role in ("create", "add")
+                            and (same is None or ranks[j] < same[0])
+                        ):
+                            same = (ranks[j], y, ydetail)
+            if same is not None:
+                _alias(result, ids[same[1]], same[2], xid, detail, role, facts, h)
+            group = index.get((key, role))
+            if group is None:
+                group = index[(key, role)] = _Group()
+            slot = group.lanes.get(lane)
+            if slot is None:
+                slot = group.lanes[lane] = (array("q"), array("q"), [], array("q"))
+            slot[0].append(pos)
+            slot[1].append(h)
+            slot[2].append(detail)
+            slot[3].append(rank)
+    return result
+
+
+def _alias(
+    result: _Analysis,
+    yid: str,
+    yd: Any,
+    xid: str,
+    xd: Any,
+    role: str,
+    facts: Facts,
+    x: int,
+) -> None:
+    if xid in result.duplicates:
+        return
+    if role == "create":
+        first = result.table_alias.get(yd[1], yd[1])
+        result.table_alias[xd[1]] = first
+        change = facts.event_at(x).change
+        assert isinstance(change, CreateNodeTable | CreateRelTable)
+        for i, p in enumerate(change.properties):
+            result.prop_alias[p.property_id] = f"{first}/p{i}"
+    else:
+        result.prop_alias[xd[1]] = result.prop_alias.get(yd[1], yd[1])
+    result.duplicates[xid] = yid
+
+
+def find_conflicts(events: Iterable[Event]) -> list[Conflict]:
+    """Every conflicting concurrent pair in a closed set of events, in a stable order."""
+    return _analyze(causal_order(events)).conflicts

@@ -1,0 +1,442 @@
+"""Concurrent duplicate creations of a log, found in one streaming pass.
+
+merge's rule (conflicts.py): two *concurrent* creations of one table name with
+the same definition, or one property name added twice identically to one
+table, are no conflict; the later one is a duplicate and an alias of the
+first. ``conflicts._analyze_facts`` decides it for a whole set at once and
+holds facts of every event. ``DuplicateScanner`` decides the same thing while
+visiting a log in its order, holding O(lanes x sync points + open creations):
+
+* Lanes, as in conflicts.py: each origin's events form a chain, so an event
+  is (lane, clock) and its vector clock ``vc[lane]`` = the highest clock of
+  that lane among its ancestors-or-self. The clock is the event's HLC packed
+  into one int (it increases along a chain: parents are strictly earlier).
+* A parent's vector clock is not kept per event. Along a lane it changes only
+  at *sync points* (events with a parent outside their lane), so the lane
+  keeps those points; any member's vector clock is the last sync point at or
+  before it, with its own lane entry set to its clock. Parent ids carry their
+  origin and HLC, so no id -> event map is needed.
+* Pruning, from time to time: the *watermark* W is the pointwise minimum of
+  the lanes' latest vector clocks, so every lane's latest event descends from
+  every event at or below W. Creations at or below W can no longer be
+  concurrent with a later event of an existing lane (it descends from its
+  lane's latest): they are dropped. So are sync points below W (but the last
+  one at or below it): a parent at or below W has a vector clock at most W,
+  and an event of an existing lane is at least W anyway, so W stands in for
+  it. A *new* lane (a new origin) must descend from everything pruned: its
+  vector clock must dominate W, computed without parents below W.
+
+Anything the streaming method cannot decide exactly -- an origin whose events
+are not a chain (a fork: a forged or unusual log), a new origin that does not
+descend from a pruned creation -- sets ``exact`` to False; the caller then runs
+``conflicts._analyze_facts`` over the whole log (O(events) memory, as merge).
+
+Parents that are not in the log (yet) are left out, as merge's analysis does
+for parents it cannot see.
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_right
+from collections.abc import Sequence
+from typing import Any
+
+from schemalog.encoding.fast_event import event_from_obj
+from schemalog.errors import InvalidEvent
+from schemalog.history.conflicts import Key, _classify, _spec, _touches
+from schemalog.model.events import AddProperty, CreateNodeTable, CreateRelTable, Event, Merge
+from schemalog.model.names import catalog_key
+from schemalog.model.parts import parse_event_id
+
+__all__ = ["DuplicateScanner", "packed_clock"]
+
+_LOGICAL = 1 << 53  # logical counters are < 2**53 (clock.py)
+_PRUNE_EVERY = 1024  # creations indexed between prunes (each holds its event)
+
+
+def packed_clock(event_id: str) -> tuple[str, int]:
+    """``(origin, wall_ms * 2**53 + logical)`` of an event id (InvalidEvent if it is not one)."""
+    origin, at, stamp = event_id.rpartition("@")
+    wall, dot, logical = stamp.partition(".")
+    if at and dot and wall.isdigit() and logical.isdigit():  # ids pass here unchecked: be cheap
+        return origin, int(wall) * _LOGICAL + int(logical)
+    parsed = parse_event_id(event_id)  # raises InvalidEvent naming what is wrong
+    return parsed.origin, parsed.wall_ms * _LOGICAL + parsed.logical
+
+
+# Change types the fast path of ``visit`` leaves to the general one.
+_SPECIAL = frozenset({CreateNodeTable, CreateRelTable, AddProperty, Merge})
+
+
+class _Lane:
+    """One origin's chain: its latest event and its sync points."""
+
+    __slots__ = ("last", "last_id", "sync_clocks", "sync_vcs", "vc")
+
+    def __init__(self) -> None:
+        self.last = 0  # clock of the lane's latest event
+        self.last_id = ""
+        self.vc: list[int] = []  # vector clock of the latest event
+        self.sync_clocks: list[int] = []  # clocks of the sync points, ascending
+        self.sync_vcs: list[list[int]] = []  # vector clock at each sync point
+
+
+class DuplicateScanner:
+    """Visit every event of a log in log order; then read ``duplicates`` and the aliases.
+
+    ``visit(event)`` takes a decoded event. A pre-pass over raw lines uses
+    ``visit_facts`` (ids only) for events that create nothing and
+    ``visit_creation`` for creations, whose full event (``source``: an Event or
+    its record line) is decoded only when a concurrent creation of the same
+    name exists.
+    """
+
+    def __init__(self) -> None:
+        self.duplicates: dict[str, str] = {}  # duplicate creation id -> the creation it duplicates
+        self.table_alias: dict[str, str] = {}
+        self.prop_alias: dict[str, str] = {}
+        self.exact = True
+        self._lane_of: dict[str, int] = {}
+        self._lanes: list[_Lane] = []
+        self._merge_vcs: dict[str, list[int]] = {}
+        # (element key, role) -> lane -> that lane's creations of the key, in log order
+        self._index: dict[tuple[Key, str], dict[int, _Slot]] = {}
+        self._position = 0
+        self._size = 0
+        self._next_prune = _PRUNE_EVERY
+        self._watermark: list[int] = []
+        self._stale_parent = False  # the event being placed has a parent below the watermark
+
+    # ------------------------------------------------ saved with a snapshot
+
+    def to_obj(self) -> dict[str, Any]:
+        """JSON-able state (clocks as decimal strings: they exceed JSON's safe integers)."""
+
+        def clocks(values: Sequence[int]) -> list[str]:
+            return [str(v) for v in values]
+
+        index = []
+        for (key, role), lanes in self._index.items():
+            for lane_no, slot in lanes.items():
+                index.append(
+                    {
+                        "key": list(key),
+                        "role": role,
+                        "lane": lane_no,
+                        "clocks": clocks(slot.clocks),
+                        "positions": list(slot.positions),
+                        "events": [e.event().to_obj() for e in slot.entries],
+                    }
+                )
+        return {
+            "aliases": {"prop": self.prop_alias, "table": self.table_alias},
+            "duplicates": self.duplicates,
+            "exact": self.exact,
+            "index": index,
+            "lanes": [
+                {
+                    "last": str(ln.last),
+                    "last_id": ln.last_id,
+                    "origin": origin,
+                    "sync_clocks": clocks(ln.sync_clocks),
+                    "sync_vcs": [clocks(v) for v in ln.sync_vcs],
+                    "vc": clocks(ln.vc),
+                }
+                for origin, ln in zip(self._lane_of, self._lanes, strict=True)
+            ],
+            "merge_vcs": {k: clocks(v) for k, v in self._merge_vcs.items()},
+            "next_prune": self._next_prune,
+            "position": self._position,
+            "watermark": clocks(self._watermark),
+        }
+
+    @classmethod
+    def from_obj(cls, obj: Any) -> DuplicateScanner:
+        """The scanner ``to_obj`` saved (KeyError, TypeError, ValueError, InvalidEvent if not)."""
+
+        def ints(values: Any) -> list[int]:
+            return [int(v) for v in values]
+
+        scanner = cls()
+        scanner.exact = bool(obj["exact"])
+        scanner.duplicates = dict(obj["duplicates"])
+        scanner.table_alias = dict(obj["aliases"]["table"])
+        scanner.prop_alias = dict(obj["aliases"]["prop"])
+        for item in obj["lanes"]:
+            lane = _Lane()
+            lane.last, lane.last_id, lane.vc = int(item["last"]), item["last_id"], ints(item["vc"])
+            lane.sync_clocks = ints(item["sync_clocks"])
+            lane.sync_vcs = [ints(v) for v in item["sync_vcs"]]
+            scanner._lane_of[item["origin"]] = len(scanner._lanes)
+            scanner._lanes.append(lane)
+        scanner._merge_vcs = {k: ints(v) for k, v in obj["merge_vcs"].items()}
+        for item in obj["index"]:
+            slot = _Slot()
+            slot.clocks = ints(item["clocks"])
+            slot.positions = [int(v) for v in item["positions"]]
+            for event_obj in item["events"]:
+                event = event_from_obj(event_obj)
+                slot.entries.append(_Entry(event.id, event))
+            group = scanner._index.setdefault((tuple(item["key"]), item["role"]), {})
+            group[int(item["lane"])] = slot
+            scanner._size += len(slot.clocks)
+        scanner._next_prune = int(obj["next_prune"])
+        scanner._position = int(obj["position"])
+        scanner._watermark = ints(obj["watermark"])
+        return scanner
+
+    def visit(self, event: Event) -> None:
+        """The next event of the log (log order)."""
+        c = event.change
+        if type(c) not in _SPECIAL and self.exact:
+            # The common case, inline: the origin's next event on its own chain.
+            lane_no = self._lane_of.get(event.origin)
+            if lane_no is not None:
+                lane = self._lanes[lane_no]
+                parents = event.parents
+                if len(parents) == 1 and parents[0] == lane.last_id:
+                    self._position += 1
+                    hlc = event.hlc
+                    clock = hlc.wall_ms * _LOGICAL + hlc.logical
+                    # only the own entry changes (sync points share the list: their
+                    # own entry is overwritten on lookup, see _vc_of_parents)
+                    lane.vc[lane_no] = clock
+                    lane.last, lane.last_id = clock, event.id
+                    return
+        hlc = event.hlc
+        clock = hlc.wall_ms * _LOGICAL + hlc.logical
+        if isinstance(c, CreateNodeTable | CreateRelTable):
+            self.visit_creation(event.id, event.origin, event.parents, c.name, None, event, clock)
+        elif isinstance(c, AddProperty):
+            name, table = c.property.name, c.table_id
+            self.visit_creation(event.id, event.origin, event.parents, name, table, event, clock)
+        else:
+            self._advance(event.id, event.origin, event.parents, isinstance(c, Merge), clock)
+
+    def visit_facts(
+        self, event_id: str, origin: str, parents: Sequence[str], merge: bool = False
+    ) -> None:
+        """The next event, which creates no table or property (a Merge: ``merge``)."""
+        self._advance(event_id, origin, parents, merge)
+
+    def visit_creation(
+        self,
+        event_id: str,
+        origin: str,
+        parents: Sequence[str],
+        name: str,
+        add_to: str | None,
+        source: Event | bytes,
+        clock: int | None = None,
+    ) -> None:
+        """The next event, a table creation (``add_to`` None) or a property added to ``add_to``.
+
+        ``clock``: the event's packed HLC if known (else read off its id)."""
+        at = self._advance(event_id, origin, parents, False, clock)
+        if at is None:
+            return
+        position, lane_no, clock, vc = at
+        if add_to is None:
+            group_key: tuple[Key, str] = (("n", catalog_key(name)), "create")
+        else:
+            table = self.table_alias.get(add_to, add_to)
+            group_key = (("pn", table, catalog_key(name)), "add")
+        lanes = self._index.get(group_key)
+        if lanes is None:
+            lanes = self._index[group_key] = {}
+        entry = _Entry(event_id, source)
+        if lanes:
+            self._match(entry, group_key, vc, lanes)
+        slot = lanes.get(lane_no)
+        if slot is None:
+            slot = lanes[lane_no] = _Slot()
+        slot.clocks.append(clock)
+        slot.positions.append(position)
+        slot.entries.append(entry)
+        self._size += 1
+        if self._size >= self._next_prune:
+            self._prune()
+
+    def _advance(
+        self,
+        event_id: str,
+        origin: str,
+        parents: Sequence[str],
+        merge: bool,
+        clock: int | None = None,
+    ) -> tuple[int, int, int, list[int]] | None:
+        """Place the next event on its lane: ``(position, lane, clock, vector clock)``."""
+        position = self._position
+        self._position += 1
+        if not self.exact:
+            return None
+        lane_no = self._lane_of.get(origin)
+        lane = self._lanes[lane_no] if lane_no is not None else None
+        own = lane is not None and len(parents) == 1 and parents[0] == lane.last_id
+        self._stale_parent = False
+        vc = lane.vc if own and lane is not None else self._vc_of_parents(parents)
+        if merge:  # no lane: nothing conflicts with a resolution; a copy (lane.vc changes)
+            self._merge_vcs[event_id] = list(vc)
+            return None
+        if clock is None:
+            _, clock = packed_clock(event_id)
+        if lane is None or lane_no is None:
+            if self._stale_parent or any(
+                v > (vc[i] if i < len(vc) else 0) for i, v in enumerate(self._watermark)
+            ):
+                self.exact = False  # a new origin, maybe concurrent with pruned creations
+                return None
+            lane_no = self._lane_of[origin] = len(self._lanes)
+            lane = _Lane()
+            self._lanes.append(lane)
+        elif not own and (
+            (vc[lane_no] if lane_no < len(vc) else 0) != lane.last
+            or (self._stale_parent and lane.last_id not in parents)
+        ):
+            self.exact = False  # the origin forked (or may have: W hides which)
+            return None
+        vc = list(vc)
+        if len(vc) <= lane_no:
+            vc.extend([0] * (lane_no + 1 - len(vc)))
+        vc[lane_no] = clock
+        if not own:  # the vector clock may change here: a sync point
+            lane.sync_clocks.append(clock)
+            lane.sync_vcs.append(vc)
+        lane.last, lane.last_id, lane.vc = clock, event_id, vc
+        return position, lane_no, clock, vc
+
+    def _vc_of_parents(self, parents: Sequence[str]) -> list[int]:
+        vc: list[int] = []
+        for p in parents:
+            pv = self._merge_vcs.get(p)
+            if pv is None:
+                origin, clock = packed_clock(p)
+                lane_no = self._lane_of.get(origin)
+                if lane_no is None:
+                    continue
+                lane = self._lanes[lane_no]
+                if clock > lane.last:
+                    continue  # not (yet) in the log
+                mark = self._watermark
+                if lane_no < len(mark) and clock <= mark[lane_no]:
+                    # Below the watermark (module doc: pruning): its vector clock is at
+                    # most the watermark, which an event of an existing lane dominates.
+                    self._stale_parent = True
+                    pv = mark
+                else:
+                    i = bisect_right(lane.sync_clocks, clock) - 1
+                    pv = list(lane.sync_vcs[i])  # a kept sync point is at or before it
+                    pv[lane_no] = clock
+            if len(pv) > len(vc):
+                vc.extend([0] * (len(pv) - len(vc)))
+            for i, v in enumerate(pv):
+                if v > vc[i]:
+                    vc[i] = v
+        return vc
+
+    def _match(
+        self, x: _Entry, group_key: tuple[Key, str], vc: list[int], lanes: dict[int, _Slot]
+    ) -> None:
+        """Alias ``x`` to the earliest concurrent identical creation (merge's ``_alias``)."""
+        key, role = group_key
+        best: tuple[int, _Entry] | None = None
+        for ylane, slot in lanes.items():
+            seen = vc[ylane] if ylane < len(vc) else 0
+            for j in range(bisect_right(slot.clocks, seen), len(slot.clocks)):
+                if best is not None and slot.positions[j] >= best[0]:
+                    break
+                y = slot.entries[j]
+                if _classify(key, role, self._detail(y), role, self._detail(x)) is None:
+                    best = (slot.positions[j], y)
+                    break
+        if best is None:
+            return
+        first, xd, yd = best[1], self._detail(x), self._detail(best[1])
+        if role == "create":
+            table = self.table_alias.get(yd[1], yd[1])
+            self.table_alias[xd[1]] = table
+            change = x.event().change
+            assert isinstance(change, CreateNodeTable | CreateRelTable)
+            for i, p in enumerate(change.properties):
+                self.prop_alias[p.property_id] = f"{table}/p{i}"
+        else:
+            self.prop_alias[xd[1]] = self.prop_alias.get(yd[1], yd[1])
+        self.duplicates[x.event_id] = first.event_id
+
+    def _detail(self, entry: _Entry) -> Any:
+        """The creation's detail as conflicts.py compares them (computed once, on demand)."""
+        if entry.detail is None:
+            table_alias, prop_alias = self.table_alias, self.prop_alias
+            try:
+                event = entry.event()
+            except (InvalidEvent, ValueError, TypeError, KeyError):
+                entry.detail = (object(), None)  # a damaged line is identical to nothing
+                return entry.detail
+            touches = _touches(
+                _spec(event),
+                lambda t: table_alias.get(t, t),
+                lambda p: prop_alias.get(p, p),
+            )
+            entry.detail = next(d for _, role, d in touches if role in ("create", "add"))
+        return entry.detail
+
+    def _prune(self) -> None:
+        """Drop creations every lane's latest event descends from (module doc)."""
+        lanes_now = self._lanes
+        mark = [
+            min(ln.vc[k] if k < len(ln.vc) else 0 for ln in lanes_now)
+            for k in range(len(lanes_now))
+        ]
+        self._watermark = mark
+        for k, lane in enumerate(lanes_now):  # keep the last sync point at or below the mark
+            cut = bisect_right(lane.sync_clocks, mark[k]) - 1
+            if cut > 0:
+                del lane.sync_clocks[:cut], lane.sync_vcs[:cut]
+        kept = 0
+        for group_key in list(self._index):
+            group = self._index[group_key]
+            for ylane in list(group):
+                slot = group[ylane]
+                cut = bisect_right(slot.clocks, mark[ylane])
+                if cut == len(slot.clocks):
+                    del group[ylane]
+                    continue
+                if cut:
+                    slot.drop(cut)
+                kept += len(slot.clocks)
+            if not group:
+                del self._index[group_key]
+        self._size = kept
+        self._next_prune = max(2 * kept, kept + _PRUNE_EVERY)
+
+
+class _Entry:
+    """One creation: its id and its event, or the record line to decode it from."""
+
+    __slots__ = ("detail", "event_id", "source")
+
+    def __init__(self, event_id: str, source: Event | bytes) -> None:
+        self.event_id = event_id
+        self.source = source
+        self.detail: Any = None
+
+    def event(self) -> Event:
+        """The creation event (InvalidEvent or ValueError if its line does not decode)."""
+        if isinstance(self.source, bytes):
+            self.source = event_from_obj(json.loads(self.source)["event"])
+        return self.source
+
+
+class _Slot:
+    """Creations of one (key, role) by one lane, in log order."""
+
+    __slots__ = ("clocks", "entries", "positions")
+
+    def __init__(self) -> None:
+        self.clocks: list[int] = []
+        self.positions: list[int] = []
+        self.entries: list[_Entry] = []
+
+    def drop(self, n: int) -> None:
+        del self.clocks[:n], self.positions[:n], self.entries[:n]

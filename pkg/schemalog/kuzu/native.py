@@ -1,0 +1,180 @@
+"""The native ``kuzu`` adapter of the backend port (CPython).
+
+The only module of the package that imports ``kuzu``, and only when a
+``NativeKuzuBackend`` is constructed. Kuzu 0.11.3 reports every failure as a
+``RuntimeError`` whose message starts with its family ("Binder exception: ...");
+those become ``BackendError`` carrying the statement and the message.
+
+``execute`` sends each statement with its own ``Connection.execute`` call
+between ``BEGIN TRANSACTION`` and ``COMMIT``: measured on 0.11.3 that is the
+fastest of the four ways (about 3.6 ms per node table against 5.1-5.7 ms for
+separate auto-commit calls or one ``"a; b; c"`` string) and it tells which
+statement failed. A Binder/Runtime error inside an explicit transaction makes
+Kuzu roll the whole transaction back and close it; a Parser error leaves it
+open; either way this adapter ends with no open transaction and nothing of the
+batch applied.
+
+Memory: every node table costs about 5.3 MB of resident memory and 1 MB of
+the buffer pool (a pool of N MB holds N-1 node tables, then "Buffer manager
+exception: Unable to allocate memory! ..."); rel tables cost almost nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from schemalog.kuzu.cypher import string_literal
+from schemalog.kuzu.port import (
+    BackendError,
+    Catalog,
+    NodeTableInfo,
+    PropertyInfo,
+    RelTableInfo,
+)
+
+__all__ = ["NativeKuzuBackend"]
+
+_NO_TRANSACTION = "No active transaction"
+
+
+class NativeKuzuBackend:
+    """A native Kuzu database, on disk (``path``) or in memory (``path=None``).
+
+    ``buffer_pool_size`` is in bytes; 0 lets Kuzu choose (80% of RAM).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        buffer_pool_size: int = 0,
+        read_only: bool = False,
+    ) -> None:
+        import kuzu
+
+        if type(buffer_pool_size) is not int or buffer_pool_size < 0:
+            raise ValueError(f"buffer_pool_size must be an int >= 0, got {buffer_pool_size!r}")
+        self.path = ":memory:" if path is None else os.fspath(path)
+        try:
+            self._db: Any = kuzu.Database(
+                self.path, buffer_pool_size=buffer_pool_size, read_only=read_only
+            )
+            self._conn: Any = kuzu.Connection(self._db)
+        except RuntimeError as exc:
+            raise BackendError(None, str(exc)) from exc
+        self._closed = False
+
+    # -- port -------------------------------------------------------------
+
+    def execute(self, statements: Sequence[str]) -> None:
+        if isinstance(statements, str):
+            raise TypeError("execute() takes a sequence of statements, not one string")
+        batch = list(statements)
+        if not batch:
+            return
+        self._raw("BEGIN TRANSACTION", None)
+        try:
+            for index, statement in enumerate(batch):
+                self._raw(statement, index)
+            self._raw("COMMIT", len(batch))
+        except BaseException:
+            self._rollback_quietly()
+            raise
+
+    def query(self, cypher: str) -> list[dict[str, Any]]:
+        return self._raw(cypher, None)
+
+    def catalog(self) -> Catalog:
+        nodes: list[NodeTableInfo] = []
+        rels: list[RelTableInfo] = []
+        for table in self.query("CALL show_tables() RETURN *"):
+            name, kind, comment = table["name"], table["type"], table["comment"] or ""
+            if "." in name:
+                raise BackendError(
+                    None,
+                    f"cannot introspect table {name!r}: Kuzu's table_info reads a '.' in its "
+                    "argument as database.table",
+                )
+            info = self.query(f"CALL table_info({string_literal(name)}) RETURN *")
+            properties = tuple(
+                PropertyInfo(
+                    row["name"],
+                    row["type"],
+                    _default(row["default expression"]),
+                )
+                for row in sorted(info, key=lambda r: r["property id"])
+            )
+            if kind == "NODE":
+                keys = [row["name"] for row in info if row.get("primary key") is True]
+                if len(keys) != 1:
+                    raise BackendError(None, f"node table {name!r} shows primary keys {keys}")
+                nodes.append(NodeTableInfo(name, properties, keys[0], comment))
+            elif kind == "REL":
+                pairs = self.query(f"CALL show_connection({string_literal(name)}) RETURN *")
+                connections = tuple(
+                    (p["source table name"], p["destination table name"]) for p in pairs
+                )
+                rels.append(RelTableInfo(name, connections, properties, None, comment))
+            else:
+                raise BackendError(None, f"table {name!r} has an unknown kind {kind!r}")
+        nodes.sort(key=lambda t: t.name)
+        rels.sort(key=lambda t: t.name)
+        return Catalog(tuple(nodes), tuple(rels))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # Kuzu wants every QueryResult closed (``_raw`` closes each one), then the
+        # Connection, then the Database; the references go too, so nothing native
+        # outlives the Database whatever order the garbage collector picks later.
+        conn, db = self._conn, self._db
+        self._conn = self._db = None
+        try:
+            conn.close()
+        finally:
+            db.close()
+
+    def __enter__(self) -> NativeKuzuBackend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- internals ----------------------------------------------------------
+
+    def _raw(self, statement: str, index: int | None) -> list[dict[str, Any]]:
+        if self._closed:
+            raise BackendError(statement, "the backend is closed", index)
+        try:
+            result = self._conn.execute(statement)
+        except RuntimeError as exc:
+            raise BackendError(statement, str(exc), index) from exc
+        results = result if isinstance(result, list) else [result]
+        try:
+            last = results[-1]
+            columns = last.get_column_names()
+            rows: list[dict[str, Any]] = []
+            while last.has_next():
+                rows.append(dict(zip(columns, last.get_next(), strict=True)))
+            return rows
+        finally:
+            for r in results:
+                r.close()
+
+    def _rollback_quietly(self) -> None:
+        try:
+            result = self._conn.execute("ROLLBACK")
+        except RuntimeError as exc:
+            if _NO_TRANSACTION not in str(exc):
+                raise BackendError("ROLLBACK", str(exc)) from exc
+        else:
+            for r in result if isinstance(result, list) else [result]:
+                r.close()
+
+
+def _default(shown: str) -> str | None:
+    # Kuzu prints no default (and DEFAULT NULL) as "NULL", and a SERIAL's as "".
+    return None if shown in ("NULL", "") else shown

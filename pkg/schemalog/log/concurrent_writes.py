@@ -1,0 +1,224 @@
+"""Writing on the view a writer has seen: concurrent appends, their conflicts, Merge events.
+
+A writer (a ``SchemaLog`` handle, a browser tab's ``Workspace``) keeps a
+*view*: the replay of the log as far as it has read it (a ``ReplayReport``).
+A change is made against that view -- the names the person saw, the heads the
+writer had -- and stamped with the view's DAG heads as parents. The view may
+be stale: another tab appended and this one has not yet processed the
+BroadcastChannel news, or the writer was offline. Nothing is rebased: the
+event says truthfully what its writer had seen.
+
+``append_on_view(store, view, events, strategy)``
+
+1. Fast path: the log has not moved since the view (``expected`` = the view's
+   head); one event is appended as it is, nothing else to do.
+2. Otherwise the records after the view are events the writer did not see;
+   the new events are concurrent with every one of them (their parents lie
+   inside the view, so none of the unseen ones is an ancestor). The project's
+   merge machinery (``merge.merge_events``: union, causal order,
+   ``conflicts.find_conflicts``' analysis, the strategy's choice,
+   ``merge.resolution_event``) runs over the log plus the new events; the
+   conflicts that involve a new event are this write's, and the resolution
+   events it creates for them (strategy ``reject``: none, the conflict stays
+   open for a person to decide with ``resolve``) are appended in the SAME
+   batch as the events, at the log's current head, with the writer's fencing
+   token. A log therefore never holds a conflicting write without the
+   resolution the writer's strategy gives it. If yet another writer appended
+   in between, the analysis runs again on the longer log (bounded attempts).
+
+The result is a ``Written`` value: the events, how many unseen records they
+met, the conflicts (as ``merge.ConflictReport``) and the resolution events.
+
+Cost: the fast path is one append. A write on a stale view reads and decodes
+the whole log once (merge needs the closed parent DAG for concurrency and
+duplicate aliases); such writes are the rare case, and browser logs are small.
+
+Replaying after such writes: a Merge record can make an event *before* it a
+loser, so a view cannot simply resume past it; ``catch_up`` resumes, and
+replays the whole log when the new records hold a Merge event (the same rule
+as snapshots: ``snapshot.replay_with_snapshots``).
+
+``log_conflicts(events)`` lists every conflict of a log and how it stands
+(winner and resolution event, or unresolved): ``merge_events`` with
+``reject`` resolves nothing and reports the log's own resolutions.
+``resolve(store, conflict_key, winner)`` records a person's decision as the
+deterministic Merge event of that conflict and winner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from schemalog.encoding.codec import Record
+from schemalog.errors import SchemalogError
+from schemalog.history.merge import (
+    STRATEGIES,
+    ConflictReport,
+    Strategy,
+    merge_events,
+    resolution_event,
+)
+from schemalog.log.effective import MERGE_MARK
+from schemalog.log.replay import ReplayReport, replay, resume
+from schemalog.log.store.errors import AppendConflict
+from schemalog.log.store.port import EventStore, Head
+from schemalog.model.events import Event
+
+__all__ = [
+    "ConcurrentWriteFailed",
+    "UnknownConflict",
+    "Written",
+    "append_on_view",
+    "catch_up",
+    "check_strategy",
+    "log_conflicts",
+    "resolve",
+]
+
+ATTEMPTS = 8
+
+
+class ConcurrentWriteFailed(SchemalogError):
+    """Other writers kept appending while this write analysed the log, ``attempts`` times."""
+
+    def __init__(self, event_ids: Sequence[str], attempts: int, last: AppendConflict) -> None:
+        self.event_ids = tuple(event_ids)
+        self.attempts = attempts
+        super().__init__(
+            f"could not append {', '.join(self.event_ids)}: the log moved under each of "
+            f"{attempts} attempts (last: {last})"
+        )
+
+
+class UnknownConflict(SchemalogError):
+    """``resolve`` named a conflict key the log does not have."""
+
+    def __init__(self, key: str, known: Sequence[str]) -> None:
+        self.key = key
+        self.known = tuple(known)
+        shown = ", ".join(self.known[:5]) or "none"
+        super().__init__(f"no conflict {key!r} in the log (its conflicts: {shown})")
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What one write did: its events, the unseen records it met, conflicts, resolutions."""
+
+    events: tuple[Event, ...]
+    unseen: int  # records appended by others after the writer's view
+    conflicts: tuple[ConflictReport, ...]  # conflicts involving these events
+    resolutions: tuple[Event, ...]  # Merge events appended with them
+    head: Head
+
+    @property
+    def concurrent(self) -> bool:
+        return self.unseen > 0
+
+    def to_obj(self) -> dict[str, Any]:
+        return {
+            "events": [e.id for e in self.events],
+            "unseen": self.unseen,
+            "conflicts": [c.to_obj() for c in self.conflicts],
+            "resolutions": [e.id for e in self.resolutions],
+            "position": self.head.position,
+        }
+
+
+def check_strategy(strategy: Strategy) -> Strategy:
+    """``strategy`` if it is one of merge's names or a callable; ValueError naming it if not."""
+    if not callable(strategy) and strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES} or a callable, not {strategy!r}")
+    return strategy
+
+
+def _records(store: EventStore) -> list[Record]:
+    out: list[Record] = []
+    cursor: str | None = None
+    while True:
+        page = store.read(cursor, 1000)
+        if not page.records:
+            return out
+        out.extend(page.records)
+        cursor = page.cursor
+
+
+def append_on_view(
+    store: EventStore,
+    view: ReplayReport,
+    events: Sequence[Event],
+    strategy: Strategy = "reject",
+    *,
+    fencing_token: int | None = None,
+    attempts: int = ATTEMPTS,
+) -> Written:
+    """Append ``events`` (stamped on ``view``'s heads) and resolve what they conflict with."""
+    if not events:
+        raise ValueError("append_on_view needs at least one event")
+    mine = {e.id for e in events}
+    if len(events) == 1:
+        try:
+            head = store.append(list(events), expected=view.head, fencing_token=fencing_token)
+            return Written(tuple(events), 0, (), (), head)
+        except AppendConflict:
+            pass  # the log moved since the view: a concurrent write
+    last: AppendConflict | None = None
+    for _ in range(attempts):
+        records = _records(store)
+        expected = records[-1].checksum if records else None
+        logged = [r.event for r in records]
+        result = merge_events([logged, events], strategy)
+        conflicts = tuple(r for r in result.conflicts if mine.intersection(r.conflict.ids))
+        added = tuple(e for e in result.added if mine.intersection(e.parents))
+        try:
+            head = store.append([*events, *added], expected=expected, fencing_token=fencing_token)
+        except AppendConflict as exc:
+            last = exc
+            continue
+        return Written(tuple(events), len(records) - view.position, conflicts, added, head)
+    assert last is not None
+    raise ConcurrentWriteFailed([e.id for e in events], attempts, last)
+
+
+def catch_up(store: EventStore, view: ReplayReport) -> ReplayReport:
+    """The view moved to the log's head: resumed, or replayed whole past a new Merge record."""
+    report = resume(store, view)
+    if report.stopped is None and report.position > view.position:
+        for chunk in store.iter_raw(view.position):
+            if any(MERGE_MARK in line for line in chunk.lines):
+                return replay(store)
+    return report
+
+
+def log_conflicts(events: Iterable[Event]) -> tuple[ConflictReport, ...]:
+    """Every conflict of a log and how it stands (``winner`` None: unresolved)."""
+    return merge_events([events], "reject").conflicts
+
+
+def resolve(
+    store: EventStore,
+    conflict_key: str,
+    winner: str,
+    *,
+    fencing_token: int | None = None,
+    attempts: int = ATTEMPTS,
+) -> Event:
+    """Append the Merge event that decides ``conflict_key`` for ``winner`` (idempotent)."""
+    last: AppendConflict | None = None
+    for _ in range(attempts):
+        records = _records(store)
+        reports = log_conflicts(r.event for r in records)
+        found = [r for r in reports if r.conflict.key == conflict_key]
+        if not found:
+            raise UnknownConflict(conflict_key, [r.conflict.key for r in reports])
+        event = resolution_event(found[0].conflict, winner)
+        expected = records[-1].checksum if records else None
+        try:
+            store.append([event], expected=expected, fencing_token=fencing_token)
+        except AppendConflict as exc:
+            last = exc
+            continue
+        return event
+    assert last is not None
+    raise ConcurrentWriteFailed([conflict_key], attempts, last)

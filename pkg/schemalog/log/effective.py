@@ -1,0 +1,417 @@
+"""The effective event stream of a log: what every reader of a log applies, one definition.
+
+A merged log (``merge.merge_events`` / ``schemalog merge``) records each
+conflict's resolution as a Merge event that comes *after* the events it
+decides, and leaves identical concurrent creations as they are. Replaying it
+record by record with ``schema.apply`` would apply the losers and trip over
+the duplicates. The effective stream is the log as ``merge.replay_merged``
+replays it:
+
+* a **loser** of an effective resolution is not applied (kind ``"loser"``);
+* a **duplicate** creation (the later of two concurrent creations of one name
+  with the same definition, or of one property added twice identically) is
+  not applied (kind ``"duplicate"``), and every later change naming the
+  duplicate's table/property ids is applied to the first creation's ids;
+* everything else is applied as it is (descendants of losers included: they
+  stay if they still apply).
+
+``EffectivePlan`` is what a pre-pass knows of a log: its losers. A loser can
+come before the resolution that names it, so losers need the whole log first;
+the pre-pass decodes only lines that contain the bytes ``"kind":"merge"`` (the
+canonical encoding writes every change kind exactly so, and a string value
+cannot contain those bytes unescaped), so it costs one scan of the raw lines.
+For a conflict key named by several resolutions the last in log order counts
+-- the rule of ``merge._effective_resolutions`` (a merged log is in causal
+order; any log appended by writers that see their parents is a topological
+order, where "last" is log order).
+
+``plan.stream()`` gives an ``EffectiveStream`` for one pass over the log:
+``stream.step(event)`` maps each decoded event, in log order, to ``(event to
+apply, None)`` or ``(None, (kind, reason))``. Whether an event is a duplicate
+depends only on the events before it, so the stream finds duplicates as it
+goes (duplicates.py: merge's rule, streamed in O(lanes x sync points + open
+creations) memory). A pass that starts later than position 0 (a resume, a
+snapshot) first ``warm``s the stream with the raw lines before its start. If
+the streaming method cannot decide (duplicates.py says when: forged or unusual
+logs), the stream re-reads the whole log with merge's own analysis
+(``conflicts._analyze_facts``, O(events) memory) when it was given a way to
+re-read it, and otherwise goes on without finding further duplicates
+(``stream.inexact``).
+
+Records that do not decode are not visited; the replay reports them by its own
+policy. (Raw lines before a later start are read for their ids unverified.)
+
+One-shot sources (a generator of chunks or events) cannot be read twice:
+without an explicit ``plan`` they replay with the empty plan (plain record by
+record semantics). Merged-log semantics need a store, a list, or a plan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import compress, repeat
+from typing import cast
+
+from schemalog.encoding.codec import Record, decode_record
+from schemalog.errors import InvalidEvent
+from schemalog.history.conflicts import Facts, _analyze_facts, _spec
+from schemalog.history.duplicates import DuplicateScanner
+from schemalog.history.merge import Plan, effective_event
+from schemalog.log.store.errors import RecordTooLarge
+from schemalog.log.store.port import RawChunk
+from schemalog.model.events import CreateNodeTable, CreateRelTable, Event, Merge, Resolution
+
+__all__ = [
+    "DUPLICATE",
+    "EMPTY_PLAN",
+    "LOSER",
+    "EffectivePlan",
+    "EffectiveStream",
+    "effective_events",
+    "events_of_chunks",
+    "lines_of_chunks",
+    "plan_of_chunks",
+    "plan_of_events",
+]
+
+LOSER = "loser"
+DUPLICATE = "duplicate"
+_KIND_KEY = b'"kind":"'
+MERGE_MARK = _MERGE_KIND = b'"kind":"merge"'
+_CREATE_KINDS = (
+    b'"kind":"create_node_table"',
+    b'"kind":"create_rel_table"',
+    b'"kind":"add_property"',
+)
+
+
+@dataclass(frozen=True)
+class EffectivePlan:
+    """What a pre-pass knows of one log's effective stream (module doc).
+
+    ``plan``: the losers, and duplicates with their aliases when they are known
+    up front (otherwise empty). ``scan``: a stream finds duplicates as it goes.
+    """
+
+    plan: Plan
+    scan: bool = True
+
+    @property
+    def merged(self) -> bool:
+        """The pre-pass found resolutions or duplicates (a stream may find duplicates later)."""
+        return bool(self.plan.losers or self.plan.duplicates)
+
+    def stream(
+        self,
+        reread: Callable[[], Iterable[Event]] | None = None,
+        scanner: DuplicateScanner | None = None,
+    ) -> EffectiveStream:
+        """A stream for one pass; ``reread`` re-reads every event if scanning cannot decide;
+        ``scanner``: the scan of the records before a later start (a snapshot's), taken over."""
+        return EffectiveStream(self, reread, scanner)
+
+
+EMPTY_PLAN = EffectivePlan(Plan({}, {}, {}, {}), scan=False)
+
+
+class EffectiveStream:
+    """One pass over a log's effective stream, in log order (module doc).
+
+    ``duplicates``, ``table_alias`` and ``prop_alias`` are live dicts: a hot
+    loop may hold them and test them as the pass goes.
+    """
+
+    def __init__(
+        self,
+        plan: EffectivePlan,
+        reread: Callable[[], Iterable[Event]] | None = None,
+        scanner: DuplicateScanner | None = None,
+    ) -> None:
+        self.losers = plan.plan.losers
+        self.inexact = False
+        self._reread = reread
+        self.duplicates: dict[str, str] = dict(plan.plan.duplicates)
+        self.table_alias: dict[str, str] = dict(plan.plan.table_alias)
+        self.prop_alias: dict[str, str] = dict(plan.plan.prop_alias)
+        self.scanner: DuplicateScanner | None = None
+        self.warmed = False  # the scanner has seen the records before this pass's start
+        if plan.scan and scanner is not None:
+            self.scanner, self.warmed = scanner, True
+            self.duplicates = scanner.duplicates
+            self.table_alias = scanner.table_alias
+            self.prop_alias = scanner.prop_alias
+        elif plan.scan:
+            scanner = self.scanner = DuplicateScanner()
+            scanner.duplicates = self.duplicates
+            scanner.table_alias = self.table_alias
+            scanner.prop_alias = self.prop_alias
+        self._view = Plan(self.losers, self.duplicates, self.table_alias, self.prop_alias)
+
+    @property
+    def merged(self) -> bool:
+        """Resolutions in the log, or duplicates found so far."""
+        return bool(self.losers or self.duplicates)
+
+    def visit(self, event: Event) -> None:
+        """Take the next decoded event of the log into account (exactly once each)."""
+        scanner = self.scanner
+        if scanner is not None:
+            scanner.visit(event)
+            if not scanner.exact:
+                self._fall_back()
+
+    def skip(self, event_id: str) -> tuple[str, str] | None:
+        """``(kind, reason)`` when the stream leaves a visited event out."""
+        if event_id in self.losers:
+            return LOSER, f"loser of {self.losers[event_id]}"
+        if event_id in self.duplicates:
+            return DUPLICATE, f"duplicate of {self.duplicates[event_id]}"
+        return None
+
+    def effective(self, event: Event) -> Event:
+        """``event`` with aliased ids (call only for events ``skip`` keeps)."""
+        if not (self.table_alias or self.prop_alias):
+            return event
+        out = effective_event(event, self._view)
+        assert out is not None
+        return out
+
+    def step(self, event: Event) -> tuple[Event | None, tuple[str, str] | None]:
+        """Visit ``event``; ``(event to apply, None)`` or ``(None, (kind, reason))``."""
+        self.visit(event)
+        why = self.skip(event.id)
+        if why is not None:
+            return None, why
+        return self.effective(event), None
+
+    def warm(self, lines: Iterable[bytes]) -> None:
+        """Visit the raw record lines before a pass's start (read unverified; module doc)."""
+        scanner = self.scanner
+        if scanner is None:
+            return
+        for line in lines:
+            _visit_line(scanner, line)
+            if not scanner.exact:
+                self._fall_back()
+                return
+
+    def lost_history(self) -> None:
+        """Events before this pass's start cannot be visited: decide without them."""
+        if self.scanner is not None:
+            self._fall_back()
+
+    def _fall_back(self) -> None:
+        """The streaming method cannot decide: merge's analysis over the whole log."""
+        self.scanner = None
+        if self._reread is None:
+            self.inexact = True
+            return
+        duplicates, table_alias, prop_alias = _duplicates(self._reread())
+        for live, exact in (
+            (self.duplicates, duplicates),
+            (self.table_alias, table_alias),
+            (self.prop_alias, prop_alias),
+        ):
+            live.clear()
+            live.update(exact)
+
+
+_NO_EVENT = cast(Event, None)  # conflicts found on the way are discarded: no events for them
+
+
+def _duplicates(
+    events: Iterable[Event],
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """merge's duplicate analysis over a whole log in its order (the fallback; module doc)."""
+    ids: list[str] = []
+    origins: list[str] = []
+    parents: list[tuple[str, ...]] = []
+    merges: set[int] = set()
+    specs: list[tuple[object, ...] | None] = []
+    creations: dict[int, Event] = {}  # the only events the analysis rebuilds (merge._alias)
+    known: set[str] = set()
+    for h, event in enumerate(events):
+        ids.append(event.id)
+        origins.append(event.origin)
+        # a parent that did not decode is not in the set: leave it out (merge needs closure)
+        ps = event.parents
+        parents.append(ps if all(p in known for p in ps) else tuple(p for p in ps if p in known))
+        known.add(event.id)
+        if isinstance(event.change, Merge):
+            merges.add(h)
+        if isinstance(event.change, CreateNodeTable | CreateRelTable):
+            creations[h] = event
+        specs.append(_spec(event))
+    del known
+
+    def event_at(h: int) -> Event:
+        return creations.get(h, _NO_EVENT)
+
+    facts = Facts(ids, origins, parents, merges, specs, event_at)
+    analysis = _analyze_facts(range(len(ids)), facts)
+    return analysis.duplicates, analysis.table_alias, analysis.prop_alias
+
+
+def plan_of_events(events: Iterable[Event]) -> EffectivePlan:
+    """The plan of a log given as events in log order (losers; a stream finds duplicates).
+
+    A one-shot iterator cannot be read again by the pass that follows: it
+    gets the empty plan (module doc); pass a sequence.
+    """
+    if iter(events) is events:
+        return EMPTY_PLAN
+    raw_chunks = getattr(events, "raw_chunks", None)  # a store's view (store.events)
+    if callable(raw_chunks):
+        return plan_of_chunks(raw_chunks)
+    resolutions: dict[str, Resolution] = {}
+    for event in events:
+        if isinstance(event.change, Merge):
+            for r in event.change.resolutions:
+                resolutions[r.conflict_key] = r  # later in log order overrides
+    return EffectivePlan(Plan(_losers(resolutions), {}, {}, {}))
+
+
+def _losers(resolutions: dict[str, Resolution]) -> dict[str, str]:
+    """Loser id -> conflict key, as ``merge.resolution_plan`` names them."""
+    out: dict[str, str] = {}
+    for key, res in sorted(resolutions.items()):
+        for loser in res.losers:
+            out.setdefault(loser, key)
+    return out
+
+
+def _decoded(lines: Iterable[bytes]) -> Iterator[Event]:
+    for line in lines:
+        rec = decode_record(line, 0)
+        if type(rec) is Record:
+            yield rec.event
+
+
+def _all_lines(
+    read: Callable[[], Iterable[RawChunk]], containing: bytes | None = None
+) -> Iterator[bytes]:
+    """Every line of ``read()``'s chunks, or only those ``containing`` a marker.
+
+    The marker filter runs in C (``compress`` over ``map``): the pre-pass looks
+    at every line of the log and keeps a few.
+    """
+    it = iter(read())
+    try:
+        while True:
+            try:
+                lines = next(it).lines
+            except (StopIteration, RecordTooLarge):
+                return
+            if containing is None:
+                yield from lines
+            else:
+                yield from compress(lines, map(bytes.__contains__, lines, repeat(containing)))
+            # dropped before the next chunk is read: one chunk in memory, not two
+            del lines
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
+
+
+def plan_of_chunks(read: Callable[[], Iterable[RawChunk]]) -> EffectivePlan:
+    """The plan of a log whose raw chunks ``read()`` yields from position 0.
+
+    Decodes only the lines marked as Merge events (module doc). A record too
+    large for the chunk budget ends the pre-pass there (replay reports it).
+    """
+    resolutions: dict[str, Resolution] = {}
+    for line in _all_lines(read, containing=_MERGE_KIND):
+        rec = decode_record(line, 0)
+        if type(rec) is Record and isinstance(rec.event.change, Merge):
+            for r in rec.event.change.resolutions:
+                resolutions[r.conflict_key] = r  # later in log order overrides
+    return EffectivePlan(Plan(_losers(resolutions), {}, {}, {}))
+
+
+def events_of_chunks(read: Callable[[], Iterable[RawChunk]]) -> Callable[[], Iterator[Event]]:
+    """A re-reader of every decodable event of raw chunks (a stream's ``reread``)."""
+    return lambda: _decoded(_all_lines(read))
+
+
+def lines_of_chunks(read: Callable[[], Iterable[RawChunk]]) -> Iterator[bytes]:
+    """Every raw line of ``read()``'s chunks, up to a record too large for the budget."""
+    return _all_lines(read)
+
+
+def _visit_line(scanner: DuplicateScanner, line: bytes) -> None:
+    """Visit one raw record line: creations parsed, other events by their ids only."""
+    k = line.find(_KIND_KEY)  # the first "kind" of a canonical record is its change's
+    try:
+        if line.startswith(_MERGE_KIND, k):
+            rec = decode_record(line, 0)
+            if type(rec) is Record:
+                scanner.visit(rec.event)
+        elif k >= 0 and line.startswith(_CREATE_KINDS, k):
+            _visit_creation(scanner, line)
+        else:
+            facts = _line_facts(line)
+            if facts is not None:
+                scanner.visit_facts(*facts)
+    except (InvalidEvent, ValueError, TypeError, KeyError):
+        pass  # damaged: the replay reports this record by its own policy
+
+
+_ID_KEY, _ORIGIN_KEY, _PARENTS_KEY, _WORKSPACE_KEY = (
+    b',"id":"',
+    b'","origin":"',
+    b'","parents":[',
+    b'],"workspace":"',
+)
+
+
+def _line_facts(line: bytes) -> tuple[str, str, list[str]] | None:
+    """``(id, origin, parents)`` of a canonical record line, read off its tail (unverified).
+
+    Canonical JSON sorts the event's keys (``change`` < ``format`` < ``hlc`` <
+    ``id`` < ``origin`` < ``parents`` < ``workspace``) and escapes every quote
+    inside a string, so the last ``,"id":"`` of a line is the event's id key.
+    """
+    i = line.rfind(_ID_KEY)
+    if i < 0:
+        return None
+    j = line.find(_ORIGIN_KEY, i)
+    k = line.find(_PARENTS_KEY, j)
+    m = line.find(_WORKSPACE_KEY, k)
+    if j < 0 or k < 0 or m < 0:
+        return None
+    try:
+        event_id = line[i + len(_ID_KEY) : j].decode()
+        origin = line[j + len(_ORIGIN_KEY) : k].decode()
+        body = line[k + len(_PARENTS_KEY) : m]
+        parents = [p.decode() for p in body[1:-1].split(b'","')] if body else []
+    except UnicodeDecodeError:
+        return None
+    return event_id, origin, parents
+
+
+def _visit_creation(scanner: DuplicateScanner, line: bytes) -> None:
+    """A create/add record: its ids and name from the parsed JSON; its event only if needed."""
+    event = json.loads(line)["event"]
+    change = event["change"]
+    if change["kind"] == "add_property":
+        name, add_to = change["property"]["name"], change["table_id"]
+    else:
+        name, add_to = change["name"], None
+    if type(name) is not str or type(event["id"]) is not str:
+        raise TypeError("not an event")
+    scanner.visit_creation(event["id"], event["origin"], event["parents"], name, add_to, line)
+
+
+def effective_events(
+    events: Iterable[Event], plan: EffectivePlan | None = None
+) -> Iterator[tuple[Event, Event | None, tuple[str, str] | None]]:
+    """``(event, event to apply or None, skip (kind, reason) or None)`` in log order."""
+    p = plan if plan is not None else plan_of_events(events)
+    reread = (lambda: events) if iter(events) is not events else None
+    stream = p.stream(reread)
+    for event in events:
+        eff, why = stream.step(event)
+        yield event, eff, why

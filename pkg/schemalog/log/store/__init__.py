@@ -1,0 +1,47 @@
+"""The event store: port, errors and adapters (memory, NDJSON segment files)."""
+
+from schemalog.log.store.errors import (
+    AppendConflict,
+    BadCursor,
+    CorruptLog,
+    DuplicateEventId,
+    FencedOut,
+    RecordTooLarge,
+    StoreClosed,
+    StoreError,
+    StoreMissing,
+    StoreQuotaExceeded,
+    StoreReadOnly,
+)
+from schemalog.log.store.memory import MemoryStore
+from schemalog.log.store.ndjson import NdjsonStore
+from schemalog.log.store.port import (
+    DEFAULT_CHUNK_BYTES,
+    EventStore,
+    Head,
+    Page,
+    RawChunk,
+    Recovered,
+)
+
+__all__ = [
+    "DEFAULT_CHUNK_BYTES",
+    "AppendConflict",
+    "BadCursor",
+    "CorruptLog",
+    "DuplicateEventId",
+    "EventStore",
+    "FencedOut",
+    "Head",
+    "MemoryStore",
+    "NdjsonStore",
+    "Page",
+    "RawChunk",
+    "RecordTooLarge",
+    "Recovered",
+    "StoreClosed",
+    "StoreError",
+    "StoreMissing",
+    "StoreQuotaExceeded",
+    "StoreReadOnly",
+]

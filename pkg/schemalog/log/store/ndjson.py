@@ -1,0 +1,651 @@
+"""NDJSON file adapter: one ``.ndjson`` file, or a directory of segment files.
+
+Layout
+  * single file ``log.ndjson`` (what ``schemalog synth`` writes); never rolls over;
+  * directory ``log/`` holding ``00000000.ndjson``, ``00000001.ndjson``, ...; a
+    new segment starts when the current one holds ``segment_bytes`` or more.
+    The hash link runs on across segments.
+  Side files: ``<log>.fence`` / ``<dir>/fence`` (newest fencing token, replaced
+  atomically) and ``<log>.quarantine.ndjson`` / ``<dir>/quarantine.ndjson``.
+
+Open makes one pass over the bytes (1 MiB blocks) and keeps a sparse position
+index per segment: the number of complete lines, their end, the start of the
+last one, and a mark (line number, start offset) at the first line start at
+or after ``MARK_BYTES`` (64 KiB) past the previous mark: 16 bytes per 64 KiB,
+about 0.12 bytes per record for records of 500 bytes, whatever the record
+count. Line ``i`` is found by seeking to the nearest mark at or below it and
+counting newlines forward (one read of at most ``MARK_BYTES``); ``iter_raw``
+reads on from there and cuts chunks as lines arrive. Counting, marking and
+the framing check (record prefix, closing brace) run per block in C
+(``bytes.count``/``find``), not per line; a block that fails the framing
+check is walked line by line to name its first bad line. The last complete
+record is decoded in full and its hash link checked. Full verification of
+every record is ``schemalog.log.store.verify`` (``schemalog verify``), and every
+``read`` decodes and link-checks what it returns.
+
+Crash recovery: an append is one ``write`` of whole lines, then flush and
+``fsync``. A crash can leave a torn last line (no trailing newline). Open
+moves it to the quarantine file (a JSON line with the bytes in base64, its
+file, offset, position and reason; flushed and fsynced first) and only then
+truncates the log to the last newline; ``store.recovered`` reports it. A bad
+line that ends with a newline is not a torn write: open raises CorruptLog
+naming file, line and reason, and never truncates. ``verify=False`` skips the
+framing and tail checks (for tools that report, and replay with a skip
+policy); ``readonly=True`` never writes: a torn tail is left in place, hidden
+from reads, and reported with ``quarantine=None``.
+
+Other writers: before every operation the store stats the last segment and
+indexes complete lines that others appended; an append whose file grew under
+it raises AppendConflict. Mutual exclusion between processes is the lease
+lock's job (fencing tokens are checked here).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import re
+from array import array
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from schemalog.encoding.codec import DecodeFailure, decode_record
+from schemalog.log.store.base import LineStore, line_id, link_broken
+from schemalog.log.store.errors import (
+    AppendConflict,
+    CorruptLog,
+    RecordTooLarge,
+    StoreMissing,
+    StoreReadOnly,
+)
+from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, RawChunk, Recovered
+
+__all__ = ["DEFAULT_SEGMENT_BYTES", "NdjsonStore", "segment_paths", "side_paths"]
+
+DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+# Opening scans the file for line starts in blocks of this size: small, so that
+# opening a log costs little memory next to a replay's chunk budget.
+BLOCK_BYTES = 1024 * 1024
+# Byte distance between position-index marks. A lookup reads at most this much
+# before the line it wants; the index costs 16 bytes per this many log bytes.
+MARK_BYTES = 64 * 1024
+SEGMENT_RE = re.compile(r"[0-9]{8}\.ndjson\Z")
+_PREFIX = b'{"checksum":"sha256-v1:'
+_FRAMED_NL = b"}\n" + _PREFIX  # a newline between two framed lines
+
+
+@dataclass(slots=True)
+class _Segment:
+    """One file and its sparse position index (see the module docstring)."""
+
+    path: str
+    first: int  # position of its first record
+    count: int = 0  # complete lines
+    end: int = 0  # byte offset after the last complete line
+    last: int = 0  # start offset of the last complete line (0 when empty)
+    # marks: line ``mark_lines[k]`` starts at byte ``mark_offsets[k]``; the first
+    # mark is line 0 at byte 0, the next ones at the first line start at or
+    # after ``MARK_BYTES`` past the previous one
+    mark_lines: array[int] = field(default_factory=lambda: array("q", [0]))
+    mark_offsets: array[int] = field(default_factory=lambda: array("q", [0]))
+
+    def add_lines(self, sizes: list[int]) -> None:
+        """Index lines of these sizes (newline included) written at the end."""
+        end, count, last = self.end, self.count, self.last
+        next_mark = self.mark_offsets[-1] + MARK_BYTES
+        for size in sizes:
+            if end >= next_mark:
+                self.mark_lines.append(count)
+                self.mark_offsets.append(end)
+                next_mark = end + MARK_BYTES
+            last = end
+            end += size
+            count += 1
+        self.end, self.count, self.last = end, count, last
+
+    def nbytes(self) -> int:
+        return (len(self.mark_lines) + len(self.mark_offsets)) * 8
+
+
+@dataclass(slots=True)
+class _Scan:
+    tail: bytes = b""  # bytes after the last newline
+    bad_line: int = -1  # index in the segment of the first badly framed line
+    bad_reason: str = ""
+
+
+def segment_paths(path: str) -> list[str]:
+    """The segment files of a log, in order (one file for a single-file log)."""
+    if os.path.isdir(path):
+        names = sorted(n for n in os.listdir(path) if SEGMENT_RE.match(n))
+        for i, name in enumerate(names):
+            if name != f"{i:08d}.ndjson":
+                raise CorruptLog(os.path.join(path, name), 0, -1, f"segment {i:08d} is missing")
+        return [os.path.join(path, n) for n in names]
+    return [path]
+
+
+def side_paths(path: str) -> tuple[str, str]:
+    """(fence file, quarantine file) of the log at ``path``."""
+    if os.path.isdir(path):
+        return os.path.join(path, "fence"), os.path.join(path, "quarantine.ndjson")
+    stem = path[: -len(".ndjson")] if path.endswith(".ndjson") else path
+    return stem + ".fence", stem + ".quarantine.ndjson"
+
+
+def _scan(f: BinaryIO, seg: _Segment, check: bool) -> _Scan:
+    """Index the complete lines from ``seg.end`` on; return the tail and first bad line.
+
+    Per block: ``count`` of its newlines (each byte once, split at the marks),
+    one ``find`` per mark, one ``count`` for the framing check; no Python loop
+    over lines. A block is read from the start of its first line on (a seek
+    back over the previous block's unfinished line, not a concatenation).
+    """
+    result = _Scan()
+    base = seg.end  # file offset of buf[0], always a line start
+    line = seg.count  # line number of buf[0]
+    last = seg.last
+    mark_lines, mark_offsets = seg.mark_lines, seg.mark_offsets
+    next_mark = mark_offsets[-1] + MARK_BYTES
+    f.seek(base)
+    while True:
+        buf = f.read(BLOCK_BYTES)
+        if not buf:
+            break
+        nl = buf.rfind(b"\n")
+        while nl < 0:  # a line longer than a block
+            more = f.read(BLOCK_BYTES)
+            if not more:
+                break
+            k = more.rfind(b"\n")
+            if k >= 0:
+                nl = len(buf) + k
+            buf += more
+            del more
+        if nl < 0:
+            result.tail = buf
+            break
+        stop = nl + 1  # buf[:stop] holds whole lines
+        cur, cur_line = 0, line  # a line start in buf and its number
+        while True:
+            rel = next_mark - base
+            if rel > cur:
+                # the first line start at or after rel that begins a whole line
+                j = buf.find(b"\n", rel - 1, nl)
+                if j < 0:
+                    break
+                cur_line += buf.count(b"\n", cur, j + 1)
+                cur = j + 1
+            mark_lines.append(cur_line)
+            mark_offsets.append(base + cur)
+            next_mark = base + cur + MARK_BYTES
+        n = cur_line - line + buf.count(b"\n", cur, stop)
+        if check and not (
+            # every line starts with the prefix and ends with a brace
+            buf.startswith(_PREFIX)
+            and buf[nl - 1] == 0x7D
+            and buf.count(_FRAMED_NL, 0, stop) == n - 1
+        ):
+            i, result.bad_reason = _first_bad(buf, stop)
+            result.bad_line = line + i
+            return result
+        last = base + buf.rfind(b"\n", 0, nl) + 1
+        line += n
+        base += stop
+        if stop < len(buf):
+            f.seek(base)
+        del buf
+    seg.end, seg.count, seg.last = base, line, last
+    return result
+
+
+def _first_bad(buf: bytes, stop: int) -> tuple[int, str]:
+    """(index, reason) of the first badly framed line in ``buf[:stop]`` (whole lines)."""
+    start = i = 0
+    while start < stop:
+        j = buf.index(b"\n", start)
+        if not buf.startswith(_PREFIX, start) or j == start or buf[j - 1] != 0x7D:
+            return i, "empty line" if j == start else "not a record (bad framing or not canonical)"
+        start = j + 1
+        i += 1
+    raise AssertionError("the block check failed but every line is framed")
+
+
+def _fsync(f: BinaryIO) -> None:
+    f.flush()
+    with contextlib.suppress(OSError, AttributeError):  # file systems without fsync
+        os.fsync(f.fileno())
+
+
+class NdjsonStore(LineStore):
+    """An event log in NDJSON files; see the module docstring."""
+
+    def __init__(
+        self,
+        path: str,
+        directory: bool,
+        segment_bytes: int,
+        readonly: bool,
+        durable: bool = True,
+    ) -> None:
+        super().__init__()
+        self.durable = durable
+        self.path = path
+        self.name = path
+        self.directory = directory
+        self.segment_bytes = segment_bytes
+        self.readonly = readonly
+        self.fence_path, self.quarantine_path = side_paths(path)
+        self.recovered: Recovered | None = None
+        self._segments: list[_Segment] = []
+        self._firsts: list[int] = []
+        self._handles: dict[str, BinaryIO] = {}
+        self._hidden_tail = 0  # bytes of a torn tail left in place (read-only)
+
+    # ------------------------------------------------ opening
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = False,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        verify: bool = True,
+        readonly: bool = False,
+        durable: bool = True,
+    ) -> NdjsonStore:
+        """Open (or with ``create`` make) a log; ``durable=False`` skips fsync (tests)."""
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            if not create or readonly:
+                raise StoreMissing(path)
+            if path.endswith(".ndjson"):
+                with open(path, "xb"):
+                    pass
+            else:
+                os.makedirs(path)
+        store = cls(path, os.path.isdir(path), segment_bytes, readonly, durable)
+        store._load()
+        store._index(verify)
+        return store
+
+    def _load(self) -> None:
+        try:
+            with open(self.fence_path, encoding="ascii") as f:
+                text = f.read().strip()
+        except FileNotFoundError:
+            return
+        if not text.isdigit():
+            raise CorruptLog(self.fence_path, 1, -1, f"fencing token {text!r} is not an integer")
+        self._fence = int(text)
+
+    def _index(self, verify: bool) -> None:
+        paths = segment_paths(self.path)
+        first = 0
+        for i, seg_path in enumerate(paths):
+            seg = _Segment(seg_path, first)
+            with open(seg_path, "rb") as f:
+                scan = _scan(f, seg, verify)
+            if scan.bad_line >= 0:
+                line = scan.bad_line
+                raise CorruptLog(seg_path, line + 1, first + line, scan.bad_reason)
+            self._add_segment(seg)
+            if scan.tail:
+                if i != len(paths) - 1:
+                    raise CorruptLog(
+                        seg_path,
+                        seg.count + 1,
+                        first + seg.count,
+                        "segment ends without a newline but is not the last segment",
+                    )
+                self._recover(seg, scan.tail)
+            first += seg.count
+        if verify and self._count() > 0:
+            self._check_last()
+
+    def _add_segment(self, seg: _Segment) -> None:
+        self._segments.append(seg)
+        self._firsts.append(seg.first)
+
+    def _check_last(self) -> None:
+        n = self._count()
+        pos = n - 1
+        result = decode_record(self._line(pos), pos)
+        if isinstance(result, DecodeFailure):
+            where = f" ({result.field})" if result.field else ""
+            raise self._corrupt(pos, f"{result.reason}{where}")
+        prev = self._checksum_at(pos - 1) if pos > 0 else None
+        if result.prev != prev:
+            raise self._corrupt(pos, link_broken(result.prev, prev))
+
+    def _recover(self, seg: _Segment, tail: bytes) -> None:
+        position = seg.first + seg.count
+        decoded = decode_record(tail, position)
+        reason = f"torn last line: {len(tail)} bytes without a trailing newline"
+        if isinstance(decoded, DecodeFailure):
+            reason += f" ({decoded.reason})"
+        else:
+            reason += " (a complete record whose newline was lost)"
+        if self.readonly:
+            self._hidden_tail = len(tail)
+            self.recovered = Recovered(position, seg.path, seg.end, len(tail), reason, None)
+            return
+        entry = {
+            "bytes_b64": base64.b64encode(tail).decode("ascii"),
+            "nbytes": len(tail),
+            "offset": seg.end,
+            "path": seg.path,
+            "position": position,
+            "reason": reason,
+        }
+        with open(self.quarantine_path, "ab") as q:
+            q.write(json.dumps(entry, sort_keys=True).encode("utf-8") + b"\n")
+            _fsync(q)
+        with open(seg.path, "r+b") as f:
+            f.truncate(seg.end)
+            _fsync(f)
+        self.recovered = Recovered(
+            position, seg.path, seg.end, len(tail), reason, self.quarantine_path
+        )
+
+    # ------------------------------------------------ primitives
+
+    def _count(self) -> int:
+        if not self._segments:
+            return 0
+        last = self._segments[-1]
+        return last.first + last.count
+
+    def _handle(self, path: str) -> BinaryIO:
+        f = self._handles.get(path)
+        if f is None:
+            f = open(path, "rb")  # noqa: SIM115 - cached until close()
+            self._handles[path] = f
+        return f
+
+    def _segment_index(self, position: int) -> int:
+        return bisect_right(self._firsts, position) - 1
+
+    def _lines(self, start: int, stop: int) -> list[bytes]:
+        out: list[bytes] = []
+        pos = start
+        while pos < stop:
+            seg = self._segments[self._segment_index(pos)]
+            a = pos - seg.first
+            b = min(stop - seg.first, seg.count)
+            f = self._handle(seg.path)
+            offset = _line_start(f, seg, a)
+            f.seek(offset)
+            if b == seg.count:
+                out.extend(_read_lines(f, seg.end - offset))
+            else:
+                _read_count(f, b - a, seg.end - offset, out)
+            pos = seg.first + b
+        return out
+
+    def _locate(self, position: int) -> tuple[str, int]:
+        if not self._segments or position < 0:
+            return self.path, 0
+        seg = self._segments[self._segment_index(position)]
+        return seg.path, position - seg.first + 1
+
+    def _refresh(self) -> None:
+        if self._hidden_tail or not self._segments:
+            if self.directory and not self._segments:
+                self._pick_up_segments()
+            return
+        seg = self._segments[-1]
+        try:
+            size = os.stat(seg.path).st_size
+        except FileNotFoundError:
+            return
+        if size > seg.end:
+            f = self._handle(seg.path)
+            _scan(f, seg, False)  # a partial line of a writer in progress is left
+        if self.directory:
+            self._pick_up_segments()
+
+    def _pick_up_segments(self) -> None:
+        while True:
+            nxt = os.path.join(self.path, f"{len(self._segments):08d}.ndjson")
+            if not os.path.exists(nxt):
+                return
+            seg = _Segment(nxt, self._count())
+            with open(nxt, "rb") as f:
+                _scan(f, seg, False)
+            self._add_segment(seg)
+
+    def _write(self, lines: list[bytes]) -> None:
+        if self.readonly:
+            raise StoreReadOnly(self.path)
+        before = self._last_checksum()
+        if self.directory:
+            last = self._segments[-1] if self._segments else None
+            if last is None or (last.count > 0 and last.end >= self.segment_bytes):
+                seg_path = os.path.join(self.path, f"{len(self._segments):08d}.ndjson")
+                with open(seg_path, "xb"):
+                    pass
+                self._add_segment(_Segment(seg_path, self._count()))
+        elif not self._segments:
+            self._add_segment(_Segment(self.path, 0))
+        seg = self._segments[-1]
+        data = b"\n".join(lines) + b"\n"
+        with open(seg.path, "ab") as f:
+            if f.tell() != seg.end:
+                self._refresh()
+                raise AppendConflict(before, self._last_checksum())
+            f.write(data)
+            if self.durable:
+                _fsync(f)
+            else:
+                f.flush()
+        seg.add_lines([len(line) + 1 for line in lines])
+
+    def _save_fence(self, token: int) -> None:
+        if self.readonly:
+            raise StoreReadOnly(self.path)
+        tmp = self.fence_path + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(b"%d\n" % token)
+            _fsync(f)
+        os.replace(tmp, self.fence_path)
+
+    # ------------------------------------------------ raw reads (streaming replay)
+
+    def iter_raw(
+        self, start: int = 0, max_chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    ) -> Iterator[RawChunk]:
+        """Raw lines in chunks of at most ``max_chunk_bytes``, no decoding (``_raw_chunks``)."""
+        self._check_open()
+        self._refresh()
+        stop = self._count()
+        pos = max(start, 0)
+        if pos >= stop:
+            return
+        # records appended while the caller iterates are not visited
+        tip, tip_end = self._segments[-1], self._segments[-1].end
+        while pos < stop:
+            seg = self._segments[self._segment_index(pos)]
+            last = min(stop - seg.first, seg.count)
+            end = tip_end if seg is tip else seg.end
+            f = self._handle(seg.path)
+            offset = _line_start(f, seg, pos - seg.first)
+            yield from _raw_chunks(f, pos, offset, end, max_chunk_bytes)
+            pos = seg.first + last
+
+    def _unstored(self, names: set[bytes]) -> set[bytes]:
+        """``LineStore._unstored`` in one pass when a read per name would cost more.
+
+        Building the id index confirms every parent named more than once (a
+        fork has 2 children) by reading a candidate line: a random read here
+        is a seek to a mark and up to ``MARK_BYTES``, so many of them read the
+        log several times over; one sorted pass reads it once.
+        """
+        ids = self._ids
+        assert ids is not None
+        positions = sorted({pos for name in names for pos in ids.candidates(name)})
+        if not positions or len(positions) * MARK_BYTES < sum(s.end for s in self._segments):
+            return super()._unstored(names)
+        # a stored name is at one of its candidates; a missing one is no stored id
+        found: set[bytes] = set()
+        k = 0
+        for chunk in self.iter_raw(positions[0]):
+            stop = chunk.start + len(chunk.lines)
+            while k < len(positions) and positions[k] < stop:
+                found.add(line_id(chunk.lines[positions[k] - chunk.start]))
+                k += 1
+            if k == len(positions):
+                break
+        return names - found
+
+    # ------------------------------------------------ misc
+
+    def segments(self) -> list[tuple[str, int, int]]:
+        """(path, first position, record count) of each segment."""
+        return [(s.path, s.first, s.count) for s in self._segments]
+
+    def index_bytes(self) -> int:
+        """Memory held by the position and id indexes."""
+        n = sum(s.nbytes() for s in self._segments)
+        return n + (self._ids.nbytes() if self._ids is not None else 0)
+
+    def close(self) -> None:
+        for f in self._handles.values():
+            f.close()
+        self._handles.clear()
+        super().close()
+
+
+# A chunk is read in pieces of this size and split as it comes, so reading one
+# never holds the chunk twice (its bytes and its lines): peak = the lines + a piece.
+_READ_PIECE = BLOCK_BYTES
+# A read of a few lines starts with pieces this small (a page, one checksum).
+_SMALL_PIECE = 16 * 1024
+
+
+def _line_start(f: BinaryIO, seg: _Segment, i: int) -> int:
+    """Byte offset of line ``i`` (``0 <= i <= seg.count``) of ``seg``: from the mark below it."""
+    if i >= seg.count:
+        return seg.end
+    if i == seg.count - 1:
+        return seg.last
+    k = bisect_right(seg.mark_lines, i) - 1
+    offset = seg.mark_offsets[k]
+    skip = i - seg.mark_lines[k]
+    f.seek(offset)
+    while skip:
+        # the next mark is at most MARK_BYTES + a line away: usually one read
+        piece = f.read(min(MARK_BYTES, seg.end - offset))
+        if not piece:
+            raise CorruptLog(seg.path, i + 1, seg.first + i, "the file shrank under the store")
+        n = piece.count(b"\n")
+        if n < skip:
+            skip -= n
+            offset += len(piece)
+            continue
+        j = -1
+        find = piece.find
+        for _ in range(skip):
+            j = find(b"\n", j + 1)
+        return offset + j + 1
+    return offset
+
+
+def _read_count(f: BinaryIO, n: int, limit: int, out: list[bytes]) -> None:
+    """Append the ``n`` lines at ``f``'s position to ``out``, reading at most ``limit`` bytes."""
+    rest = b""
+    size = _SMALL_PIECE
+    while n > 0 and limit > 0:
+        piece = f.read(min(size, limit))
+        if not piece:
+            break  # the file shrank under us
+        limit -= len(piece)
+        size = min(size * 2, _READ_PIECE)
+        parts = (rest + piece if rest else piece).split(b"\n")
+        del piece
+        rest = parts.pop()
+        if len(parts) > n:
+            del parts[n:]
+        out.extend(parts)
+        n -= len(parts)
+
+
+def _raw_chunks(f: BinaryIO, pos: int, offset: int, end: int, budget: int) -> Iterator[RawChunk]:
+    """The whole lines in ``[offset, end)`` of ``f`` (line ``pos`` at ``offset``) in chunks.
+
+    Greedy, as a bisect over every line start would cut them: a chunk takes
+    lines while they fit in ``budget``. It never reads past its budget: what
+    it read is its lines plus the head of the next line (``rest``), which
+    opens the next chunk, so a chunk is held once plus one piece.
+    """
+    left = end - offset
+    rest = b""
+    while left > 0:
+        # ``f`` is the store's shared handle: the caller may read between chunks
+        f.seek(end - left)
+        lines: list[bytes] = []
+        nbytes = 0
+        while left > 0:
+            free = budget - nbytes - len(rest)
+            if free <= 0:
+                break  # the next line does not fit
+            piece = f.read(min(free, left, _READ_PIECE))
+            if not piece:
+                left = 0  # the file shrank under us: hand out what was read
+                break
+            left -= len(piece)
+            buf = rest + piece if rest else piece
+            del piece
+            parts = buf.split(b"\n")
+            rest = parts.pop()
+            nbytes += len(buf) - len(rest)
+            del buf
+            if lines:
+                lines.extend(parts)
+            else:
+                lines = parts
+            del parts
+        if not lines:
+            if left <= 0:
+                return  # bytes without a newline at the end: the file changed under us
+            raise RecordTooLarge(pos, _line_size(f, rest, left), budget)
+        yield RawChunk(pos, lines, nbytes)
+        pos += len(lines)
+        del lines  # before the next chunk is read: one chunk in memory at a time
+
+
+def _line_size(f: BinaryIO, head: bytes, left: int) -> int:
+    """Size (newline included) of the line whose first bytes ``head`` were read from ``f``."""
+    size = len(head)
+    while left > 0:
+        piece = f.read(min(left, _READ_PIECE))
+        if not piece:
+            break
+        j = piece.find(b"\n")
+        if j >= 0:
+            return size + j + 1
+        size += len(piece)
+        left -= len(piece)
+    return size
+
+
+def _read_lines(f: BinaryIO, nbytes: int) -> list[bytes]:
+    """The ``nbytes`` at ``f``'s position (whole lines) as a list of lines without newlines."""
+    lines: list[bytes] = []
+    rest = b""
+    left = nbytes
+    while left > 0:
+        piece = f.read(min(left, _READ_PIECE))
+        if not piece:
+            break  # the file shrank under us: the caller's offsets say what is missing
+        left -= len(piece)
+        parts = (rest + piece if rest else piece).split(b"\n")
+        del piece
+        rest = parts.pop()
+        lines.extend(parts)
+    return lines  # ``rest`` is empty: a chunk ends with a newline

@@ -1,0 +1,672 @@
+"""The schema state and ``apply(state, event)``: what Kuzu would accept, as values.
+
+State is immutable and persistent (``PMap`` tries): ``apply`` returns a new
+state sharing everything it did not touch, so a caller can keep any earlier
+state (versions, compat, a rollback point), and one step costs O(size of the
+touched table + log n). Replay's open batch, which keeps no earlier state,
+applies to a ``working_copy`` instead, whose maps are updated in place.
+
+Everything is keyed by stable ids (see events): a table rename changes one
+name, and every rel connection still points at the same id -- the rename
+cascade is automatic. ``rel_references`` answers "which rel tables point here".
+
+Rules enforced (stable ids, returned in ``Rejected.rule``), mirroring Kuzu
+0.11 (checked against native kuzu 0.11.3 where noted):
+
+* ``table-exists``: a create event reuses a table id already present.
+* ``name-taken``: table names are unique across node AND rel tables,
+  compared as Kuzu's catalog does (ASCII letters case-folded only;
+  ``Person``/``person`` collide in kuzu 0.11.3, ``Ä``/``ä`` do not).
+* ``property-name-taken``: property names unique per table, same folding.
+* ``property-exists``: an added property reuses a property id.
+* ``rel-endpoint-missing`` / ``rel-endpoint-not-node``: every FROM/TO table
+  of a rel table exists and is a node table.
+* ``table-referenced``: a node table that a rel table references cannot be
+  dropped (Kuzu raises a Binder error; kuzu-wasm traps).
+* ``primary-key-drop``: the primary key cannot be dropped.
+* ``unknown-table``, ``unknown-property``, ``unknown-connection``.
+* ``rel-serial-add``: a SERIAL property cannot be added to an existing rel
+  table (kuzu 0.11.3: "Cannot set a non-constant default value when adding
+  columns on REL tables"; CREATE REL TABLE with SERIAL is allowed).
+* ``serial-rename``: a table with a SERIAL property, or a SERIAL property,
+  cannot be renamed. kuzu 0.11.3 names a SERIAL column's sequence
+  ``<table>_<column>_serial`` and does not rename it with them: after such a
+  rename ``DROP TABLE`` fails ("B_id_serial does not exist") and a new table
+  under the old name cannot get a SERIAL key ("A_id_serial already exists").
+  tests/test_ddl.py pins the Kuzu behaviour.
+* ``not-rel-table``: connections are added to or dropped from rel tables only.
+* ``connection-exists``: the FROM/TO pair is already there.
+* ``last-connection``: a rel table keeps at least one FROM/TO pair. (Stricter
+  than kuzu 0.11.3, which lets the last pair go; a rel table without pairs
+  has no use and no DDL to recreate it.)
+
+Merge and Tag events do not change the schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any, TypeVar, Union
+
+from schemalog.errors import InvalidState
+from schemalog.model.events import (
+    AddConnection,
+    AddProperty,
+    CommentOnTable,
+    Connection,
+    CreateNodeTable,
+    CreateRelTable,
+    DropConnection,
+    DropProperty,
+    DropTable,
+    Event,
+    Merge,
+    PropertyDef,
+    RenameProperty,
+    RenameTable,
+    Tag,
+)
+from schemalog.model.names import catalog_key
+from schemalog.model.parts import unchecked
+from schemalog.model.pmap import PMap
+
+__all__ = [
+    "NODE",
+    "REL",
+    "STATE_FORMAT",
+    "Applied",
+    "Rejected",
+    "SchemaState",
+    "TableState",
+    "apply",
+    "empty_state",
+    "persistent",
+    "rel_references",
+    "restore_table",
+    "table_by_name",
+    "working_copy",
+]
+
+NODE = "NODE"
+REL = "REL"
+STATE_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TableState:
+    """One table. Properties keep creation order (Kuzu's column order)."""
+
+    table_id: str
+    kind: str  # NODE or REL
+    name: str
+    properties: tuple[PropertyDef, ...]
+    primary_key: str | None  # property id, node tables only
+    connections: tuple[Connection, ...]  # sorted, rel tables only
+    multiplicity: str | None  # rel tables only
+    comment: str = ""
+    # Two indexes of ``properties``, built on first use; not part of the value.
+    # ``apply`` hands updated copies to the table it derives (never mutated).
+    # catalog_key(name) -> property:
+    _by_key: dict[str, PropertyDef] | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
+    # the property ids in order: a lookup by id is a tuple search in C, not a loop
+    _ids: tuple[str, ...] | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
+
+    def property(self, property_id: str) -> PropertyDef | None:
+        ids = self._ids
+        if ids is None:
+            ids = self._id_index()
+        if property_id in ids:
+            return self.properties[ids.index(property_id)]  # the first, as a scan would
+        return None
+
+    def property_named(self, name: str) -> PropertyDef | None:
+        return self._name_index().get(catalog_key(name))
+
+    def _name_index(self) -> dict[str, PropertyDef]:
+        index = self._by_key
+        if index is None:
+            index = {}
+            for prop in self.properties:  # the first of equal keys wins, as a scan would
+                index.setdefault(catalog_key(prop.name), prop)
+            object.__setattr__(self, "_by_key", index)
+        return index
+
+    def _id_index(self) -> tuple[str, ...]:
+        ids = self._ids
+        if ids is None:
+            ids = tuple([prop.property_id for prop in self.properties])
+            object.__setattr__(self, "_ids", ids)
+        return ids
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _WorkMap(dict[K, V]):
+    """A dict with ``PMap``'s two updates, made in place: the maps of a working state."""
+
+    __slots__ = ()
+
+    def set(self, key: K, value: V) -> _WorkMap[K, V]:
+        self[key] = value
+        return self
+
+    def delete(self, key: K) -> _WorkMap[K, V]:
+        self.pop(key, None)
+        return self
+
+
+StateMap = Union[PMap[K, V], _WorkMap[K, V]]  # noqa: UP007  # a generic alias needs Union
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaState:
+    """All tables by id, plus two indexes kept in step by ``apply``.
+
+    The maps are persistent (``PMap``) except in a *working* state
+    (``working_copy``), whose maps ``apply`` updates in place.
+    """
+
+    tables: StateMap[str, TableState]
+    names: StateMap[str, str]  # catalog_key(name) -> table id
+    referenced_by: StateMap[str, frozenset[str]]  # node table id -> ids of rel tables using it
+
+
+_new_state = unchecked(SchemaState)
+_new_table = unchecked(TableState)  # every field, _by_key and _ids last
+_new_property = unchecked(PropertyDef)
+# Connection's own order, compared in C (order=True compares in a Python method)
+_pair = attrgetter("from_table_id", "to_table_id")
+
+
+def empty_state() -> SchemaState:
+    return SchemaState(PMap(), PMap(), PMap())
+
+
+def working_copy(state: SchemaState) -> SchemaState:
+    """A copy of ``state`` that ``apply`` updates in place (its maps are dicts).
+
+    For replay's open batch only: a path-copying update costs about fifteen
+    times a dict update, and a batch needs no state but its last one. A
+    rejected event still leaves a working state untouched (the handlers write
+    only after every check); anything else that fails mid-apply leaves it
+    half-updated, which replay handles by going back to its committed copy.
+    Never hand a working state to anyone who keeps it: ``persistent`` first.
+    """
+    return _new_state(
+        _work_map(state.tables), _work_map(state.names), _work_map(state.referenced_by)
+    )
+
+
+def _work_map(items: StateMap[K, V]) -> _WorkMap[K, V]:
+    # a dict is copied whole in C (replay's commits and rollbacks); a PMap item by item
+    return _WorkMap(items) if type(items) is _WorkMap else _WorkMap(items.items())
+
+
+def persistent(state: SchemaState) -> SchemaState:
+    """``state`` with persistent maps: itself, or a persistent copy of a working state."""
+    if type(state.tables) is PMap:
+        return state
+    return _new_state(
+        PMap.from_items(state.tables.items()),
+        PMap.from_items(state.names.items()),
+        PMap.from_items(state.referenced_by.items()),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    state: SchemaState
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    event_id: str
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} rejected ({self.rule}): {self.message}"
+
+
+# ---------------------------------------------------------------- queries
+
+
+def table_by_name(state: SchemaState, name: str) -> TableState | None:
+    table_id = state.names.get(catalog_key(name))
+    return state.tables.get(table_id) if table_id is not None else None
+
+
+def rel_references(state: SchemaState, table_id: str) -> tuple[tuple[str, Connection], ...]:
+    """Every (rel table id, connection) whose FROM or TO is ``table_id``, sorted."""
+    out = []
+    for rel_id in state.referenced_by.get(table_id, frozenset()) or ():
+        rel = state.tables[rel_id]
+        for conn in rel.connections:
+            if table_id in (conn.from_table_id, conn.to_table_id):
+                out.append((rel_id, conn))
+    return tuple(sorted(out))
+
+
+# ---------------------------------------------------------------- apply
+#
+# The handlers are replay's inner loop (one call per event): they look a table
+# up once, compute each catalog key once, and build the derived table and
+# state directly. Each one checks everything before its first write, so a
+# rejection leaves even a working state (updated in place) untouched.
+
+
+def _ends(conns: tuple[Connection, ...]) -> set[str]:
+    ends = set()
+    for conn in conns:
+        ends.add(conn.from_table_id)
+        ends.add(conn.to_table_id)
+    return ends
+
+
+def _add_refs(
+    refs: StateMap[str, frozenset[str]], rel_id: str, conns: tuple[Connection, ...]
+) -> StateMap[str, frozenset[str]]:
+    for node_id in _ends(conns):
+        users = refs.get(node_id)
+        refs = refs.set(node_id, users | {rel_id} if users else frozenset((rel_id,)))
+    return refs
+
+
+def _drop_refs(
+    refs: StateMap[str, frozenset[str]],
+    rel_id: str,
+    before: tuple[Connection, ...],
+    after: tuple[Connection, ...],
+) -> StateMap[str, frozenset[str]]:
+    for node_id in _ends(before) - _ends(after):
+        remaining = (refs.get(node_id) or frozenset()) - {rel_id}
+        refs = refs.set(node_id, remaining) if remaining else refs.delete(node_id)
+    return refs
+
+
+def _check_endpoints(state: SchemaState, conns: tuple[Connection, ...]) -> tuple[str, str] | None:
+    tables = state.tables
+    for conn in conns:
+        for end, tid in (("FROM", conn.from_table_id), ("TO", conn.to_table_id)):
+            table = tables.get(tid)
+            if table is None:
+                return "rel-endpoint-missing", f"{end} table {tid} does not exist"
+            if table.kind != NODE:
+                return "rel-endpoint-not-node", f"{end} table {table.name!r} is not a node table"
+    return None
+
+
+class _Reject(Exception):
+    """Internal: carries (rule, message) out of the per-kind handlers."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        self.rule = rule
+        self.message = message
+
+
+def _unknown_table(table_id: str) -> _Reject:
+    return _Reject("unknown-table", f"table {table_id} does not exist")
+
+
+def _rel(state: SchemaState, table_id: str) -> TableState:
+    table = state.tables.get(table_id)
+    if table is None:
+        raise _unknown_table(table_id)
+    if table.kind != REL:
+        raise _Reject("not-rel-table", f"table {table.name!r} is not a rel table")
+    return table
+
+
+def _unknown_property(table: TableState, property_id: str) -> _Reject:
+    return _Reject("unknown-property", f"table {table.name!r} has no property {property_id}")
+
+
+def _locate(
+    state: SchemaState, table_id: str, property_id: str
+) -> tuple[TableState, tuple[str, ...], int]:
+    """The table, its property ids and where ``property_id`` is among them (else _Reject)."""
+    table = state.tables.get(table_id)
+    if table is None:
+        raise _unknown_table(table_id)
+    ids = table._ids
+    if ids is None:
+        ids = table._id_index()
+    if property_id not in ids:
+        raise _unknown_property(table, property_id)
+    return table, ids, ids.index(property_id)
+
+
+def _check_new_table(state: SchemaState, table_id: str, key: str, name: str) -> None:
+    if table_id in state.tables:
+        raise _Reject("table-exists", f"table id {table_id} already exists")
+    owner = state.names.get(key)
+    if owner is not None:
+        raise _Reject("name-taken", f"name {name!r} is taken by table {owner}")
+
+
+def _put(state: SchemaState, table: TableState) -> SchemaState:
+    tables = state.tables.set(table.table_id, table)
+    if tables is state.tables:  # a working state, updated in place
+        return state
+    return _new_state(tables, state.names, state.referenced_by)
+
+
+def _derive(
+    table: TableState,
+    name: str,
+    properties: tuple[PropertyDef, ...],
+    connections: tuple[Connection, ...],
+    comment: str,
+    by_key: dict[str, PropertyDef] | None,
+    ids: tuple[str, ...] | None,
+) -> TableState:
+    """``table`` with some fields changed; ``by_key`` and ``ids`` index ``properties``."""
+    return _new_table(
+        table.table_id,
+        table.kind,
+        name,
+        properties,
+        table.primary_key,
+        connections,
+        table.multiplicity,
+        comment,
+        by_key,
+        ids,
+    )
+
+
+def _create_node_table(state: SchemaState, change: CreateNodeTable) -> SchemaState:
+    key = catalog_key(change.name)
+    _check_new_table(state, change.table_id, key, change.name)
+    table = TableState(
+        change.table_id, NODE, change.name, change.properties, change.primary_key, (), None
+    )
+    return _new_state(
+        state.tables.set(table.table_id, table),
+        state.names.set(key, change.table_id),
+        state.referenced_by,
+    )
+
+
+def _create_rel_table(state: SchemaState, change: CreateRelTable) -> SchemaState:
+    key = catalog_key(change.name)
+    _check_new_table(state, change.table_id, key, change.name)
+    problem = _check_endpoints(state, change.connections)
+    if problem is not None:
+        raise _Reject(*problem)
+    table = TableState(
+        change.table_id,
+        REL,
+        change.name,
+        change.properties,
+        None,
+        change.connections,
+        change.multiplicity,
+    )
+    return _new_state(
+        state.tables.set(table.table_id, table),
+        state.names.set(key, change.table_id),
+        _add_refs(state.referenced_by, change.table_id, change.connections),
+    )
+
+
+def _add_property(state: SchemaState, change: AddProperty) -> SchemaState:
+    table = state.tables.get(change.table_id)
+    if table is None:
+        raise _unknown_table(change.table_id)
+    new = change.property
+    ids = table._ids
+    if ids is None:
+        ids = table._id_index()
+    if new.property_id in ids:
+        raise _Reject("property-exists", f"property id {new.property_id} already exists")
+    index = table._by_key
+    if index is None:
+        index = table._name_index()
+    key = catalog_key(new.name)
+    if key in index:
+        raise _Reject("property-name-taken", f"{table.name!r} already has {new.name!r}")
+    if new.type == "SERIAL" and table.kind == REL:
+        raise _Reject("rel-serial-add", f"cannot add SERIAL {new.name!r} to rel {table.name!r}")
+    index = index.copy()
+    index[key] = new
+    props = (*table.properties, new)
+    ids = (*ids, new.property_id)
+    derived = _derive(table, table.name, props, table.connections, table.comment, index, ids)
+    return _put(state, derived)
+
+
+def _drop_property(state: SchemaState, change: DropProperty) -> SchemaState:
+    ids: tuple[str, ...] | None
+    table, ids, at = _locate(state, change.table_id, change.property_id)
+    property_id = change.property_id
+    props = table.properties
+    prop = props[at]
+    if table.primary_key == property_id:
+        raise _Reject("primary-key-drop", f"{prop.name!r} is the primary key of {table.name!r}")
+    # every property with this id goes (ids are unique in a table apply built)
+    if ids.count(property_id) > 1:
+        kept = tuple([p for p in props if p.property_id != property_id])
+        ids = None
+    else:
+        kept = props[:at] + props[at + 1 :]
+        ids = ids[:at] + ids[at + 1 :]
+    index = table._by_key
+    if index is not None:
+        key = catalog_key(prop.name)
+        if index.get(key) is prop:
+            index = index.copy()
+            del index[key]
+        else:  # (not from apply: equal keys) rebuild on demand
+            index = None
+    derived = _derive(table, table.name, kept, table.connections, table.comment, index, ids)
+    return _put(state, derived)
+
+
+def _rename_property(state: SchemaState, change: RenameProperty) -> SchemaState:
+    table, ids, at = _locate(state, change.table_id, change.property_id)
+    property_id = change.property_id
+    props = table.properties
+    prop = props[at]
+    if prop.type == "SERIAL":
+        raise _Reject("serial-rename", f"SERIAL {prop.name!r} of {table.name!r}: no rename")
+    index = table._by_key
+    if index is None:
+        index = table._name_index()
+    new_key = catalog_key(change.new_name)
+    other = index.get(new_key)
+    if other is not None and other.property_id != property_id:
+        raise _Reject("property-name-taken", f"{table.name!r} already has {change.new_name!r}")
+    # every field comes from a valid property or a validated event
+    renamed = _new_property(property_id, change.new_name, prop.type, prop.default)
+    if ids.count(property_id) > 1:  # (not from apply: equal ids) rename them all
+        props = tuple([renamed if p.property_id == property_id else p for p in props])
+    else:
+        props = (*props[:at], renamed, *props[at + 1 :])
+    old_key = catalog_key(prop.name)
+    by_key: dict[str, PropertyDef] | None = None
+    if index.get(old_key) is prop:
+        by_key = index.copy()
+        del by_key[old_key]
+        by_key[new_key] = renamed
+    # else (not from apply: equal keys) rebuild on demand
+    derived = _derive(table, table.name, props, table.connections, table.comment, by_key, ids)
+    return _put(state, derived)
+
+
+def _rename_table(state: SchemaState, change: RenameTable) -> SchemaState:
+    table = state.tables.get(change.table_id)
+    if table is None:
+        raise _unknown_table(change.table_id)
+    for prop in table.properties:
+        if prop.type == "SERIAL":
+            serial = [p.name for p in table.properties if p.type == "SERIAL"]
+            raise _Reject("serial-rename", f"{table.name!r} has SERIAL {serial}: cannot be renamed")
+    names = state.names
+    new_key = catalog_key(change.new_name)
+    owner = names.get(new_key)
+    if owner is not None and owner != table.table_id:
+        raise _Reject("name-taken", f"name {change.new_name!r} is taken by table {owner}")
+    names = names.delete(catalog_key(table.name)).set(new_key, table.table_id)
+    renamed = _derive(
+        table,
+        change.new_name,
+        table.properties,
+        table.connections,
+        table.comment,
+        table._by_key,
+        table._ids,
+    )
+    tables = state.tables.set(table.table_id, renamed)
+    if tables is state.tables:  # a working state, updated in place
+        return state
+    return _new_state(tables, names, state.referenced_by)
+
+
+def _drop_table(state: SchemaState, change: DropTable) -> SchemaState:
+    table = state.tables.get(change.table_id)
+    if table is None:
+        raise _unknown_table(change.table_id)
+    users = state.referenced_by.get(table.table_id)
+    if users:
+        user_names = sorted(state.tables[u].name for u in users)
+        raise _Reject("table-referenced", f"{table.name!r} is referenced by rel {user_names}")
+    refs = state.referenced_by
+    if table.kind == REL:
+        refs = _drop_refs(refs, table.table_id, table.connections, ())
+    return _new_state(
+        state.tables.delete(table.table_id),
+        state.names.delete(catalog_key(table.name)),
+        refs,
+    )
+
+
+def _add_connection(state: SchemaState, change: AddConnection) -> SchemaState:
+    table = _rel(state, change.table_id)
+    conn = change.connection
+    if conn in table.connections:
+        raise _Reject("connection-exists", f"{table.name!r} already has this FROM/TO pair")
+    problem = _check_endpoints(state, (conn,))
+    if problem is not None:
+        raise _Reject(*problem)
+    conns = tuple(sorted((*table.connections, conn), key=_pair))
+    new = _derive(
+        table, table.name, table.properties, conns, table.comment, table._by_key, table._ids
+    )
+    return _new_state(
+        state.tables.set(table.table_id, new),
+        state.names,
+        _add_refs(state.referenced_by, table.table_id, (conn,)),
+    )
+
+
+def _drop_connection(state: SchemaState, change: DropConnection) -> SchemaState:
+    table = _rel(state, change.table_id)
+    conn = change.connection
+    if conn not in table.connections:
+        raise _Reject("unknown-connection", f"{table.name!r} has no such FROM/TO pair")
+    if len(table.connections) == 1:
+        raise _Reject("last-connection", f"{table.name!r} must keep one FROM/TO pair")
+    conns = tuple([c for c in table.connections if c != conn])
+    new = _derive(
+        table, table.name, table.properties, conns, table.comment, table._by_key, table._ids
+    )
+    return _new_state(
+        state.tables.set(table.table_id, new),
+        state.names,
+        _drop_refs(state.referenced_by, table.table_id, table.connections, conns),
+    )
+
+
+def _comment_on_table(state: SchemaState, change: CommentOnTable) -> SchemaState:
+    table = state.tables.get(change.table_id)
+    if table is None:
+        raise _unknown_table(change.table_id)
+    new = _derive(
+        table,
+        table.name,
+        table.properties,
+        table.connections,
+        change.comment,
+        table._by_key,
+        table._ids,
+    )
+    return _put(state, new)
+
+
+def _no_change(state: SchemaState, change: Merge | Tag) -> SchemaState:
+    return state
+
+
+_HANDLERS: dict[type, Callable[[SchemaState, Any], SchemaState]] = {
+    CreateNodeTable: _create_node_table,
+    CreateRelTable: _create_rel_table,
+    AddProperty: _add_property,
+    DropProperty: _drop_property,
+    RenameProperty: _rename_property,
+    RenameTable: _rename_table,
+    DropTable: _drop_table,
+    AddConnection: _add_connection,
+    DropConnection: _drop_connection,
+    CommentOnTable: _comment_on_table,
+    Merge: _no_change,
+    Tag: _no_change,
+}
+
+
+def _handler(change: object) -> Callable[[SchemaState, Any], SchemaState]:
+    handler = _HANDLERS.get(type(change))
+    if handler is None:
+        for cls, handler in _HANDLERS.items():  # a subclass, as isinstance would take it
+            if isinstance(change, cls):
+                return handler
+        raise TypeError(f"unknown change {type(change).__name__}")  # events validate kinds
+    return handler
+
+
+def _apply_change(state: SchemaState, change: object) -> SchemaState:
+    return _handler(change)(state, change)
+
+
+# Applied and SchemaState have no checks: build them without the per-field
+# object.__setattr__ of a frozen dataclass's __init__ (several per event).
+_new_applied = unchecked(Applied)
+
+
+def apply(state: SchemaState, event: Event) -> Applied | Rejected:
+    """Apply one event; a rejection names the event and the rule, state untouched."""
+    change = event.change
+    handler = _HANDLERS.get(type(change)) or _handler(change)
+    try:
+        return _new_applied(handler(state, change))
+    except _Reject as rejection:
+        return Rejected(event.id, rejection.rule, rejection.message)
+
+
+def restore_table(state: SchemaState, table: TableState) -> SchemaState:
+    """Add ``table`` as its create event would, then put it whole.
+
+    A snapshot's tables come back through here, so every rule of apply holds.
+    """
+    change: CreateNodeTable | CreateRelTable
+    if table.kind == NODE:
+        assert table.primary_key is not None
+        change = CreateNodeTable(table.table_id, table.name, table.properties, table.primary_key)
+    else:
+        assert table.multiplicity is not None
+        change = CreateRelTable(
+            table.table_id, table.name, table.connections, table.properties, table.multiplicity
+        )
+    try:
+        state = _apply_change(state, change)
+    except _Reject as rejection:
+        raise InvalidState(f"table {table.table_id}", rejection.message) from None
+    return _put(state, table)
