@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import schemalog.log.replay as replay_mod
+import schemalog.log.replay.batches as replay_batches
+import schemalog.log.replay.decode as replay_decode
 from schemalog.encoding.codec import encode_record, state_hash
 from schemalog.log.replay import ReplayGap, ReplayReport, Skipped, replay, resume
 from schemalog.log.snapshot import Snapshot
@@ -185,11 +186,11 @@ def test_crash_at_event_k_keeps_the_last_good_batch_and_resume_completes(
     lines = synth_lines()
     full = replay(chunks(lines, 8192), batch_events=batch)
     assert full.ok
-    ids = [replay_mod._record_id(line) for line in lines]
+    ids = [replay_batches.record_id(line) for line in lines]
     for k in range(0, len(lines), 13):
         calls: list[str] = []
         with monkeypatch.context() as m:
-            m.setattr(replay_mod, "apply", _crashing_apply(ids[k], calls))  # type: ignore[arg-type]
+            m.setattr(replay_batches, "apply", _crashing_apply(ids[k], calls))  # type: ignore[arg-type]
             crashed = replay(chunks(lines, 8192), batch_events=batch)
         assert crashed.stopped is not None
         assert crashed.stopped.kind == "crash" and crashed.stopped.position == k
@@ -214,7 +215,7 @@ def test_a_crash_after_the_working_state_was_updated_rolls_back_to_the_commit(
     must still leave exactly the committed state, and resuming must complete the log."""
     lines = synth_lines()
     full = replay(chunks(lines, 8192), batch_events=16)
-    ids = [replay_mod._record_id(line) for line in lines]
+    ids = [replay_batches.record_id(line) for line in lines]
     real = apply
     for k in (5, 16, 40, 101):
 
@@ -225,7 +226,7 @@ def test_a_crash_after_the_working_state_was_updated_rolls_back_to_the_commit(
             return result
 
         with monkeypatch.context() as m:
-            m.setattr(replay_mod, "apply", fake)
+            m.setattr(replay_batches, "apply", fake)
             crashed = replay(chunks(lines, 8192), batch_events=16)
         assert crashed.stopped is not None and crashed.stopped.position == k
         good = (k // 16) * 16
@@ -239,8 +240,8 @@ def test_a_crash_in_decoding_is_reported_at_its_record(monkeypatch: pytest.Monke
     """Records are decoded a window ahead of apply: a decoder that raises (a bug, not
     bad input) is still a crash at the record it raised on, inside or at a window."""
     lines = synth_lines(600)
-    ids = [replay_mod._record_id(line) for line in lines]
-    real = replay_mod.decode_record
+    ids = [replay_batches.record_id(line) for line in lines]
+    real = replay_decode.decode_record
     for k in (1, 255, 256, 300, 599):  # not 0: the report reads the id with position 0
 
         def decode(line: bytes, position: int, *rest: int, k: int = k) -> object:
@@ -249,7 +250,7 @@ def test_a_crash_in_decoding_is_reported_at_its_record(monkeypatch: pytest.Monke
             return real(line, position, *rest)
 
         with monkeypatch.context() as m:
-            m.setattr(replay_mod, "decode_record", decode)
+            m.setattr(replay_decode, "decode_record", decode)
             crashed = replay(chunks(lines, 1 << 20), batch_events=100)
         assert crashed.stopped is not None and crashed.stopped.kind == "crash"
         assert crashed.stopped.position == k and crashed.stopped.event_id == ids[k]
@@ -281,7 +282,7 @@ def test_crash_under_skip_policy_resumes_to_the_same_report() -> None:
         eid = events[k].id
         calls: list[str] = []
         mp = pytest.MonkeyPatch()
-        mp.setattr(replay_mod, "apply", _crashing_apply(eid, calls))
+        mp.setattr(replay_batches, "apply", _crashing_apply(eid, calls))
         try:
             crashed = replay(chunks(lines, 4096), on_corrupt="skip", batch_events=2)
         finally:
@@ -363,7 +364,7 @@ def test_corrupt_body_is_skipped_with_its_id_and_the_chain_re_anchors() -> None:
     lines = list(synth_lines())
     body_at = lines[30].index(b'"workspace"') + 14
     lines[30] = _flip(lines[30], body_at)
-    ids = [replay_mod._record_id(line) for line in synth_lines()]
+    ids = [replay_batches.record_id(line) for line in synth_lines()]
     stopped = replay(chunks(lines, 8192), batch_events=8)
     assert stopped.stopped is not None and stopped.stopped.kind == "corrupt"
     assert stopped.stopped.position == 30 and stopped.stopped.event_id == ids[30]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import schemalog.log.replay as replay_mod
+import schemalog.log.replay.batches as replay_batches
 from schemalog.errors import InvalidState
 from schemalog.log.replay import replay
 from schemalog.log.snapshot import Snapshot, SnapshotDir, checksum_at, replay_with_snapshots
@@ -32,7 +32,7 @@ def counting_apply(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         calls.append(1)
         return apply(state, event)
 
-    monkeypatch.setattr(replay_mod, "apply", counted)
+    monkeypatch.setattr(replay_batches, "apply", counted)
     return calls
 
 

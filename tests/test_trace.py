@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import schemalog.log.replay as replay_mod
+import schemalog.log.replay.batches as replay_batches
 from schemalog.log.replay import replay
 from schemalog.log.store import MemoryStore
 from schemalog.log.trace import Tracer
@@ -82,7 +82,7 @@ def test_slow_events_are_kept_without_per_event_records(monkeypatch: pytest.Monk
         now[0] += 0.5 if event.id in slow_ids else 0.0001
         return apply(state, event)
 
-    monkeypatch.setattr(replay_mod, "apply", timed_apply)
+    monkeypatch.setattr(replay_batches, "apply", timed_apply)
     tracer = Tracer(clock=lambda: now[0], slow_s=0.1)
     assert replay(store(), tracer=tracer).ok
     assert tracer.events == []  # per_event off: only the slow ones are kept
@@ -103,7 +103,7 @@ def test_a_capped_slow_list_counts_what_it_dropped(monkeypatch: pytest.MonkeyPat
         now[0] += 1.0
         return apply(state, event)
 
-    monkeypatch.setattr(replay_mod, "apply", timed_apply)
+    monkeypatch.setattr(replay_batches, "apply", timed_apply)
     tracer = Tracer(clock=lambda: now[0], slow_s=0.5, max_slow=10)
     replay(store(), tracer=tracer)
     assert len(tracer.slow) == 10 and tracer.slow_dropped == len(EVENTS) - 10

@@ -47,6 +47,10 @@ Methods (keyword arguments of the JSON object):
 * ``memory_replay(events)``: a synthetic log of ``events`` events written to
   Pyodide's file system (MEMFS: its bytes live in a JS array, not the
   WebAssembly heap), replayed at the 32 MiB chunk budget; the heap growth.
+
+Why one module of about 750 lines: it is the page's whole Python surface,
+imported by the page with one ``pyimport`` and called by name from JS; each
+function is a thin driver over the layers below.
 """
 
 from __future__ import annotations
