@@ -51,7 +51,13 @@ def log_path(events: int) -> Path:
     import hashlib
 
     digest = hashlib.sha256()
-    for name in ("synth.py", "schema.py", "events.py", "event_parts.py"):
+    for name in (
+        "synth/generator.py",
+        "model/schema.py",
+        "model/events.py",
+        "model/parts.py",
+        "encoding/codec.py",  # the record format
+    ):
         source = ROOT / "pkg" / "schemalog" / name
         if source.exists():
             digest.update(source.read_bytes())
