@@ -287,6 +287,10 @@ cmd_serve() {
 # bench [NAME...]: every bench/*/run.py, or only the named ones (replay, merge, ...).
 cmd_bench() {
   cmd_build
+  if ! "$VENV/bin/python" -c "import eventsourcing" 2>/dev/null; then
+    log "installing the bench extra (eventsourcing, the peer of bench/replay)"
+    "$VENV/bin/python" -m pip install -q -e ".[bench]"
+  fi
   local names=("$@") b found=0
   [ ${#names[@]} -gt 0 ] || for b in bench/*/run.py; do names+=("$(basename "$(dirname "$b")")"); done
   for name in "${names[@]}"; do

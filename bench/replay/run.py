@@ -104,6 +104,7 @@ def row(floor: dict[str, Any], rep: dict[str, Any], budget: int) -> dict[str, An
         "state_hash": rep["state_hash"],
     }
     if floor.get("events_per_cpu_s") and rep.get("events_per_cpu_s"):
+        out["replay_events_per_cpu_s"] = round(rep["events_per_cpu_s"])
         out["ratio_cpu"] = round(rep["events_per_cpu_s"] / floor["events_per_cpu_s"], 3)
     out["memory_target"] = budget + rep["state_bytes"] + 16 * MIB
     return out
@@ -153,6 +154,37 @@ def run_pyodide(path: Path, budgets: list[int]) -> dict[str, Any]:
     return result
 
 
+def run_peer(events: int, ours: dict[str, Any] | None) -> dict[str, Any]:
+    """The peer (bench/peer/eventsourcing_replay.py), each leg in fresh processes."""
+    script = str(ROOT / "bench" / "peer" / "eventsourcing_replay.py")
+
+    def leg(*args: str) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, script, *args], check=True, capture_output=True, text=True
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    db = OUT / f"peer-{events}.sqlite"
+    db.unlink(missing_ok=True)
+    written = leg("write-sqlite", str(events), str(db))
+    sqlite = leg("get-sqlite", str(events), str(db), written["aggregate_id"])
+    db.unlink(missing_ok=True)
+    popo = leg("popo", str(events))
+    result: dict[str, Any] = {"peer": "eventsourcing 9.5.6", "sqlite": sqlite, "popo": popo}
+    row32 = (ours or {}).get("32MiB")
+    if row32 is not None and ours is not None and ours.get("events") == events:
+        ev_s = row32.get("replay_events_per_cpu_s") or row32["replay_events_per_s"]
+        result["ours_events_per_s"] = ev_s
+        result["ours_over_sqlite"] = round(ev_s / sqlite["events_per_s"], 3)
+        result["ours_over_popo"] = round(ev_s / popo["events_per_s"], 3)
+        # ru_maxrss is KiB on Linux; ours is reported in bytes by measure.py
+        result["sqlite_maxrss_over_ours"] = round(
+            sqlite["ru_maxrss_kib"] * 1024 / row32["replay_maxrss"], 2
+        )
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -161,11 +193,16 @@ def main() -> None:
     parser.add_argument("--no-pyodide", action="store_true")
     parser.add_argument("--no-cpython", action="store_true")
     parser.add_argument("--no-tracemalloc", action="store_true")
+    parser.add_argument("--no-peer", action="store_true", help="skip the eventsourcing peer")
     args = parser.parse_args()
     budgets = [int(b) * MIB for b in args.budgets.split(",")]
     path = ensure_log(args.events)
+    ours = None
     if not args.no_cpython:
-        print(json.dumps(run_cpython(path, budgets, not args.no_tracemalloc)), flush=True)
+        ours = run_cpython(path, budgets, not args.no_tracemalloc)
+        print(json.dumps(ours), flush=True)
+    if not args.no_peer:
+        print(json.dumps(run_peer(args.events, ours)), flush=True)
     if args.no_pyodide:
         return
     if not (DIST / "pyodide.mjs").exists() or shutil.which("node") is None:
