@@ -26,6 +26,8 @@ from schemalog.model.events import (
     Event,
     RenameProperty,
     RenameTable,
+    SetSortedBy,
+    SortKey,
     Tag,
     build_add_property,
     build_node_table,
@@ -135,7 +137,10 @@ class _Simulation:
     (|skew| <= 20 s) plus per-event jitter that can jump backwards, so origins
     stay within the clock's drift bound of each other."""
 
-    def __init__(self, draw: st.DrawFn, count: int, workspace: str) -> None:
+    def __init__(
+        self, draw: st.DrawFn, count: int, workspace: str, sorted_by: bool = False
+    ) -> None:
+        self.sorted_by = sorted_by
         names = draw(st.lists(origins, min_size=count, max_size=count, unique=True))
         self.shared = draw(st.integers(30_000, 2**41))
         self.writers = []
@@ -156,7 +161,7 @@ class _Simulation:
         writer = self.writers[writer_index]
         self.shared += draw(st.integers(0, 5_000))
         writer.wall[0] = self.shared + self.skews[writer_index] + draw(st.integers(-3_000, 3_000))
-        change = _draw_change(draw, state, used)
+        change = _draw_change(draw, state, used, self.sorted_by)
         event = new_event(writer.clock, self.workspace, parents, change)
         result = apply(state, event)
         assert isinstance(result, Applied), result
@@ -170,10 +175,14 @@ def histories(
     max_events: int = 25,
     n_origins: int | st.SearchStrategy[int] = 1,
     workspace: str = "ws",
+    sorted_by: bool = False,
 ) -> list[Event]:
-    """A causally linear, applicable history (each event's parent is the one before)."""
+    """A causally linear, applicable history (each event's parent is the one before).
+
+    ``sorted_by``: also SET SORTED BY changes (LadybugDB only; Kuzu has no such DDL).
+    """
     count = n_origins if isinstance(n_origins, int) else draw(n_origins)
-    sim = _Simulation(draw, count, workspace)
+    sim = _Simulation(draw, count, workspace, sorted_by)
     size = draw(st.integers(min_events, max_events))
     state = empty_state()
     events: list[Event] = []
@@ -215,7 +224,9 @@ def forked_histories(
     return prefix, branches[0], branches[1]
 
 
-def _draw_change(draw: st.DrawFn, state: SchemaState, used: set[str]) -> object:
+def _draw_change(
+    draw: st.DrawFn, state: SchemaState, used: set[str], sorted_by: bool = False
+) -> object:
     tables = sorted(state.tables.values(), key=lambda t: t.table_id)
     nodes = [t for t in tables if t.kind == NODE]
     rels = [t for t in tables if t.kind == REL]
@@ -226,7 +237,17 @@ def _draw_change(draw: st.DrawFn, state: SchemaState, used: set[str]) -> object:
         options += ["add_prop", "rename_prop", "drop_prop", "comment", "drop_table", "tag"]
     if rels:
         options += ["add_conn", "drop_conn"]
+    if nodes and sorted_by:
+        options += ["sorted_by", "sorted_by"]
     choice = draw(st.sampled_from(options))
+    if choice == "sorted_by":
+        node = draw(st.sampled_from(nodes))
+        cols = draw(
+            st.lists(st.sampled_from(node.properties), min_size=1, max_size=3, unique=True)
+        )
+        orders = draw(st.lists(st.sampled_from(("ASC", "DESC")), min_size=3, max_size=3))
+        keys = tuple(SortKey(p.property_id, o) for p, o in zip(cols, orders, strict=False))
+        return SetSortedBy(node.table_id, keys)
     if choice == "node":
         pk_type = draw(st.sampled_from(PK_TYPES))
         extra = draw(st.lists(st.sampled_from(TYPES_AND_DEFAULTS), max_size=3))

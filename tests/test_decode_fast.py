@@ -31,6 +31,8 @@ from schemalog.model.events import (
     RenameProperty,
     RenameTable,
     Resolution,
+    SetSortedBy,
+    SortKey,
     Tag,
     _from_obj_checked,
     build_add_property,
@@ -124,6 +126,7 @@ def _fixed() -> list[Event]:
     r = new_event(clock, "ws", [b.id], build_rel_table("R", [(a.id, b.id)]))
     changes = [
         build_add_property(a.id, "n", "INT32", 5),
+        SetSortedBy(a.id, (SortKey(a.id + "/p0", "DESC"),)),
         AddConnection(r.id, Connection(b.id, a.id)),
         DropConnection(r.id, Connection(a.id, b.id)),
         RenameProperty(a.id, a.id + "/p0", "key"),

@@ -72,7 +72,7 @@ def test_kinds_are_snake_case_and_complete() -> None:
     assert set(CHANGE_KINDS) == {
         "create_node_table", "create_rel_table", "add_property", "drop_property",
         "rename_property", "rename_table", "drop_table", "add_connection",
-        "drop_connection", "comment_on_table", "merge", "tag",
+        "drop_connection", "comment_on_table", "set_sorted_by", "merge", "tag",
     }  # fmt: skip
 
 

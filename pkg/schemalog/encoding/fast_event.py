@@ -40,6 +40,7 @@ from schemalog.model.events import (
     Merge,
     RenameProperty,
     RenameTable,
+    SetSortedBy,
     Tag,
 )
 from schemalog.model.names import validate_name, validate_table_name, validate_text, validate_token
@@ -48,6 +49,7 @@ from schemalog.model.parts import (
     Connection,
     PropertyDef,
     Resolution,
+    SortKey,
     check_event_id,
     check_property_id,
     check_type,
@@ -74,6 +76,7 @@ _new_add_connection = unchecked(AddConnection)
 _new_drop_connection = unchecked(DropConnection)
 _new_comment = unchecked(CommentOnTable)
 _new_tag = unchecked(Tag)
+_new_sort_key = unchecked(SortKey)
 
 # The value builders below take a change's fields as plain values, in the
 # order of its canonical keys with nested objects flattened (the order the
@@ -202,6 +205,17 @@ def _create_rel_table_values(
     return change
 
 
+def _set_sorted_by_values(keys: list[Any], table_id: object, eid: str) -> Change:
+    # the keys are proved one by one (order first: it is a short literal), the
+    # change's own rules (non-empty, no repeated property) by the dataclass
+    parts = []
+    for order, property_id in keys:
+        if order != "ASC" and order != "DESC":
+            raise InvalidEvent("order", "not proved")
+        parts.append(_new_sort_key(check_property_id(property_id, "property_id"), order))
+    return SetSortedBy(table_id, tuple(parts))  # type: ignore[arg-type]
+
+
 def _merge_values(resolutions: list[Any], eid: str) -> Change:
     return Merge(
         tuple([Resolution(key, winner, tuple(losers)) for key, losers, winner in resolutions])
@@ -222,6 +236,7 @@ FAST_KINDS: dict[str, _ValuesBuilder] = {
     DropConnection.KIND: _drop_connection_values,
     CommentOnTable.KIND: _comment_values,
     Tag.KIND: _tag_values,
+    SetSortedBy.KIND: _set_sorted_by_values,
 }
 """The kinds with a fast path, each with its value builder (see above)."""
 
@@ -243,7 +258,9 @@ def _flat_values(kind: str, d: dict[str, Any]) -> list[Any] | None:
 
 # The dict path takes the kinds with flat fields (plus one nested object).
 _DICT_KINDS = [
-    k for k in FAST_KINDS if k not in (CreateNodeTable.KIND, CreateRelTable.KIND, Merge.KIND)
+    k
+    for k in FAST_KINDS
+    if k not in (CreateNodeTable.KIND, CreateRelTable.KIND, Merge.KIND, SetSortedBy.KIND)
 ]
 _FAST_KEY_SETS = {kind: _DECODERS[kind][0] for kind in _DICT_KINDS}
 _FAST_FIELDS = {kind: tuple(sorted(_DECODERS[kind][1][1:])) for kind in _DICT_KINDS}

@@ -59,6 +59,7 @@ _CHANGES = {
     "create_rel_table": '{"connections":[<CONNS>],"kind":"create_rel_table",'
     '"multiplicity":<S>,"name":<S>,"properties":[<PROPS>],"table_id":<S>}',
     "merge": '{"kind":"merge","resolutions":[<RESOLUTIONS>]}',
+    "set_sorted_by": '{"keys":[<SORTKEYS>],"kind":"set_sorted_by","table_id":<S>}',
 }
 # Items of arrays of objects: the line pattern checks the whole array without
 # groups (<PROPS>: one group for the array's text), then these patterns, with
@@ -67,6 +68,7 @@ _ITEMS = {
     "PROPS": '{"default":<D>,"name":<S>,"property_id":<S>,"type":<S>}',
     "CONNS": '{"from_table_id":<S>,"to_table_id":<S>}',
     "RESOLUTIONS": '{"conflict_key":<S>,"losers":[<PARENTS>],"winner":<S>}',
+    "SORTKEYS": '{"order":<S>,"property_id":<S>}',
 }
 assert _CHANGES.keys() == FAST_KINDS.keys(), "a pattern for every fast kind"
 # Record keys: checksum, event, prev; event keys: change, format, hlc, id,
@@ -190,5 +192,7 @@ def read(text: str) -> tuple[str, str | None, Event] | None:
             return None
     elif kind == "merge":
         values[0] = _resolutions(values[0])
+    elif kind == "set_sorted_by":
+        values[0] = [m.groups() for m in _ITEM_PATTERNS["SORTKEYS"].finditer(values[0])]
     event = fast_event(eid, workspace, origin, int(wall), int(logical), _ids(parents), kind, values)
     return None if event is None else (g[0], prev, event)

@@ -1,9 +1,13 @@
-"""The native ``kuzu`` adapter of the backend port (CPython).
+"""The native adapters of the backend port (CPython): ``kuzu`` and ``ladybug``.
 
-The only module of the package that imports ``kuzu``, and only when a
-``NativeKuzuBackend`` is constructed. Kuzu 0.11.3 reports every failure as a
-``RuntimeError`` whose message starts with its family ("Binder exception: ...");
-those become ``BackendError`` carrying the statement and the message.
+The only module of the package that imports an engine, and only when a
+backend is constructed: ``NativeBackend`` imports the module its
+``EngineProfile`` names and reads the catalog through the profile's column
+names (``NativeKuzuBackend`` and ``LadybugBackend`` fix the profile). Both
+engines report every failure as a ``RuntimeError`` whose message starts with
+its family ("Binder exception: ..."); those become ``BackendError`` carrying
+the statement and the message. The two engines cannot share a process (see
+``profile``): ``engines.open_backend`` picks this adapter or a child process.
 
 ``execute`` sends each statement with its own ``Connection.execute`` call
 between ``BEGIN TRANSACTION`` and ``COMMIT``: measured on 0.11.3 that is the
@@ -21,11 +25,13 @@ exception: Unable to allocate memory! ..."); rel tables cost almost nothing.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
 from schemalog.kuzu.cypher import string_literal
+from schemalog.kuzu.profile import KUZU, LADYBUG, EngineProfile
 from schemalog.kuzu.port import (
     BackendError,
     Catalog,
@@ -34,16 +40,18 @@ from schemalog.kuzu.port import (
     RelTableInfo,
 )
 
-__all__ = ["NativeKuzuBackend"]
+__all__ = ["LadybugBackend", "NativeBackend", "NativeKuzuBackend"]
 
 _NO_TRANSACTION = "No active transaction"
 
 
-class NativeKuzuBackend:
-    """A native Kuzu database, on disk (``path``) or in memory (``path=None``).
+class NativeBackend:
+    """A native database of ``engine``, on disk (``path``) or in memory (``path=None``).
 
-    ``buffer_pool_size`` is in bytes; 0 lets Kuzu choose (80% of RAM).
+    ``buffer_pool_size`` is in bytes; 0 lets the engine choose (80% of RAM).
     """
+
+    engine: EngineProfile = KUZU
 
     def __init__(
         self,
@@ -51,17 +59,27 @@ class NativeKuzuBackend:
         *,
         buffer_pool_size: int = 0,
         read_only: bool = False,
+        engine: EngineProfile | None = None,
     ) -> None:
-        import kuzu
-
+        if engine is not None:
+            self.engine = engine
         if type(buffer_pool_size) is not int or buffer_pool_size < 0:
             raise ValueError(f"buffer_pool_size must be an int >= 0, got {buffer_pool_size!r}")
         self.path = ":memory:" if path is None else os.fspath(path)
+        self._closed = True  # until opened: close() and the guards work on a failed open
         try:
-            self._db: Any = kuzu.Database(
+            module: Any = importlib.import_module(self.engine.module)
+        except ImportError as exc:  # not installed, or the other engine holds the process
+            raise BackendError(
+                None,
+                f"cannot load the {self.engine.name} engine ({exc}); install the "
+                f"'{self.engine.name}' extra ({self.engine.package})",
+            ) from exc
+        try:
+            self._db: Any = module.Database(
                 self.path, buffer_pool_size=buffer_pool_size, read_only=read_only
             )
-            self._conn: Any = kuzu.Connection(self._db)
+            self._conn: Any = module.Connection(self._db)
         except RuntimeError as exc:
             raise BackendError(None, str(exc)) from exc
         self._closed = False
@@ -89,8 +107,10 @@ class NativeKuzuBackend:
     def catalog(self) -> Catalog:
         nodes: list[NodeTableInfo] = []
         rels: list[RelTableInfo] = []
+        col = self.engine.catalog_columns
         for table in self.query("CALL show_tables() RETURN *"):
-            name, kind, comment = table["name"], table["type"], table["comment"] or ""
+            name, kind = table[col.table_name], table[col.table_type]
+            comment = table[col.table_comment] or ""
             if "." in name:
                 raise BackendError(
                     None,
@@ -100,22 +120,20 @@ class NativeKuzuBackend:
             info = self.query(f"CALL table_info({string_literal(name)}) RETURN *")
             properties = tuple(
                 PropertyInfo(
-                    row["name"],
-                    row["type"],
-                    _default(row["default expression"]),
+                    row[col.property_name],
+                    row[col.property_type],
+                    _default(row[col.property_default]),
                 )
-                for row in sorted(info, key=lambda r: r["property id"])
+                for row in sorted(info, key=lambda r: r[col.property_id])
             )
             if kind == "NODE":
-                keys = [row["name"] for row in info if row.get("primary key") is True]
+                keys = [row[col.property_name] for row in info if row.get(col.primary_key) is True]
                 if len(keys) != 1:
                     raise BackendError(None, f"node table {name!r} shows primary keys {keys}")
                 nodes.append(NodeTableInfo(name, properties, keys[0], comment))
             elif kind == "REL":
                 pairs = self.query(f"CALL show_connection({string_literal(name)}) RETURN *")
-                connections = tuple(
-                    (p["source table name"], p["destination table name"]) for p in pairs
-                )
+                connections = tuple((p[col.source], p[col.destination]) for p in pairs)
                 rels.append(RelTableInfo(name, connections, properties, None, comment))
             else:
                 raise BackendError(None, f"table {name!r} has an unknown kind {kind!r}")
@@ -137,7 +155,7 @@ class NativeKuzuBackend:
         finally:
             db.close()
 
-    def __enter__(self) -> NativeKuzuBackend:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -173,6 +191,18 @@ class NativeKuzuBackend:
         else:
             for r in result if isinstance(result, list) else [result]:
                 r.close()
+
+
+class NativeKuzuBackend(NativeBackend):
+    """A native Kuzu 0.11 database (the ``kuzu`` extra)."""
+
+    engine = KUZU
+
+
+class LadybugBackend(NativeBackend):
+    """A native LadybugDB database (the ``ladybug`` extra)."""
+
+    engine = LADYBUG
 
 
 def _default(shown: str) -> str | None:

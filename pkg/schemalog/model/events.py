@@ -37,6 +37,7 @@ from schemalog.model.parts import (
     Connection,
     PropertyDef,
     Resolution,
+    SortKey,
     canonical_type,
     check_connection,
     check_event_id,
@@ -81,6 +82,8 @@ __all__ = [
     "RenameProperty",
     "RenameTable",
     "Resolution",
+    "SetSortedBy",
+    "SortKey",
     "Tag",
     "build_add_property",
     "build_node_table",
@@ -116,7 +119,7 @@ class _ChangeBase:
 def _plain(value: object) -> Any:
     if type(value) is tuple:
         return [_plain(v) for v in value]
-    if type(value) in (PropertyDef, Connection, Resolution):
+    if type(value) in (PropertyDef, Connection, Resolution, SortKey):
         return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}  # type: ignore[arg-type]
     return value
 
@@ -274,6 +277,33 @@ class CommentOnTable(_ChangeBase):
 
 
 @dataclass(frozen=True, slots=True)
+class SetSortedBy(_ChangeBase):
+    """LadybugDB's ``ALTER TABLE T SET SORTED BY (col ASC|DESC, ...)`` on a node table.
+
+    The keys replace the table's previous ones (the engine keeps one list).
+    Kuzu has no such DDL: a log holding this change applies to LadybugDB only
+    (applying it to Kuzu is refused with rule ``set-sorted-by-unsupported``).
+    """
+
+    KIND: ClassVar[str] = "set_sorted_by"
+    table_id: str
+    keys: tuple[SortKey, ...]
+
+    def __post_init__(self) -> None:
+        check_event_id(self.table_id, "table_id")
+        keys = check_tuple(self.keys, "keys", MAX_PROPERTIES)
+        if not keys:
+            raise InvalidEvent("keys", "SORTED BY needs at least one property")
+        seen: set[str] = set()
+        for i, key in enumerate(keys):
+            if type(key) is not SortKey:
+                raise InvalidEvent(f"keys[{i}]", f"must be a SortKey, got {type(key).__name__}")
+            if key.property_id in seen:
+                raise InvalidEvent(f"keys[{i}].property_id", f"{key.property_id!r} repeats")
+            seen.add(key.property_id)
+
+
+@dataclass(frozen=True, slots=True)
 class Merge(_ChangeBase):
     """Joins the heads named by the event's parents (at least two), with resolutions."""
 
@@ -315,6 +345,7 @@ Change = (
     | AddConnection
     | DropConnection
     | CommentOnTable
+    | SetSortedBy
     | Merge
     | Tag
 )
@@ -329,6 +360,7 @@ _CHANGE_CLASSES: tuple[type[_ChangeBase], ...] = (
     AddConnection,
     DropConnection,
     CommentOnTable,
+    SetSortedBy,
     Merge,
     Tag,
 )
@@ -473,6 +505,8 @@ _PROPERTY_KEYS = ("default", "name", "property_id", "type")
 _PROPERTY_KEY_SET = frozenset(_PROPERTY_KEYS)
 _CONNECTION_KEYS = ("from_table_id", "to_table_id")
 _CONNECTION_KEY_SET = frozenset(_CONNECTION_KEYS)
+_SORT_KEY_KEYS = ("order", "property_id")
+_SORT_KEY_KEY_SET = frozenset(_SORT_KEY_KEYS)
 _RESOLUTION_KEYS = ("conflict_key", "losers", "winner")
 _RESOLUTION_KEY_SET = frozenset(_RESOLUTION_KEYS)
 
@@ -497,6 +531,16 @@ def _connection_from_obj(obj: object, path: str) -> Connection:
         raise prefixed(path, exc) from None
 
 
+def _sort_key_from_obj(obj: object, path: str) -> SortKey:
+    if type(obj) is not dict or obj.keys() != _SORT_KEY_KEY_SET:
+        _exact_keys(obj, path, _SORT_KEY_KEYS)  # raises
+    d: dict[str, Any] = obj  # type: ignore[assignment]
+    try:
+        return SortKey(d["property_id"], d["order"])
+    except InvalidEvent as exc:
+        raise prefixed(path, exc) from None
+
+
 def _resolution_from_obj(obj: object, path: str) -> Resolution:
     d = _exact_keys(obj, path, _RESOLUTION_KEYS)
     with under(path):
@@ -513,6 +557,7 @@ def _many(decode: Callable[[object, str], Any]) -> Callable[[object, str], tuple
 _properties_from_obj = _many(_property_from_obj)
 _connections_from_obj = _many(_connection_from_obj)
 _resolutions_from_obj = _many(_resolution_from_obj)
+_sort_keys_from_obj = _many(_sort_key_from_obj)
 
 # One decoder per kind: it checks the exact field set with one comparison and
 # passes the fields to the dataclass, whose __post_init__ checks their values
@@ -582,6 +627,11 @@ def _drop_connection(d: dict[str, Any]) -> Change:
 @_decoder(CommentOnTable)
 def _comment_on_table(d: dict[str, Any]) -> Change:
     return CommentOnTable(d["table_id"], d["comment"])
+
+
+@_decoder(SetSortedBy)
+def _set_sorted_by(d: dict[str, Any]) -> Change:
+    return SetSortedBy(d["table_id"], _sort_keys_from_obj(d["keys"], "keys"))
 
 
 @_decoder(Merge)

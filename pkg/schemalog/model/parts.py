@@ -265,6 +265,22 @@ class Connection:
         check_event_id(self.to_table_id, "to_table_id")
 
 
+SORT_ORDERS = ("ASC", "DESC")
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """One column of a SORTED BY: a property of the table, by id, and its order."""
+
+    property_id: str
+    order: str  # ASC or DESC
+
+    def __post_init__(self) -> None:
+        check_property_id(self.property_id, "property_id")
+        if type(self.order) is not str or self.order not in SORT_ORDERS:
+            raise InvalidEvent("order", f"{self.order!r} is not one of {SORT_ORDERS}")
+
+
 @dataclass(frozen=True, slots=True)
 class Resolution:
     """How a merge resolved one conflict: the winning event and the losing ones."""

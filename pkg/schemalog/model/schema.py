@@ -39,6 +39,13 @@ Rules enforced (stable ids, returned in ``Rejected.rule``), mirroring Kuzu
 * ``last-connection``: a rel table keeps at least one FROM/TO pair. (Stricter
   than kuzu 0.11.3, which lets the last pair go; a rel table without pairs
   has no use and no DDL to recreate it.)
+* ``sorted-by-not-node``: SET SORTED BY applies to node tables only
+  (ladybug 0.22.0: "SORTED BY on rel table R requires the CSR clause", a rel
+  layout no event creates); its keys must be properties of the table
+  (``unknown-property``). Dropping a property that is a sort key takes it out
+  of the keys (LadybugDB accepts the drop; its catalog does not show the keys).
+  Whether an engine can run SET SORTED BY at all is the engine profile's
+  business (kuzu.profile), not the model's: Kuzu refuses it at apply time.
 
 Merge and Tag events do not change the schema.
 """
@@ -66,6 +73,8 @@ from schemalog.model.events import (
     PropertyDef,
     RenameProperty,
     RenameTable,
+    SetSortedBy,
+    SortKey,
     Tag,
 )
 from schemalog.model.names import catalog_key
@@ -106,6 +115,7 @@ class TableState:
     connections: tuple[Connection, ...]  # sorted, rel tables only
     multiplicity: str | None  # rel tables only
     comment: str = ""
+    sorted_by: tuple[SortKey, ...] = ()  # node tables on LadybugDB only
     # Two indexes of ``properties``, built on first use; not part of the value.
     # ``apply`` hands updated copies to the table it derives (never mutated).
     # catalog_key(name) -> property:
@@ -367,6 +377,7 @@ def _derive(
     comment: str,
     by_key: dict[str, PropertyDef] | None,
     ids: tuple[str, ...] | None,
+    sorted_by: tuple[SortKey, ...] | None = None,
 ) -> TableState:
     """``table`` with some fields changed; ``by_key`` and ``ids`` index ``properties``."""
     return _new_table(
@@ -378,6 +389,7 @@ def _derive(
         connections,
         table.multiplicity,
         comment,
+        table.sorted_by if sorted_by is None else sorted_by,
         by_key,
         ids,
     )
@@ -467,7 +479,12 @@ def _drop_property(state: SchemaState, change: DropProperty) -> SchemaState:
             del index[key]
         else:  # (not from apply: equal keys) rebuild on demand
             index = None
-    derived = _derive(table, table.name, kept, table.connections, table.comment, index, ids)
+    sorted_by = table.sorted_by
+    if sorted_by:
+        sorted_by = tuple([k for k in sorted_by if k.property_id != property_id])
+    derived = _derive(
+        table, table.name, kept, table.connections, table.comment, index, ids, sorted_by
+    )
     return _put(state, derived)
 
 
@@ -602,6 +619,30 @@ def _comment_on_table(state: SchemaState, change: CommentOnTable) -> SchemaState
     return _put(state, new)
 
 
+def _set_sorted_by(state: SchemaState, change: SetSortedBy) -> SchemaState:
+    table = state.tables.get(change.table_id)
+    if table is None:
+        raise _unknown_table(change.table_id)
+    if table.kind != NODE:
+        raise _Reject(
+            "sorted-by-not-node", f"{table.name!r} is a rel table: SORTED BY is for node tables"
+        )
+    for key in change.keys:
+        if table.property(key.property_id) is None:
+            raise _unknown_property(table, key.property_id)
+    new = _derive(
+        table,
+        table.name,
+        table.properties,
+        table.connections,
+        table.comment,
+        table._by_key,
+        table._ids,
+        change.keys,
+    )
+    return _put(state, new)
+
+
 def _no_change(state: SchemaState, change: Merge | Tag) -> SchemaState:
     return state
 
@@ -617,6 +658,7 @@ _HANDLERS: dict[type, Callable[[SchemaState, Any], SchemaState]] = {
     AddConnection: _add_connection,
     DropConnection: _drop_connection,
     CommentOnTable: _comment_on_table,
+    SetSortedBy: _set_sorted_by,
     Merge: _no_change,
     Tag: _no_change,
 }

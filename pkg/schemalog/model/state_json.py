@@ -1,13 +1,16 @@
 """A schema state as plain JSON-able data, and back (snapshots, ``schemalog schema``).
 
 ``state_to_obj`` sorts tables by id so that the form is the same in every
-process; ``state_from_obj`` re-checks every invariant by replaying each table
+process; a table's ``sorted_by`` appears only when it has keys, so the form
+(and ``state_hash``) of every state without SORTED BY is what it was before
+that change kind existed; ``state_from_obj`` re-checks every invariant by replaying each table
 as its create event. The state's checksum over this form is
 ``schemalog.encoding.codec.state_hash``.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from schemalog.errors import InvalidEvent, InvalidState
@@ -17,6 +20,8 @@ from schemalog.model.events import (
     CreateNodeTable,
     CreateRelTable,
     PropertyDef,
+    SetSortedBy,
+    SortKey,
 )
 from schemalog.model.names import validate_text
 from schemalog.model.schema import (
@@ -33,7 +38,7 @@ __all__ = ["state_from_obj", "state_to_obj"]
 
 
 def _table_to_obj(table: TableState) -> dict[str, Any]:
-    return {
+    obj = {
         "comment": table.comment,
         "connections": [
             {"from_table_id": c.from_table_id, "to_table_id": c.to_table_id}
@@ -49,6 +54,11 @@ def _table_to_obj(table: TableState) -> dict[str, Any]:
         ],
         "table_id": table.table_id,
     }
+    if table.sorted_by:
+        obj["sorted_by"] = [
+            {"order": k.order, "property_id": k.property_id} for k in table.sorted_by
+        ]
+    return obj
 
 
 def state_to_obj(state: SchemaState) -> dict[str, Any]:
@@ -97,8 +107,28 @@ def state_from_obj(obj: object) -> SchemaState:
 
 
 def _table_from_obj(raw: object, path: str) -> TableState:
-    if type(raw) is not dict or raw.keys() != _TABLE_KEYS:
-        raise InvalidState(path, f"must be an object with exactly {sorted(_TABLE_KEYS)}")
+    if type(raw) is not dict or raw.keys() - {"sorted_by"} != _TABLE_KEYS:
+        raise InvalidState(
+            path, f"must be an object with exactly {sorted(_TABLE_KEYS)} (and 'sorted_by')"
+        )
+    table = _plain_table_from_obj(raw, path)
+    if "sorted_by" not in raw:
+        return table
+    keys = raw["sorted_by"]
+    if type(keys) is not list or not keys:
+        raise InvalidState(f"{path}.sorted_by", "must be a non-empty array")
+    for j, k in enumerate(keys):
+        if type(k) is not dict or set(k) != {"order", "property_id"}:
+            raise InvalidState(f"{path}.sorted_by[{j}]", "malformed sort key")
+    change = SetSortedBy(
+        table.table_id, tuple(SortKey(k["property_id"], k["order"]) for k in keys)
+    )
+    if table.kind != NODE or any(table.property(k.property_id) is None for k in change.keys):
+        raise InvalidState(f"{path}.sorted_by", "sort keys must be properties of a node table")
+    return replace(table, sorted_by=change.keys)
+
+
+def _plain_table_from_obj(raw: dict[str, Any], path: str) -> TableState:
     for key in ("properties", "connections"):
         if type(raw[key]) is not list:
             raise InvalidState(f"{path}.{key}", "must be an array")
