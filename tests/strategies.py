@@ -242,9 +242,7 @@ def _draw_change(
     choice = draw(st.sampled_from(options))
     if choice == "sorted_by":
         node = draw(st.sampled_from(nodes))
-        cols = draw(
-            st.lists(st.sampled_from(node.properties), min_size=1, max_size=3, unique=True)
-        )
+        cols = draw(st.lists(st.sampled_from(node.properties), min_size=1, max_size=3, unique=True))
         orders = draw(st.lists(st.sampled_from(("ASC", "DESC")), min_size=3, max_size=3))
         keys = tuple(SortKey(p.property_id, o) for p, o in zip(cols, orders, strict=False))
         return SetSortedBy(node.table_id, keys)

@@ -34,6 +34,8 @@ from schemalog.model.events import (
     DropTable,
     RenameProperty,
     RenameTable,
+    SetSortedBy,
+    SortKey,
     Tag,
     build_add_property,
     build_node_table,
@@ -179,6 +181,30 @@ def test_property_added_without_default_is_strict_backward() -> None:
     )
     assert _pair(log, 2, level="DATA") == []
     assert _pair(log, 2, "FORWARD") == []
+
+
+def test_sorted_by_change_is_a_strict_finding_both_ways() -> None:
+    log, person, _ = _base()
+    sort = log.add(SetSortedBy(person, (SortKey(person + "/p1", "DESC"),)))
+    [f] = _pair(log, 2)
+    assert (f.rule, f.breaks, f.category) == (
+        "SORTED_BY_CHANGED",
+        ("BACKWARD", "FORWARD"),
+        "STRICT",
+    )
+    assert (f.element, f.element_id, f.name, f.event_id) == ("table", person, "Person", sort.id)
+    assert f.detail == "SORTED BY (none) -> age DESC"
+    assert _pair(log, 2, level="DATA") == []  # only at STRICT
+    log.add(SetSortedBy(person, (SortKey(person + "/p1", "DESC"),)))  # the same keys again
+    assert _pair(log, 3) == []
+    log.add(SetSortedBy(person, (SortKey(person + "/p0", "ASC"),)))
+    [g] = _pair(log, 4)
+    assert g.detail == "SORTED BY age DESC -> id ASC"
+    # along a history: found at the step that made it, and transitively against the start
+    report = check_history(log.events, "FULL_TRANSITIVE", "STRICT")
+    assert {x.rule for x in report.findings} == {"SORTED_BY_CHANGED"}
+    assert not report.compatible
+    assert check_history(log.events, "FULL_TRANSITIVE", "DATA").compatible
 
 
 def _with_rel(multiplicity: str) -> tuple[LogBuilder, str, str, str]:

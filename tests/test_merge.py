@@ -31,6 +31,8 @@ from schemalog.model.events import (
     Event,
     RenameProperty,
     RenameTable,
+    SetSortedBy,
+    SortKey,
     Tag,
     build_add_property,
     build_node_table,
@@ -137,6 +139,28 @@ def test_rename_drop_of_property() -> None:
     w.on("a", RenameProperty(w.person, w.age, "years"))
     w.on("b", DropProperty(w.person, w.age))
     assert _kinds(w) == ["rename-drop"]
+
+
+def test_sorted_by_on_a_property_the_other_side_dropped() -> None:
+    w = World()
+    w.on("a", SetSortedBy(w.person, (SortKey(w.age, "DESC"),)))
+    w.on("b", DropProperty(w.person, w.age))
+    assert _kinds(w) == ["change-on-dropped"]
+    # each resolution replays: the drop winning skips the SORTED BY, and vice versa
+    for strategy in ("drop-wins", "lww", "fww"):
+        merged = merge_events(w.logs(), strategy=strategy)
+        replayed = replay_merged(merged.events)
+        assert not any("rejected" in why for _, why in replayed.skipped), strategy
+
+
+def test_concurrent_sorted_by_on_other_properties_is_no_conflict() -> None:
+    w = World()
+    w.on("a", SetSortedBy(w.person, (SortKey(w.age, "DESC"),)))
+    w.on("b", SetSortedBy(w.person, (SortKey(w.person + "/p0", "ASC"),)))
+    w.on("b", RenameProperty(w.person, w.age, "years"))
+    assert _kinds(w) == []
+    state = replay_merged(merge_events(w.logs()).events).state
+    assert state.tables[w.person].sorted_by  # the later one in causal order wins
 
 
 def test_rename_to_a_name_the_other_side_created() -> None:

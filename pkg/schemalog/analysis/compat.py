@@ -80,6 +80,9 @@ STRICT: semantic hazards (queries bind, values fit).
 * PROPERTY_ADDED_WITHOUT_DEFAULT (B): rows written by old writers read NULL there.
 * DEFAULT_CHANGED (B, F): rows written without the property get another value.
 * CONNECTION_ADDED (F): old readers traversing the rel table meet an unexpected pair.
+* SORTED_BY_CHANGED (B, F): a node table's SORTED BY keys changed (LadybugDB's
+  ``SET SORTED BY``): a version with keys applies to LadybugDB only (Kuzu has
+  no such DDL), and readers that relied on one scan order meet another.
 
 Levels are cumulative: QUERY checks QUERY rules, DATA (the default) QUERY and
 DATA, STRICT all; ``ignore`` drops single rules.
@@ -215,6 +218,7 @@ RULES: dict[str, Rule] = {
         _rule("PROPERTY_ADDED_WITHOUT_DEFAULT", "STRICT", "B", "a property is added without a default; rows of old writers read NULL"),  # noqa: E501
         _rule("DEFAULT_CHANGED", "STRICT", "BF", "a property's default changed; rows written without it differ"),  # noqa: E501
         _rule("CONNECTION_ADDED", "STRICT", "F", "a rel table gains a FROM/TO pair old readers do not expect"),  # noqa: E501
+        _rule("SORTED_BY_CHANGED", "STRICT", "BF", "a node table's SORTED BY keys changed; the schema is LadybugDB-only and scan order differs"),  # noqa: E501
     )
 }  # fmt: skip
 
@@ -536,6 +540,27 @@ def _diff_body(
                 yield _Raw(r, "table", tid, tid, new_t.name, None, detail, tid, old_t.table_id)
     if old_t.connections is not new_t.connections:
         yield from _diff_connections(old, new, old_t, new_t)
+    if old_t.sorted_by != new_t.sorted_by:
+        yield _Raw(
+            "SORTED_BY_CHANGED",
+            "table",
+            tid,
+            tid,
+            new_t.name,
+            None,
+            f"SORTED BY {_sort_keys(old_t)} -> {_sort_keys(new_t)}",
+            tid,
+            old_t.table_id,
+        )
+
+
+def _sort_keys(table: TableState) -> str:
+    if not table.sorted_by:
+        return "(none)"
+    names = {p.property_id: p.name for p in table.properties}
+    return ", ".join(
+        f"{names.get(k.property_id, k.property_id)} {k.order}" for k in table.sorted_by
+    )
 
 
 def _diff_properties(old_t: TableState, new_t: TableState, replaced: bool) -> Iterator[_Raw]:

@@ -59,6 +59,7 @@ from schemalog.model.events import (
     Event,
     RenameProperty,
     RenameTable,
+    SetSortedBy,
     Tag,
 )
 from schemalog.model.schema import Applied, Rejected, SchemaState, apply, empty_state
@@ -339,7 +340,7 @@ class Provenance:
                     base_table is not None and base_table.property(prop.property_id) is not None
                 )
                 self._drop(prop.property_id, eid, in_base)
-        elif isinstance(change, AddConnection | DropConnection | CommentOnTable):
+        elif isinstance(change, AddConnection | DropConnection | CommentOnTable | SetSortedBy):
             self._touch(change.table_id, eid, pos)
 
 

@@ -28,7 +28,8 @@ Conflict kinds (stable ids)
     ``property-add-mismatch``   a property added twice by name with different
                                 type or default
     ``change-on-dropped``       any change to (or reference of) a table the other
-                                side dropped
+                                side dropped, or a SORTED BY naming a property
+                                the other side dropped
     ``create-create-mismatch``  two creations of one table name, different definitions
     Two creations of one name with the SAME definition (or the same property
     added twice identically) are no conflict: the later one in causal order is
@@ -65,6 +66,7 @@ from schemalog.model.events import (
     Merge,
     RenameProperty,
     RenameTable,
+    SetSortedBy,
 )
 from schemalog.model.names import catalog_key
 
@@ -139,6 +141,8 @@ def _spec(event: Event) -> Spec:
         return ("C", c.table_id)
     if isinstance(c, CommentOnTable):
         return ("CM", c.table_id)
+    if isinstance(c, SetSortedBy):
+        return ("SB", c.table_id, tuple(k.property_id for k in c.keys))
     return None
 
 
@@ -182,6 +186,10 @@ def _touches(
         ]
     if tag == "C":
         return [(("t", t), "change", None) for t in sorted({table(x) for x in spec[1:]})]
+    if tag == "SB":  # the table, and each sort key's property (a concurrent drop conflicts)
+        tid = table(spec[1])
+        keys: list[tuple[Key, str, Any]] = [(("p", tid, prop(k)), "change", None) for k in spec[2]]
+        return [(("t", tid), "change", None), *keys]
     return [(("t", table(spec[1])), "change", None)]  # "CM"
 
 
@@ -191,7 +199,8 @@ _RIVALS: dict[tuple[str, str], tuple[str, ...]] = {
     ("t", "drop"): ("rename", "change"),
     ("t", "change"): ("drop",),
     ("p", "rename"): ("rename", "drop"),
-    ("p", "drop"): ("rename",),
+    ("p", "drop"): ("rename", "change"),
+    ("p", "change"): ("drop",),
     ("n", "create"): ("create", "rename-to"),
     ("n", "rename-to"): ("create", "rename-to"),
     ("pn", "add"): ("add", "rename-to"),

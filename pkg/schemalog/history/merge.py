@@ -80,6 +80,7 @@ from schemalog.model.events import (
     RenameProperty,
     RenameTable,
     Resolution,
+    SetSortedBy,
     event_id,
 )
 from schemalog.model.schema import Applied, SchemaState, apply, empty_state
@@ -391,6 +392,11 @@ def effective_event(event: Event, plan: Plan) -> Event | None:
         if c.table_id not in t and x.from_table_id not in t and x.to_table_id not in t:
             return event
         new = replace(c, table_id=t.get(c.table_id, c.table_id), connection=_aliased(x, t))
+    elif isinstance(c, SetSortedBy):
+        if c.table_id not in t and all(k.property_id not in p for k in c.keys):
+            return event
+        keys = tuple(replace(k, property_id=p.get(k.property_id, k.property_id)) for k in c.keys)
+        new = replace(c, table_id=t.get(c.table_id, c.table_id), keys=keys)
     elif isinstance(c, CreateRelTable):
         if all(x.from_table_id not in t and x.to_table_id not in t for x in c.connections):
             return event

@@ -30,7 +30,10 @@ lets drift recognise renames made behind our back. On read it is rebuilt with
 4. pre-checks every step against a name-level model of the database
    (``check_steps``): what Kuzu would refuse (a referenced node table dropped,
    a name taken, a missing endpoint) raises ``PlanRejected`` before anything
-   is sent -- kuzu-wasm may trap instead of raising;
+   is sent -- kuzu-wasm may trap instead of raising; so does a step whose
+   DDL form the backend's engine lacks (its ``engine`` profile, Kuzu when the
+   backend names none): SET SORTED BY on Kuzu is rule
+   ``set-sorted-by-unsupported``;
 5. sends the DDL and the bookkeeping update in ONE ``backend.execute`` call:
    one transaction (Kuzu 0.11 DDL is transactional: a failure rolls back all
    of it, record included).
@@ -49,6 +52,7 @@ from schemalog.kuzu.cypher import quote_identifier, string_literal
 from schemalog.kuzu.ddl import DdlPlan, Step, TableModel, model_of_state, plan_diff
 from schemalog.kuzu.drift import BOOKKEEPING_TABLE, DriftReport, drift
 from schemalog.kuzu.port import KuzuBackend
+from schemalog.kuzu.profile import KUZU, EngineProfile, UnsupportedByEngine
 from schemalog.model.names import catalog_key
 from schemalog.model.schema import (
     NODE,
@@ -313,15 +317,26 @@ def _step(tables: dict[str, _SimTable], s: Step) -> None:
             t.conns.discard(pair)
     elif s.op == "comment":
         _need(tables, a[0])
+    elif s.op == "set_sorted_by":
+        t = _need(tables, a[0], NODE)
+        for name, _order in a[1]:
+            if catalog_key(name) not in t.props:
+                raise _No("unknown-property", f"{a[0]!r} has no property {name!r}")
     else:
         raise _No("unknown-op", f"unknown step {s.op!r}")
 
 
-def check_steps(model: Mapping[str, TableModel], steps: Sequence[Step]) -> None:
-    """Raise PlanRejected at the first step Kuzu would refuse, run from ``model``."""
+def check_steps(
+    model: Mapping[str, TableModel], steps: Sequence[Step], engine: EngineProfile = KUZU
+) -> None:
+    """Raise PlanRejected at the first step ``engine`` would refuse, run from ``model``."""
     tables = _sim(model)
     for index, s in enumerate(steps):
         try:
+            try:
+                engine.require(s.op)
+            except UnsupportedByEngine as unsupported:
+                raise _No(unsupported.rule, str(unsupported)) from None
             _step(tables, s)
         except _No as no:
             raise PlanRejected(index, s, no.rule, no.message) from None
@@ -365,7 +380,8 @@ def apply_log(
     else:
         raise DriftDetected(report)
     plan = plan_diff(old_model, model_of_state(target), allow_destructive=allow_destructive)
-    check_steps(old_model, plan.steps)
+    engine = getattr(backend, "engine", None)
+    check_steps(old_model, plan.steps, engine if isinstance(engine, EngineProfile) else KUZU)
     target_hash = state_hash(target)
     from_position = record.position if record is not None else None
     ddl = tuple(plan.statements)

@@ -29,7 +29,15 @@ Order of a diff (each phase frees names or creates targets for the next):
    collides with a user name); a case-only rename (``Person`` -> ``PERSON``),
    which Kuzu 0.11.3 refuses as "already exists", also goes through one;
 7. create node tables; 8. add properties; 9. create rel tables;
-10. add FROM/TO pairs; 11. comments.
+10. add FROM/TO pairs; 11. comments; 12. SET SORTED BY (LadybugDB), for
+a created node table with sort keys and a kept one whose keys change (keys
+that become empty -- their last column dropped -- have no DDL: LadybugDB has
+no RESET, and its catalog does not show the keys).
+
+Engines: every entry point takes ``engine`` (a ``profile.EngineProfile``);
+a step whose form the engine lacks raises ``UnsupportedByEngine`` naming the
+rule ``<op>-unsupported`` (SET SORTED BY on Kuzu). Without ``engine`` every
+form is rendered (the caller checks, as ``apply.check_steps`` does).
 
 A table is recreated (drop + create) when its kind, its primary key, or its
 known multiplicity differ -- only possible between unrelated states or against
@@ -51,6 +59,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from schemalog.kuzu.cypher import default_expression, quote_identifier, string_literal
+from schemalog.kuzu.profile import EngineProfile
 from schemalog.model.events import (
     AddConnection,
     AddProperty,
@@ -65,6 +74,7 @@ from schemalog.model.events import (
     PropertyDef,
     RenameProperty,
     RenameTable,
+    SetSortedBy,
     Tag,
     canonical_type,
 )
@@ -77,6 +87,7 @@ __all__ = [
     "PropModel",
     "Step",
     "TableModel",
+    "checked",
     "ddl_for_diff",
     "ddl_for_event",
     "ddl_for_state",
@@ -114,6 +125,7 @@ class TableModel:
     connections: frozenset[tuple[str, str]]  # (from table id, to table id)
     multiplicity: str | None
     comment: str
+    sorted_by: tuple[tuple[str, str], ...] = ()  # (property id, ASC|DESC); unknown live
 
     def prop(self, prop_id: str) -> PropModel | None:
         return next((p for p in self.properties if p.id == prop_id), None)
@@ -137,6 +149,7 @@ def table_model(table: TableState) -> TableModel:
         frozenset((c.from_table_id, c.to_table_id) for c in table.connections),
         table.multiplicity,
         table.comment,
+        tuple((k.property_id, k.order) for k in table.sorted_by),
     )
 
 
@@ -155,7 +168,8 @@ class Step:
     key name), create_rel_table (name, ((from, to), ...), property names),
     drop_table (name,), add_property / drop_property (table, property),
     rename_table (old, new), rename_property (table, old, new),
-    add_connection / drop_connection (table, from, to), comment (table,).
+    add_connection / drop_connection (table, from, to), comment (table,),
+    set_sorted_by (table, ((property, ASC|DESC), ...)).
     """
 
     op: str
@@ -300,6 +314,26 @@ def _comment(table: str, text: str) -> Step:
     )
 
 
+def _sorted_by(t: TableModel) -> Step:
+    cols = tuple((p.name, order) for pid, order in t.sorted_by if (p := t.prop(pid)) is not None)
+    keys = ", ".join(f"{q(name)} {order}" for name, order in cols)
+    return Step(
+        "set_sorted_by",
+        f"ALTER TABLE {q(t.name)} SET SORTED BY ({keys})",
+        (t.name, cols),
+        reason=f"sort {t.name!r} by {', '.join(f'{n} {o}' for n, o in cols)}",
+    )
+
+
+def checked(steps: Iterable[Step], engine: EngineProfile | None) -> list[Step]:
+    """``steps``, or UnsupportedByEngine at the first one ``engine`` has no form for."""
+    out = list(steps)
+    if engine is not None:
+        for s in out:
+            engine.require(s.op, s.statement)
+    return out
+
+
 def _renames(
     current: Mapping[str, str],  # id -> name now
     wanted: Mapping[str, str],  # id -> name wanted (only ids that change)
@@ -349,12 +383,19 @@ def _renames(
 # ---------------------------------------------------------------- per event
 
 
-def ddl_for_event(state: SchemaState, event: Event) -> list[str]:
+def ddl_for_event(
+    state: SchemaState, event: Event, engine: EngineProfile | None = None
+) -> list[str]:
     """Statements for ``event``, rendered against ``state`` (the state before it).
 
     The event must apply to ``state`` (check with ``schema.apply`` first);
-    Merge and Tag events produce no DDL.
+    Merge and Tag events produce no DDL. With ``engine``, a change it has no
+    DDL for raises UnsupportedByEngine.
     """
+    return [s.statement for s in checked(_steps_for_event(state, event), engine)]
+
+
+def _steps_for_event(state: SchemaState, event: Event) -> list[Step]:
     c = event.change
     tables = state.tables
 
@@ -363,17 +404,17 @@ def ddl_for_event(state: SchemaState, event: Event) -> list[str]:
 
     if isinstance(c, CreateNodeTable):
         t = TableState(c.table_id, NODE, c.name, c.properties, c.primary_key, (), None)
-        return [_create_node(table_model(t)).statement]
+        return [_create_node(table_model(t))]
     if isinstance(c, CreateRelTable):
         t = TableState(c.table_id, REL, c.name, c.properties, None, c.connections, c.multiplicity)
         names = {tid: tbl.name for tid, tbl in tables.items()}
-        return [_create_rel(table_model(t), names).statement]
+        return [_create_rel(table_model(t), names)]
     if isinstance(c, AddProperty):
-        return [_add_prop(name(c.table_id), _prop_model(c.property)).statement]
+        return [_add_prop(name(c.table_id), _prop_model(c.property))]
     if isinstance(c, DropProperty):
         prop = tables[c.table_id].property(c.property_id)
         assert prop is not None, "event does not apply to this state"
-        return [_drop_prop(name(c.table_id), prop.name).statement]
+        return [_drop_prop(name(c.table_id), prop.name)]
     if isinstance(c, RenameProperty):
         table = tables[c.table_id]
         current = {p.property_id: p.name for p in table.properties}
@@ -383,23 +424,22 @@ def ddl_for_event(state: SchemaState, event: Event) -> list[str]:
             lambda a, b: _rename_prop(table.name, a, b),
             set(),
         )
-        return [s.statement for s in steps]
+        return steps
     if isinstance(c, RenameTable):
         current = {tid: t.name for tid, t in tables.items()}
         steps = _renames(current, {c.table_id: c.new_name}, _rename_table, set())
-        return [s.statement for s in steps]
+        return steps
     if isinstance(c, DropTable):
-        return [_drop_table(name(c.table_id)).statement]
+        return [_drop_table(name(c.table_id))]
     if isinstance(c, AddConnection | DropConnection):
         op = "add_connection" if isinstance(c, AddConnection) else "drop_connection"
         conn = c.connection
-        return [
-            _connection(
-                op, name(c.table_id), name(conn.from_table_id), name(conn.to_table_id)
-            ).statement
-        ]
+        return [_connection(op, name(c.table_id), name(conn.from_table_id), name(conn.to_table_id))]
     if isinstance(c, CommentOnTable):
-        return [_comment(name(c.table_id), c.comment).statement]
+        return [_comment(name(c.table_id), c.comment)]
+    if isinstance(c, SetSortedBy):
+        table = replace(tables[c.table_id], sorted_by=c.keys)
+        return [_sorted_by(table_model(table))]
     if isinstance(c, Merge | Tag):
         return []
     raise TypeError(f"unknown change {type(c).__name__}")
@@ -412,24 +452,36 @@ def _by_creation(tables: Iterable[TableModel]) -> list[TableModel]:
     return sorted(tables, key=lambda t: t.id)
 
 
-def plan_for_state(model: Model) -> DdlPlan:
-    """Steps building ``model`` on an empty database (node, rel, comments)."""
+def plan_for_state(model: Model, engine: EngineProfile | None = None) -> DdlPlan:
+    """Steps building ``model`` on an empty database (node, rel, comments, sort keys)."""
     names = {tid: t.name for tid, t in model.items()}
     tables = _by_creation(model.values())
     steps = [_create(t, names) for t in tables if t.kind == NODE]
     steps += [_create(t, names) for t in tables if t.kind == REL]
     steps += [_comment(t.name, t.comment) for t in tables if t.comment]
-    return DdlPlan(tuple(steps))
+    steps += [_sorted_by(t) for t in tables if t.sorted_by]
+    return DdlPlan(tuple(checked(steps, engine)))
 
 
-def ddl_for_state(state: SchemaState) -> list[str]:
+def ddl_for_state(state: SchemaState, engine: EngineProfile | None = None) -> list[str]:
     """The shortest DDL that builds ``state`` on an empty database."""
-    return plan_for_state(model_of_state(state)).statements
+    return plan_for_state(model_of_state(state), engine).statements
 
 
-def ddl_for_diff(old: SchemaState, new: SchemaState, *, allow_destructive: bool = False) -> DdlPlan:
+def ddl_for_diff(
+    old: SchemaState,
+    new: SchemaState,
+    *,
+    allow_destructive: bool = False,
+    engine: EngineProfile | None = None,
+) -> DdlPlan:
     """The plan turning ``old`` into ``new`` (see the module docstring for order and policy)."""
-    return plan_diff(model_of_state(old), model_of_state(new), allow_destructive=allow_destructive)
+    return plan_diff(
+        model_of_state(old),
+        model_of_state(new),
+        allow_destructive=allow_destructive,
+        engine=engine,
+    )
 
 
 def _same(a: PropModel, b: PropModel) -> bool:
@@ -542,6 +594,13 @@ def _full_plan(old: Model, new: Model) -> list[Step]:
     for tid in kept:
         if old[tid].comment != new[tid].comment:
             steps.append(_comment(new[tid].name, new[tid].comment))
+    # 12: sort keys (none to set when they become empty: no DDL resets them)
+    for t in created:
+        if t.sorted_by:
+            steps.append(_sorted_by(t))
+    for tid in kept:
+        if new[tid].sorted_by and old[tid].sorted_by != new[tid].sorted_by:
+            steps.append(_sorted_by(new[tid]))
     return steps
 
 
@@ -576,15 +635,21 @@ def _keeping_destroyed(old: Model, new: Model) -> dict[str, TableModel] | None:
     return target
 
 
-def plan_diff(old: Model, new: Model, *, allow_destructive: bool = False) -> DdlPlan:
+def plan_diff(
+    old: Model,
+    new: Model,
+    *,
+    allow_destructive: bool = False,
+    engine: EngineProfile | None = None,
+) -> DdlPlan:
     """The plan turning model ``old`` into model ``new``."""
-    full = _full_plan(old, new)
+    full = checked(_full_plan(old, new), engine)
     if allow_destructive or not any(s.destructive for s in full):
         return DdlPlan(tuple(full))
     withheld = tuple(s for s in full if s.destructive)
     target = _keeping_destroyed(old, new)
     if target is None:
         return DdlPlan((), tuple(full))
-    safe = _full_plan(old, target)
+    safe = checked(_full_plan(old, target), engine)
     assert not any(s.destructive for s in safe), "keeping destroyed parts must be safe"
     return DdlPlan(tuple(safe), withheld)

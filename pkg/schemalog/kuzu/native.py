@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from typing import Any, Self
 
 from schemalog.kuzu.cypher import string_literal
-from schemalog.kuzu.profile import KUZU, LADYBUG, EngineProfile
 from schemalog.kuzu.port import (
     BackendError,
     Catalog,
@@ -39,6 +38,7 @@ from schemalog.kuzu.port import (
     PropertyInfo,
     RelTableInfo,
 )
+from schemalog.kuzu.profile import KUZU, LADYBUG, EngineProfile
 
 __all__ = ["LadybugBackend", "NativeBackend", "NativeKuzuBackend"]
 

@@ -22,6 +22,7 @@ with no database open, back to a small idle pool that the next
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import pickle
 import struct
@@ -84,10 +85,8 @@ def _take(engine: str) -> subprocess.Popen[bytes]:
 def _end(child: subprocess.Popen[bytes]) -> int | None:
     for stream in (child.stdin, child.stdout):
         if stream is not None:
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()
-            except OSError:
-                pass
     try:
         return child.wait(timeout=30)
     except subprocess.TimeoutExpired:

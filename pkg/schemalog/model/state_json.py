@@ -120,9 +120,7 @@ def _table_from_obj(raw: object, path: str) -> TableState:
     for j, k in enumerate(keys):
         if type(k) is not dict or set(k) != {"order", "property_id"}:
             raise InvalidState(f"{path}.sorted_by[{j}]", "malformed sort key")
-    change = SetSortedBy(
-        table.table_id, tuple(SortKey(k["property_id"], k["order"]) for k in keys)
-    )
+    change = SetSortedBy(table.table_id, tuple(SortKey(k["property_id"], k["order"]) for k in keys))
     if table.kind != NODE or any(table.property(k.property_id) is None for k in change.keys):
         raise InvalidState(f"{path}.sorted_by", "sort keys must be properties of a node table")
     return replace(table, sorted_by=change.keys)
