@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from schemalog.kuzu.cypher import default_expression, quote_identifier, string_literal
 from schemalog.kuzu.port import BackendError, Catalog, KuzuBackend, PropertyInfo
-
-q = quote_identifier
+from schemalog.kuzu.profile import KUZU, EngineProfile
 
 HOSTILE_NAMES = [
     "a b",
@@ -37,8 +36,13 @@ HOSTILE_TEXT = "it's \"quoted\" \\ back\\slash\nline2\r\ttab é😀人 שלום 
 class BackendContract:
     """Exercise execute/query/catalog of a backend made by ``make_backend``."""
 
+    engine: EngineProfile = KUZU  # how names are quoted (LadybugDB: doubled backticks)
+
     def make_backend(self) -> KuzuBackend:
         raise NotImplementedError
+
+    def q(self, name: str) -> str:
+        return quote_identifier(name, self.engine)
 
     def _fresh(self) -> KuzuBackend:
         backend = self.make_backend()
@@ -101,6 +105,7 @@ class BackendContract:
             backend.close()
 
     def test_hostile_names_round_trip(self) -> None:
+        q = self.q
         backend = self._fresh()
         try:
             statements = [

@@ -15,6 +15,8 @@ Identifiers (``quote_identifier``)
       unchanged, provided every run of backticks inside it has even length;
     * a name with an odd run of backticks (``a`b``) cannot be expressed at
       all -- ``quote_identifier`` raises ``UnquotableName``;
+    * LadybugDB (its profile's ``backtick_escape``) reads a doubled backtick
+      as one: there every name is expressible, backticks doubled;
     * the empty name is a parser error ("Token names cannot be empty or
       contain any null-bytes"); NUL is refused here on the strength of that
       message, although 0.11.3 happens to accept it inside a longer name.
@@ -49,6 +51,7 @@ Defaults (``default_expression``)
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from schemalog.errors import SchemalogError
 from schemalog.model.types import (
@@ -58,6 +61,9 @@ from schemalog.model.types import (
     check_default,
     parse_type,
 )
+
+if TYPE_CHECKING:
+    from schemalog.kuzu.profile import EngineProfile
 
 __all__ = [
     "UnquotableName",
@@ -91,8 +97,9 @@ class UnrenderableValue(SchemalogError):
         super().__init__(f"cannot render {value!r} as a Cypher literal: {reason}")
 
 
-def quote_identifier(name: str) -> str:
-    """Backtick-quote ``name`` so that Kuzu's catalog stores exactly ``name``."""
+def quote_identifier(name: str, engine: EngineProfile | None = None) -> str:
+    """Backtick-quote ``name`` so that the catalog of ``engine`` (default Kuzu) stores
+    exactly ``name``."""
     if type(name) is not str:
         raise UnquotableName(name, f"must be a str, got {type(name).__name__}")
     if not name:
@@ -101,6 +108,8 @@ def quote_identifier(name: str) -> str:
         raise UnquotableName(name, "Kuzu identifiers cannot contain NUL")
     if _has_lone_surrogate(name):
         raise UnquotableName(name, "contains a lone surrogate (not encodable as UTF-8)")
+    if engine is not None and engine.backtick_escape:
+        return "`" + name.replace("`", "``") + "`"
     if "`" in name and _ODD_BACKTICK_RUN.search(name):
         raise UnquotableName(
             name,

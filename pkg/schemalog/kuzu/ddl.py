@@ -58,7 +58,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from schemalog.kuzu.cypher import default_expression, quote_identifier, string_literal
+from schemalog.kuzu.cypher import (
+    UnquotableName,
+    default_expression,
+    quote_identifier,
+    string_literal,
+)
 from schemalog.kuzu.profile import EngineProfile
 from schemalog.model.events import (
     AddConnection,
@@ -326,12 +331,29 @@ def _sorted_by(t: TableModel) -> Step:
 
 
 def checked(steps: Iterable[Step], engine: EngineProfile | None) -> list[Step]:
-    """``steps``, or UnsupportedByEngine at the first one ``engine`` has no form for."""
+    """``steps``, or UnsupportedByEngine at the first one ``engine`` has no form for.
+
+    Statements quote names the Kuzu way. Model names never hold a backtick, so
+    that is every engine's way, except for a name with a backtick found in a
+    catalog (drift repair) on an engine that escapes backticks: refused here.
+    """
     out = list(steps)
     if engine is not None:
         for s in out:
             engine.require(s.op, s.statement)
+            if engine.backtick_escape and "`" in "".join(map(str, _flat(s.args))):
+                raise UnquotableName(
+                    s.args[0], f"{engine.name} reads a doubled backtick as one; rename it by hand"
+                )
     return out
+
+
+def _flat(args: Iterable[Any]) -> Iterable[Any]:
+    for a in args:
+        if isinstance(a, tuple):
+            yield from _flat(a)
+        else:
+            yield a
 
 
 def _renames(

@@ -13,6 +13,11 @@ on kuzu 0.11.3 and ladybug 0.22.0 (pinned by tests/test_engines.py):
 * ``table_info`` of a rel table has a fifth column ``storage_direction`` on
   LadybugDB (``primary key`` on Kuzu, always False there); both print the
   same four columns we read;
+* identifier quoting: inside backticks Kuzu stores a doubled backtick
+  doubled (no escape at all: ```a``b``` is ``a``b``), LadybugDB reads it as
+  one backtick (``a`b``), so ``cypher.quote_identifier`` asks the profile
+  (``backtick_escape``); names of the model never hold a backtick, so this
+  matters only for names found in a catalog;
 * the DDL forms accepted: LadybugDB adds ``ALTER TABLE T SET SORTED BY
   (col ASC|DESC, ...)`` (node tables; a rel table needs a CSR layout we
   never create), which Kuzu's parser rejects;
@@ -86,6 +91,7 @@ class EngineProfile:
     storage_version: int  # the byte after the magic
     database_name: str  # what show_tables() calls the open database
     ddl_forms: frozenset[str]  # Step ops the engine accepts
+    backtick_escape: bool = False  # a doubled backtick inside `...` stands for one
     catalog_columns: CatalogColumns = CatalogColumns()
     reserved_names: frozenset[str] = frozenset()  # table names the engine keeps for itself
     conflicts: tuple[str, ...] = ()  # modules that cannot share a process with ours
@@ -131,6 +137,7 @@ LADYBUG = EngineProfile(
     storage_version=49,
     database_name="main(graph)",
     ddl_forms=_COMMON_FORMS | {"set_sorted_by"},
+    backtick_escape=True,
     conflicts=("kuzu",),
 )
 ENGINES: dict[str, EngineProfile] = {p.name: p for p in (KUZU, LADYBUG)}
