@@ -1,4 +1,4 @@
-"""Shared helpers for the DDL, drift and apply tests (native Kuzu)."""
+"""Shared helpers for the DDL, drift and apply tests (native Kuzu, and LadybugDB in a child)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Iterable
 
 from schemalog.kuzu.drift import drift, user_catalog
 from schemalog.kuzu.native import NativeKuzuBackend
+from schemalog.kuzu.port import KuzuBackend
+from schemalog.kuzu.profile import LADYBUG
 from schemalog.model.events import (
     CreateNodeTable,
     CreateRelTable,
@@ -21,7 +23,12 @@ POOL = 48 * 1024 * 1024  # a node table takes 1 MB of the pool; histories stay f
 _ODD_BACKTICKS = re.compile(r"(?<!`)(?:``)*`(?!`)")
 
 
-def fresh() -> NativeKuzuBackend:
+def fresh(engine: str = "kuzu") -> KuzuBackend:
+    """An empty in-memory database: Kuzu here, LadybugDB in a child process (see conftest)."""
+    if engine == "ladybug":
+        from schemalog.kuzu.remote import RemoteBackend
+
+        return RemoteBackend(None, engine=LADYBUG, buffer_pool_size=POOL)
     return NativeKuzuBackend(None, buffer_pool_size=POOL)
 
 
@@ -79,7 +86,7 @@ def states(events: Iterable[Event]) -> list[SchemaState]:
     return out
 
 
-def assert_matches(backend: NativeKuzuBackend, state: SchemaState, order: bool = True) -> None:
+def assert_matches(backend: KuzuBackend, state: SchemaState, order: bool = True) -> None:
     """The introspected catalog equals the model's schema (names, types, defaults,
     keys, FROM/TO pairs, comments, and, with ``order``, property order)."""
     catalog = backend.catalog()
@@ -96,7 +103,7 @@ def assert_matches(backend: NativeKuzuBackend, state: SchemaState, order: bool =
             assert [p.name for p in info.properties] == [p.name for p in table.properties]
 
 
-def assert_diff_order(backend: NativeKuzuBackend, source: SchemaState, target: SchemaState) -> None:
+def assert_diff_order(backend: KuzuBackend, source: SchemaState, target: SchemaState) -> None:
     """After a diff: each table's properties the source had, in target order, then the added."""
     live = user_catalog(backend.catalog())
     for table in target.tables.values():

@@ -1,6 +1,9 @@
-"""Differential: per-event DDL, compacted DDL and diffs all reach the model's schema in Kuzu."""
+"""Differential: per-event DDL, compacted DDL and diffs all reach the model's schema, in
+Kuzu and in LadybugDB (its histories include SET SORTED BY, which only it runs)."""
 
 from __future__ import annotations
+
+import importlib.util
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -8,6 +11,7 @@ from hypothesis import strategies as st
 
 from ddl_helpers import assert_diff_order, assert_matches, fresh, kuzu_can_hold, states
 from schemalog.kuzu.ddl import ddl_for_diff, ddl_for_event, ddl_for_state
+from schemalog.kuzu.profile import ENGINES
 from schemalog.model.events import Event
 from strategies import histories
 
@@ -21,30 +25,51 @@ SETTINGS = settings(
 )
 # Skip names Kuzu cannot hold until the name rule forbids them (see ddl_helpers).
 kuzu_histories = histories(min_events=1, max_events=25).filter(kuzu_can_hold)
+ladybug_histories = histories(min_events=1, max_events=25, sorted_by=True).filter(kuzu_can_hold)
+BOTH = pytest.mark.parametrize(
+    ("engine", "drawn"),
+    [("kuzu", kuzu_histories), ("ladybug", ladybug_histories)],
+    ids=["kuzu", "ladybug"],
+)
+needs_ladybug = pytest.mark.skipif(
+    importlib.util.find_spec("ladybug") is None, reason="the 'ladybug' extra is not installed"
+)
 
 
+@BOTH
+@needs_ladybug
 @SETTINGS
-@given(kuzu_histories)
-def test_per_event_and_compacted_ddl_reach_the_model(events: list[Event]) -> None:
+@given(data=st.data())
+def test_per_event_and_compacted_ddl_reach_the_model(
+    engine: str, drawn: st.SearchStrategy[list[Event]], data: st.DataObject
+) -> None:
+    events = data.draw(drawn, label="history")
+    profile = ENGINES[engine]
     path = states(events)
-    with fresh() as one_by_one, fresh() as compacted:
+    with fresh(engine) as one_by_one, fresh(engine) as compacted:
         for before, event in zip(path, events, strict=False):
-            one_by_one.execute(ddl_for_event(before, event))
+            one_by_one.execute(ddl_for_event(before, event, profile))
         final = path[-1]
-        compacted.execute(ddl_for_state(final))
+        compacted.execute(ddl_for_state(final, profile))
         assert_matches(one_by_one, final)
         assert_matches(compacted, final)
 
 
+@BOTH
+@needs_ladybug
 @SETTINGS
-@given(kuzu_histories, st.data())
-def test_diff_between_any_two_states_of_a_history(events: list[Event], data: st.DataObject) -> None:
+@given(data=st.data())
+def test_diff_between_any_two_states_of_a_history(
+    engine: str, drawn: st.SearchStrategy[list[Event]], data: st.DataObject
+) -> None:
+    events = data.draw(drawn, label="history")
+    profile = ENGINES[engine]
     path = states(events)
     i = data.draw(st.integers(0, len(path) - 1), label="from")
     j = data.draw(st.integers(0, len(path) - 1), label="to")
-    with fresh() as backend:
-        backend.execute(ddl_for_state(path[i]))
-        plan = ddl_for_diff(path[i], path[j], allow_destructive=True)
+    with fresh(engine) as backend:
+        backend.execute(ddl_for_state(path[i], profile))
+        plan = ddl_for_diff(path[i], path[j], allow_destructive=True, engine=profile)
         assert plan.complete
         backend.execute(plan.statements)
         # ALTER TABLE ADD appends, so a diff keeps the order of the properties the
