@@ -87,6 +87,7 @@ from schemalog.model.events import (
     Merge,
     RenameProperty,
     RenameTable,
+    SetSortedBy,
     Tag,
     build_add_property,
     build_node_table,
@@ -388,6 +389,9 @@ def summarize(event: Event, learn: bool = True) -> str:
         return "; ".join(f"{r.conflict_key.split(':')[0]} won by {r.winner}" for r in c.resolutions)
     if isinstance(c, Tag):
         return c.name
+    if isinstance(c, SetSortedBy):
+        keys = ", ".join(f"{k.property_id.rsplit('/', 1)[-1]} {k.order}" for k in c.keys)
+        return f"{_name(c.table_id)} SORTED BY {keys}"
     return ""  # type: ignore[unreachable]  # a kind added later: no summary
 
 

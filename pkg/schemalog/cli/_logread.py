@@ -27,9 +27,26 @@ def replay_log(path: str) -> Any:
     return report
 
 
-def open_db(path: str, *, must_exist: bool) -> Any:
-    from schemalog.kuzu.native import NativeKuzuBackend
+def add_engine_option(parser: Any) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=("kuzu", "ladybug"),
+        default=None,
+        help="the database engine (default: the engine of an existing database file, else kuzu)",
+    )
+
+
+def open_db(path: str, *, must_exist: bool, engine: str | None = None) -> Any:
+    """The database at ``path`` with ``engine`` (None: detected from its file, else Kuzu).
+
+    A file of the other engine, or of none, is a usage error naming both.
+    """
+    from schemalog.kuzu.engines import open_backend
+    from schemalog.kuzu.profile import UnknownEngine
 
     if must_exist and not os.path.exists(path):
         raise UsageError(f"{path}: no such database")
-    return NativeKuzuBackend(path)
+    try:
+        return open_backend(path, engine)
+    except UnknownEngine as exc:
+        raise UsageError(str(exc)) from None

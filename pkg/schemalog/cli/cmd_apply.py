@@ -1,4 +1,5 @@
-"""`schemalog apply LOG --db PATH [--dry-run] [--allow-destructive] [--repair] [--json]`."""
+"""`schemalog apply LOG --db PATH [--engine kuzu|ladybug] [--dry-run] [--allow-destructive]
+[--repair] [--json]`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import sys
 from typing import Any
 
+from schemalog.cli._logread import add_engine_option
 from schemalog.cli.output import print_json
 
 
@@ -22,16 +24,17 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--repair", action="store_true", help="start from the live catalog if it drifted"
     )
+    add_engine_option(p)
     p.add_argument("--json", action="store_true", help="machine-readable result")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from schemalog.cli._logread import open_db, replay_log
-    from schemalog.kuzu.apply import DriftDetected, apply_log
+    from schemalog.kuzu.apply import DriftDetected, PlanRejected, apply_log
 
     report = replay_log(args.log)
-    backend = open_db(args.db, must_exist=False)
+    backend = open_db(args.db, must_exist=False, engine=args.engine)
     try:
         try:
             result = apply_log(
@@ -41,6 +44,13 @@ def run(args: argparse.Namespace) -> int:
                 allow_destructive=args.allow_destructive,
                 repair=args.repair,
             )
+        except PlanRejected as rejected:
+            # e.g. SET SORTED BY (LadybugDB only) applied to Kuzu: nothing was sent
+            if args.json:
+                print_json({"status": "rejected", "rule": rejected.rule, "message": str(rejected)})
+            else:
+                print(f"schemalog apply: {rejected}", file=sys.stderr)
+            return 1
         except DriftDetected as drifted:
             if args.json:
                 print_json({"status": "drift", "drift": drifted.report.to_obj()})

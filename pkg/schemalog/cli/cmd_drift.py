@@ -1,4 +1,5 @@
-"""`schemalog drift LOG --db PATH [--allow-destructive] [--json]`: exit 1 on drift."""
+"""`schemalog drift LOG --db PATH [--engine kuzu|ladybug] [--allow-destructive] [--json]`:
+exit 1 on drift."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import sys
 from typing import Any
 
+from schemalog.cli._logread import add_engine_option
 from schemalog.cli.output import print_json
 
 
@@ -18,6 +20,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--allow-destructive", action="store_true", help="include drops in the repair DDL"
     )
+    add_engine_option(p)
     p.add_argument("--json", action="store_true", help="machine-readable report")
     p.set_defaults(run=run)
 
@@ -28,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from schemalog.kuzu.drift import drift, repair_ddl
 
     report = replay_log(args.log)
-    backend = open_db(args.db, must_exist=True)
+    backend = open_db(args.db, must_exist=True, engine=args.engine)
     try:
         record = read_record(backend)
         found = drift(report.state, backend.catalog(), applied=record.state if record else None)

@@ -223,7 +223,8 @@ def _serve(inp: IO[bytes], out: IO[bytes]) -> None:
             elif backend is None:
                 raise BackendError(None, "no database is open")
             elif op == "execute":
-                result = backend.execute(args[0])
+                backend.execute(args[0])
+                result = None
             elif op == "query":
                 result = backend.query(args[0])
             elif op == "catalog":
