@@ -84,9 +84,10 @@ setup_venv() {
     "$py" -m venv "$VENV"
   fi
   if ! stamp_ok venv pyproject.toml; then
-    log "installing the package (editable) with its dev and kuzu extras"
+    log "installing the package (editable) with its dev, kuzu and ladybug extras"
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e ".[dev,kuzu]"
+    # kuzu and ladybug share no process (see pkg/schemalog/kuzu/profile.py), but do share a venv
+    "$VENV/bin/python" -m pip install -q -e ".[dev,kuzu,ladybug]"
     stamp_set venv pyproject.toml
   fi
 }

@@ -31,7 +31,6 @@ import sys
 from collections.abc import Sequence
 from typing import IO, Any, Self
 
-import schemalog
 from schemalog.kuzu.port import BackendCrashed, BackendError, Catalog
 from schemalog.kuzu.profile import EngineProfile, profile
 
@@ -62,7 +61,8 @@ _POOL_SIZE = 2
 
 
 def _spawn() -> subprocess.Popen[bytes]:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(schemalog.__file__)))
+    # the directory holding the schemalog package this module was imported from
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     return subprocess.Popen(
