@@ -179,6 +179,12 @@ class RemoteBackend:
             raise BackendCrashed(
                 None, f"the {self.engine.name} child process died (exit code {code}): {exc}"
             ) from exc
+        except BaseException:
+            # interrupted between request and reply (Ctrl-C): the pipe is out of step,
+            # so the child goes; a transaction it had open is rolled back with it
+            self._child.kill()
+            self._reap()
+            raise
         if reply[0] == "ok":
             return reply[1]
         _, cls_name, statement, message, index = reply
