@@ -118,3 +118,28 @@ def test_apply_to_a_native_kuzu_database() -> None:
         log.apply_to(db)
         names = sorted(row["name"] for row in db.query("CALL show_tables() RETURN *"))
     assert names == ["LivesIn", "Person", "Town", "_schemalog_applied"]
+
+
+def test_sorted_by_is_recorded_and_applies_to_ladybug_only() -> None:
+    pytest.importorskip("kuzu")
+    import importlib.util
+
+    if importlib.util.find_spec("ladybug") is None:
+        pytest.skip("the 'ladybug' extra is not installed")
+    from schemalog.kuzu.apply import PlanRejected
+    from schemalog.kuzu.engines import open_backend
+    from schemalog.kuzu.native import NativeKuzuBackend
+
+    log = SchemaLog.in_memory(origin="laptop", now_ms=fixed_clock())
+    people(log)
+    assert isinstance(log.set_sorted_by("Person", [("name", "DESC"), ("id", "ASC")]), Event)
+    outcome = log.set_sorted_by("LivesIn", [("since", "ASC")])
+    assert isinstance(outcome, Rejected) and outcome.rule == "sorted-by-not-node"
+    with pytest.raises(UnknownName, match="no property named 'nope'"):
+        log.set_sorted_by("Person", [("nope", "ASC")])
+    assert log.ddl()[-1] == "ALTER TABLE `Person` SET SORTED BY (`name` DESC, `id` ASC)"
+    with open_backend(None, "ladybug") as db:  # a child process: kuzu holds this one
+        assert log.apply_to(db).status == "applied"
+    with NativeKuzuBackend() as db, pytest.raises(PlanRejected) as info:
+        log.apply_to(db)
+    assert info.value.rule == "set-sorted-by-unsupported"

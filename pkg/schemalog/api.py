@@ -71,6 +71,8 @@ from schemalog.model.events import (
     PropertySpec,
     RenameProperty,
     RenameTable,
+    SetSortedBy,
+    SortKey,
     Tag,
     build_add_property,
     build_node_table,
@@ -252,6 +254,16 @@ class SchemaLog:
 
     def comment(self, table: str, text: str) -> Event | Rejected:
         return self.record(CommentOnTable(self.table(table).table_id, text))
+
+    def set_sorted_by(self, table: str, keys: Sequence[tuple[str, str]]) -> Event | Rejected:
+        """LadybugDB's SET SORTED BY: ``keys`` as (property name, "ASC" or "DESC") pairs.
+
+        Recorded like any change; a log holding one applies to LadybugDB only
+        (applying it to Kuzu is refused with rule ``set-sorted-by-unsupported``).
+        """
+        t = self.table(table)
+        sort_keys = tuple(SortKey(self._property_id(t, name), order) for name, order in keys)
+        return self.record(SetSortedBy(t.table_id, sort_keys))
 
     def tag(self, name: str) -> Event | Rejected:
         """Name the head version (``compat``/``metrics`` accept tags as versions)."""
