@@ -109,6 +109,8 @@ class NativeBackend:
         rels: list[RelTableInfo] = []
         col = self.engine.catalog_columns
         for table in self.query("CALL show_tables() RETURN *"):
+            if table[col.table_database] != self.engine.database_name:
+                continue  # an attached database's table: not ours to describe
             name, kind = table[col.table_name], table[col.table_type]
             comment = table[col.table_comment] or ""
             if "." in name:

@@ -2,7 +2,7 @@
 
 LadybugDB is the maintained fork of Kuzu (archived October 2025). Both run
 the same DDL and catalog calls; the differences that matter to us, measured
-on kuzu 0.11.3 and ladybug 0.22.0 (pinned by tests/test_engines.py):
+on kuzu 0.11.3 and ladybug 0.22.0 (pinned by tests/test_backend_ladybug.py):
 
 * the Python module (``kuzu`` / ``ladybug``) and the first bytes of a
   database file (``KUZU`` + storage version 39 / ``LBUG`` + version 49): a
@@ -26,7 +26,9 @@ on kuzu 0.11.3 and ladybug 0.22.0 (pinned by tests/test_engines.py):
   already registered!``. ``open_backend`` therefore runs an engine in a child
   process when the other one is loaded (``conflicts``).
 
-Backends read ``catalog_columns`` and ``database_name``; the DDL renderer
+Backends read ``catalog_columns`` and ``database_name`` (tables of another,
+attached, database are not described); ``reserved_names`` is empty for both
+(no table name was found that either engine keeps for itself); the DDL renderer
 and the pre-check read ``ddl_forms``; ``engines.detect_engine`` reads ``magic``.
 Pure: no engine import, no I/O.
 """
