@@ -26,18 +26,19 @@ SETTINGS = settings(
 # Skip names Kuzu cannot hold until the name rule forbids them (see ddl_helpers).
 kuzu_histories = histories(min_events=1, max_events=25).filter(kuzu_can_hold)
 ladybug_histories = histories(min_events=1, max_events=25, sorted_by=True).filter(kuzu_can_hold)
-BOTH = pytest.mark.parametrize(
-    ("engine", "drawn"),
-    [("kuzu", kuzu_histories), ("ladybug", ladybug_histories)],
-    ids=["kuzu", "ladybug"],
-)
 needs_ladybug = pytest.mark.skipif(
     importlib.util.find_spec("ladybug") is None, reason="the 'ladybug' extra is not installed"
+)
+BOTH = pytest.mark.parametrize(
+    ("engine", "drawn"),
+    [
+        pytest.param("kuzu", kuzu_histories, id="kuzu"),
+        pytest.param("ladybug", ladybug_histories, id="ladybug", marks=needs_ladybug),
+    ],
 )
 
 
 @BOTH
-@needs_ladybug
 @SETTINGS
 @given(data=st.data())
 def test_per_event_and_compacted_ddl_reach_the_model(
@@ -56,7 +57,6 @@ def test_per_event_and_compacted_ddl_reach_the_model(
 
 
 @BOTH
-@needs_ladybug
 @SETTINGS
 @given(data=st.data())
 def test_diff_between_any_two_states_of_a_history(

@@ -36,12 +36,11 @@ from schemalog.model.events import (
 )
 from schemalog.model.schema import Applied, Rejected, SchemaState, apply, empty_state
 
-pytestmark = [
-    pytest.mark.kuzu,
-    pytest.mark.skipif(
-        importlib.util.find_spec("ladybug") is None, reason="the 'ladybug' extra is not installed"
-    ),
-]
+pytestmark = pytest.mark.kuzu
+needs_ladybug = pytest.mark.skipif(
+    importlib.util.find_spec("ladybug") is None, reason="the 'ladybug' extra is not installed"
+)
+ENGINES_TRIED = ["kuzu", pytest.param("ladybug", marks=needs_ladybug)]
 
 
 class World:
@@ -107,7 +106,7 @@ CASES: dict[str, Case] = {
 }
 
 
-@pytest.mark.parametrize("engine", ["kuzu", "ladybug"])
+@pytest.mark.parametrize("engine", ENGINES_TRIED)
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_model_and_engine_refuse_alike(engine: str, case: str) -> None:
     w = World()
@@ -130,6 +129,7 @@ def _sorted_state() -> tuple[World, SchemaState]:
     return w, w.state
 
 
+@needs_ladybug
 def test_sorted_by_is_refused_with_a_rule_on_kuzu_and_applied_on_ladybug() -> None:
     _, state = _sorted_state()
     with fresh("kuzu") as backend:
