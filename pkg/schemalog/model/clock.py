@@ -9,7 +9,10 @@ calls the injected ``now_ms`` (so tests and replays are deterministic).
 * ``observe(remote)`` merges a remote timestamp. A remote more than
   ``max_drift_ms`` ahead of the local wall clock is rejected with
   ClockDriftError and the clock is left unchanged: one bad peer must not drag
-  every instance into its future.
+  every instance into its future. ``check_drift=False`` follows a timestamp
+  that was already accepted (a parent stored in the log: the store checked
+  its drift at append), so a log holding one fast event does not lock out
+  writers whose clocks are right; they stamp at its wall time, as HLC does.
 
 All numbers are ints in 1 .. 2**53-1 (wall) / 0 .. 2**53-1 (logical) so that
 they survive JSON in JavaScript unchanged; 0 and negative walls are rejected.
@@ -92,12 +95,12 @@ class HybridLogicalClock:
         self._last = stamp
         return stamp
 
-    def observe(self, remote: Timestamp) -> Timestamp:
+    def observe(self, remote: Timestamp, *, check_drift: bool = True) -> Timestamp:
         """Merge a remote timestamp; return the new local reading (> remote and > last)."""
         if not isinstance(remote, Timestamp):
             raise InvalidTimestamp("remote", f"must be a Timestamp, got {type(remote).__name__}")
         now = self._wall()
-        if remote.wall_ms > now + self.max_drift_ms:
+        if check_drift and remote.wall_ms > now + self.max_drift_ms:
             raise ClockDriftError(remote, now, self.max_drift_ms)
         last = self._last
         last_wall = last.wall_ms if last is not None else 0

@@ -732,12 +732,16 @@ def new_event(
 ) -> Event:
     """Stamp a new event: observe the parents on the clock, tick, build and validate.
 
+    The parents are stored events, so they are followed without a drift check
+    (the store refuses an event too far ahead at append: ``store.base.check_drift``).
+
     ``change`` is a change, or a builder called with the new event id (for
     changes that create ids). Checksums belong to the stored record (codec).
     """
     parent_ids = tuple(sorted(set(parents)))
     for i, parent in enumerate(parent_ids):
-        clock.observe(parse_event_id(parent, f"parents[{i}]"))
+        # stored parents passed the store's drift check when they were appended
+        clock.observe(parse_event_id(parent, f"parents[{i}]"), check_drift=False)
     hlc = clock.tick()
     eid = event_id(clock.origin, hlc)
     if not isinstance(change, _ChangeBase):

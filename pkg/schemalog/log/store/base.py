@@ -15,15 +15,19 @@ over the raw lines, together with the DAG heads.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import time
 import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 
 from schemalog.encoding.codec import CHECKSUM_PREFIX, DecodeFailure, Record, checksum, decode_record
 from schemalog.encoding.codec import encode_record as _encode_record
 from schemalog.encoding.codec import event_bytes as _event_bytes
+from schemalog.errors import ClockDriftError
 from schemalog.log.store.errors import (
     AppendConflict,
     BadCursor,
@@ -34,7 +38,9 @@ from schemalog.log.store.errors import (
     StoreClosed,
 )
 from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, Head, Page, RawChunk
+from schemalog.model.clock import DEFAULT_MAX_DRIFT_MS
 from schemalog.model.events import Event
+from schemalog.model.parts import parse_event_id
 
 __all__ = ["IdIndex", "LineStore", "line_checksum", "line_id", "line_parents"]
 
@@ -76,6 +82,29 @@ def line_parents(line: bytes) -> list[bytes]:
 
 def link_broken(actual: str | None, expected: str | None) -> str:
     return f"hash link broken: prev is {actual}, expected {expected}"
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def check_drift(event: Event, now: int, max_drift_ms: int) -> None:
+    """ClockDriftError if ``event`` is stamped more than the bound ahead of ``now``.
+
+    Only the writer's own lead counts: an event stamped at its newest parent's
+    wall time (the HLC rule after observing a parent that is ahead) is not
+    ahead on its own account, so a log that already holds an event from a
+    fast clock does not lock out writers whose clocks are right.
+    """
+    wall = event.hlc.wall_ms
+    if wall <= now + max_drift_ms:
+        return
+    inherited = max(
+        (parse_event_id(p, f"parents[{i}]").wall_ms for i, p in enumerate(event.parents)),
+        default=0,
+    )
+    if wall > inherited:
+        raise ClockDriftError(event.hlc, now, max_drift_ms)
 
 
 def make_cursor(position: int, last_checksum: str) -> str:
@@ -169,8 +198,18 @@ class LineStore:
 
     name: str = "<store>"
 
-    def __init__(self, fencing_token: int | None = None) -> None:
+    def __init__(
+        self,
+        fencing_token: int | None = None,
+        *,
+        now_ms: Callable[[], int] = wall_ms,
+        max_drift_ms: int | None = DEFAULT_MAX_DRIFT_MS,
+    ) -> None:
+        """``now_ms``: the receiver's clock; ``max_drift_ms``: how far ahead of it a new
+        event may be stamped (None: not checked)."""
         self._fence = fencing_token
+        self.now_ms = now_ms
+        self.max_drift_ms = max_drift_ms
         self._ids: IdIndex | None = None
         self._heads: set[bytes] = set()
         self._missing: set[bytes] = set()  # parents named but not stored
@@ -191,6 +230,13 @@ class LineStore:
 
     def _save_fence(self, token: int) -> None:
         """Persist the newest fencing token (before the write it guards)."""
+
+    def _exclusive(self) -> AbstractContextManager[None]:
+        """Hold every other writer off for one append (file adapters: an OS lock)."""
+        return contextlib.nullcontext()
+
+    def _load_fence(self) -> None:
+        """Re-read the newest token other handles persisted (called under ``_exclusive``)."""
 
     def _refresh(self) -> None:
         """Pick up records appended by others (file adapters)."""
@@ -354,6 +400,14 @@ class LineStore:
         fencing_token: int | None = None,
     ) -> Head:
         self._check_open()
+        with self._exclusive():
+            return self._append_locked(events, expected, fencing_token)
+
+    def _append_locked(
+        self, events: Sequence[Event], expected: str | None, fencing_token: int | None
+    ) -> Head:
+        """The append under the writers' lock: fence, head, ids and tail as they are now."""
+        self._load_fence()
         newest = self._fence
         if fencing_token is None:
             if newest is not None:
@@ -381,6 +435,8 @@ class LineStore:
                 if checksum(_event_bytes(event)) == stored_sum:
                     continue
                 raise DuplicateEventId(event.id, where, new_position)
+            if self.max_drift_ms is not None:
+                check_drift(event, self.now_ms(), self.max_drift_ms)
             line = _encode_record(event, prev)
             prev = line_checksum(line)
             batch[event.id] = (new_position, prev)

@@ -13,6 +13,7 @@ __all__ = [
     "BadCursor",
     "CorruptLog",
     "DuplicateEventId",
+    "FenceFileCorrupt",
     "FencedOut",
     "RecordTooLarge",
     "StoreClosed",
@@ -20,6 +21,8 @@ __all__ = [
     "StoreMissing",
     "StoreQuotaExceeded",
     "StoreReadOnly",
+    "StoreTruncated",
+    "StoreWriteFailed",
 ]
 
 
@@ -94,12 +97,63 @@ class CorruptLog(StoreError):
         super().__init__(f"{path}:{line_number}: corrupt record {position}: {reason}")
 
 
-class StoreMissing(StoreError):
-    """The log is not there and was not asked to be created."""
+class FenceFileCorrupt(CorruptLog):
+    """The fence file (newest fencing token) is not what the store writes there.
 
-    def __init__(self, path: str) -> None:
+    Never read as a token: an append refuses to run until a person looks.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, 1, -1, f"fence file: {reason}")
+
+
+class StoreMissing(StoreError):
+    """The log is not there and was not asked to be created (or vanished under a handle)."""
+
+    def __init__(self, path: str, reason: str = "") -> None:
         self.path = path
-        super().__init__(f"no event log at {path}")
+        self.reason = reason
+        super().__init__(f"no event log at {path}" + (f": {reason}" if reason else ""))
+
+
+class StoreTruncated(StoreError):
+    """The log holds fewer bytes than records this handle has already read."""
+
+    def __init__(self, path: str, known_bytes: int, size: int) -> None:
+        self.path = path
+        self.known_bytes = known_bytes
+        self.size = size
+        super().__init__(
+            f"{path} was truncated under the store: {size} bytes, "
+            f"{known_bytes} bytes of records were read before"
+        )
+
+
+class StoreWriteFailed(StoreError):
+    """A write, fsync or segment creation failed; the log was cut back to ``offset``.
+
+    ``restored`` is False when cutting back failed too: the torn tail is then
+    quarantined at the next append or open. ``error`` is the OS error.
+    """
+
+    def __init__(
+        self, path: str, position: int, offset: int, error: OSError, restored: bool
+    ) -> None:
+        self.path = path
+        self.position = position
+        self.offset = offset
+        self.error = error
+        self.errno = error.errno
+        self.restored = restored
+        after = (
+            "nothing was written (cut back to the last good offset)"
+            if restored
+            else "the partial tail is quarantined at the next append or open"
+        )
+        super().__init__(
+            f"{path}: append at record {position} (byte {offset}) failed: "
+            f"{error.strerror or error}; {after}"
+        )
 
 
 class StoreClosed(StoreError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from schemalog.log.store.base import LineStore
 
 __all__ = ["MemoryStore"]
@@ -12,8 +14,9 @@ class MemoryStore(LineStore):
 
     name = "<memory>"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, **options: Any) -> None:
+        """``options``: the receiver's clock (``now_ms``, ``max_drift_ms``, see LineStore)."""
+        super().__init__(**options)
         self._store: list[bytes] = []
 
     def _count(self) -> int:

@@ -6,7 +6,8 @@ Layout
     new segment starts when the current one holds ``segment_bytes`` or more.
     The hash link runs on across segments.
   Side files: ``<log>.fence`` / ``<dir>/fence`` (newest fencing token, replaced
-  atomically) and ``<log>.quarantine.ndjson`` / ``<dir>/quarantine.ndjson``.
+  atomically), ``<log>.lock`` / ``<dir>/lock`` (the writers' lock) and
+  ``<log>.quarantine.ndjson`` / ``<dir>/quarantine.ndjson``.
 
 Open makes one pass over the bytes (1 MiB blocks) and keeps a sparse position
 index per segment: the number of complete lines, their end, the start of the
@@ -23,8 +24,33 @@ record is decoded in full and its hash link checked. Full verification of
 every record is ``schemalog.log.store.verify`` (``schemalog verify``), and every
 ``read`` decodes and link-checks what it returns.
 
-Crash recovery: an append is one ``write`` of whole lines, then flush and
-``fsync``. A crash can leave a torn last line (no trailing newline). Open
+Appends (the writers' lock). Every append holds an exclusive ``flock`` on
+``<log>.lock`` / ``<dir>/lock`` from its first read to its fsync: it re-reads
+the fence file, picks up the records others appended (incrementally: only
+the bytes after what this handle indexed), checks token, duplicates and
+expected head against them, raises the fence if its token is newer, writes
+the whole lines with ``pwrite`` at the end of the last whole line and
+fsyncs. So two processes never interleave or share a ``prev`` (the loser
+gets AppendConflict), and a token older than the newest any process wrote is
+FencedOut however long ago the handle opened. The kernel drops the lock of a
+process that dies. Readers take no lock: they index whole lines only.
+
+Failures leave the log as it was: an OS error from the write or the fsync
+(ENOSPC, EIO) cuts the file back to the last good offset and raises
+StoreWriteFailed naming the file, position, offset and the error; the
+handle's index is untouched, so it appends again once the cause is gone. If
+cutting back fails too, the torn bytes are quarantined by the next append
+(under the lock, bytes after the last whole line can only be a dead or failed
+writer's) or the next open. An fsync error is never swallowed (only "this
+file system cannot fsync", EINVAL/ENOTSUP). The seam for fault tests is
+``store.ops`` (``FileOps``).
+
+A log removed, replaced or truncated under an open handle is StoreMissing /
+StoreTruncated at its next operation, never an empty log. The fence file is
+read strictly (``_load_fence``); anything but one decimal token in a small
+regular file is FenceFileCorrupt naming it.
+
+Crash recovery: a crash can leave a torn last line (no trailing newline). Open
 moves it to the quarantine file (a JSON line with the bytes in base64, its
 file, offset, position and reason; flushed and fsynced first) and only then
 truncates the log to the last newline; ``store.recovered`` reports it. A bad
@@ -33,38 +59,51 @@ naming file, line and reason, and never truncates. ``verify=False`` skips the
 framing and tail checks (for tools that report, and replay with a skip
 policy); ``readonly=True`` never writes: a torn tail is left in place, hidden
 from reads, and reported with ``quarantine=None``.
-
-Other writers: before every operation the store stats the last segment and
-indexes complete lines that others appended; an append whose file grew under
-it raises AppendConflict. Mutual exclusion between processes is the lease
-lock's job (fencing tokens are checked here).
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
+import errno
 import json
 import os
 import re
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from schemalog.encoding.codec import DecodeFailure, decode_record
+from schemalog.log.side_files import (
+    SideFileUnreadable,
+    locked,
+    open_lock,
+    read_side_file,
+    replace_side_file,
+)
 from schemalog.log.store.base import LineStore, line_id, link_broken
 from schemalog.log.store.errors import (
-    AppendConflict,
     CorruptLog,
+    FenceFileCorrupt,
     RecordTooLarge,
+    StoreError,
     StoreMissing,
     StoreReadOnly,
+    StoreTruncated,
+    StoreWriteFailed,
 )
 from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, RawChunk, Recovered
 
-__all__ = ["DEFAULT_SEGMENT_BYTES", "NdjsonStore", "segment_paths", "side_paths"]
+__all__ = [
+    "DEFAULT_SEGMENT_BYTES",
+    "FileOps",
+    "NdjsonStore",
+    "lock_path",
+    "segment_paths",
+    "side_paths",
+]
 
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 # Opening scans the file for line starts in blocks of this size: small, so that
@@ -76,6 +115,9 @@ MARK_BYTES = 64 * 1024
 SEGMENT_RE = re.compile(r"[0-9]{8}\.ndjson\Z")
 _PREFIX = b'{"checksum":"sha256-v1:'
 _FRAMED_NL = b"}\n" + _PREFIX  # a newline between two framed lines
+# A fence file holds one decimal token below 2**63 and a newline.
+_FENCE_RE = re.compile(rb"(0|[1-9][0-9]{0,18})\n?\Z")
+_FENCE_LIMIT = 64
 
 
 @dataclass(slots=True)
@@ -92,6 +134,7 @@ class _Segment:
     # after ``MARK_BYTES`` past the previous one
     mark_lines: array[int] = field(default_factory=lambda: array("q", [0]))
     mark_offsets: array[int] = field(default_factory=lambda: array("q", [0]))
+    identity: tuple[int, int] | None = None  # (st_dev, st_ino) when indexed
 
     def add_lines(self, sizes: list[int]) -> None:
         """Index lines of these sizes (newline included) written at the end."""
@@ -135,6 +178,41 @@ def side_paths(path: str) -> tuple[str, str]:
         return os.path.join(path, "fence"), os.path.join(path, "quarantine.ndjson")
     stem = path[: -len(".ndjson")] if path.endswith(".ndjson") else path
     return stem + ".fence", stem + ".quarantine.ndjson"
+
+
+def lock_path(path: str) -> str:
+    """The lock target of the log at ``path`` (held by every append)."""
+    if os.path.isdir(path):
+        return os.path.join(path, "lock")
+    stem = path[: -len(".ndjson")] if path.endswith(".ndjson") else path
+    return stem + ".lock"
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
+class FileOps:
+    """The system calls an append makes to a segment; tests swap in one that fails.
+
+    (ENOSPC, EIO and fsync errors are hard to cause for real; the store's answer
+    to them is what is tested, through this seam.)
+    """
+
+    def open(self, path: str) -> int:
+        return os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+
+    def write(self, fd: int, data: bytes, offset: int) -> int:
+        return os.pwrite(fd, data, offset)
+
+    def fsync(self, fd: int) -> None:
+        os.fsync(fd)
+
+    def truncate(self, fd: int, size: int) -> None:
+        os.ftruncate(fd, size)
+
+    def close(self, fd: int) -> None:
+        os.close(fd)
 
 
 def _scan(f: BinaryIO, seg: _Segment, check: bool) -> _Scan:
@@ -215,10 +293,21 @@ def _first_bad(buf: bytes, stop: int) -> tuple[int, str]:
     raise AssertionError("the block check failed but every line is framed")
 
 
+_NO_FSYNC = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+
+
+def _fsync_fd(ops: FileOps, fd: int) -> None:
+    """fsync; a file system that cannot (EINVAL/ENOTSUP) is taken as is, any other error raises."""
+    try:
+        ops.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in _NO_FSYNC:
+            raise
+
+
 def _fsync(f: BinaryIO) -> None:
     f.flush()
-    with contextlib.suppress(OSError, AttributeError):  # file systems without fsync
-        os.fsync(f.fileno())
+    _fsync_fd(FileOps(), f.fileno())
 
 
 class NdjsonStore(LineStore):
@@ -231,9 +320,13 @@ class NdjsonStore(LineStore):
         segment_bytes: int,
         readonly: bool,
         durable: bool = True,
+        **options: Any,
     ) -> None:
-        super().__init__()
+        super().__init__(**options)
         self.durable = durable
+        self.ops = FileOps()  # the system calls of an append (a seam for fault tests)
+        self.lock_path = lock_path(path)
+        self._lock_fd: int | None = None
         self.path = path
         self.name = path
         self.directory = directory
@@ -258,8 +351,12 @@ class NdjsonStore(LineStore):
         verify: bool = True,
         readonly: bool = False,
         durable: bool = True,
+        **options: Any,
     ) -> NdjsonStore:
-        """Open (or with ``create`` make) a log; ``durable=False`` skips fsync (tests)."""
+        """Open (or with ``create`` make) a log; ``durable=False`` skips fsync (tests).
+
+        ``options``: the receiver's clock for the drift check (``now_ms``,
+        ``max_drift_ms``: ``LineStore``)."""
         path = os.fspath(path)
         if not os.path.exists(path):
             if not create or readonly:
@@ -269,20 +366,39 @@ class NdjsonStore(LineStore):
                     pass
             else:
                 os.makedirs(path)
-        store = cls(path, os.path.isdir(path), segment_bytes, readonly, durable)
-        store._load()
+        store = cls(path, os.path.isdir(path), segment_bytes, readonly, durable, **options)
+        store._load_fence()
         store._index(verify)
         return store
 
-    def _load(self) -> None:
+    def _load_fence(self) -> None:
+        """Read the newest fencing token (at open, and under the lock at every append).
+
+        Strict: one decimal token and a newline, in a regular file of a few
+        bytes; anything else is FenceFileCorrupt, never a token. A token never
+        goes back: one lower than this handle saw is corrupt too.
+        """
         try:
-            with open(self.fence_path, encoding="ascii") as f:
-                text = f.read().strip()
-        except FileNotFoundError:
+            data = read_side_file(self.fence_path, _FENCE_LIMIT)
+        except SideFileUnreadable as exc:
+            raise FenceFileCorrupt(self.fence_path, str(exc)) from None
+        if data is None:
+            if self._fence is not None:
+                raise FenceFileCorrupt(
+                    self.fence_path, f"removed (this store saw token {self._fence})"
+                )
             return
-        if not text.isdigit():
-            raise CorruptLog(self.fence_path, 1, -1, f"fencing token {text!r} is not an integer")
-        self._fence = int(text)
+        if not _FENCE_RE.match(data):
+            shown = data[:24].decode("ascii", "backslashreplace")
+            raise FenceFileCorrupt(
+                self.fence_path, f"{shown!r} is not a fencing token (decimal digits, < 2**63)"
+            )
+        token = int(data)
+        if self._fence is not None and token < self._fence:
+            raise FenceFileCorrupt(
+                self.fence_path, f"token {token} is below {self._fence}, which this store saw"
+            )
+        self._fence = token
 
     def _index(self, verify: bool) -> None:
         paths = segment_paths(self.path)
@@ -290,6 +406,7 @@ class NdjsonStore(LineStore):
         for i, seg_path in enumerate(paths):
             seg = _Segment(seg_path, first)
             with open(seg_path, "rb") as f:
+                seg.identity = _identity(os.fstat(f.fileno()))
                 scan = _scan(f, seg, verify)
             if scan.bad_line >= 0:
                 line = scan.bad_line
@@ -324,6 +441,7 @@ class NdjsonStore(LineStore):
             raise self._corrupt(pos, link_broken(result.prev, prev))
 
     def _recover(self, seg: _Segment, tail: bytes) -> None:
+        """Quarantine a torn tail (``tail`` = the bytes after ``seg.end``), then cut it off."""
         position = seg.first + seg.count
         decoded = decode_record(tail, position)
         reason = f"torn last line: {len(tail)} bytes without a trailing newline"
@@ -343,12 +461,18 @@ class NdjsonStore(LineStore):
             "position": position,
             "reason": reason,
         }
-        with open(self.quarantine_path, "ab") as q:
-            q.write(json.dumps(entry, sort_keys=True).encode("utf-8") + b"\n")
-            _fsync(q)
-        with open(seg.path, "r+b") as f:
-            f.truncate(seg.end)
-            _fsync(f)
+        try:
+            with open(self.quarantine_path, "ab") as q:
+                q.write(json.dumps(entry, sort_keys=True).encode("utf-8") + b"\n")
+                _fsync(q)
+            fd = self.ops.open(seg.path)
+            try:
+                self.ops.truncate(fd, seg.end)
+                _fsync_fd(self.ops, fd)
+            finally:
+                self.ops.close(fd)
+        except OSError as exc:
+            raise StoreWriteFailed(seg.path, position, seg.end, exc, False) from exc
         self.recovered = Recovered(
             position, seg.path, seg.end, len(tail), reason, self.quarantine_path
         )
@@ -395,16 +519,25 @@ class NdjsonStore(LineStore):
         return seg.path, position - seg.first + 1
 
     def _refresh(self) -> None:
-        if self._hidden_tail or not self._segments:
-            if self.directory and not self._segments:
+        """Index what others appended; StoreMissing/StoreTruncated if the log went away."""
+        if not self._segments:
+            if self.directory:
+                if not os.path.isdir(self.path):
+                    raise StoreMissing(self.path, "removed under an open store")
                 self._pick_up_segments()
             return
         seg = self._segments[-1]
         try:
-            size = os.stat(seg.path).st_size
+            st = os.stat(seg.path)
         except FileNotFoundError:
-            return
-        if size > seg.end:
+            raise StoreMissing(seg.path, "removed under an open store") from None
+        if seg.identity is not None and _identity(st) != seg.identity:
+            raise StoreMissing(seg.path, "replaced by another file under an open store")
+        if st.st_size < seg.end + self._hidden_tail:
+            raise StoreTruncated(seg.path, seg.end + self._hidden_tail, st.st_size)
+        if self._hidden_tail:
+            return  # read-only over a torn tail: what follows it is not ours to read
+        if st.st_size > seg.end:
             f = self._handle(seg.path)
             _scan(f, seg, False)  # a partial line of a writer in progress is left
         if self.directory:
@@ -417,43 +550,108 @@ class NdjsonStore(LineStore):
                 return
             seg = _Segment(nxt, self._count())
             with open(nxt, "rb") as f:
+                seg.identity = _identity(os.fstat(f.fileno()))
                 _scan(f, seg, False)
             self._add_segment(seg)
 
-    def _write(self, lines: list[bytes]) -> None:
+    # ------------------------------------------------ the writers' lock and the write
+
+    def _exclusive(self) -> AbstractContextManager[None]:
+        """An exclusive ``flock`` on the lock file for the whole append (port docstring)."""
         if self.readonly:
             raise StoreReadOnly(self.path)
-        before = self._last_checksum()
-        if self.directory:
-            last = self._segments[-1] if self._segments else None
-            if last is None or (last.count > 0 and last.end >= self.segment_bytes):
-                seg_path = os.path.join(self.path, f"{len(self._segments):08d}.ndjson")
-                with open(seg_path, "xb"):
-                    pass
-                self._add_segment(_Segment(seg_path, self._count()))
-        elif not self._segments:
-            self._add_segment(_Segment(self.path, 0))
+        if self._lock_fd is None:
+            try:
+                self._lock_fd = open_lock(self.lock_path)
+            except SideFileUnreadable as exc:
+                raise StoreError(f"lock file {self.lock_path} {exc}") from None
+        return locked(self._lock_fd)
+
+    def _cut_torn_tail(self, seg: _Segment) -> None:
+        """Under the lock: bytes after the last whole line are a dead writer's; quarantine them."""
+        size = os.stat(seg.path).st_size
+        if size <= seg.end:
+            return
+        f = self._handle(seg.path)
+        f.seek(seg.end)
+        tail = f.read(size - seg.end)
+        self._recover(seg, tail)
+
+    def _write(self, lines: list[bytes]) -> None:
+        """Write whole lines at the end, fsync; on any OS error cut back and raise.
+
+        Runs under the lock, after ``_refresh``: the file holds ``seg.end``
+        bytes of whole lines, plus possibly the torn tail of a writer that died
+        (quarantined first). Nothing of this handle's index moves until the
+        bytes are durable, so after a failure the handle goes on as before.
+        """
+        if self.readonly:
+            raise StoreReadOnly(self.path)
+        position = self._count()
+        if self._segments:
+            self._cut_torn_tail(self._segments[-1])
+        try:
+            if self.directory:
+                last = self._segments[-1] if self._segments else None
+                if last is None or (last.count > 0 and last.end >= self.segment_bytes):
+                    seg_path = os.path.join(self.path, f"{len(self._segments):08d}.ndjson")
+                    with open(seg_path, "xb") as f:
+                        seg = _Segment(seg_path, self._count())
+                        seg.identity = _identity(os.fstat(f.fileno()))
+                    self._add_segment(seg)
+            elif not self._segments:
+                seg = _Segment(self.path, 0)
+                seg.identity = _identity(os.stat(self.path))
+                self._add_segment(seg)
+        except FileNotFoundError:
+            raise StoreMissing(self.path, "removed under an open store") from None
+        except OSError as exc:
+            raise StoreWriteFailed(self.path, position, 0, exc, True) from exc
         seg = self._segments[-1]
         data = b"\n".join(lines) + b"\n"
-        with open(seg.path, "ab") as f:
-            if f.tell() != seg.end:
-                self._refresh()
-                raise AppendConflict(before, self._last_checksum())
-            f.write(data)
-            if self.durable:
-                _fsync(f)
-            else:
-                f.flush()
+        ops = self.ops
+        try:
+            fd = ops.open(seg.path)
+        except FileNotFoundError:
+            raise StoreMissing(seg.path, "removed under an open store") from None
+        except OSError as exc:
+            raise StoreWriteFailed(seg.path, position, seg.end, exc, True) from exc
+        try:
+            try:
+                view = memoryview(data)
+                offset = seg.end
+                while view:
+                    n = ops.write(fd, view, offset)
+                    if n <= 0:
+                        raise OSError(errno.EIO, "write wrote nothing")
+                    view, offset = view[n:], offset + n
+                if self.durable:
+                    _fsync_fd(ops, fd)
+            except OSError as exc:
+                raise StoreWriteFailed(
+                    seg.path, position, seg.end, exc, self._cut_back(fd, seg.end)
+                ) from exc
+        finally:
+            ops.close(fd)
         seg.add_lines([len(line) + 1 for line in lines])
+
+    def _cut_back(self, fd: int, size: int) -> bool:
+        """Truncate to the last good offset after a failed write; False if that failed too."""
+        try:
+            self.ops.truncate(fd, size)
+            if self.durable:
+                _fsync_fd(self.ops, fd)
+        except OSError:
+            return False
+        return True
 
     def _save_fence(self, token: int) -> None:
         if self.readonly:
             raise StoreReadOnly(self.path)
-        tmp = self.fence_path + ".tmp"
-        with open(tmp, "wb") as f:
-            f.write(b"%d\n" % token)
-            _fsync(f)
-        os.replace(tmp, self.fence_path)
+        try:
+            replace_side_file(self.fence_path, b"%d\n" % token, self.durable)
+        except OSError as exc:
+            raise StoreWriteFailed(self.fence_path, self._count(), 0, exc, True) from exc
 
     # ------------------------------------------------ raw reads (streaming replay)
 
@@ -518,6 +716,9 @@ class NdjsonStore(LineStore):
         for f in self._handles.values():
             f.close()
         self._handles.clear()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
         super().close()
 
 
