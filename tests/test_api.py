@@ -58,7 +58,7 @@ def test_a_refused_change_is_a_value_and_writes_nothing() -> None:
 
 def test_a_file_log_reopens_to_the_same_schema_and_two_writers_share_it(tmp_path: Path) -> None:
     path = tmp_path / "schema.ndjson"
-    first = SchemaLog.open(path, origin="tab-1", now_ms=fixed_clock())
+    first = SchemaLog.open(path, create=True, origin="tab-1", now_ms=fixed_clock())
     people(first)
     second = SchemaLog.open(path, origin="tab-2", now_ms=fixed_clock(1_700_000_020_000))
     assert second.state_hash == first.state_hash

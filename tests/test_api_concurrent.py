@@ -104,7 +104,7 @@ def test_one_drops_a_property_the_other_renames(strategy: str, person: list[str]
 
 def test_reject_leaves_the_conflict_open_until_a_person_resolves_it(tmp_path: Path) -> None:
     path = tmp_path / "schema.ndjson"
-    a = SchemaLog.open(path, origin="a", now_ms=fixed_clock(1_700_000_000_000))
+    a = SchemaLog.open(path, create=True, origin="a", now_ms=fixed_clock(1_700_000_000_000))
     a.create_node_table("City", [("id", "INT64")], "id")
     b = SchemaLog.open(path, origin="b", now_ms=fixed_clock(1_700_000_100_000))
     b.rename_table("City", "Village")

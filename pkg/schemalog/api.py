@@ -32,6 +32,7 @@ IndexedDB store's sync wrapper); a Kuzu database is reached through
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -135,8 +136,12 @@ class SchemaLog:
         return cls(MemoryStore(), **options)
 
     @classmethod
-    def open(cls, path: str | Path, *, create: bool = True, **options: Any) -> SchemaLog:
-        """An NDJSON log (a ``.ndjson`` file or a directory of segments)."""
+    def open(cls, path: str | Path, *, create: bool = False, **options: Any) -> SchemaLog:
+        """An NDJSON log (a ``.ndjson`` file or a directory of segments).
+
+        A log that is not there is StoreMissing unless ``create=True``: a log
+        deleted by mistake never comes back as an empty one.
+        """
         return cls(NdjsonStore.open(path, create=create), **options)
 
     def _replay_all(self) -> ReplayReport:
@@ -150,6 +155,7 @@ class SchemaLog:
         before = self._report
         report = catch_up(self.store, before)
         if report.stopped is not None:
+            self._report = dataclasses.replace(before, scanner=None)  # catch_up took it over
             raise LogUnreadable(report)
         self._report = report
         return report.position - before.position

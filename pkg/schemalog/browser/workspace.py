@@ -36,6 +36,7 @@ kuzu-wasm workspace and the IndexedDB store through their JSPI sync wrappers
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -175,6 +176,7 @@ class Workspace:
         before = self._known()
         report = catch_up(self.store, before)
         if report.stopped is not None:
+            self._report = dataclasses.replace(before, scanner=None)  # catch_up took it over
             raise LogUnusable(self.name, report)
         self._report = report
         new = report.position - before.position

@@ -60,7 +60,7 @@ from schemalog.history.merge import (
     merge_events,
     resolution_event,
 )
-from schemalog.log.effective import MERGE_MARK
+from schemalog.log.effective import EMPTY_PLAN, MERGE_MARK, EffectivePlan
 from schemalog.log.replay import ReplayReport, replay, resume
 from schemalog.log.store.errors import AppendConflict
 from schemalog.log.store.port import EventStore, Head
@@ -78,6 +78,7 @@ __all__ = [
 ]
 
 ATTEMPTS = 8
+_NO_RESOLUTIONS = EffectivePlan(EMPTY_PLAN.plan)  # no losers, duplicates found by the scan
 
 
 class ConcurrentWriteFailed(SchemalogError):
@@ -182,8 +183,19 @@ def append_on_view(
 
 
 def catch_up(store: EventStore, view: ReplayReport) -> ReplayReport:
-    """The view moved to the log's head: resumed, or replayed whole past a new Merge record."""
-    report = resume(store, view)
+    """The view moved to the log's head: resumed, or replayed whole past a new Merge record.
+
+    O(new records) when the view carries its duplicate scan (a log without
+    resolutions): the scan goes on from the view's position instead of a
+    pre-pass and a warm-up over the whole log. The scan is handed over: the
+    view must not be resumed again (on a stopped result, drop its scanner).
+    """
+    if view.scanner is not None and view.position > 0:
+        # No resolution before the view (its scan exists only then); the delta is
+        # checked for one below, so the plan of the log is the empty one.
+        report = resume(store, view, plan=_NO_RESOLUTIONS, start_scanner=view.scanner)
+    else:
+        report = resume(store, view)
     if report.stopped is None and report.position > view.position:
         for chunk in store.iter_raw(view.position):
             if any(MERGE_MARK in line for line in chunk.lines):

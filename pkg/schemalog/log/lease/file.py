@@ -9,6 +9,11 @@ POSIX file systems, so a crash leaves either the old or the new grant, and the
 token (kept after release) never goes back: tokens rise across processes and
 restarts. The flock is released by the kernel if the process dies.
 
+The lease file is read with a strict schema (``parse_grant``), bounded in
+size, and only if it is a regular file (opened without blocking: a FIFO put
+there is refused, not waited on while the lock is held); anything else is
+LeaseFileCorrupt naming the file, and nothing is granted until a person looks.
+
 Expiry is judged by this store's clock: ``now_ms`` (default: the machine's
 wall clock, shared by every process on the machine), never by the holder.
 ``fcntl`` is imported lazily so the module imports in Pyodide (where the
@@ -26,14 +31,74 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from schemalog.log.lease.port import Grant, Lease, check_ttl, decide_acquire, decide_renew
+from schemalog.errors import SchemalogError
+from schemalog.log.lease.port import (
+    Grant,
+    Lease,
+    LeaseFileCorrupt,
+    check_ttl,
+    decide_acquire,
+    decide_renew,
+)
+from schemalog.log.side_files import (
+    SideFileUnreadable,
+    locked,
+    open_lock,
+    read_side_file,
+    replace_side_file,
+)
 from schemalog.model.names import validate_token
 
-__all__ = ["FileLeaseStore"]
+__all__ = ["FileLeaseStore", "parse_grant"]
+
+# A grant is about 150 bytes; anything much larger is not one.
+LEASE_FILE_LIMIT = 4096
+_MAX_INT = 2**63 - 1
+_INT_FIELDS = ("token", "since_ms", "expires_at_ms", "ttl_ms")
+_FIELDS = frozenset(("holder", "released", *_INT_FIELDS))
 
 
 def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def parse_grant(data: bytes) -> Grant:
+    """The grant a lease file holds, or ValueError saying what is wrong (strict schema).
+
+    Exactly the fields this store writes, each of its type: ``released`` is
+    a JSON boolean (not ``"no"``, not 0), the numbers are integers (not
+    booleans, not floats) in 0..2**63-1 with ``since <= expires``, the holder a
+    valid token. Anything else is refused, never read as a grant.
+    """
+    try:
+        obj: Any = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"not JSON ({exc})") from None
+    if type(obj) is not dict:
+        raise ValueError(f"not a JSON object but {type(obj).__name__}")
+    if set(obj) != _FIELDS:
+        missing = sorted(_FIELDS - set(obj))
+        extra = sorted(set(obj) - _FIELDS)
+        raise ValueError(f"fields missing {missing}, unknown {extra}")
+    if type(obj["released"]) is not bool:
+        raise ValueError(f"released must be true or false, not {obj['released']!r}")
+    for name in _INT_FIELDS:
+        value = obj[name]
+        if type(value) is not int or not 0 <= value <= _MAX_INT:
+            raise ValueError(f"{name} must be an integer in 0..2**63-1, not {value!r}")
+    if type(obj["holder"]) is not str:
+        raise ValueError(f"holder must be a string, not {obj['holder']!r}")
+    try:
+        validate_token(obj["holder"], "holder")
+    except SchemalogError as exc:
+        raise ValueError(str(exc)) from None
+    if obj["expires_at_ms"] < obj["since_ms"]:
+        raise ValueError("expires_at_ms is before since_ms")
+    return Grant(**obj)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 class FileLeaseStore:
@@ -44,32 +109,38 @@ class FileLeaseStore:
 
     @contextmanager
     def _locked(self, resource: str) -> Iterator[Path]:
-        import fcntl  # lazily: absent in Pyodide
-
         validate_token(resource, "resource")
-        fd = os.open(self.directory / f"{resource}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        lock = self.directory / f"{resource}.lock"
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield self.directory / f"{resource}.lease"
+            fd = open_lock(str(lock))
+        except SideFileUnreadable as exc:
+            raise LeaseFileCorrupt(str(lock), str(exc)) from None
+        try:
+            with locked(fd):
+                yield self.directory / f"{resource}.lease"
         finally:
             os.close(fd)  # closing drops the flock
 
     @staticmethod
     def _read(path: Path) -> Grant | None:
+        """The grant in ``path`` (None if absent); LeaseFileCorrupt for anything else.
+
+        Never blocks (a FIFO in its place is refused, not waited on: we hold the lock).
+        """
         try:
-            obj: dict[str, Any] = json.loads(path.read_bytes())
-        except FileNotFoundError:
+            data = read_side_file(str(path), LEASE_FILE_LIMIT)
+        except SideFileUnreadable as exc:
+            raise LeaseFileCorrupt(str(path), str(exc)) from None
+        if data is None:
             return None
-        return Grant(**obj)
+        try:
+            return parse_grant(data)
+        except ValueError as exc:
+            raise LeaseFileCorrupt(str(path), str(exc)) from None
 
     @staticmethod
     def _write(path: Path, grant: Grant) -> None:
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(json.dumps(asdict(grant), sort_keys=True).encode())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        replace_side_file(str(path), json.dumps(asdict(grant), sort_keys=True).encode())
 
     def acquire(self, resource: str, holder: str, ttl_ms: int) -> Lease:
         validate_token(holder, "holder")

@@ -31,7 +31,15 @@ from typing import Protocol
 from schemalog.errors import SchemalogError
 from schemalog.model.names import validate_token
 
-__all__ = ["Lease", "LeaseHeld", "LeaseLost", "LeaseStore", "MemoryLeaseStore", "check_ttl"]
+__all__ = [
+    "Lease",
+    "LeaseFileCorrupt",
+    "LeaseHeld",
+    "LeaseLost",
+    "LeaseStore",
+    "MemoryLeaseStore",
+    "check_ttl",
+]
 
 MAX_TTL_MS = 24 * 3600 * 1000
 
@@ -66,6 +74,19 @@ class LeaseLost(SchemalogError):
         super().__init__(
             f"lease on {lease.resource} by {lease.holder} (token {lease.token}) is lost: {reason}"
         )
+
+
+class LeaseFileCorrupt(SchemalogError):
+    """A lease (or lock) file that is not what the lease store writes: never a grant.
+
+    Nothing is granted, renewed or released on the resource until a person
+    looks at ``path`` (``reason`` says what is wrong with it).
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"lease file {path}: {reason}")
 
 
 class LeaseStore(Protocol):
