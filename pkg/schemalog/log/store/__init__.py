@@ -5,6 +5,7 @@ from schemalog.log.store.errors import (
     BadCursor,
     CorruptLog,
     DuplicateEventId,
+    FenceFileCorrupt,
     FencedOut,
     RecordTooLarge,
     StoreClosed,
@@ -12,6 +13,8 @@ from schemalog.log.store.errors import (
     StoreMissing,
     StoreQuotaExceeded,
     StoreReadOnly,
+    StoreTruncated,
+    StoreWriteFailed,
 )
 from schemalog.log.store.memory import MemoryStore
 from schemalog.log.store.ndjson import NdjsonStore
@@ -31,6 +34,7 @@ __all__ = [
     "CorruptLog",
     "DuplicateEventId",
     "EventStore",
+    "FenceFileCorrupt",
     "FencedOut",
     "Head",
     "MemoryStore",
@@ -44,4 +48,6 @@ __all__ = [
     "StoreMissing",
     "StoreQuotaExceeded",
     "StoreReadOnly",
+    "StoreTruncated",
+    "StoreWriteFailed",
 ]
