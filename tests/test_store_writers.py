@@ -275,3 +275,43 @@ def test_a_log_holding_a_fast_event_does_not_lock_out_right_clocks(tmp_path: Pat
     fast2 = SchemaLog(_open(path), origin="fast2", now_ms=lambda: NOW + 7_200_000)
     with pytest.raises(ClockDriftError):
         fast2.tag("v3")
+
+
+# ---------------------------------------------------------------- cost of an append
+
+
+class CountingStore(NdjsonStore):
+    """Counts the record lines an operation reads (raw chunks and line reads)."""
+
+    lines_read = 0
+
+    def _lines(self, start: int, stop: int) -> list[bytes]:
+        out = super()._lines(start, stop)
+        self.lines_read += len(out)
+        return out
+
+    def iter_raw(self, start: int = 0, max_chunk_bytes: int = 32 << 20):  # type: ignore[no-untyped-def]
+        for chunk in super().iter_raw(start, max_chunk_bytes):
+            self.lines_read += len(chunk.lines)
+            yield chunk
+
+
+@pytest.mark.parametrize("size", [200, 800])
+def test_an_append_reads_the_new_records_not_the_log(tmp_path: Path, size: int) -> None:
+    """O(new records): what one facade append (with its refresh) reads does not grow with
+    the log (counted in lines read, not timed)."""
+    path = tmp_path / "log.ndjson"
+    store = CountingStore.open(path, create=True, durable=False)
+    log = SchemaLog(store, origin="w")
+    log.create_node_table("T", [("id", "INT64")], "id")
+    for i in range(size):
+        log.add_property("T", f"p{i % 7}", "INT64") if i % 2 == 0 else log.drop_property(
+            "T", f"p{(i - 1) % 7}"
+        )
+    other = SchemaLog.open(path, origin="other")
+    store.lines_read = 0
+    log.comment("T", "mine")
+    other.comment("T", "theirs")  # a record this handle has not seen: read once
+    log.refresh()
+    log.comment("T", "mine again")
+    assert store.lines_read <= 12, store.lines_read
