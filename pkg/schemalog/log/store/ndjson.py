@@ -388,7 +388,7 @@ class NdjsonStore(LineStore):
                     self.fence_path, f"removed (this store saw token {self._fence})"
                 )
             return
-        if not _FENCE_RE.match(data):
+        if not _FENCE_RE.match(data) or int(data) >= 2**63:
             shown = data[:24].decode("ascii", "backslashreplace")
             raise FenceFileCorrupt(
                 self.fence_path, f"{shown!r} is not a fencing token (decimal digits, < 2**63)"
