@@ -95,7 +95,7 @@ class FaultyOps(FileOps):
         self.truncate_error: int | None = None
         self.partial = 0
 
-    def write(self, fd: int, data: bytes, offset: int) -> int:
+    def write(self, fd: int, data: bytes | memoryview, offset: int) -> int:
         if self.write_error is not None:
             code, self.write_error = self.write_error, None
             if self.partial:

@@ -36,7 +36,9 @@ def _ack(fd: int, text: str) -> None:
     os.write(fd, (text + "\n").encode())
 
 
-def _store_append(store: NdjsonStore, clock: HybridLogicalClock, name: str, token: int | None) -> str:
+def _store_append(
+    store: NdjsonStore, clock: HybridLogicalClock, name: str, token: int | None
+) -> str:
     while True:
         head = store.head()
         event = new_event(clock, "ws", store.heads(), Tag(name))

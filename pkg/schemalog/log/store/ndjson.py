@@ -202,7 +202,7 @@ class FileOps:
     def open(self, path: str) -> int:
         return os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
 
-    def write(self, fd: int, data: bytes, offset: int) -> int:
+    def write(self, fd: int, data: bytes | memoryview, offset: int) -> int:
         return os.pwrite(fd, data, offset)
 
     def fsync(self, fd: int) -> None:
