@@ -14,10 +14,13 @@ fsyncs it and renames it over the old: a crash leaves the old or the new.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+_NO_FLOCK = {errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP}
 
 __all__ = ["SideFileUnreadable", "locked", "open_lock", "read_side_file", "replace_side_file"]
 
@@ -113,7 +116,13 @@ def locked(fd: int) -> Iterator[None]:
     except ImportError:  # no processes to exclude
         yield
         return
-    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as exc:
+        if exc.errno not in _NO_FLOCK:
+            raise
+        yield  # a file system without flock (Pyodide's MEMFS): one process, nothing to hold
+        return
     try:
         yield
     finally:

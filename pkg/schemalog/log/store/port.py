@@ -25,7 +25,17 @@ Semantics every adapter keeps (tests/store_contract.py checks them):
      record (None for an empty log); otherwise ``AppendConflict(expected,
      actual)`` and nothing is written.
   5. A batch is all-or-nothing with respect to these checks and encoding
-     errors: any error writes nothing. (A crash of the machine in the middle
+     errors: any error writes nothing. Steps 1-4 and the write happen under
+     one exclusive lock of the log (the file adapter: ``flock`` on a lock
+     file; the browser: one IndexedDB transaction), against the fence, head
+     and tail as they are at that moment, not as the handle last saw them.
+  6. Clock drift: an event stamped more than ``max_drift_ms`` ahead of the
+     store's clock, beyond its newest parent's wall time, raises
+     ClockDriftError (the adapters in ``base.LineStore``).
+  7. A failed write (the file adapter: ENOSPC, EIO, a failed fsync) leaves
+     the log as it was and raises StoreWriteFailed; the handle stays usable.
+     A log removed or truncated under an open handle is StoreMissing /
+     StoreTruncated, never an empty log. (A crash of the machine in the middle
      of the single write can leave a prefix of the batch plus a torn line;
      the file adapter quarantines the torn line on the next open, and every
      complete record is a valid event on its own.)
