@@ -315,3 +315,13 @@ def test_an_append_reads_the_new_records_not_the_log(tmp_path: Path, size: int) 
     log.refresh()
     log.comment("T", "mine again")
     assert store.lines_read <= 12, store.lines_read
+
+
+def test_a_memory_store_checks_drift_when_given_a_bound() -> None:
+    from schemalog.log.store import MemoryStore
+
+    fast = new_event(_clock("fast", offset_ms=3_600_000), "ws", [], Tag("t"))
+    MemoryStore().append([fast], expected=None)  # synthetic histories: no receiver clock
+    store = MemoryStore(now_ms=lambda: NOW, max_drift_ms=60_000)
+    with pytest.raises(ClockDriftError):
+        store.append([fast], expected=None)

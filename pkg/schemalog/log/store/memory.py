@@ -15,7 +15,12 @@ class MemoryStore(LineStore):
     name = "<memory>"
 
     def __init__(self, **options: Any) -> None:
-        """``options``: the receiver's clock (``now_ms``, ``max_drift_ms``, see LineStore)."""
+        """``options``: the receiver's clock (``now_ms``, ``max_drift_ms``, see LineStore).
+
+        No drift check unless ``max_drift_ms`` is given: a log in memory has no
+        other writers to protect, and holds synthetic histories at any time.
+        """
+        options.setdefault("max_drift_ms", None)
         super().__init__(**options)
         self._store: list[bytes] = []
 
