@@ -72,13 +72,14 @@ def writers(mode: str, w: int, k: int, durable: bool, where: Path) -> dict[str, 
     log = where / f"{mode}.ndjson"
     NdjsonStore.open(log, create=True).close()
     extra = [str(where / f"leases-{mode}")] if mode == "lease" else []
+
+    def argv(i: int) -> list[str]:
+        acks = str(where / f"{mode}-acks{i}")
+        return [mode, str(log), f"w{i}", str(k), acks, "1" if durable else "0", *extra]
+
     t = time.perf_counter()
     procs = [
-        subprocess.Popen(
-            [sys.executable, str(HERE / "writer.py"), mode, str(log), f"w{i}", str(k),
-             str(where / f"{mode}-acks{i}"), "1" if durable else "0", *extra]  # fmt: skip
-        )
-        for i in range(w)
+        subprocess.Popen([sys.executable, str(HERE / "writer.py"), *argv(i)]) for i in range(w)
     ]
     codes = [p.wait(timeout=3600) for p in procs]
     wall = time.perf_counter() - t
