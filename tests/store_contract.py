@@ -104,7 +104,7 @@ class StoreContract:
             s.append(evs[3:], expected=None)
         assert info.value.expected is None and info.value.actual == h.checksum
         with pytest.raises(AppendConflict):
-            s.append(evs[3:], expected="sha256-v1:" + "0" * 64)
+            s.append(evs[3:], expected="sha256-v2:" + "0" * 64)
         assert s.head() == h
         assert read_all(s) == evs[:3]
 

@@ -24,6 +24,7 @@ from schemalog.encoding.codec import (
     decode_record_or_raise,
     encode_record,
     event_bytes,
+    record_checksum,
     verify_chain,
 )
 from schemalog.errors import ChainBroken, DecodeError
@@ -95,7 +96,7 @@ def encode_log(log: list[Event]) -> list[bytes]:
     for event in log:
         line = encode_record(event, prev)
         lines.append(line)
-        prev = checksum(event_bytes(event))
+        prev = record_checksum(prev, event_bytes(event))
     return lines
 
 
@@ -121,8 +122,11 @@ def test_round_trip_through_records(log: list[Event]) -> None:
     assert [r.event for r in records] == log
     assert records[0].prev is None
     assert verify_chain(records) is None
+    prev = None
     for line, record in zip(lines, records, strict=True):
-        assert record.checksum == checksum(event_bytes(record.event))
+        assert record.checksum == record_checksum(prev, event_bytes(record.event))
+        assert record.prev == prev
+        prev = record.checksum
         assert record.size == len(line)
         obj = json.loads(line)
         assert rfc8785.dumps(obj) == line
@@ -145,7 +149,7 @@ def test_any_single_byte_change_is_detected_at_that_record(log: list[Event], dat
 @given(histories(min_events=2, max_events=8), st.data())
 def test_deletion_is_detected(log: list[Event], data: Any) -> None:
     lines = encode_log(log)
-    head = checksum(event_bytes(log[-1]))
+    head = decode_record_or_raise(lines[-1], 0).checksum
     i = data.draw(st.integers(0, len(lines) - 1))
     damaged = lines[:i] + lines[i + 1 :]
     # deleting the last record is only visible against the known head
@@ -161,9 +165,9 @@ def test_insertion_is_detected(log: list[Event], other: list[Event], data: Any) 
     damaged = [*lines[:i], foreign, *lines[i:]]
     # The inserted record is itself consistent only if it links to record i-1;
     # then the break shows at the record after it (or at the head).
-    prev_at_i = None if i == 0 else checksum(event_bytes(log[i - 1]))
+    prev_at_i = None if i == 0 else decode_record_or_raise(lines[i - 1], 0).checksum
     linked = decode_record_or_raise(foreign, i).prev == prev_at_i
-    head = checksum(event_bytes(log[-1]))
+    head = decode_record_or_raise(lines[-1], 0).checksum
     assert first_problem(damaged, expected_head=head) == (i + 1 if linked else i)
 
 
@@ -233,8 +237,8 @@ def resign(event_obj: dict[str, Any]) -> bytes:
         (b'{"a":"\\u001F"}', None, "not canonical"),
         (b'{"a":"\\ud800"}', None, "not canonical"),
         (b"[1]", None, "exactly checksum, event, prev"),
-        (GOOD.replace(b"sha256-v1:", b"sha512-v9:"), "checksum", "unknown checksum algorithm"),
-        (GOOD.replace(b'"prev":null', b'"prev":"x"'), "prev", "is not a sha256-v1: checksum"),
+        (GOOD.replace(b"sha256-v2:", b"sha512-v9:"), "checksum", "unknown checksum algorithm"),
+        (GOOD.replace(b'"prev":null', b'"prev":"x"'), "prev", "is not a sha256-v2: checksum"),
         (GOOD.replace(b'"c"', b'"d"'), "checksum", "checksum mismatch"),
         (resign({**_comment(0).to_obj(), "format": 2}), "event.format", "unknown format"),
         (
@@ -312,8 +316,12 @@ def test_rewritten_and_resigned_record_breaks_the_link_after_it(
     forged_event = {**record.event.to_obj(), "workspace": "forged"}
     data_bytes = canonical_bytes(forged_event)
     forged = canonical_bytes(
-        {"checksum": checksum(data_bytes), "event": forged_event, "prev": record.prev}
+        {
+            "checksum": record_checksum(record.prev, data_bytes),
+            "event": forged_event,
+            "prev": record.prev,
+        }
     )
     damaged = [*lines[:i], forged, *lines[i + 1 :]]
-    head = checksum(event_bytes(log[-1]))
+    head = decode_record_or_raise(lines[-1], 0).checksum
     assert first_problem(damaged, expected_head=head) == i + 1

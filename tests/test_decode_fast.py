@@ -168,18 +168,28 @@ def _agrees(history: list[Event]) -> None:
 @slow_ok
 @given(events(), st.data())
 def test_decode_record_fast_path_agrees(event: Event, data: st.DataObject) -> None:
-    """Checksum and prev fields, valid or not, whether or not prev is the last checksum seen."""
-    good = codec.checksum(codec.event_bytes(event))
-    other = "sha256-v1:" + "a" * 64
-    sum_ = data.draw(st.sampled_from([good, other, "sha256-v1:" + "A" * 64, "md5:00", good[:-1]]))
-    prev = data.draw(st.sampled_from([None, good, other, "x", "md5:abc", other.upper()]))
-    line = codec._record_bytes(sum_, codec.event_bytes(event), prev)
+    """Checksum and prev fields, valid or not, of either record format, whether or not
+    prev is the last checksum seen."""
+    data_ = codec.event_bytes(event)
+    p2, p1 = "sha256-v2:" + "5" * 64, "sha256-v1:" + "5" * 64
+    prev = data.draw(st.sampled_from([None, p2, p1, "x", "md5:abc", p2.upper()]))
+    good2 = codec.record_checksum(prev, data_)  # cumulative: covers prev
+    good1 = codec.checksum(data_)  # format v1: the event alone
+    other = "sha256-v2:" + "a" * 64
+    sum_ = data.draw(
+        st.sampled_from(
+            [good2, good1, other, "sha256-v2:" + "A" * 64, "md5:00", good2[:-1], good1[:-1]]
+        )
+    )
+    line = codec._record_bytes(sum_, data_, prev)
     results = []
-    for last in (None, good, other):  # the memo only ever holds a verified checksum
+    for last in (None, good2, good1, other, p2):  # the memo only ever holds a verified checksum
         codec._last_checksum = last
         results.append(codec.decode_record(line, 3))
-    assert results[0] == results[1] == results[2]
-    if sum_ == good and (prev is None or prev in (good, other)):
+    assert all(r == results[0] for r in results)
+    valid = (sum_ == good2 and prev in (None, p2)) or (sum_ == good1 and prev in (None, p1))
+    assert (type(results[0]) is codec.Record) == valid, (sum_, prev, results[0])
+    if valid:
         assert type(results[0]) is codec.Record and results[0].event == event
 
 
@@ -247,10 +257,10 @@ def test_line_fast_path_reads_every_fast_kind() -> None:
     for event in _line_events():
         for prev in (None, _PREV):
             data = codec.event_bytes(event)
-            line = codec._record_bytes(codec.checksum(data), data, prev)
+            line = codec._record_bytes(codec.record_checksum(prev, data), data, prev)
             found = record_fast.read(line.decode())
             if event.kind in record_fast._CHANGES:
-                assert found == (codec.checksum(data), prev, event), event.kind
+                assert found == (codec.record_checksum(prev, data), prev, event), event.kind
                 kinds.add(event.kind)
             else:
                 assert found is None
@@ -266,7 +276,7 @@ def test_line_fast_path_never_accepts_what_the_checked_path_rejects() -> None:
         text = codec.event_bytes(event).decode()
         for i in range(len(text)):
             for data in _edited(text, i):
-                line = codec._record_bytes(codec.checksum(data), data, _PREV)
+                line = codec._record_bytes(codec.record_checksum(_PREV, data), data, _PREV)
                 fast, checked = _decoded_both_ways(line)
                 assert fast == checked, (event.kind, i, data)
                 read += record_fast.read(line.decode()) is not None
@@ -278,7 +288,7 @@ def test_line_fast_path_envelope_edits() -> None:
     for event in _line_events()[:4]:
         data = codec.event_bytes(event)
         for prev in (None, _PREV):
-            text = codec._record_bytes(codec.checksum(data), data, prev).decode()
+            text = codec._record_bytes(codec.record_checksum(prev, data), data, prev).decode()
             body = text.index('"event":') + 8
             for i in [*range(body + 2), *range(len(text) - 90, len(text))]:
                 for edit in _EDITS:
@@ -303,7 +313,7 @@ def test_line_fast_path_agrees_on_drawn_events(event: Event, data: st.DataObject
     edit = data.draw(st.sampled_from(_EDITS) | st.characters())
     for body in (text, text[:i] + edit + text[i + 1 :]):
         raw = body.encode("utf-8", "surrogatepass")
-        line = codec._record_bytes(codec.checksum(raw), raw, None)
+        line = codec._record_bytes(codec.record_checksum(None, raw), raw, None)
         fast, checked = _decoded_both_ways(line)
         assert fast == checked
 
@@ -318,7 +328,7 @@ def test_line_fast_path_agrees_on_field_mutations() -> None:
                 data = codec.canonical_bytes(case)
             except codec.NotCanonical:
                 continue  # a float: no canonical line carries it
-            line = codec._record_bytes(codec.checksum(data), data, _PREV)
+            line = codec._record_bytes(codec.record_checksum(_PREV, data), data, _PREV)
             fast, checked = _decoded_both_ways(line)
             assert fast == checked, case
             fast_reads += record_fast.read(line.decode()) is not None

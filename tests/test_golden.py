@@ -1,15 +1,21 @@
 """Golden vectors: frozen events with their canonical bytes, checksums and records.
 
-pkg/schemalog/data/golden_events.ndjson was generated once by
-``python tests/test_golden.py --write`` and cross-checked against ``rfc8785``;
-it is frozen. Each line holds one event object, its canonical bytes (hex), its
-checksum, the stored record (hex, linked to the line before) and the state
-hash after applying every event so far. The same file is checked byte for byte
-under Pyodide in Chromium (pyodide-tests).
+pkg/schemalog/data/golden_events.ndjson (record format v2) was generated once by
+``python tests/test_golden.py --write`` and cross-checked against ``rfc8785``
+and an independent computation of the v2 checksum (hashlib, spelled out
+below); it is frozen. Each line holds one event object, its canonical bytes
+(hex), the event's content hash (``event_hash``, sha256-v1), the record
+checksum (``checksum``, sha256-v2: cumulative over ``prev``), the stored record
+(hex, linked to the line before) and the state hash after applying every
+event so far. golden_events_v1.ndjson holds the same events as format v1
+records (the checksum was the event's content hash): still read, never
+written. Both files are checked byte for byte under Pyodide in Chromium
+(pyodide-tests).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from importlib import resources
@@ -18,6 +24,7 @@ from typing import Any
 import rfc8785
 
 from schemalog.encoding.codec import (
+    ChainVerifier,
     checksum,
     decode_record_or_raise,
     encode_record,
@@ -46,6 +53,14 @@ from schemalog.model.events import (
 from schemalog.model.schema import Applied, apply, empty_state
 
 GOLDEN = "golden_events.ndjson"
+GOLDEN_V1 = "golden_events_v1.ndjson"
+
+
+def v2_checksum(prev: str | None, data: bytes) -> str:
+    """The v2 record checksum spelled out (the spec in codec's docstring), not codec's code."""
+    prefix = b"" if prev is None else prev.encode("ascii")
+    inner = hashlib.sha256(data).digest()
+    return "sha256-v2:" + hashlib.sha256(prefix + b"\n" + inner).hexdigest()
 
 
 def build_golden_events() -> list[tuple[str, Event]]:
@@ -144,23 +159,26 @@ def golden_lines() -> list[dict[str, Any]]:
         assert isinstance(result, Applied), result
         state = result.state
         record = encode_record(event, prev)
+        sum_ = v2_checksum(prev, data)
+        assert record.startswith(b'{"checksum":"' + sum_.encode() + b'"')
         lines.append(
             {
                 "canonical_hex": data.hex(),
-                "checksum": checksum(data),
+                "checksum": sum_,
                 "description": description,
                 "event": event.to_obj(),
+                "event_hash": checksum(data),
                 "prev": prev,
                 "record_hex": record.hex(),
                 "state_hash_after": state_hash(state),
             }
         )
-        prev = checksum(data)
+        prev = sum_
     return lines
 
 
-def read_golden() -> list[dict[str, Any]]:
-    text = resources.files("schemalog").joinpath("data", GOLDEN).read_text(encoding="utf-8")
+def read_golden(name: str = GOLDEN) -> list[dict[str, Any]]:
+    text = resources.files("schemalog").joinpath("data", name).read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines()]
 
 
@@ -171,21 +189,39 @@ def test_golden_vectors_byte_for_byte() -> None:
     assert len(kinds) == 12
     state = empty_state()
     prev = None
+    chain = ChainVerifier()
     for position, v in enumerate(vectors):
         event = Event.from_obj(v["event"])
         canonical = bytes.fromhex(v["canonical_hex"])
         assert event_bytes(event) == canonical == rfc8785.dumps(v["event"])
-        assert checksum(canonical) == v["checksum"]
+        assert checksum(canonical) == v["event_hash"]
+        assert v2_checksum(prev, canonical) == v["checksum"]
         assert v["prev"] == prev
         record = bytes.fromhex(v["record_hex"])
         assert encode_record(event, prev) == record
         decoded = decode_record_or_raise(record, position)
         assert decoded.event == event and decoded.checksum == v["checksum"]
+        assert chain.feed(decoded) is None
         result = apply(state, event)
         assert isinstance(result, Applied)
         state = result.state
         assert state_hash(state) == v["state_hash_after"]
         prev = v["checksum"]
+
+
+def test_v1_vectors_still_read() -> None:
+    """Format v1 records (checksum = the event's content hash) decode and chain as before."""
+    v1 = read_golden(GOLDEN_V1)
+    v2 = read_golden()
+    assert [v["event"] for v in v1] == [v["event"] for v in v2]
+    chain = ChainVerifier()
+    for position, v in enumerate(v1):
+        record = bytes.fromhex(v["record_hex"])
+        decoded = decode_record_or_raise(record, position)
+        assert decoded.checksum == v["checksum"] == checksum(bytes.fromhex(v["canonical_hex"]))
+        assert decoded.checksum.startswith("sha256-v1:")
+        assert chain.feed(decoded) is None
+        assert v["state_hash_after"] == v2[position]["state_hash_after"]
 
 
 def test_builders_still_produce_the_frozen_vectors() -> None:

@@ -158,7 +158,7 @@ def test_start_without_expected_prev_warns_and_wrong_prev_stops() -> None:
         chunks(lines, 4096, start=50),
         start_state=mid.state,
         start_position=50,
-        expected_prev="sha256-v1:" + "0" * 64,
+        expected_prev="sha256-v2:" + "0" * 64,
     )
     assert wrong.stopped is not None and wrong.stopped.kind == "chain"
     assert wrong.stopped.position == 50 and wrong.position == 50 and wrong.applied == 0
@@ -385,7 +385,7 @@ def test_corrupt_body_is_skipped_with_its_id_and_the_chain_re_anchors() -> None:
 def test_corrupt_checksum_field_reports_a_break_and_garbage_line_does_not() -> None:
     lines = list(synth_lines())
     damaged = lines[:]
-    at = 13 + len("sha256-v1:") + 5  # a hex digit of the record's own checksum
+    at = 13 + len("sha256-v2:") + 5  # a hex digit of the record's own checksum
     digit = b"0" if damaged[40][at : at + 1] != b"0" else b"1"
     damaged[40] = damaged[40][:at] + digit + damaged[40][at + 1 :]
     report = replay(chunks(damaged, 8192), on_corrupt="skip")
@@ -403,7 +403,7 @@ def test_corrupt_checksum_field_reports_a_break_and_garbage_line_does_not() -> N
 @pytest.mark.parametrize("batch", [1, 3, 7])
 def test_resume_around_skipped_corrupt_lines_matches_one_replay(batch: int) -> None:
     lines = list(synth_lines(60))
-    at = 13 + len("sha256-v1:") + 5
+    at = 13 + len("sha256-v2:") + 5
     digit = b"0" if lines[20][at : at + 1] != b"0" else b"1"
     lines[20] = lines[20][:at] + digit + lines[20][at + 1 :]  # claimed checksum is wrong
     lines = [*lines[:40], b"garbage", b"more garbage", *lines[40:]]  # inserted lines

@@ -9,14 +9,25 @@ U+0020 -- as ``\\b \\f \\n \\r \\t`` or lower-case ``\\u00xx`` -- and leave U+20
 U+2029 and U+007F raw), encoded as UTF-8. tests/test_codec.py checks this
 against the ``rfc8785`` package.
 
-Checksum = ``"sha256-v1:" + hex(sha256(canonical bytes of the event object))``;
-the prefix names the algorithm so a later version can coexist with old logs.
+Content hash = ``"sha256-v1:" + hex(sha256(canonical bytes))`` (``checksum``):
+an event's identity, a state's hash, a snapshot's hash.
 
 A stored record is one NDJSON line, the canonical JSON of
 ``{"checksum": ..., "event": {...}, "prev": <checksum of the previous record in
 this log, or null for the first>}``. Because the line is canonical, the
 event's canonical bytes are a slice of it: decoding parses once, re-encodes
 once to prove canonicality, and hashes the slice, with no second encoder pass.
+
+Record format v2 (written): the record checksum is cumulative,
+``"sha256-v2:" + hex(sha256(P + b"\n" + sha256(event bytes)))`` where ``P`` is
+the ``prev`` text (the previous record's checksum, ASCII) or empty for the
+first record and the inner digest is the 32 raw bytes. A record therefore
+commits to every record before it: a log's head commits to its whole history,
+and changing, deleting or inserting any record needs every later checksum
+recomputed. Record format v1 (read, never written): the checksum was the
+content hash of the event alone, so ``prev`` links could be re-pointed
+without trace. One log holds one format: a v2 record's ``prev`` is null or
+v2, a v1 record's null or v1 (``upgrade.upgrade_lines`` rewrites v1 as v2).
 
 Decoding returns a value (``Record`` or ``DecodeFailure``) so that replay can
 skip a bad record and carry on; ``decode_record_or_raise`` raises DecodeError.
@@ -44,9 +55,11 @@ from schemalog.model.state_json import state_to_obj
 __all__ = [
     "CHECKSUM_PREFIX",
     "DEFAULT_MAX_EVENT_BYTES",
+    "V1_PREFIX",
     "ChainVerifier",
     "DecodeFailure",
     "EventTooLarge",
+    "LegacyLog",
     "NotCanonical",
     "Record",
     "canonical_bytes",
@@ -56,15 +69,20 @@ __all__ = [
     "decode_record_or_raise",
     "encode_record",
     "event_bytes",
+    "record_checksum",
+    "record_version",
     "state_hash",
+    "too_deep",
     "verify_chain",
 ]
 
-CHECKSUM_PREFIX = "sha256-v1:"
+CHECKSUM_PREFIX = "sha256-v2:"  # what encode_record writes: the cumulative record checksum
+V1_PREFIX = "sha256-v1:"  # content hashes, and record checksums of format v1 logs
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
 MAX_SAFE_INT = 2**53 - 1
 
-_CHECKSUM_RE = re.compile(r"sha256-v1:[0-9a-f]{64}\Z")
+_CHECKSUM_RE = re.compile(r"sha256-v[12]:[0-9a-f]{64}\Z")
+_V2 = CHECKSUM_PREFIX
 _ALGORITHM_RE = re.compile(r"([A-Za-z0-9_-]+):")
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _dumps_sorted = json.JSONEncoder(
@@ -154,9 +172,36 @@ def canonical_bytes(value: Any) -> bytes:
     return _dumps(_prepare(value, "$")).encode("utf-8")
 
 
+class LegacyLog(SchemalogError):
+    """A record of format v1 would be written: v1 logs are read, never extended."""
+
+    def __init__(self, prev: str) -> None:
+        self.prev = prev
+        super().__init__(
+            f"the log ends in a record format v1 checksum ({prev}): its chain is not "
+            "cumulative and takes no new records; rewrite it with `schemalog upgrade LOG -o OUT`"
+        )
+
+
 def checksum(data: bytes) -> str:
-    """Versioned checksum of canonical bytes."""
-    return CHECKSUM_PREFIX + hashlib.sha256(data).hexdigest()
+    """Content hash of canonical bytes (``sha256-v1:``): identity of an event or state."""
+    return V1_PREFIX + hashlib.sha256(data).hexdigest()
+
+
+def record_checksum(prev: str | None, data: bytes) -> str:
+    """The v2 record checksum of event bytes ``data`` after a record with checksum ``prev``."""
+    inner = hashlib.sha256(data).digest()
+    return (
+        _V2
+        + hashlib.sha256(
+            (b"" if prev is None else prev.encode("ascii")) + b"\n" + inner
+        ).hexdigest()
+    )
+
+
+def record_version(sum_: str) -> int:
+    """1 or 2: the record format of a well-formed record checksum."""
+    return 2 if sum_.startswith(_V2) else 1
 
 
 def event_bytes(event: Event) -> bytes:
@@ -172,7 +217,9 @@ def encode_record(
         raise EventTooLarge(event.id, len(data), max_event_bytes)
     if prev is not None and _CHECKSUM_RE.match(prev) is None:
         raise NotCanonical("prev", f"{prev!r} is not a {CHECKSUM_PREFIX} checksum")
-    return _record_bytes(checksum(data), data, prev)
+    if prev is not None and not prev.startswith(_V2):
+        raise LegacyLog(prev)
+    return _record_bytes(record_checksum(prev, data), data, prev)
 
 
 def _record_bytes(sum_: str, data: bytes, prev: str | None) -> bytes:
@@ -260,10 +307,9 @@ def decode_record(
         sum_, prev, event = found
         end = len(line) - (13 if prev is None else 11 + len(prev))
         if (
-            end - 97 <= max_event_bytes
-            and (  # 97 = 23 + len(sum_), as below
-                CHECKSUM_PREFIX + hashlib.sha256(line[97:end]).hexdigest() == sum_
-            )
+            end - 97 <= max_event_bytes  # 97 = 23 + len(sum_), as below
+            and (prev is None or prev[8] == sum_[8])  # one format per log
+            and _computed(sum_, prev, line[97:end]) == sum_
         ):
             global _last_checksum
             _last_checksum = sum_
@@ -281,6 +327,10 @@ def _decode_checked(line: bytes, position: int, max_event_bytes: int) -> Record 
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
         return DecodeFailure(position, None, f"not valid UTF-8 at byte {exc.start}")
+    if too_deep(text):
+        return DecodeFailure(
+            position, None, f"JSON nested deeper than {MAX_NESTING} levels (an event needs 6)"
+        )
     try:
         obj, end = _scan_json(text, 0)
     except Exception:  # anything odd: ``_decode_json`` below says what (or raises the same)
@@ -305,8 +355,10 @@ def _decode_checked(line: bytes, position: int, max_event_bytes: int) -> Record 
     if type(sum_) is str and (prev is None or prev == _last_checksum):
         start = 23 + len(sum_)
         data = line[start : len(line) - (13 if prev is None else 11 + len(prev))]
-        if len(data) <= max_event_bytes and (
-            CHECKSUM_PREFIX + hashlib.sha256(data).hexdigest() == sum_
+        if (
+            len(data) <= max_event_bytes
+            and (prev is None or prev[8] == sum_[8])
+            and _computed(sum_, prev, data) == sum_
         ):
             _last_checksum = sum_
             try:
@@ -327,10 +379,18 @@ def _decode_checked(line: bytes, position: int, max_event_bytes: int) -> Record 
         return DecodeFailure(
             position, "event", f"event of {len(data)} bytes exceeds the maximum {max_event_bytes}"
         )
-    actual = CHECKSUM_PREFIX + hashlib.sha256(data).hexdigest()
-    if actual != sum_:
+    if prev is not None and prev[8] != sum_[8]:
         return DecodeFailure(
-            position, "checksum", f"checksum mismatch: record says {sum_}, event hashes to {actual}"
+            position,
+            "prev",
+            f"a record format v{sum_[8]} record cannot follow a v{prev[8]} checksum "
+            "(one format per log)",
+        )
+    actual = _computed(sum_, prev, data)
+    if actual != sum_:
+        what = "prev and event hash" if sum_[8] == "2" else "event hashes"
+        return DecodeFailure(
+            position, "checksum", f"checksum mismatch: record says {sum_}, {what} to {actual}"
         )
     _last_checksum = sum_
     try:
@@ -340,12 +400,48 @@ def _decode_checked(line: bytes, position: int, max_event_bytes: int) -> Record 
     return Record(event, sum_, prev, len(line))
 
 
+def _computed(sum_: str, prev: str | None, data: bytes) -> str:
+    """The checksum a record of ``sum_``'s format must carry (``sum_`` well-formed)."""
+    if sum_[8] == "2":
+        inner = hashlib.sha256(data).digest()
+        return (
+            _V2
+            + hashlib.sha256(
+                (b"" if prev is None else prev.encode("ascii")) + b"\n" + inner
+            ).hexdigest()
+        )
+    return V1_PREFIX + hashlib.sha256(data).hexdigest()
+
+
+# A record nests 6 levels deep at most (record, event, change, properties,
+# a property, ...); the parser recurses per level and would raise
+# RecursionError on a line of a few KB of brackets. Deeper is a decode error.
+MAX_NESTING = 32
+_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET_RE = re.compile(r"[\[\]{}]")
+
+
+def too_deep(text: str, bound: int = MAX_NESTING) -> bool:
+    """Whether the JSON ``text`` nests arrays/objects deeper than ``bound`` (strings ignored)."""
+    if text.count("[") + text.count("{") <= bound:
+        return False
+    depth = 0
+    for ch in _BRACKET_RE.findall(_STRING_RE.sub("", text)):
+        if ch == "[" or ch == "{":
+            depth += 1
+            if depth > bound:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
 def _check_sum_field(value: object, field: str) -> tuple[str, str] | None:
     if type(value) is not str:
         return field, f"must be a string, got {type(value).__name__}"
     if _CHECKSUM_RE.match(value) is None:
         m = _ALGORITHM_RE.match(value)
-        if m is not None and m.group(1) != CHECKSUM_PREFIX[:-1]:
+        if m is not None and m.group(1) not in ("sha256-v1", "sha256-v2"):
             return field, f"unknown checksum algorithm {m.group(1)!r}"
         return field, f"{value!r} is not a {CHECKSUM_PREFIX} checksum"
     return None
@@ -417,5 +513,5 @@ def check_chain(
 
 
 def state_hash(state: SchemaState) -> str:
-    """``sha256-v1:`` checksum of the canonical encoding of ``state_to_obj``."""
+    """``sha256-v1:`` content hash of the canonical encoding of ``state_to_obj``."""
     return checksum(canonical_bytes(state_to_obj(state)))

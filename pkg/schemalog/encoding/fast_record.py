@@ -33,7 +33,7 @@ from schemalog.model.events import Event
 __all__ = ["read"]
 
 _STR = r'"([^"\\\x00-\x1f]*)"'  # a string whose JSON form is its text between quotes
-_SUM = r'"(sha256-v1:[0-9a-f]{64})"'
+_SUM = r'"(sha256-v[12]:[0-9a-f]{64})"'
 _INT = r"(0|[1-9][0-9]{0,15})"  # at most 16 digits: within reach of MAX_SAFE_INT
 _DEFAULT = r'(null|true|false|0|-?[1-9][0-9]{0,15}|"[^"\\\x00-\x1f]*")'
 _PARENTS = r'((?:"[^"\\\x00-\x1f]*"(?:,"[^"\\\x00-\x1f]*")*)?)'
@@ -141,7 +141,7 @@ def _ids(text: str) -> list[str]:
 
 
 _LINES = {kind: _line_pattern(change) for kind, change in _CHANGES.items()}
-_KIND_AT = len('{"checksum":"sha256-v1:') + 64 + len('","event":{"change":{')
+_KIND_AT = len('{"checksum":"sha256-v2:') + 64 + len('","event":{"change":{')
 _KIND_KEY = '"kind":"'
 _SCALARS: dict[str, Any] = {"null": None, "true": True, "false": False}
 _NOT_PROVED = object()

@@ -317,18 +317,18 @@ def merge_logs(
     per_kind: Mapping[str, Strategy] | None = None,
 ) -> MergeResult:
     """Merge decoded logs; each must chain; a forked id names both logs and positions."""
-    where: dict[str, tuple[int, int, str]] = {}
+    where: dict[str, tuple[int, int, Event]] = {}
     for log_no, records in enumerate(logs):
         check_chain(records)
         for pos, rec in enumerate(records):
             seen = where.get(rec.event.id)
             if seen is None:
-                where[rec.event.id] = (log_no, pos, rec.checksum)
-            elif seen[2] != rec.checksum:
+                where[rec.event.id] = (log_no, pos, rec.event)
+            elif seen[2] != rec.event:  # record checksums are per log (v2): compare events
                 raise ForkedEvent(
                     rec.event.id,
-                    seen[2],
-                    rec.checksum,
+                    checksum(event_bytes(seen[2])),
+                    checksum(event_bytes(rec.event)),
                     f"log {seen[0]} record {seen[1]} vs log {log_no} record {pos}",
                 )
     return merge_events(([r.event for r in records] for records in logs), strategy, per_kind)

@@ -20,8 +20,9 @@ How it stays lean
     re-hashed. Full events are rebuilt from their bytes only for the few
     that conflict, duplicate a creation, or resolve conflicts.
 
-    Output reuses each event's bytes: a record's checksum is that of its event,
-    so re-chaining only rewrites the ``prev`` tail of each line.
+    Output reuses each event's bytes: re-chaining (record format v2) hashes
+    the new ``prev`` with the event's digest kept from the scan, one short
+    hash per record. Inputs may be v1 or v2 logs; the output is v2.
 """
 
 from __future__ import annotations
@@ -61,10 +62,10 @@ from schemalog.model.events import Event, Merge
 
 __all__ = ["BadResolution", "RecordMerge", "merge_files", "merge_record_logs"]
 
-_HEAD = b'{"checksum":"sha256-v1:'
+_HEAD = b'{"checksum":"sha256-v'  # then the format digit (1 or 2) and ':'
 _MID = b'","event":'
 _NULL_TAIL = b',"prev":null}'
-_PREV_HEAD = b',"prev":"sha256-v1:'
+_PREV_HEAD = b',"prev":"sha256-v'
 _HEX64 = re.compile(rb"[0-9a-f]{64}\Z")
 _DATA_START = 97  # len('{"checksum":"') + 74 + len('","event":')
 _ID_RE = re.compile(rb'"id":"([^"\\]*)"')
@@ -72,27 +73,41 @@ _ID_RE = re.compile(rb'"id":"([^"\\]*)"')
 LogSource = str | os.PathLike[str] | Sequence[bytes]
 
 
-def _accept(line: bytes, max_bytes: int) -> tuple[bytes, bytes | None, int] | None:
-    """(digest, prev digest, end of event slice) when the envelope is canonical and hashes."""
+def _accept(line: bytes, max_bytes: int) -> tuple[bytes, bytes, bytes | None, int] | None:
+    """(event digest, checksum, prev, end of event slice) when the envelope is canonical and hashes.
+
+    The checksum and prev are their text (``sha256-vN:<hex>``) as bytes.
+    """
     n = len(line)
-    if not line.startswith(_HEAD) or line[87:_DATA_START] != _MID:
+    if not line.startswith(_HEAD) or line[22:23] != b":" or line[87:_DATA_START] != _MID:
         return None
+    version = line[21:22]
     if line.endswith(_NULL_TAIL):
         prev, end = None, n - 13
-    elif line.endswith(b'"}') and line[n - 85 : n - 66] == _PREV_HEAD:
-        hexprev = line[n - 66 : n - 2]
-        if _HEX64.match(hexprev) is None:
+    elif (
+        line.endswith(b'"}')
+        and line[n - 85 : n - 68] == _PREV_HEAD
+        and line[n - 68 : n - 67] == version  # one record format per log
+        and line[n - 67 : n - 66] == b":"
+    ):
+        if _HEX64.match(line, n - 66, n - 2) is None:
             return None
-        prev, end = bytes.fromhex(hexprev.decode("ascii")), n - 85
+        prev, end = line[n - 76 : n - 2], n - 85
     else:
         return None
     hexsum = line[23:87]
     if end < _DATA_START or end - _DATA_START > max_bytes or _HEX64.match(hexsum) is None:
         return None
     digest = hashlib.sha256(line[_DATA_START:end]).digest()
-    if digest.hex().encode("ascii") != hexsum:
+    if version == b"2":
+        actual = hashlib.sha256((prev or b"") + b"\n" + digest).hexdigest()
+    elif version == b"1":
+        actual = digest.hex()
+    else:
         return None
-    return digest, prev, end
+    if actual.encode("ascii") != hexsum:
+        return None
+    return digest, line[13:87], prev, end
 
 
 def _full_event(line: bytes, end: int) -> Event | None:
@@ -100,7 +115,7 @@ def _full_event(line: bytes, end: int) -> Event | None:
     try:
         text = line[_DATA_START:end].decode("utf-8")
         obj = _decode_json(text)
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except (ValueError, RecursionError):  # UnicodeDecodeError, JSONDecodeError; deep nesting
         return None
     if type(obj) is not dict or _dumps_sorted(obj) != text:
         return None
@@ -214,7 +229,7 @@ def _scan(
     store: _Store, lines: _Lines, log_no: int, max_bytes: int
 ) -> tuple[ChainBroken | None, ForkedEvent | None]:
     """Verify one log into ``store``; raise its first DecodeError; return its first break/fork."""
-    head: bytes | None = None
+    head: bytes | None = None  # the previous record's checksum text
     broken: ChainBroken | None = None
     forked: ForkedEvent | None = None
     record_no = 0
@@ -225,22 +240,22 @@ def _scan(
         event: Event | None = None
         copy_of: int | None = None
         if ok is not None:
-            m = _ID_RE.search(line, _DATA_START, ok[2])
+            m = _ID_RE.search(line, _DATA_START, ok[3])
             seen = store.where.get(m.group(1).decode("utf-8", "replace")) if m else None
             if seen is not None and store.digest(seen) == ok[0]:
                 copy_of = seen  # the very bytes of an event verified already
             else:
-                event = _full_event(line, ok[2])
+                event = _full_event(line, ok[3])
         if ok is None or (event is None and copy_of is None):
             decode_record_or_raise(line, number, max_bytes)  # raises the exact DecodeError
             raise AssertionError("decode_record accepted a line the fast path refused")
-        digest, prev, _ = ok
+        digest, sum_, prev, _ = ok
         eid = store.ids[copy_of] if copy_of is not None else event.id  # type: ignore[union-attr]
         if broken is None and prev != head:
-            hex_head = None if head is None else "sha256-v1:" + head.hex()
-            hex_prev = None if prev is None else "sha256-v1:" + prev.hex()
+            hex_head = None if head is None else head.decode("ascii")
+            hex_prev = None if prev is None else prev.decode("ascii")
             broken = ChainBroken(record_no, eid, hex_head, hex_prev)
-        head = digest
+        head = sum_
         if copy_of is None:
             h = store.where.get(eid)
             if h is None:
@@ -421,17 +436,23 @@ def _with_added(
 
 
 def _emit(store: _Store, sources: list[_Lines], merged: Iterable[int | Event]) -> Iterator[bytes]:
-    prev: bytes = b"null"
+    """The merged records, chained anew in format v2 (each event's bytes reused)."""
+    prev: bytes | None = None
+    sha256 = hashlib.sha256
     try:
         for item in merged:
             if isinstance(item, Event):
                 line = encode_record(item, None)
                 end = len(line) - 13
+                digest = sha256(line[_DATA_START:end]).digest()
             else:
                 line = sources[store.src[item]].read(store.loc[item], store.length[item])
                 end = len(line) - (13 if line.endswith(_NULL_TAIL) else 85)
-            yield line[:end] + b',"prev":' + prev + b"}"
-            prev = b'"' + line[13:87] + b'"'
+                digest = store.digest(item)
+            sum_ = b"sha256-v2:" + sha256((prev or b"") + b"\n" + digest).hexdigest().encode()
+            tail = b',"prev":null}' if prev is None else b',"prev":"' + prev + b'"}'
+            yield b'{"checksum":"' + sum_ + line[87:end] + tail
+            prev = sum_
     finally:
         for src in sources:
             src.close()

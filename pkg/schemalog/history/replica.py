@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from schemalog.encoding.codec import checksum, event_bytes
 from schemalog.errors import SchemalogError
 from schemalog.history.merge import (
     MergeResult,
     Strategy,
     decode_log,
-    line_checksum,
     merge_events,
     merge_logs,
 )
@@ -81,7 +81,7 @@ class Replica:
         records = decode_log(lines)
         agreed = self.agreed.get(peer)
         if agreed:
-            theirs = {r.event.id: r.checksum for r in records}
+            theirs = {r.event.id: checksum(event_bytes(r.event)) for r in records}
             for eid, expected in sorted(agreed.items()):
                 if theirs.get(eid) != expected:
                     raise PrefixRewritten(peer, eid, expected, theirs.get(eid))
@@ -90,13 +90,13 @@ class Replica:
         return self.result
 
     def heads(self) -> dict[str, str]:
-        """Event id -> checksum of the events no other event names as parent."""
+        """Event id -> content hash of the events no other event names as parent.
+
+        The event's own hash, not its record checksum: a v2 record checksum
+        depends on the records before it, which move as older events arrive.
+        """
         parents = {p for e in self.events for p in e.parents}
-        return {
-            e.id: line_checksum(line)
-            for e, line in zip(self.events, self.lines, strict=True)
-            if e.id not in parents
-        }
+        return {e.id: checksum(event_bytes(e)) for e in self.events if e.id not in parents}
 
     def exchange(self, other: Replica) -> None:
         """Both sides send their logs; afterwards both hold the same bytes."""

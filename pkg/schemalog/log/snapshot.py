@@ -202,7 +202,9 @@ class SnapshotDir:
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         self.path = os.fspath(path)
         if create:
-            os.makedirs(self.path, exist_ok=True)
+            # the folder itself, never its parents (a missing parent is the caller's error)
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(self.path)
 
     def file(self, position: int) -> str:
         return os.path.join(self.path, f"snapshot-{position}.json")
@@ -286,7 +288,7 @@ def checksum_at(source: RawSource) -> Callable[[int], str | None]:
                     value = json.loads(chunk.lines[0]).get("checksum")
                     return value if type(value) is str else None
                 break
-        except (ValueError, AttributeError, RecordTooLarge):
+        except (ValueError, AttributeError, RecursionError, RecordTooLarge):
             return None  # unreadable record: matches no snapshot
         raise _Beyond()
 

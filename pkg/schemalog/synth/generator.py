@@ -30,7 +30,6 @@ by construction.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -38,7 +37,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemalog.encoding.codec import CHECKSUM_PREFIX, DEFAULT_MAX_EVENT_BYTES, encode_record
+from schemalog.encoding.codec import (
+    CHECKSUM_PREFIX,
+    DEFAULT_MAX_EVENT_BYTES,
+    encode_record,
+    record_checksum,
+)
 from schemalog.model.clock import HybridLogicalClock
 from schemalog.model.events import (
     AddConnection,
@@ -547,7 +551,9 @@ def fast_record(event: Event, prev: str | None) -> bytes:
     data = _dumps_sorted(event.to_obj()).encode("utf-8")
     if len(data) > DEFAULT_MAX_EVENT_BYTES:
         return encode_record(event, prev)  # raises EventTooLarge
-    sum_ = CHECKSUM_PREFIX + hashlib.sha256(data).hexdigest()
+    if prev is not None and not prev.startswith(CHECKSUM_PREFIX):
+        return encode_record(event, prev)  # raises LegacyLog
+    sum_ = record_checksum(prev, data)
     prev_json = b"null" if prev is None else b'"' + prev.encode("ascii") + b'"'
     return (
         b'{"checksum":"'

@@ -182,7 +182,7 @@ def synth_replicas(
 def write_replicas(out_dir: str | Path, logs: Sequence[Sequence[Event]]) -> list[Path]:
     """Write ``r1.ndjson .. rR.ndjson`` into ``out_dir`` (created); returns the paths."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(exist_ok=True)  # the folder itself, never its parents
     paths = []
     for i, events in enumerate(logs, start=1):
         path = out / f"r{i}.ndjson"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 
-from schemalog.encoding.codec import CHECKSUM_PREFIX, Record, decode_record
+from schemalog.encoding.codec import CHECKSUM_PREFIX, V1_PREFIX, Record, decode_record
 from schemalog.log.effective import EMPTY_PLAN, EffectiveStream
 from schemalog.log.replay.decode import Window
 from schemalog.log.replay.report import ChainBreak, Failure, Policy, Quarantine, Skipped
@@ -44,12 +44,12 @@ def salvage(line: bytes) -> tuple[str | None, str | None]:
     """Best effort on a record that failed to decode: (event id, claimed checksum)."""
     try:
         obj = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: brackets nested too deep
         return None, None
     if type(obj) is not dict:
         return None, None
     claimed = obj.get("checksum")
-    if type(claimed) is not str or not claimed.startswith(CHECKSUM_PREFIX):
+    if type(claimed) is not str or not claimed.startswith((CHECKSUM_PREFIX, V1_PREFIX)):
         claimed = None
     event = obj.get("event")
     eid = event.get("id") if type(event) is dict else None

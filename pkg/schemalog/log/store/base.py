@@ -24,7 +24,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 
-from schemalog.encoding.codec import CHECKSUM_PREFIX, DecodeFailure, Record, checksum, decode_record
+from schemalog.encoding.codec import CHECKSUM_PREFIX, DecodeFailure, Record, decode_record
 from schemalog.encoding.codec import encode_record as _encode_record
 from schemalog.encoding.codec import event_bytes as _event_bytes
 from schemalog.errors import ClockDriftError
@@ -42,11 +42,12 @@ from schemalog.model.clock import DEFAULT_MAX_DRIFT_MS
 from schemalog.model.events import Event
 from schemalog.model.parts import parse_event_id
 
-__all__ = ["IdIndex", "LineStore", "line_checksum", "line_id", "line_parents"]
+__all__ = ["IdIndex", "LineStore", "line_checksum", "line_event", "line_id", "line_parents"]
 
 _SUM_START = len(b'{"checksum":"')
 _SUM_END = _SUM_START + len(CHECKSUM_PREFIX) + 64
-_RECORD_PREFIX = b'{"checksum":"' + CHECKSUM_PREFIX.encode("ascii")
+_RECORD_PREFIX = b'{"checksum":"sha256-v'  # either record format (v1 or v2)
+_EVENT_START = _SUM_END + len(b'","event":')
 _CURSOR_RE = re.compile(r"c1\.(0|[1-9][0-9]{0,15})\.([0-9a-f]{16})\Z")
 _MERGE_AT = 65536
 
@@ -61,6 +62,12 @@ def line_checksum(line: bytes) -> str:
     if not line.startswith(_RECORD_PREFIX) or len(line) < _SUM_END:
         raise ValueError("line does not start with a checksum")
     return line[_SUM_START:_SUM_END].decode("ascii")
+
+
+def line_event(line: bytes) -> bytes:
+    """The event's canonical bytes in a canonical record line."""
+    end = len(line) - (13 if line.endswith(b',"prev":null}') else 11 + len(CHECKSUM_PREFIX) + 64)
+    return line[_EVENT_START:end]
 
 
 def line_id(line: bytes) -> bytes:
@@ -419,7 +426,7 @@ class LineStore:
         n = self._count()
         prev = self._last_checksum()
         lines: list[bytes] = []
-        batch: dict[str, tuple[int, str]] = {}
+        batch: dict[str, tuple[int, bytes]] = {}
         for event in events:
             if type(event) is not Event:
                 raise TypeError(f"append takes Events, got {type(event).__name__}")
@@ -428,18 +435,19 @@ class LineStore:
             stored = self._find(event.id.encode("ascii")) if seen is None else None
             if seen is not None or stored is not None:
                 if seen is not None:
-                    where, stored_sum = seen
+                    where, stored_line = seen
                 else:
                     assert stored is not None
-                    where, stored_sum = stored, self._checksum_at(stored)
-                if checksum(_event_bytes(event)) == stored_sum:
+                    where, stored_line = stored, self._line(stored)
+                # the same event again (same canonical bytes) is a no-op
+                if line_event(stored_line) == _event_bytes(event):
                     continue
                 raise DuplicateEventId(event.id, where, new_position)
             if self.max_drift_ms is not None:
                 check_drift(event, self.now_ms(), self.max_drift_ms)
             line = _encode_record(event, prev)
             prev = line_checksum(line)
-            batch[event.id] = (new_position, prev)
+            batch[event.id] = (new_position, line)
             lines.append(line)
         if not lines:
             self._raise_fence(fencing_token)

@@ -15,6 +15,7 @@ __all__ = [
     "DuplicateEventId",
     "FenceFileCorrupt",
     "FencedOut",
+    "NotALog",
     "RecordTooLarge",
     "StoreClosed",
     "StoreError",
@@ -154,6 +155,15 @@ class StoreWriteFailed(StoreError):
             f"{path}: append at record {position} (byte {offset}) failed: "
             f"{error.strerror or error}; {after}"
         )
+
+
+class NotALog(StoreError):
+    """``path`` exists but is no log: a FIFO, a device, or a folder of other files."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: not a log ({reason})")
 
 
 class StoreClosed(StoreError):

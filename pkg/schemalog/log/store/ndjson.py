@@ -68,6 +68,7 @@ import errno
 import json
 import os
 import re
+import stat
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterator
@@ -87,6 +88,7 @@ from schemalog.log.store.base import LineStore, line_id, link_broken
 from schemalog.log.store.errors import (
     CorruptLog,
     FenceFileCorrupt,
+    NotALog,
     RecordTooLarge,
     StoreError,
     StoreMissing,
@@ -113,7 +115,7 @@ BLOCK_BYTES = 1024 * 1024
 # before the line it wants; the index costs 16 bytes per this many log bytes.
 MARK_BYTES = 64 * 1024
 SEGMENT_RE = re.compile(r"[0-9]{8}\.ndjson\Z")
-_PREFIX = b'{"checksum":"sha256-v1:'
+_PREFIX = b'{"checksum":"sha256-v'  # record format v1 or v2
 _FRAMED_NL = b"}\n" + _PREFIX  # a newline between two framed lines
 # A fence file holds one decimal token below 2**63 and a newline.
 _FENCE_RE = re.compile(rb"(0|[1-9][0-9]{0,18})\n?\Z")
@@ -161,14 +163,42 @@ class _Scan:
     bad_reason: str = ""
 
 
+# What a segment directory may hold besides its segments (side files).
+_SIDE_NAMES = frozenset(("fence", "quarantine.ndjson", "lock", "lease"))
+
+
 def segment_paths(path: str) -> list[str]:
-    """The segment files of a log, in order (one file for a single-file log)."""
-    if os.path.isdir(path):
-        names = sorted(n for n in os.listdir(path) if SEGMENT_RE.match(n))
+    """The segment files of a log, in order (one file for a single-file log).
+
+    Every reader opens a log through here, so all refuse alike what is no log:
+    a FIFO or device (reading one could block forever) and a folder that holds
+    no segments but other files (``/etc`` is not an empty log). An empty folder
+    is an empty log (``NdjsonStore.open(create=True)`` makes one).
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise StoreMissing(path) from None
+    if stat.S_ISDIR(mode):
+        entries = os.listdir(path)
+        names = sorted(n for n in entries if SEGMENT_RE.match(n))
+        if not names:
+            other = sorted(n for n in entries if n not in _SIDE_NAMES and not n.endswith(".tmp"))
+            if other:
+                raise NotALog(
+                    path,
+                    f"a folder without log segments (00000000.ndjson ...); it holds {other[0]}",
+                )
         for i, name in enumerate(names):
             if name != f"{i:08d}.ndjson":
                 raise CorruptLog(os.path.join(path, name), 0, -1, f"segment {i:08d} is missing")
+        for seg in names:
+            if not stat.S_ISREG(os.stat(os.path.join(path, seg)).st_mode):
+                raise NotALog(os.path.join(path, seg), "a segment that is not a regular file")
         return [os.path.join(path, n) for n in names]
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or special file"
+        raise NotALog(path, f"{kind}, not a regular file")
     return [path]
 
 
@@ -365,7 +395,7 @@ class NdjsonStore(LineStore):
                 with open(path, "xb"):
                     pass
             else:
-                os.makedirs(path)
+                os.mkdir(path)  # never its parent folders: a missing folder is an error
         store = cls(path, os.path.isdir(path), segment_bytes, readonly, durable, **options)
         store._load_fence()
         store._index(verify)

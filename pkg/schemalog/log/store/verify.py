@@ -1,28 +1,55 @@
-"""Full verification of an NDJSON log on disk, read-only and streaming.
+"""The one strict reader: full verification of an NDJSON log, read-only and streaming.
 
-Every line is decoded (UTF-8, canonical JSON, record shape, checksum, event
-validity) and its hash link checked against the record before it, across
-segments. The first problem is reported with its file, 1-based line number,
-position, event id (when the bytes still name one) and reason. A deleted,
-duplicated or swapped record shows up as a broken hash link at the first
-position where the log stops being consistent. (Records lost at the very end
-of a log are only detectable against a known head: pass ``expected_head``.)
+Every command that reads a LOG (verify, replay, log, schema, apply, drift,
+merge, compat, metrics, upgrade) accepts exactly what this accepts: the CLI
+runs ``check_log`` before its own work and stops with this report's problem.
+
+Per line: framing (no blank line, no CR, a newline after every record but a
+torn tail), the record itself (UTF-8, canonical JSON within the nesting
+bound, record shape, checksum, event validity: ``codec.decode_record``), its
+hash link to the record before (across segments), one record format per log,
+and the causal facts (``history.known_ids``): every parent is an earlier
+record, every id is stored once. The first problem is reported with its file,
+1-based line number, position, event id (when the bytes still name one) and
+reason. A deleted, duplicated, swapped or rewritten record of a v2 log shows
+up at the first record that no longer hashes; a log rewritten from some
+record to its end, or truncated, only against a known head: ``expected_head``
+(``--expect-head``) must be the checksum of one of its records.
+
+A torn tail (bytes after the last newline: a crashed append) is a problem,
+or with ``allow_torn_tail`` a warning naming the bytes ignored. A format v1
+log verifies with a warning: its chain is not cumulative.
 """
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from schemalog.encoding.codec import ChainVerifier, DecodeFailure, decode_record
+from schemalog.encoding.codec import ChainVerifier, DecodeFailure, decode_record, record_version
+from schemalog.errors import SchemalogError
+from schemalog.history.known_ids import KnownIds, id_digest
 from schemalog.log.store.base import line_id
-from schemalog.log.store.errors import StoreMissing
 from schemalog.log.store.ndjson import BLOCK_BYTES, segment_paths
 
-__all__ = ["Problem", "VerifyReport", "verify_bytes", "verify_log"]
+__all__ = [
+    "V1_WARNING",
+    "LogRefused",
+    "Problem",
+    "VerifyReport",
+    "check_log",
+    "verify_bytes",
+    "verify_log",
+]
+
+V1_WARNING = (
+    "record format v1: each checksum covers its event only, so the chain is not "
+    "cumulative (records can be removed or rewritten without trace); "
+    "rewrite it with `schemalog upgrade LOG -o OUT`"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +64,15 @@ class Problem:
         eid = f" (event {self.event_id})" if self.event_id else ""
         return f"{self.path}:{self.line_number}: record {self.position}{eid}: {self.reason}"
 
+    def to_obj(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "line_number": self.line_number,
+            "path": self.path,
+            "position": self.position,
+            "reason": self.reason,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class VerifyReport:
@@ -45,6 +81,9 @@ class VerifyReport:
     bytes: int
     head: str | None  # checksum of the last good record
     problem: Problem | None
+    format: int | None = None  # record format of the log (1 or 2), None when empty
+    warnings: tuple[str, ...] = ()
+    torn_bytes: int = 0  # bytes of a torn tail ignored (allow_torn_tail)
 
     @property
     def ok(self) -> bool:
@@ -54,20 +93,25 @@ class VerifyReport:
         p = self.problem
         return {
             "bytes": self.bytes,
+            "format": self.format,
             "head": self.head,
             "ok": self.ok,
             "path": self.path,
-            "problem": None
-            if p is None
-            else {
-                "event_id": p.event_id,
-                "line_number": p.line_number,
-                "path": p.path,
-                "position": p.position,
-                "reason": p.reason,
-            },
+            "problem": None if p is None else p.to_obj(),
             "records": self.records,
+            "torn_bytes": self.torn_bytes,
+            "warnings": list(self.warnings),
         }
+
+
+class LogRefused(SchemalogError):
+    """A log that does not verify, raised by ``check_log`` (the report says where)."""
+
+    def __init__(self, report: VerifyReport) -> None:
+        self.report = report
+        assert report.problem is not None
+        self.problem = report.problem
+        super().__init__(str(report.problem))
 
 
 def _guess_id(line: bytes) -> str | None:
@@ -81,42 +125,54 @@ def verify_log(
     path: str | os.PathLike[str],
     *,
     expected_head: str | None = None,
+    allow_torn_tail: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
-    """Verify the log at ``path`` (a file or a directory of segments)."""
+    """Verify the log at ``path`` (a file or a directory of segments).
+
+    Raises StoreMissing / NotALog (a FIFO, a device, a folder of other files).
+    """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise StoreMissing(path)
-    return _verify(path, segment_paths(path), _open_file, expected_head, progress)
+    paths = segment_paths(path)
+    return _verify(path, paths, _open_file, expected_head, allow_torn_tail, progress)
 
 
-def verify_bytes(data: bytes, name: str = "<bytes>") -> VerifyReport:
+def check_log(
+    path: str | os.PathLike[str],
+    *,
+    expected_head: str | None = None,
+    allow_torn_tail: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """``verify_log``, raising LogRefused when the log does not verify."""
+    report = verify_log(
+        path, expected_head=expected_head, allow_torn_tail=allow_torn_tail, progress=progress
+    )
+    if report.problem is not None:
+        raise LogRefused(report)
+    return report
+
+
+def verify_bytes(
+    data: bytes,
+    name: str = "<bytes>",
+    *,
+    expected_head: str | None = None,
+    allow_torn_tail: bool = False,
+) -> VerifyReport:
     """Verify a log held in memory (one segment): same rules as ``verify_log``."""
-    return _verify(name, [name], lambda _: io.BytesIO(data), None, None)
+    return _verify(name, [name], lambda _: io.BytesIO(data), expected_head, allow_torn_tail, None)
 
 
 def _open_file(path: str) -> BinaryIO:
     return open(path, "rb")
 
 
-def _verify(
-    path: str,
-    paths: list[str],
-    opener: Callable[[str], BinaryIO],
-    expected_head: str | None,
-    progress: Callable[[int], None] | None,
-) -> VerifyReport:
-    chain = ChainVerifier()
-    position = 0
-    total = 0
-
-    def report(seg: str, line_no: int, line: bytes | None, reason: str) -> VerifyReport:
-        eid = _guess_id(line) if line is not None else None
-        problem = Problem(seg, line_no, position, eid, reason)
-        return VerifyReport(path, position, total, chain.head, problem)
-
+def _lines(
+    paths: list[str], opener: Callable[[str], BinaryIO]
+) -> Iterator[tuple[int, bytes, bool]]:
+    """(segment index, line, complete) for every line; an incomplete one only at a segment's end."""
     for seg_index, seg in enumerate(paths):
-        line_no = 0
         with opener(seg) as f:
             carry = b""
             while True:
@@ -127,38 +183,128 @@ def _verify(
                 lines = buf.split(b"\n")
                 carry = lines.pop()
                 for line in lines:
-                    line_no += 1
-                    result = decode_record(line, position)
-                    if isinstance(result, DecodeFailure):
-                        where = f" ({result.field})" if result.field else ""
-                        return report(seg, line_no, line, f"{result.reason}{where}")
-                    broken = chain.feed(result)
-                    if broken is not None:
-                        return report(
-                            seg,
-                            line_no,
-                            line,
-                            f"hash link broken: prev is {broken.actual}, "
-                            f"expected {broken.expected} (a record before it is missing, "
-                            "duplicated, reordered or rewritten)",
-                        )
-                    position += 1
-                    total += len(line) + 1
-                if progress is not None:
-                    progress(position)
+                    yield seg_index, line, True
             if carry:
-                last = seg_index == len(paths) - 1
-                why = "torn last line" if last else "segment ends without a newline"
-                return report(
-                    seg, line_no + 1, carry, f"{why}: {len(carry)} bytes without a trailing newline"
+                yield seg_index, carry, False
+
+
+def _first_with_id(
+    paths: list[str], opener: Callable[[str], BinaryIO], event_id: bytes, stop: int
+) -> tuple[int, bytes] | None:
+    """(position, line) of the first record before ``stop`` with ``event_id`` (error path)."""
+    for position, (_, line, _) in enumerate(_lines(paths, opener)):
+        if position >= stop:
+            return None
+        try:
+            if line_id(line) == event_id:
+                return position, line
+        except ValueError:
+            continue
+    return None
+
+
+def _event_slice(line: bytes) -> bytes:
+    return line[97 : len(line) - (13 if line.endswith(b',"prev":null}') else 85)]
+
+
+def _verify(
+    path: str,
+    paths: list[str],
+    opener: Callable[[str], BinaryIO],
+    expected_head: str | None,
+    allow_torn_tail: bool,
+    progress: Callable[[int], None] | None,
+) -> VerifyReport:
+    chain = ChainVerifier()
+    known = KnownIds()
+    position = 0
+    total = 0
+    fmt: int | None = None
+    anchored = expected_head is None
+    warnings: list[str] = []
+    torn = 0
+    line_no = 0
+    seg_index = -1
+
+    def report(line: bytes | None, reason: str, eid: str | None = None) -> VerifyReport:
+        if eid is None and line is not None:
+            eid = _guess_id(line)
+        problem = Problem(paths[seg_index], line_no, position, eid, reason)
+        return VerifyReport(path, position, total, chain.head, problem, fmt, tuple(warnings))
+
+    for index, line, complete in _lines(paths, opener):
+        if index != seg_index:
+            seg_index, line_no = index, 0
+        line_no += 1
+        if not complete:
+            last = seg_index == len(paths) - 1
+            if last and allow_torn_tail:
+                torn = len(line)
+                warnings.append(
+                    f"{paths[seg_index]}:{line_no}: torn last line: {torn} bytes without a "
+                    "trailing newline ignored"
                 )
-    if expected_head is not None and chain.head != expected_head:
+                break
+            why = "torn last line" if last else "segment ends without a newline"
+            return report(line, f"{why}: {len(line)} bytes without a trailing newline")
+        if not line:
+            return report(line, "empty line (blank lines are not records)")
+        if line.endswith(b"\r"):
+            return report(line, "line ends with a carriage return (CRLF line endings)")
+        result = decode_record(line, position)
+        if isinstance(result, DecodeFailure):
+            where = f" ({result.field})" if result.field else ""
+            return report(line, f"{result.reason}{where}")
+        broken = chain.feed(result)
+        if broken is not None:
+            return report(
+                line,
+                f"hash link broken: prev is {broken.actual}, expected {broken.expected} "
+                "(a record before it is missing, duplicated, reordered or rewritten)",
+            )
+        event = result.event
+        digest = id_digest(event.id)
+        if digest in known:
+            first = _first_with_id(paths, opener, event.id.encode("utf-8"), position)
+            if first is not None:
+                same = _event_slice(first[1]) == _event_slice(line)
+                what = "the same event again" if same else "another payload"
+                return report(
+                    line,
+                    f"event id {event.id} is stored twice: at record {first[0]} and here "
+                    f"({what}; one record per id)",
+                    event.id,
+                )
+        for parent in event.parents:
+            if id_digest(parent) not in known:
+                return report(
+                    line,
+                    f"parent {parent} is in no earlier record (a log holds its events in "
+                    "causal order: parents first)",
+                    event.id,
+                )
+        known.add(digest)
+        if fmt is None:
+            fmt = record_version(result.checksum)
+        if not anchored and result.checksum == expected_head:
+            anchored = True
+        position += 1
+        total += len(line) + 1
+        if progress is not None and position % 65536 == 0:
+            progress(position)
+    if progress is not None:
+        progress(position)
+    if fmt == 1:
+        warnings.insert(0, V1_WARNING)
+    if not anchored:
         problem = Problem(
             paths[-1] if paths else path,
-            0,
+            line_no,
             position,
             None,
-            f"log ends at {chain.head}, expected head {expected_head} (records lost at the end)",
+            f"expected head {expected_head} is in none of the {position:,} records (head "
+            f"{chain.head}): the log was truncated or rewritten at or before that head, "
+            "or is another log",
         )
-        return VerifyReport(path, position, total, chain.head, problem)
-    return VerifyReport(path, position, total, chain.head, None)
+        return VerifyReport(path, position, total, chain.head, problem, fmt, tuple(warnings), torn)
+    return VerifyReport(path, position, total, chain.head, None, fmt, tuple(warnings), torn)
