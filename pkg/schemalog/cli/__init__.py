@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from schemalog._version import __version__
-from schemalog.cli.output import UsageError
+from schemalog.cli.output import UsageError, print_json
 from schemalog.errors import SchemalogError
 
 EXIT_OK, EXIT_FINDING, EXIT_USAGE = 0, 1, 2
@@ -30,6 +30,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+# Commands that read LOG arguments: each runs the one strict reader
+# (store.verify.check_log) over every LOG before its own work, so each accepts
+# exactly what `verify` accepts, and takes the same two options.
+READERS = ("apply", "compat", "drift", "log", "merge", "metrics", "replay", "schema", "upgrade")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="schemalog", description="Event-sourced schema history for KuzuDB.")
     parser.add_argument("--version", action="version", version=f"schemalog {__version__}")
@@ -39,26 +45,110 @@ def build_parser() -> argparse.ArgumentParser:
         if info.name.startswith("cmd_"):
             module = importlib.import_module(f"{__name__}.{info.name}")
             module.register(subparsers)
+    for name in (*READERS, "verify"):
+        sub = subparsers.choices[name]
+        sub.add_argument(
+            "--expect-head",
+            metavar="CHECKSUM",
+            default=None,
+            help="refuse a log that does not contain this record checksum (a head kept "
+            "from `verify`): detects truncation, rewrites and another log",
+        )
+        sub.add_argument(
+            "--allow-torn-tail",
+            action="store_true",
+            help="a torn last line (a crashed append) is a warning, its bytes ignored "
+            "(default: a finding, exit 1)",
+        )
     return parser
+
+
+def _log_paths(args: argparse.Namespace) -> list[str]:
+    if args.command not in READERS:
+        return []
+    if args.command == "replay" and args.on_corrupt == "skip":
+        return []  # skip reads past what verify refuses, on purpose (replay checks each record)
+    paths = getattr(args, "logs", None) or [getattr(args, "log", None)]
+    return [p for p in paths if p is not None]
+
+
+def _gate(args: argparse.Namespace) -> int | None:
+    """Run the strict reader over every LOG; the exit code when one is refused."""
+    from schemalog.log.store.errors import StoreMissing
+    from schemalog.log.store.verify import verify_log
+
+    args.log_reports = {}
+    for path in _log_paths(args):
+        try:
+            report = verify_log(
+                path, expected_head=args.expect_head, allow_torn_tail=args.allow_torn_tail
+            )
+        except StoreMissing:
+            raise UsageError(f"{path}: no such log") from None
+        args.log_reports[path] = report
+        if report.problem is not None:
+            if getattr(args, "json", False):
+                obj = report.to_obj()
+                obj["error"] = f"{path}: does not verify: {report.problem}"
+                obj["exit"] = EXIT_FINDING
+                obj["command"] = args.command
+                print_json(obj)
+            else:
+                print(
+                    f"schemalog {args.command}: {path}: NOT intact after "
+                    f"{report.records:,} good records (see `schemalog verify`)",
+                    file=sys.stderr,
+                )
+                print(str(report.problem), file=sys.stderr)
+            return EXIT_FINDING
+        if not getattr(args, "json", False):
+            for warning in report.warnings:
+                print(f"schemalog {args.command}: {path}: warning: {warning}", file=sys.stderr)
+    return None
+
+
+def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+    """An error as one line on stderr, or with --json one object on stdout; same exit code."""
+    if getattr(args, "json", False):
+        print_json({"command": args.command, "error": message, "exit": code, "ok": False})
+    else:
+        print(f"schemalog {args.command}: {message}", file=sys.stderr)
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        code: int = args.run(args)
-    except UsageError as exc:
-        print(f"schemalog {args.command}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as exc:
-        print(
-            f"schemalog {args.command}: {exc.filename or ''}: {exc.strerror or exc}",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    except SchemalogError as exc:
-        print(f"schemalog {args.command}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        return 130
+        try:
+            gated = _gate(args)
+            if gated is not None:
+                return gated
+            code: int = args.run(args)
+        except UsageError as exc:
+            return _fail(args, str(exc), EXIT_USAGE)
+        except OSError as exc:
+            if isinstance(exc, BrokenPipeError):
+                raise
+            return _fail(args, f"{exc.filename or ''}: {exc.strerror or exc}", EXIT_USAGE)
+        except SchemalogError as exc:
+            return _fail(args, str(exc), EXIT_USAGE)
+        except KeyboardInterrupt:
+            return 130
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:
+        # the reader went away (`... | head`): stop quietly; no more output can reach it
+        _silence_stdout()
+        return EXIT_OK
     return code
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is no file descriptor (tests capture it)
+        pass

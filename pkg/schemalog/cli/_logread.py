@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from schemalog.cli.output import UsageError
+from schemalog.cli.output import UsageError, check_output_path
 
 
 def replay_log(path: str) -> Any:
@@ -46,6 +46,8 @@ def open_db(path: str, *, must_exist: bool, engine: str | None = None) -> Any:
 
     if must_exist and not os.path.exists(path):
         raise UsageError(f"{path}: no such database")
+    if not os.path.exists(path):
+        check_output_path(path, "database")  # created: its folder must exist
     try:
         return open_backend(path, engine)
     except UnknownEngine as exc:

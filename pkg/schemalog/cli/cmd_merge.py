@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from schemalog.cli.output import UsageError, print_json, print_table
+from schemalog.cli.output import UsageError, check_output_path, print_json, print_table
 from schemalog.errors import SchemalogError
 from schemalog.history.merge import STRATEGIES
 from schemalog.history.merge_records import merge_files
@@ -35,9 +35,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for path in args.logs:
-        if not Path(path).is_file():
-            raise UsageError(f"{path}: no such log file")
+    for path in args.logs:  # each verified already by the strict reader (cli.READERS)
+        if Path(path).is_dir():
+            raise UsageError(f"{path}: merge reads single-file logs, not segment folders")
+    check_output_path(args.output)
     out = Path(args.output)
     # record level: inputs are streamed and verified, the output written as it comes
     try:

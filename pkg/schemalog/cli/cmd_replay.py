@@ -14,7 +14,13 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from schemalog.cli.output import Progress, UsageError, print_json, print_table
+from schemalog.cli.output import (
+    Progress,
+    UsageError,
+    check_output_path,
+    print_json,
+    print_table,
+)
 
 _SIZE_RE = re.compile(r"([0-9]+)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib)\Z", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -100,6 +106,19 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.log}: no such log")
     if args.trace_memory and not args.trace:
         raise UsageError("--trace-memory needs --trace FILE")
+    # output paths are checked before the work, not after a long replay
+    if args.trace:
+        check_output_path(args.trace, "trace")
+    if args.snapshots and not os.path.isdir(args.snapshots):
+        check_output_path(args.snapshots, "snapshot folder")
+    if args.on_corrupt == "skip" and args.expect_head:
+        missing = _anchor_missing(args.log, args.expect_head)
+        if missing is not None:
+            if args.json:
+                print_json({"command": "replay", "error": missing, "exit": 1, "ok": False})
+            else:
+                print(f"schemalog replay: {missing}", file=sys.stderr)
+            return 1
     # verify=False: the replay checks every record itself, and under --on-corrupt
     # skip a damaged line must reach it instead of failing the open.
     store = NdjsonStore.open(args.log, readonly=True, verify=False)
@@ -134,6 +153,22 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_text(args.log, report, tracer)
     return 0 if report.ok else 1
+
+
+def _anchor_missing(path: str, head: str) -> str | None:
+    """Under --on-corrupt skip the strict reader does not gate the log (it would refuse the
+    damage skip is asked to pass): the anchor is looked for as a record's checksum field."""
+    from schemalog.log.store.ndjson import NdjsonStore
+
+    needle = b'{"checksum":"' + head.encode("ascii", "replace") + b'"'
+    store = NdjsonStore.open(path, readonly=True, verify=False)
+    try:
+        for chunk in store.iter_raw(0, 8 << 20):
+            if any(line.startswith(needle) for line in chunk.lines):
+                return None
+    finally:
+        store.close()
+    return f"{path}: expected head {head} is in no record (truncated, rewritten or another log)"
 
 
 def _print_text(log: str, report: Any, tracer: Any) -> None:

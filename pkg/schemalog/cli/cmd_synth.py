@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from schemalog.cli.output import Progress, UsageError, print_json, print_table
+from schemalog.cli.output import Progress, UsageError, check_output_path, print_json, print_table
 
 
 def register(subparsers: Any) -> None:
@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.out} is a directory")
     if os.path.exists(args.out) and not args.force:
         raise UsageError(f"{args.out} exists (use --force to overwrite)")
+    check_output_path(args.out)
     progress = Progress("synth", args.events, enabled=not args.json)
     started = time.perf_counter()
     summary = write_log(
@@ -78,6 +79,7 @@ def _replicas(args: argparse.Namespace) -> int:
         raise UsageError("--replicas must be within 1..64")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UsageError(f"{args.out} exists and is not a directory")
+    check_output_path(args.out)
     prefix = args.events // 10
     logs = synth_replicas(args.replicas, prefix, args.events - prefix, args.seed)
     paths = write_replicas(args.out, logs)

@@ -1,4 +1,11 @@
-"""`schemalog verify LOG`: check every record, checksum, canonical form and hash link."""
+"""`schemalog verify LOG`: the one strict reader, run alone.
+
+Checks every record (framing, canonical form, checksum, event), hash link,
+record format, known parents and one record per id; with ``--expect-head``,
+that the log contains that head. Prints the head to keep (pass it as
+``--expect-head`` to any reader later). Exit 0 when intact, 1 at the first
+problem, 2 for a path that is no log.
+"""
 
 from __future__ import annotations
 
@@ -20,12 +27,21 @@ def run(args: argparse.Namespace) -> int:
     from schemalog.log.store.verify import verify_log
 
     progress = Progress("verify", enabled=not args.json)
-    report = verify_log(args.log, progress=progress.update)
+    report = verify_log(
+        args.log,
+        expected_head=args.expect_head,
+        allow_torn_tail=args.allow_torn_tail,
+        progress=progress.update,
+    )
     progress.close()
     if args.json:
         print_json(report.to_obj())
     elif report.problem is None:
-        print(f"{args.log}: ok, {report.records:,} records, head {report.head}")
+        for warning in report.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        fmt = f", record format v{report.format}" if report.format else ""
+        print(f"{args.log}: ok, {report.records:,} records{fmt}")
+        print(f"head {report.head}  (keep it: --expect-head {report.head})")
     else:
         print(f"{args.log}: NOT intact after {report.records:,} good records", file=sys.stderr)
         print(str(report.problem), file=sys.stderr)

@@ -59,3 +59,20 @@ class Progress:
     def close(self) -> None:
         if self.enabled:
             self.stream.write("\n")
+
+
+def check_output_path(path: str, what: str = "output") -> None:
+    """Refuse, before any work, an output path whose folder is missing or unwritable.
+
+    Output paths are never created beyond the file (or folder) itself: every
+    command treats a missing parent folder alike, as a usage error naming it.
+    """
+    import os
+
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UsageError(f"{path}: folder {parent} does not exist (it is not created)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{path}: folder {parent} is not writable")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise UsageError(f"{path}: not writable")

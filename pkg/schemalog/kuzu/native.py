@@ -81,7 +81,7 @@ class NativeBackend:
             )
             self._conn: Any = module.Connection(self._db)
         except RuntimeError as exc:
-            raise BackendError(None, str(exc)) from exc
+            raise BackendError(None, f"cannot open the database {self.path}: {exc}") from exc
         self._closed = False
 
     # -- port -------------------------------------------------------------

@@ -62,7 +62,8 @@ class BackendError(SchemalogError):
         self.kind: str | None = match.group(1) if match else None
         where = f" (statement {index})" if index is not None else ""
         shown = statement if statement is None or len(statement) <= 300 else statement[:300] + "..."
-        super().__init__(f"Kuzu error{where}: {message}\nstatement: {shown}")
+        tail = "" if statement is None else f"\nstatement: {shown}"  # opening: no statement
+        super().__init__(f"Kuzu error{where}: {message}{tail}")
 
 
 class BackendCrashed(BackendError):
