@@ -300,7 +300,8 @@ def test_crash_under_skip_policy_resumes_to_the_same_report() -> None:
 
 def _history_with_rejection() -> tuple[list[Event], int]:
     """a1 create A; b1 (on a1) renames a table that does not exist -> rejected;
-    b2 (on b1) and b3 (on b2) depend on it; a2 (on a1) is independent."""
+    b2 (on b1) comments on that table too -> rejected for want of b1: a dependent;
+    b3 (on b2) comments on A: applies (skip means continue); a2 (on a1) is independent."""
     wall = [1_700_000_000_000]
     a = HybridLogicalClock("a", lambda: wall[0])
     b = HybridLogicalClock("b", lambda: wall[0])
@@ -308,7 +309,7 @@ def _history_with_rejection() -> tuple[list[Event], int]:
     wall[0] += 10
     b1 = new_event(b, "ws", [a1.id], RenameTable("zz@1700000000000.0", "Ghost"))
     wall[0] += 10
-    b2 = new_event(b, "ws", [b1.id], CommentOnTable(a1.id, "built on b1"))
+    b2 = new_event(b, "ws", [b1.id], CommentOnTable("zz@1700000000000.0", "needs b1"))
     wall[0] += 10
     a2 = new_event(a, "ws", [a1.id], build_node_table("B", [("id", "INT64")], "id"))
     wall[0] += 10
@@ -316,7 +317,7 @@ def _history_with_rejection() -> tuple[list[Event], int]:
     return [a1, b1, b2, a2, b3], 1
 
 
-def test_skip_policy_skips_rejected_and_its_dependents_transitively() -> None:
+def test_skip_policy_continues_and_names_dependents_that_fail() -> None:
     events, _ = _history_with_rejection()
     a1, b1, b2, a2, b3 = events
     lines = chain(events)
@@ -327,17 +328,38 @@ def test_skip_policy_skips_rejected_and_its_dependents_transitively() -> None:
         quarantine=lambda s, line: seen.append((s, line)),
     )
     assert report.stopped is None and not report.ok
-    assert report.applied == 2 and report.position == 5
+    assert report.applied == 3 and report.position == 5
     assert [(s.position, s.event_id, s.kind, s.because_of) for s in report.skipped] == [
         (1, b1.id, "rejected", None),
         (2, b2.id, "dependent", b1.id),
-        (4, b3.id, "dependent", b2.id),
     ]
     assert "unknown-table" in report.skipped[0].reason
-    assert [(s.position, line) for s, line in seen] == [(1, lines[1]), (2, lines[2]), (4, lines[4])]
-    assert report.state_hash == direct_hash([a1, a2])
-    assert report.heads == (a2.id,)
+    assert "unknown-table" in report.skipped[1].reason and b1.id in report.skipped[1].reason
+    assert report.skipped_by_kind == {"dependent": 1, "rejected": 1}
+    assert [(s.position, line) for s, line in seen] == [(1, lines[1]), (2, lines[2])]
+    # b3 names a skipped parent but applies to the state: it is applied
+    assert report.state_hash == direct_hash([a1, a2, b3])
+    assert report.heads == tuple(sorted((a2.id, b3.id)))
     assert not report.breaks
+
+
+def test_skip_is_not_stop_on_a_one_origin_log() -> None:
+    """The issue's case: one corrupt record of a linear 2,000-event log skipped 1,900 as
+    dependents. Now later events apply when they can; the state is that of the log
+    without the corrupt record, whichever record it is."""
+    lines = chain(list(generate(2000, origins=1, seed=7)))
+    for k in (50, 1200, 1999):
+        damaged = list(lines)
+        at = damaged[k].index(b'"workspace"') + 14
+        damaged[k] = _flip(damaged[k], at)
+        report = replay(chunks(damaged, 1 << 16), on_corrupt="skip")
+        causes = report.skipped_by_kind
+        assert causes.get("corrupt") == 1 and report.position == len(lines)
+        assert report.applied + len(report.skipped) == len(lines)
+        assert len(report.skipped) <= 1 + 100, causes  # a few dependents, not the whole rest
+        assert all(s.kind in ("corrupt", "dependent", "rejected") for s in report.skipped)
+        without = replay(chunks([*lines[:k], *lines[k + 1 :]], 1 << 16), on_corrupt="skip")
+        assert report.state_hash == without.state_hash, k
 
 
 def test_stop_policy_names_the_event_and_rolls_back_its_batch() -> None:
@@ -376,7 +398,7 @@ def test_corrupt_body_is_skipped_with_its_id_and_the_chain_re_anchors() -> None:
     assert skipped.skipped[0].position == 30 and skipped.skipped[0].kind == "corrupt"
     assert skipped.skipped[0].event_id == ids[30]
     assert not skipped.breaks  # the next record links to the claimed checksum
-    assert all(s.kind == "dependent" for s in skipped.skipped[1:])
+    assert all(s.kind in ("dependent", "rejected") for s in skipped.skipped[1:])
     assert seen == [s.position for s in skipped.skipped]
     assert skipped.position == len(lines)
     assert skipped.applied + len(skipped.skipped) == len(lines)

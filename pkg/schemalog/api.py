@@ -58,6 +58,7 @@ from schemalog.log.replay import ReplayReport, replay
 from schemalog.log.store import MemoryStore, NdjsonStore
 from schemalog.log.store.events import StoreEvents
 from schemalog.log.store.port import EventStore, Page
+from schemalog.log.store.verify import VerifyReport, verify_store
 from schemalog.model.clock import HybridLogicalClock
 from schemalog.model.events import (
     AddConnection,
@@ -294,9 +295,11 @@ class SchemaLog:
         """Every event in log order, streamed chunk by chunk; iterate as often as needed."""
         return StoreEvents(self.store)
 
-    def verify(self) -> ReplayReport:
-        """Check every checksum, canonical form and hash link; ``.ok`` and ``.stopped`` tell."""
-        return replay(self.store, on_corrupt="stop")
+    def verify(self, expected_head: str | None = None) -> VerifyReport:
+        """The one strict reader over the store (as `schemalog verify`): every record,
+        checksum, hash link, known parents, one record per id; with ``expected_head``,
+        that the log contains that head. ``.ok`` and ``.problem`` tell."""
+        return verify_store(self.store, expected_head=expected_head)
 
     def compat(
         self,

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 from schemalog.cli._logread import add_engine_option
-from schemalog.cli.output import print_json
+from schemalog.cli.output import check_output_path, print_json
 
 
 def register(subparsers: Any) -> None:
@@ -33,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from schemalog.cli._logread import open_db, replay_log
     from schemalog.kuzu.apply import DriftDetected, PlanRejected, apply_log
 
+    if not os.path.exists(args.db):
+        check_output_path(args.db, "database")  # before the replay, not after it
     report = replay_log(args.log)
     backend = open_db(args.db, must_exist=False, engine=args.engine)
     try:

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     # record level: inputs are streamed and verified, the output written as it comes
     try:
-        result = merge_files(args.logs, out, args.strategy)
+        result = merge_files(args.logs, out, args.strategy, drop_torn_tail=args.allow_torn_tail)
     except SchemalogError as exc:
         where = f"{args.logs[exc.log_index]}: " if exc.log_index is not None else ""
         raise UsageError(f"{where}{exc}") from exc

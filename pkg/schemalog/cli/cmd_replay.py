@@ -61,7 +61,8 @@ def register(subparsers: Any) -> None:
         "--on-corrupt",
         choices=("stop", "skip"),
         default="stop",
-        help="stop at a bad record (default) or skip it, its dependents too, and go on",
+        help="stop at a bad record (default) or skip it and go on (later events still "
+        "apply; one that then fails for want of a skipped one is a dependent)",
     )
     p.add_argument(
         "--batch-events", type=_positive, default=None, metavar="N", help="events per transaction"
@@ -181,6 +182,8 @@ def _print_text(log: str, report: Any, tracer: Any) -> None:
         f"{len(report.state.tables):,} tables, state {report.state_hash}"
     )
     if report.skipped:
+        causes = ", ".join(f"{n:,} {kind}" for kind, n in report.skipped_by_kind.items())
+        print(f"skipped by cause: {causes}")
         rows = [
             (s.position, s.event_id or "?", s.kind, s.because_of or s.reason)
             for s in report.skipped[:50]

@@ -35,7 +35,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.output}: already exists (not overwritten)")
     progress = Progress("upgrade", enabled=not args.json)
     try:
-        report = upgrade_log(args.log, args.output, progress=progress.update)
+        report = upgrade_log(
+            args.log, args.output, progress=progress.update, allow_torn_tail=args.allow_torn_tail
+        )
     except UpgradeRefused as exc:
         progress.close()
         if args.json:

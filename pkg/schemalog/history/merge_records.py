@@ -128,7 +128,8 @@ def _full_event(line: bytes, end: int) -> Event | None:
 class _Lines:
     """Where each event's line lives: a file (offset, length) or a list of lines."""
 
-    def __init__(self, source: LogSource) -> None:
+    def __init__(self, source: LogSource, drop_torn_tail: bool = False) -> None:
+        self.drop_torn_tail = drop_torn_tail  # a last line without newline is not read
         self.path: str | None = None
         self.lines: Sequence[bytes] | None = None
         self.fd: int | None = None
@@ -147,6 +148,8 @@ class _Lines:
         number = offset = 0
         with open(self.path, "rb", buffering=1 << 20) as fh:
             for raw in fh:
+                if self.drop_torn_tail and not raw.endswith(b"\n"):
+                    break
                 line = raw[:-1] if raw.endswith(b"\n") else raw
                 if b"\r" in line:  # splitlines also splits on \r and \r\n
                     sub = offset
@@ -347,10 +350,14 @@ def merge_record_logs(
     strategy: Strategy = "reject",
     per_kind: Mapping[str, Strategy] | None = None,
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    drop_torn_tail: bool = False,
 ) -> RecordMerge:
-    """Merge stored logs (paths or line sequences) at record level; see the module docstring."""
+    """Merge stored logs (paths or line sequences) at record level; see the module docstring.
+
+    ``drop_torn_tail``: a path's last line without a newline (a crashed append) is not read.
+    """
     t0 = time.perf_counter()
-    sources = [_Lines(src) for src in logs]
+    sources = [_Lines(src, drop_torn_tail) for src in logs]
     store = _Store()
     problems = []
     for i, src in enumerate(sources):
@@ -463,9 +470,10 @@ def merge_files(
     out: str | os.PathLike[str],
     strategy: Strategy = "reject",
     per_kind: Mapping[str, Strategy] | None = None,
+    drop_torn_tail: bool = False,
 ) -> RecordMerge:
     """Merge log files into ``out`` (written to a temporary name, then renamed)."""
-    result = merge_record_logs(paths, strategy, per_kind)
+    result = merge_record_logs(paths, strategy, per_kind, drop_torn_tail=drop_torn_tail)
     target = Path(out)
     tmp = target.with_name(target.name + ".tmp")
     with open(tmp, "wb") as fh:

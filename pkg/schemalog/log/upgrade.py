@@ -79,7 +79,7 @@ def upgrade_lines(lines: Iterable[bytes], name: str = "<lines>") -> Iterator[byt
         prev = sum_
 
 
-def _read_lines(paths: list[str], name: str) -> Iterator[bytes]:
+def _read_lines(paths: list[str], name: str, allow_torn_tail: bool = False) -> Iterator[bytes]:
     for index, seg in enumerate(paths):
         with open(seg, "rb") as f:
             carry = b""
@@ -90,7 +90,7 @@ def _read_lines(paths: list[str], name: str) -> Iterator[bytes]:
                 lines = (carry + block if carry else block).split(b"\n")
                 carry = lines.pop()
                 yield from lines
-            if carry:
+            if carry and not (allow_torn_tail and index == len(paths) - 1):
                 why = "torn last line" if index == len(paths) - 1 else "segment ends mid-line"
                 raise UpgradeRefused(
                     name, None, f"{seg}: {why} ({len(carry)} bytes without a trailing newline)"
@@ -101,8 +101,12 @@ def upgrade_log(
     src: str | os.PathLike[str],
     out: str | os.PathLike[str],
     progress: Callable[[int], None] | None = None,
+    allow_torn_tail: bool = False,
 ) -> UpgradeReport:
-    """Write the v1 log ``src`` (file or segment directory) as one v2 file ``out``."""
+    """Write the v1 log ``src`` (file or segment directory) as one v2 file ``out``.
+
+    ``allow_torn_tail``: a last line without a newline (a crashed append) is left out.
+    """
     src, out = os.fspath(src), os.fspath(out)
     paths = segment_paths(src)
     if not paths:
@@ -122,7 +126,7 @@ def upgrade_log(
                     last[0] = line
                     yield line
 
-            for line in upgrade_lines(tracking(_read_lines(paths, src)), src):
+            for line in upgrade_lines(tracking(_read_lines(paths, src, allow_torn_tail)), src):
                 buf.append(line)
                 buf.append(b"\n")
                 size += len(line) + 1

@@ -40,16 +40,19 @@ fields as one replay that never crashed.
 ``[start, position)`` are done) and ``report.head`` the checksum of record
 ``position - 1``, the chain tip a resumed replay expects.
 
-Skip policy (``on_corrupt="skip"``). A corrupt or rejected event is skipped,
-listed in ``report.skipped`` with its position, event id if it can be read and
-reason, handed to ``quarantine(skipped, line)`` and replay goes on. An intact
-event whose parents include a skipped event id is skipped too
-(``kind="dependent"``, ``because_of`` = the skipped parent), transitively. So
-in a linear history (each event's parent is the one before) everything after a
-rejected event is skipped: that is the point, those changes were made on top
-of one that is not in the state. (The ids of corrupt records can be read in
-the common case, a damaged body under an intact envelope; a record damaged
-beyond reading its id cannot pass its skip on to dependents.)
+Skip policy (``on_corrupt="skip"``): skip means continue. A corrupt or
+rejected event is skipped, listed in ``report.skipped`` with its position,
+event id if it can be read and reason, handed to ``quarantine(skipped,
+line)`` and replay goes on. Every later event is still applied when it
+applies cleanly to the state, its parents skipped or not (in a linear history
+each event names the one before, so a parent test alone would skip the whole
+rest of the log). An event that is rejected and descends from a skipped
+event (names one as parent, or descends from it through applied events:
+their 8-byte id digests are kept, ``history.known_ids``) is skipped as
+``kind="dependent"`` (``because_of`` = the skipped parent it names, if any;
+the reason is the rejection, e.g. an unknown table);
+``report.skipped_by_kind`` counts each cause. The decisions read the log
+alone, so the state hash after a skip is the same on every runtime.
 
 The hash link after a skipped corrupt record: the skipped line's own checksum
 field is read if it is still well formed (the usual damage is in the body,

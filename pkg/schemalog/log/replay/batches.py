@@ -16,6 +16,7 @@ import contextlib
 import json
 
 from schemalog.encoding.codec import CHECKSUM_PREFIX, V1_PREFIX, Record, decode_record
+from schemalog.history.known_ids import KnownIds, id_digest
 from schemalog.log.effective import EMPTY_PLAN, EffectiveStream
 from schemalog.log.replay.decode import Window
 from schemalog.log.replay.report import ChainBreak, Failure, Policy, Quarantine, Skipped
@@ -94,6 +95,9 @@ class Batches:
         self.new_ids: list[str] = []
         self.breaks: list[ChainBreak] = []
         self.skipped_ids = skipped_ids
+        # digests of applied events that descend from a skipped one (skip policy):
+        # a later rejection among them is a dependent, not a conflict
+        self.tainted = KnownIds()
         self.batch_end = position + batch_events
         self.batch_t0 = tracer.now() if tracer else 0.0
         # committed
@@ -165,6 +169,10 @@ class Batches:
         """A skip of the effective stream: reported, but no dependents and no quarantine."""
         self.skipped.append(entry)
 
+    def _descends_from_skipped(self, parents: tuple[str, ...]) -> bool:
+        tainted = self.tainted
+        return tainted.count > 0 and any(id_digest(p) in tainted for p in parents)
+
     def irregular(self, line: bytes, pos: int, rec: object, state: SchemaState) -> SchemaState:
         """Everything off the fast path, for the record at ``pos``; may raise Stop.
 
@@ -203,13 +211,13 @@ class Batches:
                 self.breaks.append(ChainBreak(pos, event.id, expected, rec.prev))
         self.alt = UNKNOWN
         self.head = rec.checksum
+        # Skip means continue: an event after a skipped one is applied when it
+        # applies; only one that is then rejected is a dependent (its reason says
+        # what it lacked, e.g. an unknown table), and its own children likewise.
+        needs = None
         if self.skipped_ids and not self.skipped_ids.isdisjoint(event.parents):
-            parent = min(p for p in event.parents if p in self.skipped_ids)
-            self._skip(
-                Skipped(pos, event.id, "dependent", f"depends on skipped event {parent}", parent),
-                line,
-            )
-            return state
+            needs = min(p for p in event.parents if p in self.skipped_ids)
+        tainted = needs is not None or self._descends_from_skipped(event.parents)
         stream = self.stream
         why = stream.skip(event.id)
         if why is not None:
@@ -220,8 +228,16 @@ class Batches:
             self.applied += 1
             self.heads.difference_update(event.parents)
             self.heads.add(event.id)
+            if tainted:
+                self.tainted.add(id_digest(event.id))
             return result.state
         reason = str(result)
+        if tainted:
+            after = f"skipped event {needs}" if needs else "a skipped event it descends from"
+            self._skip(
+                Skipped(pos, event.id, "dependent", f"{reason} (after {after})", needs), line
+            )
+            return state
         if stream.merged or not self.heads.issubset(event.parents):
             self._skip_effective(Skipped(pos, event.id, "concurrent", reason))
             return state
@@ -245,6 +261,7 @@ class Batches:
         head = self.head
         applied = self.applied
         skipped_ids = self.skipped_ids
+        tainted = self.tainted
         batch_end = self.batch_end
         stream = self.stream
         losers, duplicates = stream.losers, stream.duplicates  # live dicts (effective.py)
@@ -262,6 +279,7 @@ class Batches:
                     type(rec) is record_t
                     and rec.prev == head
                     and not (skipped_ids and not skipped_ids.isdisjoint(rec.event.parents))
+                    and not (tainted.count and self._descends_from_skipped(rec.event.parents))
                     and not (losers and rec.event.id in losers)
                     and not (duplicates and rec.event.id in duplicates)
                 ):

@@ -139,6 +139,14 @@ class ReplayReport:
             and all(s.kind in MERGE_SKIPS for s in self.skipped)
         )
 
+    @property
+    def skipped_by_kind(self) -> dict[str, int]:
+        """How many were skipped for each cause (corrupt, rejected, dependent, ...)."""
+        counts: dict[str, int] = {}
+        for s in self.skipped:
+            counts[s.kind] = counts.get(s.kind, 0) + 1
+        return dict(sorted(counts.items()))
+
     def to_obj(self) -> dict[str, Any]:
         """JSON-able summary (the state itself is left out; its hash is in)."""
         return {
@@ -152,6 +160,7 @@ class ReplayReport:
             "ok": self.ok,
             "position": self.position,
             "skipped": [s.to_obj() for s in self.skipped],
+            "skipped_by_kind": self.skipped_by_kind,
             "start_position": self.start_position,
             "state_hash": self.state_hash,
             "stopped": self.stopped.to_obj() if self.stopped else None,

@@ -34,6 +34,7 @@ from schemalog.errors import SchemalogError
 from schemalog.history.known_ids import KnownIds, id_digest
 from schemalog.log.store.base import line_id
 from schemalog.log.store.ndjson import BLOCK_BYTES, segment_paths
+from schemalog.log.store.port import EventStore
 
 __all__ = [
     "V1_WARNING",
@@ -43,6 +44,7 @@ __all__ = [
     "check_log",
     "verify_bytes",
     "verify_log",
+    "verify_store",
 ]
 
 V1_WARNING = (
@@ -134,7 +136,9 @@ def verify_log(
     """
     path = os.fspath(path)
     paths = segment_paths(path)
-    return _verify(path, paths, _open_file, expected_head, allow_torn_tail, progress)
+    return _verify(
+        path, paths, _file_lines(paths, _open_file), expected_head, allow_torn_tail, progress
+    )
 
 
 def check_log(
@@ -161,11 +165,31 @@ def verify_bytes(
     allow_torn_tail: bool = False,
 ) -> VerifyReport:
     """Verify a log held in memory (one segment): same rules as ``verify_log``."""
-    return _verify(name, [name], lambda _: io.BytesIO(data), expected_head, allow_torn_tail, None)
+    source = _file_lines([name], lambda _: io.BytesIO(data))
+    return _verify(name, [name], source, expected_head, allow_torn_tail, None)
+
+
+def verify_store(store: EventStore, *, expected_head: str | None = None) -> VerifyReport:
+    """Verify the records of any store (memory, IndexedDB, ...): same rules as ``verify_log``."""
+    name = getattr(store, "name", "<store>")
+
+    def source() -> Iterator[tuple[int, bytes, bool]]:
+        for chunk in store.iter_raw(0):
+            for line in chunk.lines:
+                yield 0, line, True
+
+    return _verify(name, [name], source, expected_head, False, None)
 
 
 def _open_file(path: str) -> BinaryIO:
     return open(path, "rb")
+
+
+LineSource = Callable[[], Iterator[tuple[int, bytes, bool]]]
+
+
+def _file_lines(paths: list[str], opener: Callable[[str], BinaryIO]) -> LineSource:
+    return lambda: _lines(paths, opener)
 
 
 def _lines(
@@ -188,11 +212,9 @@ def _lines(
                 yield seg_index, carry, False
 
 
-def _first_with_id(
-    paths: list[str], opener: Callable[[str], BinaryIO], event_id: bytes, stop: int
-) -> tuple[int, bytes] | None:
+def _first_with_id(source: LineSource, event_id: bytes, stop: int) -> tuple[int, bytes] | None:
     """(position, line) of the first record before ``stop`` with ``event_id`` (error path)."""
-    for position, (_, line, _) in enumerate(_lines(paths, opener)):
+    for position, (_, line, _) in enumerate(source()):
         if position >= stop:
             return None
         try:
@@ -210,7 +232,7 @@ def _event_slice(line: bytes) -> bytes:
 def _verify(
     path: str,
     paths: list[str],
-    opener: Callable[[str], BinaryIO],
+    source: LineSource,
     expected_head: str | None,
     allow_torn_tail: bool,
     progress: Callable[[int], None] | None,
@@ -232,7 +254,7 @@ def _verify(
         problem = Problem(paths[seg_index], line_no, position, eid, reason)
         return VerifyReport(path, position, total, chain.head, problem, fmt, tuple(warnings))
 
-    for index, line, complete in _lines(paths, opener):
+    for index, line, complete in source():
         if index != seg_index:
             seg_index, line_no = index, 0
         line_no += 1
@@ -265,7 +287,7 @@ def _verify(
         event = result.event
         digest = id_digest(event.id)
         if digest in known:
-            first = _first_with_id(paths, opener, event.id.encode("utf-8"), position)
+            first = _first_with_id(source, event.id.encode("utf-8"), position)
             if first is not None:
                 same = _event_slice(first[1]) == _event_slice(line)
                 what = "the same event again" if same else "another payload"
