@@ -190,7 +190,7 @@ def test_demo_page_as_a_user(chrome, site_url):
     rows = log_rows(d)
     assert [r[2] for r in rows] == ["create_node_table", "create_node_table", "create_rel_table"]
     assert rows[2][3].startswith("LivesIn [Person->City]")
-    assert all(r[4].startswith("sha256-v1:") for r in rows)
+    assert all(r[4].startswith("sha256-v2:") for r in rows)  # record format v2
     assert d.find_element(By.ID, "ws-position").text == "3"
     assert "created of" in d.find_element(By.ID, "ws-capacity").text
     assert "MiB" in d.find_element(By.ID, "ws-memory").text

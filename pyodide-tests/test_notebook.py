@@ -252,7 +252,7 @@ def test_tour_notebook_runs_in_jupyterlite(chrome: Any, lite_url: str) -> None:
 
     assert f"RESULT version={schemalog.__version__}" in results, describe(state, chrome)
     assert any(r.startswith("RESULT schema_hash=sha256-v1:") for r in results), results
-    assert any(r.startswith("RESULT checksum=sha256-v1:") for r in results), results
+    assert any(r.startswith("RESULT checksum=sha256-v2:") for r in results), results
     assert "RESULT tamper=detected position=1 field=checksum" in results, results
     # The workspace: kuzu-wasm in a Worker started from the kernel's worker.
     assert "RESULT workspace_tables=LivesIn,Person,Town" in results, describe(state, chrome)
