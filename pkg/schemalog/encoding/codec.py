@@ -357,7 +357,7 @@ def _decode_checked(line: bytes, position: int, max_event_bytes: int) -> Record 
         data = line[start : len(line) - (13 if prev is None else 11 + len(prev))]
         if (
             len(data) <= max_event_bytes
-            and (prev is None or prev[8] == sum_[8])
+            and (prev is None or prev[8:9] == sum_[8:9])
             and _computed(sum_, prev, data) == sum_
         ):
             _last_checksum = sum_
@@ -402,7 +402,7 @@ def _decode_checked(line: bytes, position: int, max_event_bytes: int) -> Record 
 
 def _computed(sum_: str, prev: str | None, data: bytes) -> str:
     """The checksum a record of ``sum_``'s format must carry (``sum_`` well-formed)."""
-    if sum_[8] == "2":
+    if sum_[8:9] == "2":
         inner = hashlib.sha256(data).digest()
         return (
             _V2
