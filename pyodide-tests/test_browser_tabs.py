@@ -112,7 +112,7 @@ import json, js
 from schemalog.browser.kuzu_wasm import SyncKuzuBackend, WasmKuzuBackend
 from schemalog.model.clock import HybridLogicalClock
 from schemalog.model.events import build_node_table
-from schemalog.browser.lease import BrowserLeaseStore, fence_store
+from schemalog.browser.lease import BrowserLeaseStore
 from schemalog.model.schema import Rejected
 from schemalog.log.store import FencedOut
 from schemalog.browser.store import BrowserStore
@@ -170,8 +170,9 @@ def create(table):
 
 def take_lease(steal):
     global lease
-    lease = leases.acquire(NAME, ORIGIN, 60_000, steal=steal)
-    fence_store(ws.store, lease)  # the old holder's appends are FencedOut from now on
+    # fence=: the log's fence is raised to the new token in the same step, so the
+    # old holder's appends are FencedOut from now on (a steal without it is refused)
+    lease = leases.acquire(NAME, ORIGIN, 60_000, steal=steal, fence=ws.store)
     ws.fencing_token = lease.token
     return lease.token
 

@@ -9,6 +9,7 @@ import { drawSchema } from "./demo-graph.mjs";
 import { restoreLine, tamperLine } from "./demo-tamper.mjs";
 import { openLiveSync } from "./live-sync.mjs";
 import { startPython } from "./python.mjs";
+import { getWorkspace } from "./workspace.mjs";
 
 const $ = (id) => document.getElementById(id);
 const MIB = 1024 * 1024;
@@ -82,11 +83,19 @@ function showStatus(s) {
   $("ws-current").textContent = s.workspace;
   $("ws-state").textContent = s.state + (s.healed.length ? ` (rebuilt ${s.healed.length}×)` : "");
   $("ws-state").dataset.state = s.state;
+  $("ws-state").dataset.rebuilt = String(s.healed.length);
   $("ws-memory").textContent = `${fmtBytes(s.memory_bytes)} WebAssembly memory (worker generation ${s.generation})`;
   const c = s.capacity;
   $("ws-capacity").textContent = c
-    ? `${c.node_tables_created} created of ${c.node_table_limit} (buffer pool); ${c.node_tables_left} left`
+    ? `${c.node_tables_created} created since the database was (re)built, ${c.node_tables_left} more fit (limited by ${c.limited_by}; ` +
+      `the buffer pool holds ${c.node_table_limit}, one is the bookkeeping table; DROP gives room back only after a rebuild)`
     : "-";
+  $("ws-capacity").dataset.left = c ? String(c.node_tables_left) : "";
+  const u = s.unapplied;
+  $("ws-unapplied").hidden = !u;
+  $("ws-unapplied").textContent = u
+    ? `Recorded, not yet applied: the log has ${u.position} records, the database applied ${u.applied ?? "none"}. Why: ${u.reason}. Rebuild to retry.`
+    : "";
   $("ws-position").textContent = fmtInt(s.position);
   if (s.strategy && $("ws-strategy").value !== s.strategy) $("ws-strategy").value = s.strategy;
   $("ws-hash").textContent = s.hash;
@@ -190,8 +199,45 @@ function writtenText(w) {
   return ` — concurrent with ${w.unseen} record${w.unseen === 1 ? "" : "s"} this tab had not seen${met}`;
 }
 
-async function openWorkspace(name) {
-  const s = await py("open", { name, strategy: $("ws-strategy").value });
+/** The workspace's worker, watched from the page: a crash shows at once. */
+const watched = new WeakSet();
+function watchWorker(name) {
+  const worker = getWorkspace(name);
+  if (!worker || watched.has(worker)) return;
+  watched.add(worker);
+  worker.addEventListener("crash", (event) => {
+    const error = event.detail.error;
+    $("ws-state").textContent = `crashed (${error.kind}): rebuilding from the log…`;
+    $("ws-state").dataset.state = "crashed";
+    $("ws-state").dataset.crashes = String(Number($("ws-state").dataset.crashes || 0) + 1);
+    showError(error, "workspace");
+    // Heal: a call that met the crash has rebuilt already; otherwise rebuild now.
+    py("status")
+      .then((st) => (st.state === "crashed" ? py("rebuild") : st))
+      .then((st) => showStatus(st))
+      .catch((e) => showError(e, "rebuild"));
+  });
+}
+
+function showStoreMissing(name, error) {
+  const box = $("store-missing");
+  box.hidden = false;
+  box.dataset.workspace = name;
+  $("store-missing-text").textContent =
+    `The event log of workspace "${name}" is missing: ${error.message}. ` +
+    "Nothing was opened and nothing was created. If it cannot be restored, you can start a new, empty log under this name.";
+}
+
+async function openWorkspace(name, { newLog = false } = {}) {
+  let s;
+  try {
+    s = await py("open", { name, strategy: $("ws-strategy").value, new_log: newLog });
+  } catch (error) {
+    if (error.name === "StoreMissing") showStoreMissing(name, error);
+    throw error;
+  }
+  $("store-missing").hidden = true;
+  watchWorker(s.workspace);
   showStatus(s);
   live?.close();
   live = openLiveSync(s.workspace, (news) => {
@@ -386,6 +432,16 @@ function wire() {
     action($("ws-open"), "open workspace", () => openWorkspace($("ws-name").value));
   });
   $("change-kind").addEventListener("change", showFields);
+  $("ws-rebuild").addEventListener("click", () =>
+    action($("ws-rebuild"), "rebuild", async () => {
+      const r = await py("rebuild");
+      showStatus(r);
+      watchWorker(r.workspace);
+    }),
+  );
+  $("store-missing-new").addEventListener("click", () =>
+    action($("store-missing-new"), "new log", () => openWorkspace($("store-missing").dataset.workspace, { newLog: true })),
+  );
   $("ws-strategy").addEventListener("change", () => {
     if (current?.workspace) action($("ws-strategy"), "strategy", async () => showStatus(await py("set_strategy", { strategy: $("ws-strategy").value })));
   });
@@ -395,8 +451,12 @@ function wire() {
     $("change-result").textContent = "";
     action($("change-apply"), "change", async () => {
       const r = await py("change", changeArgs());
-      $("change-result").textContent = `record ${r.event.position}: ${r.event.kind} ${r.event.summary}` + writtenText(r.written);
+      $("change-result").textContent =
+        `record ${r.event.position}: ${r.event.kind} ${r.event.summary}` + writtenText(r.written) +
+        (r.applied ? "" : " — recorded in the log, not yet applied to the database (see Workspace)");
       $("change-result").dataset.conflicts = String(r.written?.conflicts.length ?? 0);
+      $("change-result").dataset.applied = String(r.applied);
+      for (const id of ["f-name", "f-property", "f-new-name", "f-pk", "f-properties", "f-comment"]) $(id).value = "";
       showStatus(r.status);
       announce(r.status);
       await refreshViews({ logToEnd: true });

@@ -161,7 +161,10 @@ def _ws() -> Any:
 # ---------------------------------------------------------------- workspace
 
 
-async def open_workspace(name: str, strategy: str = "lww") -> dict[str, Any]:
+async def open_workspace(name: str, strategy: str = "lww", new_log: bool = False) -> dict[str, Any]:
+    """Open workspace ``name``. Its log is remembered by this browser: a log that
+    disappeared (deleted, evicted) is ``StoreMissing``, never an empty workspace;
+    ``new_log=True`` is the explicit choice to delete what is left and start empty."""
     import js
 
     from schemalog.browser.kuzu_wasm import SyncKuzuBackend, WasmKuzuBackend
@@ -177,8 +180,15 @@ async def open_workspace(name: str, strategy: str = "lww") -> dict[str, Any]:
         _S.ws.close()
         _S.ws = None
     t0 = time.perf_counter()
-    backend = SyncKuzuBackend(await WasmKuzuBackend.open(name))
-    store = await BrowserStore.open_async(name, auto_pull=True)
+    if new_log:
+        await BrowserStore.delete_async(name)
+    # the log first: a missing log must not leave a worker behind
+    store = await BrowserStore.open_async(name, auto_pull=True, remember=True)
+    try:
+        backend = SyncKuzuBackend(await WasmKuzuBackend.open(name))
+    except BaseException:
+        store.close()
+        raise
     clock = HybridLogicalClock(_S.origin, lambda: int(js.Date.now()))
     ws = Workspace(name, store, backend, clock, strategy=strategy)
     try:
@@ -214,7 +224,10 @@ def status() -> dict[str, Any]:
             "node_tables_created": cap.node_tables_created,
             "node_table_limit": cap.node_table_limit,
             "node_tables_left": cap.node_tables_left,
+            "limited_by": cap.limited_by,
+            "memory_limit_bytes": cap.memory_limit_bytes,
         },
+        "unapplied": None if ws.unapplied is None else ws.unapplied.to_obj(),
         "position": ws.position,
         "hash": ws.state_hash,
         "tables": tables,
@@ -284,6 +297,8 @@ def change(kind: str, **f: Any) -> dict[str, Any] | Rejected:
     return {
         "event": _event_obj(outcome, position, None),
         "written": _written_obj(written),
+        # a written change is never an error: applied, or recorded and not yet applied
+        "applied": ws.unapplied is None,
         "status": status(),
     }
 

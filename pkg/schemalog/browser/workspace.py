@@ -126,6 +126,11 @@ class Unapplied:
         }
 
 
+def _record_bytes(state: SchemaState) -> int:
+    """About what one write of the database's record costs (its state JSON)."""
+    return 1024 + 600 * len(state.tables)
+
+
 def _is_crash(exc: BaseException) -> bool:
     return isinstance(exc, BackendCrashed)
 
@@ -339,8 +344,10 @@ class Workspace:
         if capacity is None:
             return False
         live = sum(1 for t in self.state.tables.values() if t.kind == NODE)
-        created = capacity().node_tables_created
-        return bool(created > live + 1)  # +1: the bookkeeping table
+        cap = capacity()
+        # a rebuild creates the live tables and writes the record once
+        rewritten = getattr(cap, "written_bytes", 0) > 2 * _record_bytes(self.state)
+        return bool(cap.node_tables_created > live + 1 or rewritten)  # +1: bookkeeping
 
     def rebuild(self, reason: str = "requested") -> Healed:
         """A fresh database from the log: restart, replay, compacted DDL, verify."""
