@@ -12,8 +12,8 @@ the real page: Pyodide + our wheel, the IndexedDB log, a kuzu-wasm worker.
 
 from __future__ import annotations
 
-import uuid
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -71,7 +71,11 @@ def test_fill_a_workspace_to_capacity_and_recover(chrome, site_url):
     failure = None
     for n in range(1, limit + 5):
         outcome = py(
-            driver, "change", kind="create_node_table", name=f"N{n}", properties="id INT64\nname STRING"
+            driver,
+            "change",
+            kind="create_node_table",
+            name=f"N{n}",
+            properties="id INT64\nname STRING",
         )
         if not outcome["ok"]:
             failure = outcome
@@ -96,8 +100,14 @@ def test_fill_a_workspace_to_capacity_and_recover(chrome, site_url):
         ok(py(driver, "change", kind="drop_table", table=f"N{n}"))
     # a reload: the refused change is not in the log
     driver.get(f"{site_url}/web/index.html?workspace={name}")
-    wait(driver, "reopened", lambda d: d.find_element(By.ID, "ws-state").get_attribute("data-state") == "ready")
-    assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-position") == str(created + 5)
+    wait(
+        driver,
+        "reopened",
+        lambda d: d.find_element(By.ID, "ws-state").get_attribute("data-state") == "ready",
+    )
+    assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-position") == str(
+        created + 5
+    )
     # room back: a create now fits (the workspace rebuilds itself to make room)
     made = py(driver, "change", kind="create_node_table", name="Again", properties="id INT64")
     assert made["ok"], made
@@ -136,8 +146,10 @@ def test_a_worker_terminated_from_outside_shows_crashed_at_once_and_heals(chrome
     wait(
         driver,
         "the rebuilt workspace",
-        lambda d: d.find_element(By.ID, "ws-state").get_attribute("data-state") == "ready"
-        and d.find_element(By.ID, "ws-state").get_attribute("data-rebuilt") == "1",
+        lambda d: (
+            d.find_element(By.ID, "ws-state").get_attribute("data-state") == "ready"
+            and d.find_element(By.ID, "ws-state").get_attribute("data-rebuilt") == "1"
+        ),
         timeout=60,
     )
     after = ok(py(driver, "status"))
@@ -173,14 +185,16 @@ def test_a_deleted_log_opens_as_store_missing_never_empty(chrome, site_url):
     )
     text = driver.find_element(By.ID, "store-missing-text").text
     assert "missing" in text and name in text
-    assert any(e.split(": ", 2)[-2].endswith("StoreMissing") for e in errors(driver)), errors(driver)
+    shown = errors(driver)
+    assert any(e.split(": ", 2)[-2].endswith("StoreMissing") for e in shown), shown
     # nothing opened, nothing re-created
     assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-position") is None
     assert ok(py(driver, "status"))["workspace"] is None
     exists = driver.execute_async_script(
         """
         const done = arguments[arguments.length - 1];
-        indexedDB.databases().then((dbs) => done(dbs.some((d) => d.name === 'schemalog-log:' + arguments[0])));
+        const wanted = 'schemalog-log:' + arguments[0];
+        indexedDB.databases().then((dbs) => done(dbs.some((d) => d.name === wanted)));
         """,
         name,
     )
@@ -191,6 +205,10 @@ def test_a_deleted_log_opens_as_store_missing_never_empty(chrome, site_url):
     assert driver.find_element(By.ID, "store-missing").is_displayed()
     # the explicit choice: a new, empty log
     click(driver, "store-missing-new")
-    wait(driver, "the new log", lambda d: d.find_element(By.ID, "ws-state").get_attribute("data-state") == "ready")
+    wait(
+        driver,
+        "the new log",
+        lambda d: d.find_element(By.ID, "ws-state").get_attribute("data-state") == "ready",
+    )
     assert driver.find_element(By.TAG_NAME, "body").get_attribute("data-position") == "0"
     assert not driver.find_element(By.ID, "store-missing").is_displayed()

@@ -376,7 +376,8 @@ def test_a_worker_terminated_from_outside_is_noticed_at_once_and_rejects_pending
         workspaces_page,
         """
         const w = await openWorkspace('gone', { timeoutMs: 600000 });
-        const crashed = new Promise((resolve) => w.addEventListener('crash', (e) => resolve(e.detail.error)));
+        const crashed = new Promise(
+            (resolve) => w.addEventListener('crash', (e) => resolve(e.detail.error)));
         await w.query('RETURN 1 AS one');
         const t0 = performance.now();
         startedWorkers.at(-1).terminate();
@@ -384,9 +385,11 @@ def test_a_worker_terminated_from_outside_is_noticed_at_once_and_rejects_pending
             p.then(() => 'answered', (e) => [e.name, e.kind]));
         const error = await crashed;
         const noticedMs = performance.now() - t0;
+        const after = await w.query('RETURN 5').catch((e) => e.name);
         return { noticedMs, pending: await Promise.all(pending), state: w.state,
-                 error: [error.name, error.kind], after: await w.query('RETURN 5').catch((e) => e.name),
-                 restarted: (await w.restart()).state, again: (await w.query('RETURN 6 AS six'))[0].six };
+                 error: [error.name, error.kind], after,
+                 restarted: (await w.restart()).state,
+                 again: (await w.query('RETURN 6 AS six'))[0].six };
         """,
     )
     print(f"\nterminated worker noticed after {outcome['noticedMs']:.0f} ms")
@@ -404,7 +407,8 @@ def test_a_stuck_worker_is_a_crash_by_heartbeat_or_by_call_timeout(workspaces_pa
         """
         const stuck = async (name, options) => {
             const w = await openWorkspace(name, { faultInjection: true, ...options });
-            const first = w.call('trap', { mode: 'hang' }).then(() => 'answered', (e) => [e.name, e.kind]);
+            const first = w.call('trap', { mode: 'hang' })
+                .then(() => 'answered', (e) => [e.name, e.kind]);
             const second = w.query('RETURN 1').then(() => 'answered', (e) => [e.name, e.kind]);
             const out = await Promise.all([first, second]);
             await w.close();

@@ -145,8 +145,10 @@ class Capacity:
     def limited_by(self) -> str:
         """What runs out first: "buffer pool" or "memory" (WebAssembly memory)."""
         by_memory = self.memory_tables_left
-        return "memory" if by_memory is not None and by_memory < self.pool_tables_left else (
-            "buffer pool"
+        return (
+            "memory"
+            if by_memory is not None and by_memory < self.pool_tables_left
+            else ("buffer pool")
         )
 
     @property

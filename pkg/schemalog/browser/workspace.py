@@ -221,9 +221,7 @@ class Workspace:
         report = self._known()
         # The log is the intent: a DropTable event in it is a destructive step asked for.
         try:
-            result = self._guarded(
-                lambda: apply_log(self.backend, report, allow_destructive=True)
-            )
+            result = self._guarded(lambda: apply_log(self.backend, report, allow_destructive=True))
         except SchemalogError as exc:
             applied = self.last_apply.position if self.last_apply is not None else None
             why = f"{type(exc).__name__}: {exc}"
