@@ -118,7 +118,7 @@ export async function acquire(resource, holder, ttlMs, { steal = false, fenceLog
           if (entry) {
             entry.lost = `lock taken by another tab (${error.name})`;
             // Fence ourselves out: the taker may bring no token at all.
-            // disabled
+            if (entry.fenceLog) entry.fenced = raiseFence(entry.fenceLog, entry.token + 1).catch(() => null);
           }
           reject(error);
         });
