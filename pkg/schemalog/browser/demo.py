@@ -114,6 +114,7 @@ class _Session:
         self.open_ms: float | None = None
         self.sim: Any = None  # (view, events, strategy) of the last simulation with a winner
         self.names: dict[str, str] = {}  # table id -> last name seen (for summaries)
+        self.props: dict[str, str] = {}  # property id -> last name seen
 
 
 _S = _Session()
@@ -351,6 +352,10 @@ def _change(state: SchemaState, kind: str, f: dict[str, Any]) -> Any:
 # ---------------------------------------------------------------- the log
 
 
+def _prop_name(property_id: str) -> str:
+    return _S.props.get(property_id) or f"property {property_id.rsplit('/', 1)[-1]}"
+
+
 def _name(table_id: str) -> str:
     return _S.names.get(table_id) or table_id.split("@")[0][:14] + "…"
 
@@ -362,12 +367,17 @@ def summarize(event: Event, learn: bool = True) -> str:
     note this event's own creation/rename for the events after it)."""
     c = event.change
     if not learn:
-        saved = dict(_S.names)
+        saved, saved_props = dict(_S.names), dict(_S.props)
         try:
             return summarize(event, True)
         finally:
             _S.names.clear()
             _S.names.update(saved)
+            _S.props.clear()
+            _S.props.update(saved_props)
+    if isinstance(c, CreateNodeTable | CreateRelTable):
+        for p in c.properties:
+            _S.props[p.property_id] = p.name
     if isinstance(c, CreateNodeTable):
         _S.names[c.table_id] = c.name
         props = ", ".join(
@@ -384,11 +394,14 @@ def summarize(event: Event, learn: bool = True) -> str:
             f" ({', '.join(p.name + ' ' + p.type for p in c.properties)})" if c.properties else ""
         )
     if isinstance(c, AddProperty):
+        _S.props[c.property.property_id] = c.property.name
         return f"{_name(c.table_id)}.{c.property.name} {c.property.type}"
     if isinstance(c, DropProperty):
-        return f"{_name(c.table_id)}: property {c.property_id.rsplit('/', 1)[-1]}"
+        return f"{_name(c.table_id)}.{_prop_name(c.property_id)}"
     if isinstance(c, RenameProperty):
-        return f"{_name(c.table_id)}: property -> {c.new_name}"
+        old = _prop_name(c.property_id)
+        _S.props[c.property_id] = c.new_name
+        return f"{_name(c.table_id)}.{old} -> {c.new_name}"
     if isinstance(c, RenameTable):
         old = _name(c.table_id)
         _S.names[c.table_id] = c.new_name
@@ -428,6 +441,7 @@ def log(after: str | None = None, limit: int = 10) -> dict[str, Any]:
     page = ws.store.read(after, max(1, min(int(limit), 200)))
     # names as they were at each event: learn them from the start of the log
     _S.names.clear()
+    _S.props.clear()
     first = page.positions[0] if page.positions else 0
     cursor, seen = None, 0
     while seen < first:
@@ -504,6 +518,7 @@ def conflict(table: str, remote: str = "rename", strategy: str = "lww") -> dict[
     base = _all_events()
     report = ws._known()
     _S.names.clear()
+    _S.props.clear()
     for e in base:
         summarize(e)
     t = _table(ws.state, table)
@@ -524,7 +539,8 @@ def conflict(table: str, remote: str = "rename", strategy: str = "lww") -> dict[
     who = {mine.id: f"this tab ({_S.origin})", theirs.id: "second writer (writer-2)"}
     what = {mine.id: mine, theirs.id: theirs}
     conflicts = []
-    for c in result.conflicts:
+    own = [c for c in result.conflicts if set(c.conflict.ids) & {mine.id, theirs.id}]
+    for c in own:
         obj = c.to_obj()
         obj["sides"] = [
             {
@@ -539,7 +555,7 @@ def conflict(table: str, remote: str = "rename", strategy: str = "lww") -> dict[
         obj["winner_who"] = who.get(c.winner or "")
         conflicts.append(obj)
     _S.sim = None
-    if any(c.winner for c in result.conflicts):
+    if any(c.winner for c in own):  # nothing to adopt for a conflict left open
         _S.sim = (report, [mine, theirs], strategy, result.added)
     merged_tables = sorted(t.name for t in merged.state.tables.values())
     return {
@@ -598,6 +614,7 @@ def _conflict_obj(report: ConflictReport, events: list[Event]) -> dict[str, Any]
     at = {e.id: i for i, e in enumerate(events)}
     first = min((at[i] for i in report.conflict.ids if i in at), default=len(events))
     _S.names.clear()
+    _S.props.clear()
     for e in events[:first]:
         summarize(e)
     table_ids = [part for part in obj["element"].split() if "@" in part and "/" not in part]
@@ -650,8 +667,13 @@ def compat(
 ) -> dict[str, Any]:
     events = _all_events()
     head = len(events)
-    old_i = max(0, min(int(old), head))
-    new_i = head if new is None or new == "" else max(old_i, min(int(new), head))
+    old_i = int(old)
+    new_i = head if new is None or new == "" else int(new)
+    for label, value in (("from", old_i), ("to", new_i)):
+        if not 0 <= value <= head:
+            raise DemoError(f"no version {value} ({label}): the log has versions 0 to {head}")
+    if new_i < old_i:
+        raise DemoError(f"version {new_i} (to) is before version {old_i} (from)")
     report = check_pair(events, old_i, new_i, mode, level)
     obj = report.to_obj()
     obj["messages"] = [f.message() for f in report.findings]
