@@ -192,7 +192,7 @@ def test_demo_page_as_a_user(chrome, site_url):
     assert rows[2][3].startswith("LivesIn [Person->City]")
     assert all(r[4].startswith("sha256-v1:") for r in rows)
     assert d.find_element(By.ID, "ws-position").text == "3"
-    assert "created of" in d.find_element(By.ID, "ws-capacity").text
+    assert "more fit (limited by buffer pool" in d.find_element(By.ID, "ws-capacity").text
     assert "MiB" in d.find_element(By.ID, "ws-memory").text
 
     # a change the schema rejects shows in the error panel
