@@ -80,9 +80,9 @@ def choose(driver: Any, element_id: str, value: str) -> None:
     Select(driver.find_element(By.ID, element_id)).select_by_value(value)
 
 
-def open_page(driver: Any, site_url: str, workspace: str) -> None:
+def open_page(driver: Any, site_url: str, workspace: str, query: str = "") -> None:
     driver.set_window_size(1400, 1000)
-    driver.get(f"{site_url}/web/index.html")
+    driver.get(f"{site_url}/web/index.html{query}")
     wait(
         driver,
         "Python ready",

@@ -31,7 +31,8 @@ def axe_findings(driver: Any) -> list[dict[str, Any]]:
         axe.run(document, { resultTypes: ['violations'] })
             .then((r) => done(r.violations.map((v) => ({ id: v.id, impact: v.impact,
                 help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')) }))))
-            .catch((e) => done([{ id: 'axe-error', impact: 'critical', help: String(e), nodes: [] }]));
+            .catch((e) => done([
+                { id: 'axe-error', impact: 'critical', help: String(e), nodes: [] }]));
         """
     )
     return result

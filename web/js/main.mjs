@@ -8,8 +8,7 @@ import { barChart, lineChart } from "./demo-charts.mjs";
 import { drawSchema } from "./demo-graph.mjs";
 import { restoreLine, tamperLine } from "./demo-tamper.mjs";
 import { openLiveSync } from "./live-sync.mjs";
-import { startPython } from "./python.mjs";
-import { getWorkspace } from "./workspace.mjs";
+import { PY_CALL, PY_CANCEL, PY_TERMINATE_WORKSPACE, deserializeError, request, validateReply } from "./protocol.mjs";
 
 const $ = (id) => document.getElementById(id);
 const MIB = 1024 * 1024;
@@ -38,14 +37,45 @@ window.addEventListener("error", (event) => showError(event.error ?? event.messa
 
 // ------------------------------------------------------------- Python calls
 
-let api = null;
-let queue = Promise.resolve();
+// Python runs in its own Worker (python-worker.mjs): the page stays responsive
+// whatever Python does. The worker runs one call at a time, in order.
+const workerUrl = new URL("./python-worker.mjs", import.meta.url);
+if (new URL(location.href).searchParams.get("faults") === "1") workerUrl.searchParams.set("faults", "1");
+const python = new Worker(workerUrl, { type: "module", name: "schemalog-python" });
+const pending = new Map();
+let nextId = 1;
+/** @type {(news: any) => void} */
+let onNews = () => {};
+python.addEventListener("message", (event) => {
+  const reply = validateReply(event.data);
+  if (reply.id === null) {
+    if (reply.ok) onNews(reply.result);
+    else {
+      showError(deserializeError(reply.error), "Python worker");
+      $("status").textContent = "failed";
+      $("status").dataset.state = "failed";
+    }
+    return;
+  }
+  const call = pending.get(reply.id);
+  if (!call) return;
+  pending.delete(reply.id);
+  if (reply.ok) call.resolve(reply.result);
+  else call.reject(deserializeError(reply.error));
+});
+python.addEventListener("error", (event) => showError(event.error ?? new Error(event.message || "the Python worker failed"), "Python worker"));
+
+function send(type, data = {}) {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    python.postMessage(request(id, /** @type {any} */ (type), data));
+  });
+}
 
 /** Calls demo.py's `method`; resolves with its result, rejects with its error fields. */
 function py(method, args = {}) {
-  const run = queue.then(() => api.call(method, JSON.stringify(args)));
-  queue = run.catch(() => {});
-  return run.then((text) => {
+  return send(PY_CALL, { method, args: JSON.stringify(args) }).then((text) => {
     const reply = JSON.parse(text);
     if (!reply.ok) throw Object.assign(new Error(reply.error.message), reply.error);
     return reply.result;
@@ -199,14 +229,11 @@ function writtenText(w) {
   return ` — concurrent with ${w.unseen} record${w.unseen === 1 ? "" : "s"} this tab had not seen${met}`;
 }
 
-/** The workspace's worker, watched from the page: a crash shows at once. */
-const watched = new WeakSet();
-function watchWorker(name) {
-  const worker = getWorkspace(name);
-  if (!worker || watched.has(worker)) return;
-  watched.add(worker);
-  worker.addEventListener("crash", (event) => {
-    const error = event.detail.error;
+/** A workspace worker's crash, as the Python worker reports it: shown at once. */
+function onCrash(news) {
+  if (news.workspace !== current?.workspace) return;
+  {
+    const error = Object.assign(new Error(news.error.message), news.error);
     $("ws-state").textContent = `crashed (${error.kind}): rebuilding from the log…`;
     $("ws-state").dataset.state = "crashed";
     $("ws-state").dataset.crashes = String(Number($("ws-state").dataset.crashes || 0) + 1);
@@ -216,7 +243,7 @@ function watchWorker(name) {
       .then((st) => (st.state === "crashed" ? py("rebuild") : st))
       .then((st) => showStatus(st))
       .catch((e) => showError(e, "rebuild"));
-  });
+  }
 }
 
 function showStoreMissing(name, error) {
@@ -237,7 +264,6 @@ async function openWorkspace(name, { newLog = false } = {}) {
     throw error;
   }
   $("store-missing").hidden = true;
-  watchWorker(s.workspace);
   showStatus(s);
   live?.close();
   live = openLiveSync(s.workspace, (news) => {
@@ -426,6 +452,16 @@ function memoryView(r) {
   out.append(pre);
 }
 
+/** Progress of a long Python call (the memory replay), as the worker reports it. */
+function showProgress(news) {
+  const bar = $("memory-progress");
+  bar.hidden = false;
+  bar.max = news.total;
+  bar.value = news.done;
+  bar.textContent = `${news.done} of ${news.total}`;
+  $("memory-output").textContent = `replaying: ${fmtInt(news.done)} of ${fmtInt(news.total)} events`;
+}
+
 function wire() {
   $("ws-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -436,7 +472,6 @@ function wire() {
     action($("ws-rebuild"), "rebuild", async () => {
       const r = await py("rebuild");
       showStatus(r);
-      watchWorker(r.workspace);
     }),
   );
   $("store-missing-new").addEventListener("click", () =>
@@ -563,10 +598,17 @@ function wire() {
   $("memory-run").addEventListener("click", () =>
     action($("memory-run"), "memory", async () => {
       $("memory-output").textContent = "generating and replaying…";
-      memoryView(await py("memory_replay", { events: Number($("memory-events").value) }));
+      $("memory-cancel").hidden = false;
+      try {
+        memoryView(await py("memory_replay", { events: Number($("memory-events").value) }));
+      } finally {
+        $("memory-cancel").hidden = true;
+        $("memory-progress").hidden = true;
+      }
       showStatus(await py("status"));
     }),
   );
+  $("memory-cancel").addEventListener("click", () => send(PY_CANCEL));
   showFields();
 }
 
@@ -574,14 +616,23 @@ function wire() {
 
 try {
   wire();
-  const { pyodide, version, seconds } = await startPython({
-    onStatus: (text) => ($("status").textContent = text),
+  const started = new Promise((resolve) => {
+    onNews = (news) => {
+      if (news.event === "status") $("status").textContent = news.text;
+      else if (news.event === "crash") onCrash(news);
+      else if (news.event === "progress") showProgress(news);
+      else if (news.event === "ready") resolve(news);
+    };
   });
-  $("python-version").textContent = pyodide.runPython("import sys; sys.version.split()[0]");
+  const { version, seconds, python: pythonVersion } = await started;
+  $("python-version").textContent = pythonVersion;
   $("package-version").textContent = version;
   $("startup-seconds").textContent = `${seconds.toFixed(2)} s`;
-  api = pyodide.pyimport("schemalog.browser.demo");
-  window.schemalog = { pyodide, py };
+  window.schemalog = {
+    py,
+    cancel: () => send(PY_CANCEL),
+    terminateWorkspace: (workspace) => send(PY_TERMINATE_WORKSPACE, { workspace }),
+  };
   $("status").textContent = "ready";
   $("status").dataset.state = "ready";
   $("ws-open").disabled = false;

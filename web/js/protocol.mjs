@@ -33,6 +33,19 @@ export const PING = "ping";
 
 export const MESSAGE_TYPES = Object.freeze([OPEN, EXECUTE, QUERY, MEMORY, CLOSE, TRAP, PING]);
 
+// The page and its Python worker (web/js/python-worker.mjs) speak the same
+// request/reply shapes. PY_CALL data: {method, args} (args a JSON string) ->
+// the demo API's JSON reply string. Unsolicited replies (id: null, ok: true)
+// carry {event: "status" | "crash" | "restart", ...} news from the worker.
+export const PY_CALL = "py-call";
+/** Ask a running call to stop at its next turn (the memory replay). data: {} -> null */
+export const PY_CANCEL = "py-cancel";
+/** Tests only, refused unless the worker was started with ?faults=1: terminate
+ * the kuzu worker of workspace data.workspace from outside (Worker.terminate(),
+ * no message to anyone), as the browser may. data: {workspace} -> count */
+export const PY_TERMINATE_WORKSPACE = "py-terminate-workspace";
+export const PYTHON_MESSAGE_TYPES = Object.freeze([PY_CALL, PY_CANCEL, PY_TERMINATE_WORKSPACE]);
+
 /** A call unanswered this long makes the workspace crashed (kind "Timeout"):
  * no call can hold a caller, or the page's queue behind it, forever. Kuzu DDL
  * and catalog reads answer in milliseconds; OPEN loads kuzu-wasm (seconds). */

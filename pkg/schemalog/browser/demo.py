@@ -742,12 +742,19 @@ def memory_replay(events: int = 10_000, budget_mib: int = 32) -> dict[str, Any]:
     store = NdjsonStore.open(path, readonly=True, verify=False)
     t0 = time.perf_counter()
 
+    done = 0
+
     def chunks() -> Iterator[RawChunk]:
-        # between chunks the page gets a turn (JSPI): it repaints, stays responsive
+        # between chunks the worker gets a turn (JSPI): progress goes out, a cancel comes in
+        nonlocal done
         for chunk in store.iter_raw(0, budget):
             yield chunk
+            done += len(chunk.lines)
+            _news("progress", done=done, total=events)
             if can_block():
                 blocking(asyncio.sleep(0))
+            if _cancelled():
+                raise DemoError(f"replay cancelled after {done} of {events} events")
 
     try:
         report = replay(chunks(), max_chunk_bytes=budget, tracer=tracer)
@@ -774,6 +781,25 @@ def memory_replay(events: int = 10_000, budget_mib: int = 32) -> dict[str, Any]:
         "state_hash": report.state_hash,
         "summary": tracer.summary(),
     }
+
+
+def _news(event: str, **fields: Any) -> None:
+    """News for the page while a call runs (web/js/python-worker.mjs), if it listens."""
+    try:
+        import js
+    except ImportError:
+        return
+    tell = getattr(js, "schemalogNews", None)
+    if tell is not None:
+        tell(json.dumps({"event": event, **fields}))
+
+
+def _cancelled() -> bool:
+    try:
+        import js
+    except ImportError:
+        return False
+    return bool(getattr(js, "schemalogCancel", False))
 
 
 _METHODS: dict[str, Callable[..., Any]] = {
