@@ -112,7 +112,7 @@ import json, js
 from schemalog.browser.kuzu_wasm import SyncKuzuBackend, WasmKuzuBackend
 from schemalog.model.clock import HybridLogicalClock
 from schemalog.model.events import build_node_table
-from schemalog.browser.lease import BrowserLeaseStore, fence_store
+from schemalog.browser.lease import BrowserLeaseStore
 from schemalog.model.schema import Rejected
 from schemalog.log.store import FencedOut
 from schemalog.browser.store import BrowserStore
@@ -170,8 +170,9 @@ def create(table):
 
 def take_lease(steal):
     global lease
-    lease = leases.acquire(NAME, ORIGIN, 60_000, steal=steal)
-    fence_store(ws.store, lease)  # the old holder's appends are FencedOut from now on
+    # fence=: the log's fence is raised to the new token in the same step, so the
+    # old holder's appends are FencedOut from now on (a steal without it is refused)
+    lease = leases.acquire(NAME, ORIGIN, 60_000, steal=steal, fence=ws.store)
     ws.fencing_token = lease.token
     return lease.token
 
@@ -271,3 +272,65 @@ def test_two_tabs_concurrent_changes_fencing_and_live_convergence(chrome, site_u
     on(tab2)
     save_screenshot(chrome, "two-tabs-tab2")
     print(f"kuzu-wasm workspace opened in {opened['open_ms']:.0f} ms (tab1, cold)")
+
+
+STEAL_SETUP = """
+import json, js
+from schemalog.browser.lease import BrowserLeaseStore, StealNeedsFence
+from schemalog.browser.store import BrowserStore
+from schemalog.log.store import FencedOut
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import build_node_table, new_event
+
+NAME = {name!r}
+store = BrowserStore.open(NAME)
+clock = HybridLogicalClock("tab1", lambda: int(js.Date.now()))
+leases = await BrowserLeaseStore.load()
+
+def append(token, table):
+    change = build_node_table(table, [("id", "INT64")], "id")
+    event = new_event(clock, NAME, tuple(store.heads()), change)
+    try:
+        store.append([event], expected=store.head().checksum, fencing_token=token)
+        return "appended"
+    except FencedOut as exc:
+        return f"fenced {{exc.token}} < {{exc.newest}}"
+
+lease = leases.acquire(NAME, "tab1", 60_000, fence=store)
+try:
+    leases.acquire(NAME, "thief", 60_000, steal=True)
+    unfenced = "stolen without fence"
+except StealNeedsFence:
+    unfenced = "refused"
+json.dumps({{"token": lease.token, "first": append(lease.token, "A"), "unfenced": unfenced}})
+"""
+
+PLAIN_STEAL = """
+const done = arguments[arguments.length - 1];
+navigator.locks.request('schemalog:' + arguments[0], { steal: true }, () => {
+    done('stolen');
+    return new Promise(() => {});  // held: a thief that brings no fencing token
+});
+"""
+
+
+def test_a_steal_always_raises_the_fence_and_a_stolen_holder_fences_itself_out(chrome, site_url):
+    name = f"steal-{uuid.uuid4().hex[:8]}"
+    open_page(chrome, site_url)
+    first = json.loads(py(chrome, STEAL_SETUP.format(name=name)))
+    assert first["first"] == "appended" and first["unfenced"] == "refused"
+    token = first["token"]
+    # a plain Web Locks steal, no token: the old holder must not append any more
+    assert chrome.execute_async_script(PLAIN_STEAL, name) == "stolen"
+    py(
+        chrome,
+        "from schemalog.browser.bridge import import_module\n"
+        "await (await import_module('/web/js/web-lease.mjs')).selfFenced(NAME)",
+    )
+    assert py(chrome, "append(lease.token, 'B')") == f"fenced {token} < {token + 1}"
+    # our own steal raises the fence in the same step: nothing older appends after it
+    stolen = py(chrome, "leases.acquire(NAME, 'tab2', 60_000, steal=True, fence=NAME).token")
+    assert stolen == token + 1
+    assert py(chrome, "await store.pull()\nstore._fence") == stolen
+    assert py(chrome, f"append({stolen}, 'C')") == "appended"
+    assert py(chrome, f"append({token}, 'D')") == f"fenced {token} < {stolen}"

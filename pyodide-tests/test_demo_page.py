@@ -80,9 +80,9 @@ def choose(driver: Any, element_id: str, value: str) -> None:
     Select(driver.find_element(By.ID, element_id)).select_by_value(value)
 
 
-def open_page(driver: Any, site_url: str, workspace: str) -> None:
+def open_page(driver: Any, site_url: str, workspace: str, query: str = "") -> None:
     driver.set_window_size(1400, 1000)
-    driver.get(f"{site_url}/web/index.html")
+    driver.get(f"{site_url}/web/index.html{query}")
     wait(
         driver,
         "Python ready",
@@ -192,7 +192,7 @@ def test_demo_page_as_a_user(chrome, site_url):
     assert rows[2][3].startswith("LivesIn [Person->City]")
     assert all(r[4].startswith("sha256-v2:") for r in rows)  # record format v2
     assert d.find_element(By.ID, "ws-position").text == "3"
-    assert "created of" in d.find_element(By.ID, "ws-capacity").text
+    assert "more fit (limited by buffer pool" in d.find_element(By.ID, "ws-capacity").text
     assert "MiB" in d.find_element(By.ID, "ws-memory").text
 
     # a change the schema rejects shows in the error panel

@@ -365,3 +365,74 @@ def test_measure_wasm_memory_and_the_node_table_limit_of_the_buffer_pool(workspa
     for run in figures:
         sizes = [mark["wasmBytes"] for mark in run["marks"]]
         assert sizes == sorted(sizes)
+
+
+def test_a_worker_terminated_from_outside_is_noticed_at_once_and_rejects_pending_calls(
+    workspaces_page,
+):
+    """Worker.terminate() sends no event: only the heartbeat can notice. The call
+    timeout is set far beyond the wait, so the heartbeat is what must find it."""
+    outcome = run_js(
+        workspaces_page,
+        """
+        const w = await openWorkspace('gone', { timeoutMs: 600000 });
+        const crashed = new Promise(
+            (resolve) => w.addEventListener('crash', (e) => resolve(e.detail.error)));
+        await w.query('RETURN 1 AS one');
+        const t0 = performance.now();
+        startedWorkers.at(-1).terminate();
+        const pending = [w.query('RETURN 2'), w.execute('RETURN 3; RETURN 4')].map((p) =>
+            p.then(() => 'answered', (e) => [e.name, e.kind]));
+        const error = await crashed;
+        const noticedMs = performance.now() - t0;
+        const after = await w.query('RETURN 5').catch((e) => e.name);
+        return { noticedMs, pending: await Promise.all(pending), state: w.state,
+                 error: [error.name, error.kind], after,
+                 restarted: (await w.restart()).state,
+                 again: (await w.query('RETURN 6 AS six'))[0].six };
+        """,
+    )
+    print(f"\nterminated worker noticed after {outcome['noticedMs']:.0f} ms")
+    assert outcome["error"] == ["WorkspaceCrashed", "Unresponsive"]
+    assert outcome["pending"] == [["WorkspaceCrashed", "Unresponsive"]] * 2
+    assert outcome["state"] == "crashed" and outcome["after"] == "WorkspaceCrashed"
+    assert outcome["restarted"] == "ready" and outcome["again"] == 6
+    # heartbeat 1 s, silence limit 5 s: noticed well before the 600 s call timeout
+    assert outcome["noticedMs"] < 60_000
+
+
+def test_a_stuck_worker_is_a_crash_by_heartbeat_or_by_call_timeout(workspaces_page):
+    outcome = run_js(
+        workspaces_page,
+        """
+        const stuck = async (name, options) => {
+            const w = await openWorkspace(name, { faultInjection: true, ...options });
+            const first = w.call('trap', { mode: 'hang' })
+                .then(() => 'answered', (e) => [e.name, e.kind]);
+            const second = w.query('RETURN 1').then(() => 'answered', (e) => [e.name, e.kind]);
+            const out = await Promise.all([first, second]);
+            await w.close();
+            return out;
+        };
+        return {
+            heartbeat: await stuck('hb', { timeoutMs: 600000 }),
+            timeout: await stuck('to', { timeoutMs: 1500, heartbeatMs: 0 }),
+        };
+        """,
+    )
+    assert outcome["heartbeat"] == [["WorkspaceCrashed", "Unresponsive"]] * 2
+    assert outcome["timeout"] == [["WorkspaceCrashed", "Timeout"]] * 2
+
+
+def test_a_busy_but_alive_worker_is_not_declared_dead(workspaces_page):
+    """Busy for less than the silence limit (a long statement): not a crash."""
+    outcome = run_js(
+        workspaces_page,
+        """
+        const w = await openWorkspace('busy', { faultInjection: true });
+        await w.call('trap', { mode: 'hang', ms: 2500 });
+        await new Promise((r) => setTimeout(r, 3000));
+        return { state: w.state, one: (await w.query('RETURN 1 AS one'))[0].one };
+        """,
+    )
+    assert outcome == {"state": "ready", "one": 1}

@@ -37,6 +37,9 @@ def test_node_table_creates_are_counted() -> None:
 def test_workspace_full_names_the_bound() -> None:
     cap = Capacity(63, 63, 400_000_000, 1 << 30)
     assert cap.node_tables_left == 0
+    # the pool is also spent by what is written (~5 x the bytes) and keeps a reserve
+    assert Capacity(10, 63, None, 1 << 30).node_tables_left == 63 - 10 - 2
+    assert Capacity(10, 63, None, 1 << 30, 1024 * 1024).node_tables_left == 63 - 10 - 5 - 2
     exc = WorkspaceFull(
         "w", "CREATE NODE TABLE X(id INT64, PRIMARY KEY(id))", 2, cap, "buffer pool"
     )

@@ -117,7 +117,9 @@ export function drawSchema(svg, schema) {
         label = { x: mx + nx * bend, y: my + ny * bend - 4 };
       }
       g.append(el("path", { d: path, class: "edge", "marker-end": "url(#arrow)" }));
-      const text = el("text", { x: label.x.toFixed(1), y: label.y.toFixed(1), "text-anchor": "middle", class: "rel-label" }, rel.name);
+      const relName = rel.name.length > 32 ? rel.name.slice(0, 31) + "…" : rel.name;
+      const text = el("text", { x: label.x.toFixed(1), y: label.y.toFixed(1), "text-anchor": "middle", class: "rel-label" }, relName);
+      text.append(el("title", {}, rel.name));
       g.append(text);
       g.append(el("title", {}, `${rel.name}: ${from} → ${to}`));
       arrows.append(g);
@@ -134,7 +136,11 @@ export function drawSchema(svg, schema) {
     g.append(el("rect", { width: box.w, height: box.h, rx: 6, class: "box" }));
     g.append(el("rect", { width: box.w, height: 22, rx: 6, class: "box-head" }));
     g.append(el("rect", { y: 16, width: box.w, height: 6, class: "box-head" }));
-    g.append(el("text", { x: box.w / 2, y: 15, "text-anchor": "middle", class: "node-name" }, node.name));
+    // A name longer than the box is cut with an ellipsis; the whole name is its tooltip.
+    const fits = Math.max(4, Math.floor((box.w - 12) / 7.5));
+    const shown = node.name.length > fits ? node.name.slice(0, fits - 1) + "…" : node.name;
+    g.append(el("text", { x: box.w / 2, y: 15, "text-anchor": "middle", class: "node-name" }, shown));
+    g.append(el("title", {}, node.name));
     box.lines.forEach((line, i) => {
       const pk = node.properties[i].pk;
       g.append(el("text", { x: 8, y: 26 + LINE * (i + 1) - 3, class: pk ? "prop pk" : "prop" }, line));

@@ -22,6 +22,13 @@
 // UTF-8 bytes of a bounded slice (readBytes/readAt): the Python side never
 // holds the whole log (pkg/schemalog/browser/store.py, "Memory").
 //
+// Known logs: a small registry database (`schemalog-known-logs`) remembers,
+// per log opened with `remember: true`, its instance id and the records it was
+// seen with. A remembered log whose database is gone, recreated (another
+// instance) or shorter opens as StoreMissing, never as an empty log: deleting
+// one database (or the browser evicting it) cannot silently reset a workspace.
+// Starting over is explicit: deleteLog(name) (which also forgets it).
+//
 // Errors (name, fields) for browser.py: StoreMissing {store, reason},
 // AppendConflict {expected, actual}, FencedOut {token, newest},
 // StoreQuotaExceeded {store, usage, quota}, StoreError.
@@ -73,9 +80,71 @@ export async function listLogs() {
   return dbs.map((d) => d.name).filter((n) => n && n.startsWith(PREFIX)).map((n) => n.slice(PREFIX.length)).sort();
 }
 
-/** Deletes a log (tests, the demo's "evict" button). */
-export function deleteLog(name) {
-  return requestPromise(indexedDB.deleteDatabase(PREFIX + name));
+/** Deletes a log and forgets it: the explicit way to start over. */
+export async function deleteLog(name) {
+  await requestPromise(indexedDB.deleteDatabase(PREFIX + name));
+  await forgetLog(name);
+}
+
+const KNOWN_DB = "schemalog-known-logs";
+
+async function withKnown(mode, fn) {
+  const db = await new Promise((resolve, reject) => {
+    const request = indexedDB.open(KNOWN_DB, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore("logs");
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  try {
+    const tx = db.transaction("logs", mode, mode === "readwrite" ? { durability: "strict" } : undefined);
+    const result = await fn(tx.objectStore("logs"));
+    await new Promise((resolve, reject) => {
+      tx.oncomplete = resolve;
+      tx.onabort = () => reject(tx.error);
+    });
+    return result;
+  } finally {
+    db.close();
+  }
+}
+
+/** What this browser remembers of log `name`: {instance, count, seenMs}, or null. */
+export function knownLog(name) {
+  return withKnown("readonly", (store) => requestPromise(store.get(name))).then((v) => v ?? null);
+}
+
+/** Remembers that log `name` is `instance` with at least `count` records. */
+export function rememberLog(name, instance, count) {
+  return withKnown("readwrite", async (store) => {
+    const old = await requestPromise(store.get(name));
+    const keep = old && old.instance === instance ? Math.max(old.count, count) : count;
+    store.put({ instance, count: keep, seenMs: Date.now() }, name);
+  });
+}
+
+/** Forgets log `name` (its database may stay). */
+export function forgetLog(name) {
+  return withKnown("readwrite", (store) => requestPromise(store.delete(name)));
+}
+
+/**
+ * Raises the fencing token of log `name` to at least `token` (one IDB
+ * transaction; never lowers it). Used by the lease (web-lease.mjs) in the
+ * same step that takes a lock. StoreMissing if the log is not there.
+ * @returns {Promise<number>} the fence now
+ */
+export async function raiseFence(name, token) {
+  const log = await openLog(name, { create: false });
+  try {
+    const head = await log.append({ expectedCount: 0, expectedChecksum: null, token, lines: "", checksum: null });
+    return head.fence;
+  } catch (error) {
+    // A newer token is already there: the fence is at least `token` either way.
+    if (error && error.name === "FencedOut") return error.newest;
+    throw error;
+  } finally {
+    log.close();
+  }
 }
 
 /**
@@ -86,9 +155,12 @@ export function deleteLog(name) {
  * @param {{create?: boolean, expectPosition?: number, durability?: "strict" | "default" | "relaxed"}} [options]
  */
 export async function openLog(name, options = {}) {
+  const remember = options.remember ?? false;
+  const known = remember ? await knownLog(name) : null;
   const create = options.create ?? true;
-  const expectPosition = options.expectPosition ?? 0;
-  const mayCreate = create && expectPosition === 0;
+  const expectPosition = Math.max(options.expectPosition ?? 0, known ? known.count : 0);
+  // A remembered log is never created again here, even with no records seen.
+  const mayCreate = create && expectPosition === 0 && !known;
   let created = false;
   const db = await new Promise((resolve, reject) => {
     const request = indexedDB.open(PREFIX + name, 1);
@@ -108,20 +180,37 @@ export async function openLog(name, options = {}) {
     };
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => {
-      const why = expectPosition > 0
-        ? `expected ${expectPosition} records, the browser has no such log (evicted or deleted)`
-        : "no such log (open it with create: true)";
+      const why = known
+        ? `this browser held it (${known.count} records, last seen ${new Date(known.seenMs).toISOString()}) and its database is gone (deleted, or evicted by the browser)`
+        : expectPosition > 0
+          ? `expected ${expectPosition} records, the browser has no such log (evicted or deleted)`
+          : "no such log (open it with create: true)";
       reject(named("StoreMissing", `event log ${JSON.stringify(name)} is missing: ${why}`, { store: name, reason: why }));
     };
     request.onblocked = () => reject(named("StoreError", `log ${JSON.stringify(name)} is being deleted or upgraded elsewhere`, { store: name }));
   });
   if (created && navigator.storage?.persist) navigator.storage.persist().catch(() => {});
   const log = new IdbLog(name, db, options.durability ?? "strict");
-  const info = await log.info();
-  if (info.count < expectPosition) {
+  let info;
+  try {
+    info = await log.info();
+  } catch (error) {
     log.close();
-    const why = `expected at least ${expectPosition} records, the log has ${info.count} (evicted and recreated?)`;
-    throw named("StoreMissing", `event log ${JSON.stringify(name)} is missing: ${why}`, { store: name, reason: why });
+    throw error;
+  }
+  const missing = (why) => {
+    log.close();
+    return named("StoreMissing", `event log ${JSON.stringify(name)} is missing: ${why}`, { store: name, reason: why });
+  };
+  if (known && known.instance !== info.instance) {
+    throw missing(`this browser held another log under this name (${known.count} records); it was deleted and recreated`);
+  }
+  if (info.count < expectPosition) {
+    throw missing(`expected at least ${expectPosition} records, the log has ${info.count} (evicted and recreated?)`);
+  }
+  if (remember) {
+    await rememberLog(name, info.instance, info.count);
+    log.remember = true;
   }
   return log;
 }
@@ -133,6 +222,7 @@ export class IdbLog {
     this.db = db;
     this.durability = durability;
     this.gone = null;
+    this.remember = false; // openLog({remember: true}): appends update the registry
     // Another tab deleting the database (or the browser evicting it) asks us to let go.
     db.onversionchange = () => {
       this.gone = "the log was deleted while open (another tab, or the browser evicted it)";
@@ -245,7 +335,13 @@ export class IdbLog {
           : { count: head.count, checksum: head.checksum, fence: newFence };
         meta.put(result, "head");
       };
-      tx.oncomplete = () => resolve(result);
+      tx.oncomplete = () => {
+        if (this.remember && lines.length) {
+          // Best effort, after the commit: the instance was remembered at open (awaited).
+          this.info().then((i) => rememberLog(this.name, i.instance, i.count)).catch(() => {});
+        }
+        resolve(result);
+      };
       // A failed put (quota) aborts the transaction: nothing of the batch is written.
       tx.onabort = async () => reject(await translate(refusal ?? tx.error, this.name));
     });

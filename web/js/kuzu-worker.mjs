@@ -14,6 +14,7 @@ import {
   KUZU_ERROR,
   MEMORY,
   OPEN,
+  PING,
   PROTOCOL_ERROR,
   QUERY,
   TRAP,
@@ -54,8 +55,14 @@ self.addEventListener("unhandledrejection", (event) => {
 
 // Requests run one at a time, in arrival order (OPEN is asynchronous; the
 // calls queued behind it must wait for the database).
+// PING is answered at once: it proves the thread is alive, not that the queue is empty.
 let queue = Promise.resolve();
 self.addEventListener("message", (event) => {
+  const m = /** @type {any} */ (event.data);
+  if (m && m.type === PING && Number.isInteger(m.id)) {
+    self.postMessage(okReply(m.id, { memoryBytes: memoryBytes() }, memoryBytes()));
+    return;
+  }
   queue = queue.then(() => answer(event.data));
 });
 
@@ -191,6 +198,14 @@ function injectFault(data) {
     setTimeout(() => {
       throw new Error("injected uncaught error");
     });
+    return null;
+  }
+  if (mode === "hang") {
+    // A stuck thread: no reply, no PING answered, nothing posted.
+    const until = data.ms == null ? Infinity : performance.now() + Number(data.ms);
+    while (performance.now() < until) {
+      /* busy */
+    }
     return null;
   }
   if (mode === "wasm") {

@@ -8,7 +8,7 @@ import { barChart, lineChart } from "./demo-charts.mjs";
 import { drawSchema } from "./demo-graph.mjs";
 import { restoreLine, tamperLine } from "./demo-tamper.mjs";
 import { openLiveSync } from "./live-sync.mjs";
-import { startPython } from "./python.mjs";
+import { PY_CALL, PY_CANCEL, PY_TERMINATE_WORKSPACE, deserializeError, request, validateReply } from "./protocol.mjs";
 
 const $ = (id) => document.getElementById(id);
 const MIB = 1024 * 1024;
@@ -37,14 +37,45 @@ window.addEventListener("error", (event) => showError(event.error ?? event.messa
 
 // ------------------------------------------------------------- Python calls
 
-let api = null;
-let queue = Promise.resolve();
+// Python runs in its own Worker (python-worker.mjs): the page stays responsive
+// whatever Python does. The worker runs one call at a time, in order.
+const workerUrl = new URL("./python-worker.mjs", import.meta.url);
+if (new URL(location.href).searchParams.get("faults") === "1") workerUrl.searchParams.set("faults", "1");
+const python = new Worker(workerUrl, { type: "module", name: "schemalog-python" });
+const pending = new Map();
+let nextId = 1;
+/** @type {(news: any) => void} */
+let onNews = () => {};
+python.addEventListener("message", (event) => {
+  const reply = validateReply(event.data);
+  if (reply.id === null) {
+    if (reply.ok) onNews(reply.result);
+    else {
+      showError(deserializeError(reply.error), "Python worker");
+      $("status").textContent = "failed";
+      $("status").dataset.state = "failed";
+    }
+    return;
+  }
+  const call = pending.get(reply.id);
+  if (!call) return;
+  pending.delete(reply.id);
+  if (reply.ok) call.resolve(reply.result);
+  else call.reject(deserializeError(reply.error));
+});
+python.addEventListener("error", (event) => showError(event.error ?? new Error(event.message || "the Python worker failed"), "Python worker"));
+
+function send(type, data = {}) {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    python.postMessage(request(id, /** @type {any} */ (type), data));
+  });
+}
 
 /** Calls demo.py's `method`; resolves with its result, rejects with its error fields. */
 function py(method, args = {}) {
-  const run = queue.then(() => api.call(method, JSON.stringify(args)));
-  queue = run.catch(() => {});
-  return run.then((text) => {
+  return send(PY_CALL, { method, args: JSON.stringify(args) }).then((text) => {
     const reply = JSON.parse(text);
     if (!reply.ok) throw Object.assign(new Error(reply.error.message), reply.error);
     return reply.result;
@@ -82,11 +113,19 @@ function showStatus(s) {
   $("ws-current").textContent = s.workspace;
   $("ws-state").textContent = s.state + (s.healed.length ? ` (rebuilt ${s.healed.length}×)` : "");
   $("ws-state").dataset.state = s.state;
+  $("ws-state").dataset.rebuilt = String(s.healed.length);
   $("ws-memory").textContent = `${fmtBytes(s.memory_bytes)} WebAssembly memory (worker generation ${s.generation})`;
   const c = s.capacity;
   $("ws-capacity").textContent = c
-    ? `${c.node_tables_created} created of ${c.node_table_limit} (buffer pool); ${c.node_tables_left} left`
+    ? `${c.node_tables_created} created since the database was (re)built, ${c.node_tables_left} more fit (limited by ${c.limited_by}; ` +
+      `the buffer pool holds ${c.node_table_limit}, one is the bookkeeping table; DROP gives room back only after a rebuild)`
     : "-";
+  $("ws-capacity").dataset.left = c ? String(c.node_tables_left) : "";
+  const u = s.unapplied;
+  $("ws-unapplied").hidden = !u;
+  $("ws-unapplied").textContent = u
+    ? `Recorded, not yet applied: the log has ${u.position} records, the database applied ${u.applied ?? "none"}. Why: ${u.reason}. Rebuild to retry.`
+    : "";
   $("ws-position").textContent = fmtInt(s.position);
   if (s.strategy && $("ws-strategy").value !== s.strategy) $("ws-strategy").value = s.strategy;
   $("ws-hash").textContent = s.hash;
@@ -190,8 +229,41 @@ function writtenText(w) {
   return ` — concurrent with ${w.unseen} record${w.unseen === 1 ? "" : "s"} this tab had not seen${met}`;
 }
 
-async function openWorkspace(name) {
-  const s = await py("open", { name, strategy: $("ws-strategy").value });
+/** A workspace worker's crash, as the Python worker reports it: shown at once. */
+function onCrash(news) {
+  if (news.workspace !== current?.workspace) return;
+  {
+    const error = Object.assign(new Error(news.error.message), news.error);
+    $("ws-state").textContent = `crashed (${error.kind}): rebuilding from the log…`;
+    $("ws-state").dataset.state = "crashed";
+    $("ws-state").dataset.crashes = String(Number($("ws-state").dataset.crashes || 0) + 1);
+    showError(error, "workspace");
+    // Heal: a call that met the crash has rebuilt already; otherwise rebuild now.
+    py("status")
+      .then((st) => (st.state === "crashed" ? py("rebuild") : st))
+      .then((st) => showStatus(st))
+      .catch((e) => showError(e, "rebuild"));
+  }
+}
+
+function showStoreMissing(name, error) {
+  const box = $("store-missing");
+  box.hidden = false;
+  box.dataset.workspace = name;
+  $("store-missing-text").textContent =
+    `The event log of workspace "${name}" is missing: ${error.message}. ` +
+    "Nothing was opened and nothing was created. If it cannot be restored, you can start a new, empty log under this name.";
+}
+
+async function openWorkspace(name, { newLog = false } = {}) {
+  let s;
+  try {
+    s = await py("open", { name, strategy: $("ws-strategy").value, new_log: newLog });
+  } catch (error) {
+    if (error.name === "StoreMissing") showStoreMissing(name, error);
+    throw error;
+  }
+  $("store-missing").hidden = true;
   showStatus(s);
   live?.close();
   live = openLiveSync(s.workspace, (news) => {
@@ -380,12 +452,31 @@ function memoryView(r) {
   out.append(pre);
 }
 
+/** Progress of a long Python call (the memory replay), as the worker reports it. */
+function showProgress(news) {
+  const bar = $("memory-progress");
+  bar.hidden = false;
+  bar.max = news.total;
+  bar.value = news.done;
+  bar.textContent = `${news.done} of ${news.total}`;
+  $("memory-output").textContent = `replaying: ${fmtInt(news.done)} of ${fmtInt(news.total)} events`;
+}
+
 function wire() {
   $("ws-form").addEventListener("submit", (event) => {
     event.preventDefault();
     action($("ws-open"), "open workspace", () => openWorkspace($("ws-name").value));
   });
   $("change-kind").addEventListener("change", showFields);
+  $("ws-rebuild").addEventListener("click", () =>
+    action($("ws-rebuild"), "rebuild", async () => {
+      const r = await py("rebuild");
+      showStatus(r);
+    }),
+  );
+  $("store-missing-new").addEventListener("click", () =>
+    action($("store-missing-new"), "new log", () => openWorkspace($("store-missing").dataset.workspace, { newLog: true })),
+  );
   $("ws-strategy").addEventListener("change", () => {
     if (current?.workspace) action($("ws-strategy"), "strategy", async () => showStatus(await py("set_strategy", { strategy: $("ws-strategy").value })));
   });
@@ -395,8 +486,12 @@ function wire() {
     $("change-result").textContent = "";
     action($("change-apply"), "change", async () => {
       const r = await py("change", changeArgs());
-      $("change-result").textContent = `record ${r.event.position}: ${r.event.kind} ${r.event.summary}` + writtenText(r.written);
+      $("change-result").textContent =
+        `record ${r.event.position}: ${r.event.kind} ${r.event.summary}` + writtenText(r.written) +
+        (r.applied ? "" : " — recorded in the log, not yet applied to the database (see Workspace)");
       $("change-result").dataset.conflicts = String(r.written?.conflicts.length ?? 0);
+      $("change-result").dataset.applied = String(r.applied);
+      for (const id of ["f-name", "f-property", "f-new-name", "f-pk", "f-properties", "f-comment"]) $(id).value = "";
       showStatus(r.status);
       announce(r.status);
       await refreshViews({ logToEnd: true });
@@ -503,10 +598,17 @@ function wire() {
   $("memory-run").addEventListener("click", () =>
     action($("memory-run"), "memory", async () => {
       $("memory-output").textContent = "generating and replaying…";
-      memoryView(await py("memory_replay", { events: Number($("memory-events").value) }));
+      $("memory-cancel").hidden = false;
+      try {
+        memoryView(await py("memory_replay", { events: Number($("memory-events").value) }));
+      } finally {
+        $("memory-cancel").hidden = true;
+        $("memory-progress").hidden = true;
+      }
       showStatus(await py("status"));
     }),
   );
+  $("memory-cancel").addEventListener("click", () => send(PY_CANCEL));
   showFields();
 }
 
@@ -514,14 +616,23 @@ function wire() {
 
 try {
   wire();
-  const { pyodide, version, seconds } = await startPython({
-    onStatus: (text) => ($("status").textContent = text),
+  const started = new Promise((resolve) => {
+    onNews = (news) => {
+      if (news.event === "status") $("status").textContent = news.text;
+      else if (news.event === "crash") onCrash(news);
+      else if (news.event === "progress") showProgress(news);
+      else if (news.event === "ready") resolve(news);
+    };
   });
-  $("python-version").textContent = pyodide.runPython("import sys; sys.version.split()[0]");
+  const { version, seconds, python: pythonVersion } = await started;
+  $("python-version").textContent = pythonVersion;
   $("package-version").textContent = version;
   $("startup-seconds").textContent = `${seconds.toFixed(2)} s`;
-  api = pyodide.pyimport("schemalog.browser.demo");
-  window.schemalog = { pyodide, py };
+  window.schemalog = {
+    py,
+    cancel: () => send(PY_CANCEL),
+    terminateWorkspace: (workspace) => send(PY_TERMINATE_WORKSPACE, { workspace }),
+  };
   $("status").textContent = "ready";
   $("status").dataset.state = "ready";
   $("ws-open").disabled = false;

@@ -24,10 +24,39 @@ export const MEMORY = "memory";
 export const CLOSE = "close";
 /** Fault injection for tests, refused unless OPEN had faultInjection: true.
  * data: {mode: "wasm"} a real WebAssembly trap inside kuzu's code;
- *       {mode: "uncaught"} an error thrown outside any request. */
+ *       {mode: "uncaught"} an error thrown outside any request;
+ *       {mode: "hang", ms} the worker's thread busy for ms (default: for ever). */
 export const TRAP = "trap";
+/** Liveness. data: {} -> {memoryBytes}. Answered at once, outside the request
+ * queue (a worker stuck in a call, or terminated, does not answer). */
+export const PING = "ping";
 
-export const MESSAGE_TYPES = Object.freeze([OPEN, EXECUTE, QUERY, MEMORY, CLOSE, TRAP]);
+export const MESSAGE_TYPES = Object.freeze([OPEN, EXECUTE, QUERY, MEMORY, CLOSE, TRAP, PING]);
+
+// The page and its Python worker (web/js/python-worker.mjs) speak the same
+// request/reply shapes. PY_CALL data: {method, args} (args a JSON string) ->
+// the demo API's JSON reply string. Unsolicited replies (id: null, ok: true)
+// carry {event: "status" | "crash" | "restart", ...} news from the worker.
+export const PY_CALL = "py-call";
+/** Ask a running call to stop at its next turn (the memory replay). data: {} -> null */
+export const PY_CANCEL = "py-cancel";
+/** Tests only, refused unless the worker was started with ?faults=1: terminate
+ * the kuzu worker of workspace data.workspace from outside (Worker.terminate(),
+ * no message to anyone), as the browser may. data: {workspace} -> count */
+export const PY_TERMINATE_WORKSPACE = "py-terminate-workspace";
+export const PYTHON_MESSAGE_TYPES = Object.freeze([PY_CALL, PY_CANCEL, PY_TERMINATE_WORKSPACE]);
+
+/** A call unanswered this long makes the workspace crashed (kind "Timeout"):
+ * no call can hold a caller, or the page's queue behind it, forever. Kuzu DDL
+ * and catalog reads answer in milliseconds; OPEN loads kuzu-wasm (seconds). */
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+export const DEFAULT_OPEN_TIMEOUT_MS = 120_000;
+/** The page pings an open worker this often; no message at all from it for
+ * HEARTBEAT_TIMEOUT_MS while a ping is out is a crash (kind "Unresponsive"):
+ * a worker terminated from outside, or stuck in a loop, is noticed within
+ * seconds, not at the next action. */
+export const DEFAULT_HEARTBEAT_MS = 1_000;
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 5_000;
 
 /** Kuzu's buffer pool per workspace; a cap, not a reservation. Measured in
  * Chromium (kuzu-wasm 0.11.3, in-memory): each node table ever created holds
@@ -50,7 +79,7 @@ export const KUZU_ERROR = "KuzuError";
 export const PROTOCOL_ERROR = "ProtocolError";
 
 /**
- * @typedef {typeof OPEN | typeof EXECUTE | typeof QUERY | typeof MEMORY | typeof CLOSE | typeof TRAP} MessageType
+ * @typedef {typeof OPEN | typeof EXECUTE | typeof QUERY | typeof MEMORY | typeof CLOSE | typeof TRAP | typeof PING} MessageType
  * @typedef {{id: number, type: MessageType, data: object}} Request
  * @typedef {{name: string, message: string, stack: string, crashed?: boolean,
  *            kind?: string, statement?: number, type?: string, workspace?: string}} ErrorInfo

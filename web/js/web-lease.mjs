@@ -11,10 +11,22 @@
 // new holder has raised the store's fence (lease_browser: acquire then an empty
 // append with the new token).
 //
-// Errors: LeaseHeld {resource, holder, sinceMs, expiresAtMs}, LeaseLost {resource, reason}.
+// Fencing is part of taking the lease, not a separate step a caller may skip:
+// acquire(..., {fenceLog}) raises that event log's fence to the new token
+// (idb-store.mjs raiseFence) while holding the lock and before resolving, and
+// a steal (asked, or the take-over of an expired grant) is refused without a
+// fenceLog. A holder whose lock is taken from under it -- by our steal or by a
+// plain navigator.locks.request(..., {steal: true}) that brings no token --
+// fences itself out: it raises the log's fence past its own token at once,
+// so its next append is FencedOut whoever took the lock.
+//
+// Errors: LeaseHeld {resource, holder, sinceMs, expiresAtMs}, LeaseLost {resource, reason},
+// StealNeedsFence (a TypeError) when steal is asked without fenceLog.
+
+import { raiseFence } from "./idb-store.mjs";
 
 const DB_NAME = "schemalog-leases";
-/** @type {Map<string, {token: number, release: () => void, lost: string | null}>} */
+/** @type {Map<string, {token: number, release: () => void, lost: string | null, fenceLog: string | null, fenced: Promise<any> | null}>} */
 const held = new Map();
 
 function named(name, message, fields = {}) {
@@ -63,11 +75,17 @@ export async function currentGrant(resource) {
 
 /**
  * Acquire the lease. Without steal, a held lease whose grant has not expired
- * is LeaseHeld; an expired one is taken over (steal).
- * @returns {Promise<{resource, holder, token, expiresAtMs}>}
+ * is LeaseHeld; an expired one is taken over (a steal). With fenceLog, the
+ * log's fence is raised to the new token before this resolves; every steal
+ * needs it.
+ * @param {{steal?: boolean, fenceLog?: string | null}} [options]
+ * @returns {Promise<{resource, holder, token, expiresAtMs, fence: number | null}>}
  */
-export async function acquire(resource, holder, ttlMs, { steal = false } = {}) {
+export async function acquire(resource, holder, ttlMs, { steal = false, fenceLog = null } = {}) {
   const name = `schemalog:${resource}`;
+  if (steal && !fenceLog) {
+    throw named("StealNeedsFence", `stealing the lease on ${resource} needs fenceLog: the log whose fence the new token raises (without it the old holder could still append)`, { resource });
+  }
   const attempt = (options) =>
     new Promise((resolve, reject) => {
       let release;
@@ -83,9 +101,11 @@ export async function acquire(resource, holder, ttlMs, { steal = false } = {}) {
               store.put(next, resource);
               return next;
             });
-            const entry = { token: grant.token, release, lost: null };
+            // The same step: no caller sees the token before the log refuses older ones.
+            const fence = fenceLog ? await raiseFence(fenceLog, grant.token) : null;
+            const entry = { token: grant.token, release, lost: null, fenceLog, fenced: null };
             held.set(resource, entry);
-            resolve({ resource, holder, token: grant.token, expiresAtMs: grant.expiresAtMs });
+            resolve({ resource, holder, token: grant.token, expiresAtMs: grant.expiresAtMs, fence });
           } catch (error) {
             reject(error);
             return;
@@ -95,14 +115,18 @@ export async function acquire(resource, holder, ttlMs, { steal = false } = {}) {
         .catch((error) => {
           // AbortError: another tab stole the lock.
           const entry = held.get(resource);
-          if (entry) entry.lost = `lock taken by another tab (${error.name})`;
+          if (entry) {
+            entry.lost = `lock taken by another tab (${error.name})`;
+            // Fence ourselves out: the taker may bring no token at all.
+            if (entry.fenceLog) entry.fenced = raiseFence(entry.fenceLog, entry.token + 1).catch(() => null);
+          }
           reject(error);
         });
     });
   let lease = await attempt(steal ? { steal: true } : { ifAvailable: true });
   if (lease) return lease;
   const grant = await currentGrant(resource);
-  if (grant && Date.now() >= grant.expiresAtMs) {
+  if (grant && Date.now() >= grant.expiresAtMs && fenceLog) {
     lease = await attempt({ steal: true }); // its holder stopped renewing
     if (lease) return lease;
   }
@@ -143,6 +167,11 @@ export async function release(resource, token) {
     }
   });
   entry.release();
+}
+
+/** Resolves once a lost lease has fenced itself out (the fence, or null). */
+export async function selfFenced(resource) {
+  return (await held.get(resource)?.fenced) ?? null;
 }
 
 /** Why this tab's lease is lost (stolen), or null. */

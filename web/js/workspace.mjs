@@ -3,6 +3,14 @@
 // requests, keeps the pending ones, and turns a dead or trapped worker into a
 // WorkspaceCrashed rejection of every pending call.
 //
+// Liveness: a worker terminated from outside (Worker.terminate(), the browser
+// killing it) sends no event at all, and a worker stuck in a loop answers
+// nothing. So every call has a timeout (default DEFAULT_CALL_TIMEOUT_MS), and
+// an open worker is pinged every heartbeatMs: no message from it for
+// heartbeatTimeoutMs while a ping is out makes it crashed (kind
+// "Unresponsive"): every pending call is rejected with WorkspaceCrashed and a
+// "crash" event fires, within seconds, without waiting for the next action.
+//
 // Registry rule: one open workspace per name. openWorkspace() with a name that
 // is still open (ready, starting or crashed) rejects with WorkspaceExists;
 // use getWorkspace(name) to find it, restart() to revive a crashed one, and
@@ -15,9 +23,14 @@
 import {
   CLOSE,
   DEFAULT_BUFFER_POOL_BYTES,
+  DEFAULT_CALL_TIMEOUT_MS,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_HEARTBEAT_TIMEOUT_MS,
+  DEFAULT_OPEN_TIMEOUT_MS,
   EXECUTE,
   MEMORY,
   OPEN,
+  PING,
   QUERY,
   WORKSPACE_CLOSED,
   WORKSPACE_CRASHED,
@@ -34,7 +47,10 @@ import {
  * @typedef {object} WorkspaceOptions
  * @property {number} [bufferPoolBytes] Kuzu buffer pool (default DEFAULT_BUFFER_POOL_BYTES, 64 MiB)
  * @property {(error: Error, workspace: Workspace) => void} [onCrash] also a "crash" event
- * @property {number} [timeoutMs] a call unanswered this long counts as a crash (default 0: no limit)
+ * @property {number} [timeoutMs] a call unanswered this long is a crash, kind "Timeout" (default DEFAULT_CALL_TIMEOUT_MS; 0: no limit)
+ * @property {number} [openTimeoutMs] the same for OPEN, which loads kuzu-wasm (default DEFAULT_OPEN_TIMEOUT_MS)
+ * @property {number} [heartbeatMs] ping interval of an open worker (default DEFAULT_HEARTBEAT_MS; 0: no heartbeat)
+ * @property {number} [heartbeatTimeoutMs] silence while a ping is out that is a crash, kind "Unresponsive" (default DEFAULT_HEARTBEAT_TIMEOUT_MS)
  * @property {string | URL} [workerUrl] default ./kuzu-worker.mjs next to this file
  * @property {string} [kuzuUrl] kuzu-wasm sync build, resolved against the worker (default ../../kuzu-wasm/sync/index.js)
  * @property {boolean} [faultInjection] let call(TRAP, {mode}) crash the worker on purpose (tests only)
@@ -98,6 +114,13 @@ export class Workspace extends EventTarget {
   #nextId = 1;
   /** @type {Promise<Workspace> | null} */
   #starting = null;
+  /** performance.now() of the last message from the current worker */
+  #lastHeard = 0;
+  /** performance.now() when the unanswered ping was sent, or 0 */
+  #pingSince = 0;
+  #heartbeat = /** @type {any} */ (null);
+  /** When the current state began (performance.now()), and what made it crashed. */
+  crashedAt = /** @type {number | null} */ (null);
 
   /**
    * Use openWorkspace(); the constructor does not start a worker.
@@ -107,7 +130,14 @@ export class Workspace extends EventTarget {
   constructor(name, options = {}) {
     super();
     this.name = name;
-    this.options = { bufferPoolBytes: DEFAULT_BUFFER_POOL_BYTES, timeoutMs: 0, ...options };
+    this.options = {
+      bufferPoolBytes: DEFAULT_BUFFER_POOL_BYTES,
+      timeoutMs: DEFAULT_CALL_TIMEOUT_MS,
+      openTimeoutMs: DEFAULT_OPEN_TIMEOUT_MS,
+      heartbeatMs: DEFAULT_HEARTBEAT_MS,
+      heartbeatTimeoutMs: DEFAULT_HEARTBEAT_TIMEOUT_MS,
+      ...options,
+    };
   }
 
   /**
@@ -166,6 +196,7 @@ export class Workspace extends EventTarget {
     this.#stop(namedError(WORKSPACE_CLOSED, `workspace ${JSON.stringify(this.name)} was restarted`, { workspace: this.name }));
     this.state = "starting";
     this.crashError = null;
+    this.crashedAt = null;
     this.generation += 1;
     const url = this.options.workerUrl ?? new URL("./kuzu-worker.mjs", import.meta.url);
     const worker = new Worker(url, { type: "module", name: `kuzu-workspace:${this.name}` });
@@ -174,10 +205,13 @@ export class Workspace extends EventTarget {
     const open = { name: this.name, bufferPoolBytes: this.options.bufferPoolBytes };
     if (this.options.kuzuUrl) open.kuzuUrl = this.options.kuzuUrl;
     if (this.options.faultInjection) open.faultInjection = true;
-    this.#starting = this.#send(worker, OPEN, open)
+    this.#starting = this.#send(worker, OPEN, open, this.options.openTimeoutMs)
       .then((result) => {
         this.version = result.version;
-        if (this.#worker === worker) this.state = "ready";
+        if (this.#worker === worker) {
+          this.state = "ready";
+          this.#startHeartbeat(worker);
+        }
         if (wasStarted) this.dispatchEvent(new CustomEvent("restart", { detail: { generation: this.generation } }));
         return this;
       })
@@ -201,13 +235,15 @@ export class Workspace extends EventTarget {
     this.dispatchEvent(new Event("close"));
   }
 
-  /** @param {Worker} worker @param {string} type @param {object} data */
-  #send(worker, type, data) {
+  /** @param {Worker} worker @param {string} type @param {object} data @param {number} [timeoutMs] */
+  #send(worker, type, data, timeoutMs = this.options.timeoutMs) {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const timer =
-        this.options.timeoutMs > 0
-          ? setTimeout(() => this.#crash(`no reply to ${type} within ${this.options.timeoutMs} ms`, "Timeout"), this.options.timeoutMs)
+        timeoutMs > 0
+          ? setTimeout(() => {
+              if (worker === this.#worker) this.#crash(`no reply to ${type} within ${timeoutMs} ms`, "Timeout");
+            }, timeoutMs)
           : null;
       this.#pending.set(id, { resolve, reject, timer });
       worker.postMessage(request(id, /** @type {any} */ (type), data));
@@ -218,7 +254,10 @@ export class Workspace extends EventTarget {
   #listen(worker) {
     // Messages and errors of a replaced worker are ignored.
     worker.addEventListener("message", (event) => {
-      if (worker === this.#worker) this.#receive(event.data);
+      if (worker !== this.#worker) return;
+      this.#lastHeard = performance.now();
+      this.#pingSince = 0;
+      this.#receive(event.data);
     });
     // A worker that fails to load or throws past its own listeners.
     worker.addEventListener("error", (event) => {
@@ -257,6 +296,34 @@ export class Workspace extends EventTarget {
   }
 
   /**
+   * Pings `worker` every heartbeatMs; silence for heartbeatTimeoutMs while a
+   * ping is out is a crash. Any message counts as a sign of life.
+   * @param {Worker} worker
+   */
+  #startHeartbeat(worker) {
+    clearInterval(this.#heartbeat);
+    const every = this.options.heartbeatMs;
+    if (!(every > 0)) return;
+    const limit = this.options.heartbeatTimeoutMs;
+    this.#lastHeard = performance.now();
+    this.#pingSince = 0;
+    this.#heartbeat = setInterval(() => {
+      if (worker !== this.#worker || this.state !== "ready") return;
+      const now = performance.now();
+      if (this.#pingSince && now - Math.max(this.#pingSince, this.#lastHeard) >= limit) {
+        const silent = Math.round(now - this.#lastHeard);
+        this.#crash(`the worker did not answer for ${silent} ms (terminated, killed or stuck)`, "Unresponsive");
+        return;
+      }
+      if (!this.#pingSince) {
+        this.#pingSince = now;
+        // The ping's own promise never rejects the page: its outcome is the heartbeat.
+        this.#send(worker, PING, {}, 0).catch(() => {});
+      }
+    }, every);
+  }
+
+  /**
    * The worker is gone or its memory is not to be trusted: terminate it and
    * reject every pending call with one WorkspaceCrashed error.
    * @param {string} reason
@@ -272,6 +339,7 @@ export class Workspace extends EventTarget {
     this.#stop(error);
     this.state = "crashed";
     this.crashError = error;
+    this.crashedAt = performance.now();
     this.dispatchEvent(new CustomEvent("crash", { detail: { error } }));
     try {
       this.options.onCrash?.(error, this);
@@ -282,6 +350,8 @@ export class Workspace extends EventTarget {
 
   /** Terminates the current worker and rejects its pending calls with `error`. */
   #stop(error) {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = null;
     this.#worker?.terminate();
     this.#worker = null;
     const pending = [...this.#pending.values()];

@@ -6,6 +6,17 @@ import { getWorkspace, listWorkspaces, openWorkspace } from "./workspace.mjs";
 
 const log = document.getElementById("log");
 
+// Every Worker this page starts, so a test can terminate one from outside
+// (as the browser or another script could) and see whether anyone notices.
+const NativeWorker = window.Worker;
+window.startedWorkers = [];
+window.Worker = class extends NativeWorker {
+  constructor(...args) {
+    super(...args);
+    window.startedWorkers.push(this);
+  }
+};
+
 /** @param {string} line */
 function show(line) {
   log.textContent += `${new Date().toISOString().slice(11, 23)} ${line}\n`;

@@ -114,6 +114,7 @@ class _Session:
         self.open_ms: float | None = None
         self.sim: Any = None  # (view, events, strategy) of the last simulation with a winner
         self.names: dict[str, str] = {}  # table id -> last name seen (for summaries)
+        self.props: dict[str, str] = {}  # property id -> last name seen
 
 
 _S = _Session()
@@ -161,7 +162,10 @@ def _ws() -> Any:
 # ---------------------------------------------------------------- workspace
 
 
-async def open_workspace(name: str, strategy: str = "lww") -> dict[str, Any]:
+async def open_workspace(name: str, strategy: str = "lww", new_log: bool = False) -> dict[str, Any]:
+    """Open workspace ``name``. Its log is remembered by this browser: a log that
+    disappeared (deleted, evicted) is ``StoreMissing``, never an empty workspace;
+    ``new_log=True`` is the explicit choice to delete what is left and start empty."""
     import js
 
     from schemalog.browser.kuzu_wasm import SyncKuzuBackend, WasmKuzuBackend
@@ -177,8 +181,15 @@ async def open_workspace(name: str, strategy: str = "lww") -> dict[str, Any]:
         _S.ws.close()
         _S.ws = None
     t0 = time.perf_counter()
-    backend = SyncKuzuBackend(await WasmKuzuBackend.open(name))
-    store = await BrowserStore.open_async(name, auto_pull=True)
+    if new_log:
+        await BrowserStore.delete_async(name)
+    # the log first: a missing log must not leave a worker behind
+    store = await BrowserStore.open_async(name, auto_pull=True, remember=True)
+    try:
+        backend = SyncKuzuBackend(await WasmKuzuBackend.open(name))
+    except BaseException:
+        store.close()
+        raise
     clock = HybridLogicalClock(_S.origin, lambda: int(js.Date.now()))
     ws = Workspace(name, store, backend, clock, strategy=strategy)
     try:
@@ -214,7 +225,10 @@ def status() -> dict[str, Any]:
             "node_tables_created": cap.node_tables_created,
             "node_table_limit": cap.node_table_limit,
             "node_tables_left": cap.node_tables_left,
+            "limited_by": cap.limited_by,
+            "memory_limit_bytes": cap.memory_limit_bytes,
         },
+        "unapplied": None if ws.unapplied is None else ws.unapplied.to_obj(),
         "position": ws.position,
         "hash": ws.state_hash,
         "tables": tables,
@@ -284,6 +298,8 @@ def change(kind: str, **f: Any) -> dict[str, Any] | Rejected:
     return {
         "event": _event_obj(outcome, position, None),
         "written": _written_obj(written),
+        # a written change is never an error: applied, or recorded and not yet applied
+        "applied": ws.unapplied is None,
         "status": status(),
     }
 
@@ -336,6 +352,10 @@ def _change(state: SchemaState, kind: str, f: dict[str, Any]) -> Any:
 # ---------------------------------------------------------------- the log
 
 
+def _prop_name(property_id: str) -> str:
+    return _S.props.get(property_id) or f"property {property_id.rsplit('/', 1)[-1]}"
+
+
 def _name(table_id: str) -> str:
     return _S.names.get(table_id) or table_id.split("@")[0][:14] + "…"
 
@@ -347,12 +367,17 @@ def summarize(event: Event, learn: bool = True) -> str:
     note this event's own creation/rename for the events after it)."""
     c = event.change
     if not learn:
-        saved = dict(_S.names)
+        saved, saved_props = dict(_S.names), dict(_S.props)
         try:
             return summarize(event, True)
         finally:
             _S.names.clear()
             _S.names.update(saved)
+            _S.props.clear()
+            _S.props.update(saved_props)
+    if isinstance(c, CreateNodeTable | CreateRelTable):
+        for p in c.properties:
+            _S.props[p.property_id] = p.name
     if isinstance(c, CreateNodeTable):
         _S.names[c.table_id] = c.name
         props = ", ".join(
@@ -369,11 +394,14 @@ def summarize(event: Event, learn: bool = True) -> str:
             f" ({', '.join(p.name + ' ' + p.type for p in c.properties)})" if c.properties else ""
         )
     if isinstance(c, AddProperty):
+        _S.props[c.property.property_id] = c.property.name
         return f"{_name(c.table_id)}.{c.property.name} {c.property.type}"
     if isinstance(c, DropProperty):
-        return f"{_name(c.table_id)}: property {c.property_id.rsplit('/', 1)[-1]}"
+        return f"{_name(c.table_id)}.{_prop_name(c.property_id)}"
     if isinstance(c, RenameProperty):
-        return f"{_name(c.table_id)}: property -> {c.new_name}"
+        old = _prop_name(c.property_id)
+        _S.props[c.property_id] = c.new_name
+        return f"{_name(c.table_id)}.{old} -> {c.new_name}"
     if isinstance(c, RenameTable):
         old = _name(c.table_id)
         _S.names[c.table_id] = c.new_name
@@ -413,6 +441,7 @@ def log(after: str | None = None, limit: int = 10) -> dict[str, Any]:
     page = ws.store.read(after, max(1, min(int(limit), 200)))
     # names as they were at each event: learn them from the start of the log
     _S.names.clear()
+    _S.props.clear()
     first = page.positions[0] if page.positions else 0
     cursor, seen = None, 0
     while seen < first:
@@ -489,6 +518,7 @@ def conflict(table: str, remote: str = "rename", strategy: str = "lww") -> dict[
     base = _all_events()
     report = ws._known()
     _S.names.clear()
+    _S.props.clear()
     for e in base:
         summarize(e)
     t = _table(ws.state, table)
@@ -509,7 +539,8 @@ def conflict(table: str, remote: str = "rename", strategy: str = "lww") -> dict[
     who = {mine.id: f"this tab ({_S.origin})", theirs.id: "second writer (writer-2)"}
     what = {mine.id: mine, theirs.id: theirs}
     conflicts = []
-    for c in result.conflicts:
+    own = [c for c in result.conflicts if set(c.conflict.ids) & {mine.id, theirs.id}]
+    for c in own:
         obj = c.to_obj()
         obj["sides"] = [
             {
@@ -524,7 +555,7 @@ def conflict(table: str, remote: str = "rename", strategy: str = "lww") -> dict[
         obj["winner_who"] = who.get(c.winner or "")
         conflicts.append(obj)
     _S.sim = None
-    if any(c.winner for c in result.conflicts):
+    if any(c.winner for c in own):  # nothing to adopt for a conflict left open
         _S.sim = (report, [mine, theirs], strategy, result.added)
     merged_tables = sorted(t.name for t in merged.state.tables.values())
     return {
@@ -583,6 +614,7 @@ def _conflict_obj(report: ConflictReport, events: list[Event]) -> dict[str, Any]
     at = {e.id: i for i, e in enumerate(events)}
     first = min((at[i] for i in report.conflict.ids if i in at), default=len(events))
     _S.names.clear()
+    _S.props.clear()
     for e in events[:first]:
         summarize(e)
     table_ids = [part for part in obj["element"].split() if "@" in part and "/" not in part]
@@ -635,8 +667,13 @@ def compat(
 ) -> dict[str, Any]:
     events = _all_events()
     head = len(events)
-    old_i = max(0, min(int(old), head))
-    new_i = head if new is None or new == "" else max(old_i, min(int(new), head))
+    old_i = int(old)
+    new_i = head if new is None or new == "" else int(new)
+    for label, value in (("from", old_i), ("to", new_i)):
+        if not 0 <= value <= head:
+            raise DemoError(f"no version {value} ({label}): the log has versions 0 to {head}")
+    if new_i < old_i:
+        raise DemoError(f"version {new_i} (to) is before version {old_i} (from)")
     report = check_pair(events, old_i, new_i, mode, level)
     obj = report.to_obj()
     obj["messages"] = [f.message() for f in report.findings]
@@ -705,12 +742,19 @@ def memory_replay(events: int = 10_000, budget_mib: int = 32) -> dict[str, Any]:
     store = NdjsonStore.open(path, readonly=True, verify=False)
     t0 = time.perf_counter()
 
+    done = 0
+
     def chunks() -> Iterator[RawChunk]:
-        # between chunks the page gets a turn (JSPI): it repaints, stays responsive
+        # between chunks the worker gets a turn (JSPI): progress goes out, a cancel comes in
+        nonlocal done
         for chunk in store.iter_raw(0, budget):
             yield chunk
+            done += len(chunk.lines)
+            _news("progress", done=done, total=events)
             if can_block():
                 blocking(asyncio.sleep(0))
+            if _cancelled():
+                raise DemoError(f"replay cancelled after {done} of {events} events")
 
     try:
         report = replay(chunks(), max_chunk_bytes=budget, tracer=tracer)
@@ -737,6 +781,25 @@ def memory_replay(events: int = 10_000, budget_mib: int = 32) -> dict[str, Any]:
         "state_hash": report.state_hash,
         "summary": tracer.summary(),
     }
+
+
+def _news(event: str, **fields: Any) -> None:
+    """News for the page while a call runs (web/js/python-worker.mjs), if it listens."""
+    try:
+        import js
+    except ImportError:
+        return
+    tell = getattr(js, "schemalogNews", None)
+    if tell is not None:
+        tell(json.dumps({"event": event, **fields}))
+
+
+def _cancelled() -> bool:
+    try:
+        import js
+    except ImportError:
+        return False
+    return bool(getattr(js, "schemalogCancel", False))
 
 
 _METHODS: dict[str, Callable[..., Any]] = {

@@ -72,6 +72,13 @@ __all__ = [
 MIB = 1024 * 1024
 DEFAULT_BUFFER_POOL_BYTES = 64 * MIB  # web/js/protocol.mjs DEFAULT_BUFFER_POOL_BYTES
 NODE_TABLE_MEMORY_BYTES = 5_500_000  # measured ~5.25 MB per node table, rounded up
+# Measured (pyodide-tests/test_workspace_product.py, kuzu-wasm 0.11.3, 16 MiB
+# pool): each update of a row with an S-byte string takes ~2.9-4 x S of the
+# pool for good (20 kB x 132 or 200 kB x 18 updates fill ~10 MiB). 5: margin.
+WRITE_POOL_FACTOR = 5
+# Pool MiB that node-table creation leaves free for writes: a full workspace
+# can still drop, rename and record (its way out), then rebuild.
+WRITE_RESERVE_MIB = 2
 DEFAULT_MEMORY_LIMIT_BYTES = 1024 * MIB  # kuzu-wasm aborts the worker near 4 GiB
 WORKSPACE_MODULE_URL = "/web/js/workspace.mjs"  # build/site/web and build/pyodide-dist/web
 
@@ -110,20 +117,45 @@ class WorkspaceCrashed(BackendCrashed):
 
 @dataclass(frozen=True, slots=True)
 class Capacity:
-    """How full a workspace is; ``node_tables_created`` counts since the last restart."""
+    """How full a workspace is, counted since the last restart.
+
+    The in-memory database lives in its buffer pool, and nothing written to it
+    is given back (measured, see the module docstring): ``node_tables_created``
+    and ``written_bytes`` (the other statements' text, which carries the data:
+    the bookkeeping record holds the whole schema) are what the pool spent."""
 
     node_tables_created: int
     node_table_limit: int
     memory_bytes: int | None
     memory_limit_bytes: int
+    written_bytes: int = 0
+
+    @property
+    def pool_tables_left(self) -> int:
+        spent = -(-self.written_bytes * WRITE_POOL_FACTOR // MIB)  # whole MiB, rounded up
+        return self.node_table_limit - self.node_tables_created - spent
+
+    @property
+    def memory_tables_left(self) -> int | None:
+        if self.memory_bytes is None:
+            return None
+        return (self.memory_limit_bytes - self.memory_bytes) // NODE_TABLE_MEMORY_BYTES
+
+    @property
+    def limited_by(self) -> str:
+        """What runs out first: "buffer pool" or "memory" (WebAssembly memory)."""
+        by_memory = self.memory_tables_left
+        return (
+            "memory"
+            if by_memory is not None and by_memory < self.pool_tables_left
+            else ("buffer pool")
+        )
 
     @property
     def node_tables_left(self) -> int:
-        by_pool = self.node_table_limit - self.node_tables_created
-        if self.memory_bytes is None:
-            return max(by_pool, 0)
-        by_memory = (self.memory_limit_bytes - self.memory_bytes) // NODE_TABLE_MEMORY_BYTES
-        return max(min(by_pool, by_memory), 0)
+        by_memory = self.memory_tables_left
+        by_pool = self.pool_tables_left - WRITE_RESERVE_MIB
+        return max(by_pool if by_memory is None else min(by_pool, by_memory), 0)
 
 
 class WorkspaceFull(BackendFull):
@@ -144,7 +176,8 @@ class WorkspaceFull(BackendFull):
             detail = (
                 f"its buffer pool of {(capacity.node_table_limit + 1)} MiB holds "
                 f"{capacity.node_table_limit} node tables and {capacity.node_tables_created} "
-                "were created since it was opened (DROP TABLE gives no room back)"
+                f"were created since it was opened, with ~{capacity.written_bytes} bytes of "
+                "records written (neither DROP TABLE nor an update gives room back)"
             )
         else:
             detail = (
@@ -192,6 +225,7 @@ class WasmKuzuBackend:
         self.buffer_pool_bytes = buffer_pool_bytes
         self.memory_limit_bytes = memory_limit_bytes
         self._node_tables_created = 0
+        self._written_bytes = 0  # text of the other statements sent (Capacity)
         self._closed = False
 
     @classmethod
@@ -201,7 +235,8 @@ class WasmKuzuBackend:
         *,
         buffer_pool_bytes: int = DEFAULT_BUFFER_POOL_BYTES,
         memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES,
-        timeout_ms: int = 0,
+        timeout_ms: int | None = None,
+        heartbeat_ms: int | None = None,
         fault_injection: bool = False,
         module_url: str = WORKSPACE_MODULE_URL,
     ) -> WasmKuzuBackend:
@@ -211,7 +246,12 @@ class WasmKuzuBackend:
                 f"buffer_pool_bytes must be an int >= 2 MiB, got {buffer_pool_bytes!r}"
             )
         shim = await import_module(module_url)
-        options = {"bufferPoolBytes": buffer_pool_bytes, "timeoutMs": timeout_ms}
+        # None: the shim's defaults (a 30 s call timeout, a 1 s heartbeat); 0: none
+        options: dict[str, Any] = {"bufferPoolBytes": buffer_pool_bytes}
+        if timeout_ms is not None:
+            options["timeoutMs"] = timeout_ms
+        if heartbeat_ms is not None:
+            options["heartbeatMs"] = heartbeat_ms
         if fault_injection:
             options["faultInjection"] = True
         try:
@@ -233,12 +273,15 @@ class WasmKuzuBackend:
         self._check_open(batch[0], 0)
         creates = count_node_table_creates(batch)
         self.check_capacity(batch, creates)
-        sent_creates = 0
+        sent_creates = sent_bytes = 0
         await self._run("BEGIN TRANSACTION", None)
         try:
             for index, statement in enumerate(batch):
+                # counted when sent: a rolled-back statement keeps its pool pages
                 if index in creates:
-                    sent_creates += 1  # a rolled-back CREATE keeps its pool pages
+                    sent_creates += 1
+                else:
+                    sent_bytes += len(statement.encode("utf-8"))
                 await self._run(statement, index)
             await self._run("COMMIT", len(batch))
         except WorkspaceCrashed:
@@ -248,6 +291,7 @@ class WasmKuzuBackend:
             raise
         finally:
             self._node_tables_created += sent_creates
+            self._written_bytes += sent_bytes
 
     async def query(self, cypher: str) -> list[dict[str, Any]]:
         self._check_open(cypher, None)
@@ -262,13 +306,16 @@ class WasmKuzuBackend:
                     f"cannot introspect table {table['name']!r}: Kuzu's table_info reads a '.' "
                     "in its argument as database.table",
                 )
-        # One request for every table_info / show_connection (one row array each).
+        # One request per table_info / show_connection. Measured (kuzu-wasm 0.11.3):
+        # every result of a multi-statement query holds buffer-pool pages until the
+        # last one is read, so one request for 40 tables ran out of pool ("buffer
+        # pool is full ... CALL table_info") 22 tables before CREATE would have.
         calls: list[str] = []
         for table in tables:
             calls.append(f"CALL table_info({string_literal(table['name'])}) RETURN *")
             if table["type"] == "REL":
                 calls.append(f"CALL show_connection({string_literal(table['name'])}) RETURN *")
-        answers = iter(await self._run_many(";".join(calls)) if calls else [])
+        answers = iter([await self._run(call, None) for call in calls])
         nodes: list[NodeTableInfo] = []
         rels: list[RelTableInfo] = []
         for table in tables:
@@ -324,17 +371,22 @@ class WasmKuzuBackend:
             self.buffer_pool_bytes // MIB - 1,
             self.memory_bytes,
             self.memory_limit_bytes,
+            self._written_bytes,
         )
 
     def check_capacity(self, statements: Sequence[str], creates: list[int] | None = None) -> None:
         """Raise WorkspaceFull if ``statements`` would not fit (nothing is sent)."""
         creates = count_node_table_creates(statements) if creates is None else creates
-        if not creates:
-            return
         cap = self.capacity()
+        others = sum(len(s.encode("utf-8")) for i, s in enumerate(statements) if i not in creates)
+        after = Capacity(
+            cap.node_tables_created, cap.node_table_limit, None, 0, cap.written_bytes + others
+        )
+        room = after.pool_tables_left - (WRITE_RESERVE_MIB if creates else 0)
+        if room < len(creates):
+            index = creates[max(room, 0)] if creates else 0
+            raise WorkspaceFull(self.name, statements[index], index, cap, "buffer pool")
         for n, index in enumerate(creates, 1):
-            if cap.node_tables_created + n > cap.node_table_limit:
-                raise WorkspaceFull(self.name, statements[index], index, cap, "buffer pool")
             if (
                 cap.memory_bytes is not None
                 and cap.memory_bytes + n * NODE_TABLE_MEMORY_BYTES > cap.memory_limit_bytes
@@ -350,6 +402,7 @@ class WasmKuzuBackend:
         except Exception as exc:
             raise _translate(exc, None, None) from exc
         self._node_tables_created = 0
+        self._written_bytes = 0
 
     async def memory(self) -> dict[str, int | None]:
         """The worker's WebAssembly memory and JS heap in bytes."""
@@ -371,14 +424,6 @@ class WasmKuzuBackend:
     def _check_open(self, statement: str | None, index: int | None) -> None:
         if self._closed:
             raise BackendError(statement, "the backend is closed", index)
-
-    async def _run_many(self, cypher: str) -> list[list[dict[str, Any]]]:
-        try:
-            text = await self._ws.execute(cypher)
-        except Exception as exc:
-            raise _translate(exc, cypher, None) from exc
-        result: list[list[dict[str, Any]]] = json.loads(text)
-        return result
 
     async def _run(self, statement: str, index: int | None) -> list[dict[str, Any]]:
         try:

@@ -11,9 +11,16 @@ other browser adapters. What the port's rules become here:
   once (an operator's override).
 * The fencing token is an IndexedDB counter per resource, incremented while
   holding the lock: it rises monotonically across tabs and releases.
-* Fencing is the store's job: ``fence_store(store, lease)`` raises the log's
-  newest token to the new lease's (an empty append), so the previous holder's
-  next append fails with ``FencedOut`` even if it never noticed the steal.
+* Fencing is part of acquiring: ``acquire(..., fence=log)`` raises the log's
+  newest token to the new lease's in the same step (before the lease is
+  returned), so the previous holder's next append fails with ``FencedOut``
+  even if it never noticed the steal. A steal without ``fence`` is refused
+  (``StealNeedsFence``): the lease API cannot steal without fencing. A holder
+  whose lock is taken from under it (even by a plain
+  ``navigator.locks.request(..., {steal: true})`` that brings no token)
+  raises the log's fence past its own token: it fences itself out.
+  ``fence_store(store, lease)`` (an empty append) remains for stores that are
+  not IndexedDB logs.
 """
 
 from __future__ import annotations
@@ -21,13 +28,31 @@ from __future__ import annotations
 from typing import Any
 
 from schemalog.browser.bridge import blocking, import_module, js_error_info
+from schemalog.errors import SchemalogError
 from schemalog.log.lease.port import Lease, LeaseHeld, LeaseLost, check_ttl
 from schemalog.log.store.port import EventStore, Head
 from schemalog.model.names import validate_token
 
-__all__ = ["WEB_LEASE_MODULE_URL", "BrowserLeaseStore", "fence_store"]
+__all__ = ["WEB_LEASE_MODULE_URL", "BrowserLeaseStore", "StealNeedsFence", "fence_store"]
 
 WEB_LEASE_MODULE_URL = "/web/js/web-lease.mjs"
+
+
+class StealNeedsFence(SchemalogError):
+    """A steal was asked without the log whose fence the new token must raise."""
+
+    def __init__(self, resource: str) -> None:
+        self.resource = resource
+        super().__init__(
+            f"stealing the lease on {resource!r} needs fence=<the event log>: without "
+            "raising its fence the old holder could still append"
+        )
+
+
+def _log_name(fence: Any) -> str | None:
+    if fence is None:
+        return None
+    return str(getattr(fence, "log_name", fence))  # a BrowserStore or a log name
 
 
 class BrowserLeaseStore:
@@ -43,15 +68,22 @@ class BrowserLeaseStore:
     # ------------------------------------------------ async
 
     async def acquire_async(
-        self, resource: str, holder: str, ttl_ms: int, *, steal: bool = False
+        self, resource: str, holder: str, ttl_ms: int, *, steal: bool = False, fence: Any = None
     ) -> Lease:
+        """``fence``: the event log (a ``BrowserStore`` or its name) whose fence the new
+        token raises before this returns; required to steal (module docstring)."""
         validate_token(resource, "resource")
         validate_token(holder, "holder")
         check_ttl(ttl_ms)
+        log = _log_name(fence)
+        if steal and log is None:
+            raise StealNeedsFence(resource)
         from schemalog.browser.bridge import js_object
 
         try:
-            raw = await self._js.acquire(resource, holder, ttl_ms, js_object({"steal": steal}))
+            raw = await self._js.acquire(
+                resource, holder, ttl_ms, js_object({"steal": steal, "fenceLog": log})
+            )
         except Exception as exc:
             raise _translate(exc, resource, holder, 0) from exc
         return Lease(resource, holder, int(raw.token), int(raw.expiresAtMs))
@@ -75,8 +107,10 @@ class BrowserLeaseStore:
 
     # ------------------------------------------------ the synchronous port (JSPI)
 
-    def acquire(self, resource: str, holder: str, ttl_ms: int, *, steal: bool = False) -> Lease:
-        return blocking(self.acquire_async(resource, holder, ttl_ms, steal=steal))
+    def acquire(
+        self, resource: str, holder: str, ttl_ms: int, *, steal: bool = False, fence: Any = None
+    ) -> Lease:
+        return blocking(self.acquire_async(resource, holder, ttl_ms, steal=steal, fence=fence))
 
     def renew(self, lease: Lease, ttl_ms: int | None = None) -> Lease:
         return blocking(self.renew_async(lease, ttl_ms))
@@ -97,6 +131,8 @@ def _translate(
     info = js_error_info(exc)
     if info["name"] == "LeaseHeld":
         return LeaseHeld(resource, str(info.get("holder", "?")), 0, 0)
+    if info["name"] == "StealNeedsFence":
+        return StealNeedsFence(resource)
     if info["name"] == "LeaseLost":
         return LeaseLost(lease or Lease(resource, holder, token, 0), str(info.get("reason", "")))
     return RuntimeError(f"{info['name']}: {info['message']}")

@@ -103,11 +103,20 @@ class BrowserStore(LineStore):
         durability: str = "strict",
         module_url: str = IDB_STORE_MODULE_URL,
         auto_pull: bool = False,
+        remember: bool = False,
     ) -> BrowserStore:
         """Open (or create) log ``name``. ``expect_position``: records the caller
-        knows the log had (its last known head); fewer, or no log, is StoreMissing."""
+        knows the log had (its last known head); fewer, or no log, is StoreMissing.
+        ``remember``: this browser remembers the log (instance, records seen); once
+        remembered, a deleted, evicted, recreated or shorter log is StoreMissing,
+        never created again empty (``delete_async`` is the explicit way to start over)."""
         module = await import_module(module_url)
-        options = {"create": create, "expectPosition": expect_position, "durability": durability}
+        options = {
+            "create": create,
+            "expectPosition": expect_position,
+            "durability": durability,
+            "remember": remember,
+        }
         try:
             log = await module.openLog(name, js_object(options))
             info = await log.info()
@@ -125,6 +134,7 @@ class BrowserStore(LineStore):
 
     @staticmethod
     async def delete_async(name: str, module_url: str = IDB_STORE_MODULE_URL) -> None:
+        """Delete log ``name`` and forget it (a remembered name may be created again)."""
         module = await import_module(module_url)
         await module.deleteLog(name)
 

@@ -22,6 +22,15 @@ kuzu-wasm workspace and the IndexedDB store through their JSPI sync wrappers
   schema. ``last_write`` says what the write met; ``conflicts()`` lists every
   conflict of the log and how it was decided; ``resolve(key, winner)``
   records a person's decision for one ``reject`` left open.
+* One truth about a change: before anything is written, the change is
+  planned against the database (``apply_log`` dry run: the DDL, Kuzu's rules
+  in ``check_steps``, and the backend's ``check_capacity`` when it has one),
+  so a change the database cannot take (``WorkspaceFull``, a plan Kuzu
+  refuses) raises with nothing in the log. Once written, the change is never
+  an error: if applying it still fails (an engine error no model foresaw),
+  the workspace rebuilds from the log; if that fails too, ``change`` returns
+  the event and ``unapplied`` says the log is ahead of the database and why,
+  until a later apply or ``rebuild()`` succeeds.
 * Self-healing: a ``crashed`` backend error (``WorkspaceCrashed`` of the
   kuzu-wasm adapter: a WebAssembly trap, a dead worker) makes the workspace
   restart the backend (a fresh, empty database), replay the whole log, apply
@@ -61,7 +70,7 @@ from schemalog.model.clock import HybridLogicalClock
 from schemalog.model.events import Change, ChangeBuilder, Event, new_event
 from schemalog.model.schema import NODE, Rejected, SchemaState, apply
 
-__all__ = ["Healed", "LogUnusable", "RebuildMismatch", "Workspace"]
+__all__ = ["Healed", "LogUnusable", "RebuildMismatch", "Unapplied", "Workspace"]
 
 T = TypeVar("T")
 
@@ -96,6 +105,30 @@ class Healed:
     hash_after: str
     records: int
     statements: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unapplied:
+    """The log holds records the database has not applied: ``position`` records in
+    the log, ``applied`` in the database (None: unknown), and why applying failed."""
+
+    position: int
+    applied: int | None
+    reason: str
+    error: str  # the exception's class name
+
+    def to_obj(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "applied": self.applied,
+            "reason": self.reason,
+            "error": self.error,
+        }
+
+
+def _record_bytes(state: SchemaState) -> int:
+    """About what one write of the database's record costs (its state JSON)."""
+    return 1024 + 600 * len(state.tables)
 
 
 def _is_crash(exc: BaseException) -> bool:
@@ -138,6 +171,7 @@ class Workspace:
         self._report: ReplayReport | None = None
         self.healed: list[Healed] = []
         self.last_apply: ApplyResult | None = None
+        self.unapplied: Unapplied | None = None
 
     # ------------------------------------------------ state
 
@@ -186,8 +220,15 @@ class Workspace:
     def _apply(self) -> ApplyResult:
         report = self._known()
         # The log is the intent: a DropTable event in it is a destructive step asked for.
-        result = self._guarded(lambda: apply_log(self.backend, report, allow_destructive=True))
+        try:
+            result = self._guarded(lambda: apply_log(self.backend, report, allow_destructive=True))
+        except SchemalogError as exc:
+            applied = self.last_apply.position if self.last_apply is not None else None
+            why = f"{type(exc).__name__}: {exc}"
+            self.unapplied = Unapplied(report.position, applied, why, type(exc).__name__)
+            raise
         self.last_apply = result
+        self.unapplied = None
         return result
 
     # ------------------------------------------------ writing
@@ -200,11 +241,58 @@ class Workspace:
         outcome = apply(report.state, event)
         if isinstance(outcome, Rejected):
             return outcome
+        self._preflight(outcome.state, report.position + 1)
         self.last_write = append_on_view(
             self.store, report, [event], self.strategy, fencing_token=self.fencing_token
         )
-        self.sync()
+        self._settle()
         return event
+
+    def _preflight(self, target: SchemaState, position: int) -> None:
+        """Raise, before anything is written, if the database cannot take ``target``:
+        the planned DDL checked against Kuzu's rules and the backend's capacity.
+        A full backend whose rebuild would free room is rebuilt first (_guarded)."""
+        if self.unapplied is not None:
+            return  # the database is already behind the log: nothing to plan against
+
+        def plan() -> None:
+            result = apply_log(
+                self.backend, target, position=position, dry_run=True, allow_destructive=True
+            )
+            check = getattr(self.backend, "check_capacity", None)
+            if check is not None and result.status == "dry-run":
+                check([*result.statements, *result.bookkeeping])
+
+        self._guarded(plan)
+
+    def _settle(self) -> None:
+        """Apply what was just written. A written change is never an error: a failed
+        apply is retried on a rebuilt database, and if that fails too it is
+        recorded in ``unapplied`` (the page shows it and offers a rebuild)."""
+        try:
+            self.sync()
+            return
+        except LogUnusable:
+            raise
+        except SchemalogError as first:
+            reason = f"{type(first).__name__}: {first}"
+            if _is_full(first):
+                # _guarded rebuilt already if that frees room: another rebuild would not
+                self._mark_unapplied(reason, type(first).__name__)
+                return
+        try:
+            self.rebuild(f"apply failed after the write: {reason}")
+        except SchemalogError as second:
+            why = f"{reason}; the rebuild failed too: {type(second).__name__}: {second}"
+            self._mark_unapplied(why, type(second).__name__)
+
+    def _mark_unapplied(self, reason: str, error: str) -> None:
+        try:
+            record = read_record(self.backend)
+        except Exception:  # the database may be unreadable: what it applied is unknown
+            record = None
+        applied = None if record is None else record.position
+        self.unapplied = Unapplied(self._known().position, applied, reason, error)
 
     def write_on_view(
         self, view: ReplayReport, events: list[Event], strategy: Strategy | None = None
@@ -216,7 +304,7 @@ class Workspace:
         chosen = self.strategy if strategy is None else check_strategy(strategy)
         written = append_on_view(self.store, view, events, chosen, fencing_token=self.fencing_token)
         self.last_write = written
-        self.sync()
+        self._settle()
         return written
 
     def conflicts(self) -> tuple[ConflictReport, ...]:
@@ -226,7 +314,7 @@ class Workspace:
     def resolve(self, conflict_key: str, winner: str) -> Event:
         """Record a decision for one conflict as its Merge event, then apply it."""
         event = resolve(self.store, conflict_key, winner, fencing_token=self.fencing_token)
-        self.sync()
+        self._settle()
         return event
 
     # ------------------------------------------------ the database
@@ -254,8 +342,10 @@ class Workspace:
         if capacity is None:
             return False
         live = sum(1 for t in self.state.tables.values() if t.kind == NODE)
-        created = capacity().node_tables_created
-        return bool(created > live + 1)  # +1: the bookkeeping table
+        cap = capacity()
+        # a rebuild creates the live tables and writes the record once
+        rewritten = getattr(cap, "written_bytes", 0) > 2 * _record_bytes(self.state)
+        return bool(cap.node_tables_created > live + 1 or rewritten)  # +1: bookkeeping
 
     def rebuild(self, reason: str = "requested") -> Healed:
         """A fresh database from the log: restart, replay, compacted DDL, verify."""
@@ -285,6 +375,7 @@ class Workspace:
             raise RebuildMismatch(self.name, report.state_hash, None, why)
         healed = Healed(reason, before, report.state_hash, report.position, len(result.statements))
         self.healed.append(healed)
+        self.unapplied = None
         return healed
 
     def close(self) -> None:
