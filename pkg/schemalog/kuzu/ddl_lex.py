@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = ["DdlError", "Token", "tokenize"]
 
@@ -177,7 +177,7 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
-def _fail(text: str, pos: int) -> None:
+def _fail(text: str, pos: int) -> NoReturn:
     line, column = position(text, pos)
     ch = text[pos]
     if ch in "'\"":

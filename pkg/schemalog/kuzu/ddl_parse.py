@@ -378,8 +378,9 @@ class _Parser:
         return self.unsupported(at)
 
     def unsupported(self, at: Where) -> Unsupported:
-        words = []
-        for k in range(3):
+        words: list[str] = []
+        first = self.peek()
+        for k in range(2 if first.is_word("CREATE", "DROP", "ALTER") else 1):
             tok = self.peek(k)
             if tok.kind != IDENT:
                 break
@@ -455,8 +456,10 @@ class _Parser:
                 if columns:
                     self.fail(tok, "a property (FROM/TO pairs come before the properties)")
                 pairs.append(self.pair())
-            elif tok.is_word(*MULTIPLICITIES) and self.peek(1).kind == PUNCT and (
-                self.peek(1).value == ")"
+            elif (
+                tok.is_word(*MULTIPLICITIES)
+                and self.peek(1).kind == PUNCT
+                and (self.peek(1).value == ")")
             ):
                 multiplicity = tok.value.upper()
                 self.i += 1
@@ -546,6 +549,18 @@ class _Parser:
     def default(self, type_text: str, column: str) -> DefaultValue:
         first = self.peek()
         literal = self.literal(0)
+        after = self.peek()
+        if not (
+            after.kind == END
+            or (after.kind == PUNCT and after.value in ",);")
+            or after.is_word("PRIMARY")
+        ):
+            self.stop(
+                after,
+                "unsupported",
+                f"DEFAULT of {column!r} is an expression ({_shown(after)} after a literal): "
+                "only literals are recorded",
+            )
         try:
             return _value(literal, type_text)
         except InvalidEvent as exc:
@@ -583,11 +598,15 @@ class _Parser:
             cast = self.type_spec("CAST")
             self.expect_punct(")")
             return _Literal("cast", inner.text, inner.negative, cast, inner.kind)
-        if tok.is_word(*_FUNCTIONS) and self.peek(1).value == "(" and self.peek(2).kind == STRING:
-            if self.peek(3).value == ")":
-                self.i += 4
-                value = self.tokens[self.i - 2].value
-                return _Literal("cast", value, False, _FUNCTIONS[tok.value.upper()], "string")
+        if (
+            tok.is_word(*_FUNCTIONS)
+            and self.peek(1).value == "("
+            and self.peek(2).kind == STRING
+            and self.peek(3).value == ")"
+        ):
+            self.i += 4
+            value = self.tokens[self.i - 2].value
+            return _Literal("cast", value, False, _FUNCTIONS[tok.value.upper()], "string")
         self.stop(
             tok,
             "unsupported",
