@@ -43,7 +43,7 @@ from schemalog.analysis.compat import CompatReport, check_history, check_pair
 from schemalog.analysis.metrics import Metrics, compute_metrics
 from schemalog.errors import SchemalogError
 from schemalog.history.merge import ConflictReport, MergeResult, Strategy, merge_events
-from schemalog.kuzu.apply import ApplyResult, apply_log
+from schemalog.kuzu.apply import ApplyResult, apply_log, read_record
 from schemalog.kuzu.baseline import baseline_events
 from schemalog.kuzu.ddl import ddl_for_state
 from schemalog.kuzu.ddl_lex import DdlError
@@ -243,9 +243,17 @@ class SchemaLog:
 
     def record_baseline(self, backend: KuzuBackend) -> DdlEvents:
         """Write the schema of an existing database (its catalog) as the first events
-        of this log; refused (SchemalogError) when the log already has events."""
+        of this log; refused (SchemalogError) when the log already has events, or when
+        the database is already kept by a log (it has our bookkeeping record)."""
         if self.position or self.store.head().position:
             raise SchemalogError("a baseline starts a new log: this log already has events")
+        applied = read_record(backend)
+        if applied is not None:
+            raise SchemalogError(
+                "the database is already kept by a schema log (it records position "
+                f"{applied.position} of that log as applied): use that log, or a copy of the "
+                "database without the _schemalog_applied table"
+            )
         result = baseline_events(backend.catalog(), self._stamp)
         if result.events:
             self.store.append(list(result.events), expected=None, fencing_token=self.fencing_token)
