@@ -42,7 +42,9 @@ def _text(args: argparse.Namespace) -> str:
         with open(args.file, encoding="utf-8") as f:
             return f.read()
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{args.file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise UsageError(
+            f"{args.file}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -121,13 +121,15 @@ def _event(
     state: SchemaState, parents: tuple[str, ...], stmt: Statement, stamp: Stamp
 ) -> tuple[SchemaState, Event] | None:
     """(the state after, the event) of ``stmt``; None when it changes nothing."""
-    change = _change(state, stmt)
+    change, noop = _change(state, stmt)
     if change is None:
         return None
     try:
-        event = stamp(parents, change)
-    except InvalidEvent as exc:
+        event = stamp(parents, change)  # checked even when IF [NOT] EXISTS drops it: Kuzu
+    except InvalidEvent as exc:  # binds the whole statement before it looks at the catalog
         raise _refuse(stmt.at, exc.field or "invalid", exc.reason) from None
+    if noop:
+        return None
     outcome = apply(state, event)
     if isinstance(outcome, Rejected):
         raise _refuse(stmt.at, outcome.rule, outcome.message)
@@ -148,58 +150,53 @@ def _endpoint(state: SchemaState, name: str, at: Where) -> str:
     return table.table_id
 
 
-def _change(state: SchemaState, stmt: Statement) -> Change | ChangeBuilder | None:
-    """The change ``stmt`` makes on ``state``; None when IF [NOT] EXISTS makes it a no-op."""
+def _change(state: SchemaState, stmt: Statement) -> tuple[Change | ChangeBuilder | None, bool]:
+    """The change ``stmt`` makes on ``state``, and whether IF [NOT] EXISTS makes it a no-op."""
     at = stmt.at
     if isinstance(stmt, CreateNode):
-        if stmt.if_not_exists and table_by_name(state, stmt.name) is not None:
-            return None
         specs = [(c.name, c.type, c.default) for c in stmt.columns]
-        return build_node_table(stmt.name, specs, stmt.primary_key)
+        exists = table_by_name(state, stmt.name) is not None
+        return build_node_table(stmt.name, specs, stmt.primary_key), stmt.if_not_exists and exists
     if isinstance(stmt, CreateRel):
-        if stmt.if_not_exists and table_by_name(state, stmt.name) is not None:
-            return None
         pairs = [(_endpoint(state, a, at), _endpoint(state, b, at)) for a, b in stmt.pairs]
         if len(set(pairs)) != len(pairs):
             raise _refuse(at, "duplicate-connection", "a FROM/TO pair is written twice")
         specs = [(c.name, c.type, c.default) for c in stmt.columns]
-        return build_rel_table(stmt.name, pairs, specs, stmt.multiplicity)
+        exists = table_by_name(state, stmt.name) is not None
+        build = build_rel_table(stmt.name, pairs, specs, stmt.multiplicity)
+        return build, stmt.if_not_exists and exists
     if isinstance(stmt, DropTableStmt):
         found = table_by_name(state, stmt.name)
         if found is None and stmt.if_exists:
-            return None
-        return DropTable(_table(state, stmt.name, at).table_id)
+            return None, True
+        return DropTable(_table(state, stmt.name, at).table_id), False
     table = _table(state, stmt.table, at)
     if isinstance(stmt, AlterAdd):
-        if stmt.if_not_exists and table.property_named(stmt.column.name) is not None:
-            return None
         c = stmt.column
-        return build_add_property(table.table_id, c.name, c.type, c.default)
+        exists = table.property_named(c.name) is not None
+        build = build_add_property(table.table_id, c.name, c.type, c.default)
+        return build, stmt.if_not_exists and exists
     if isinstance(stmt, AlterDrop | AlterRenameProperty):
         prop = table.property_named(stmt.name)
         if prop is None:
             if isinstance(stmt, AlterDrop) and stmt.if_exists:
-                return None
+                return None, True
             raise _refuse(
                 at, "unknown-property", f"table {table.name!r} has no property {stmt.name!r}"
             )
         if isinstance(stmt, AlterDrop):
-            return DropProperty(table.table_id, prop.property_id)
-        return RenameProperty(table.table_id, prop.property_id, stmt.new_name)
+            return DropProperty(table.table_id, prop.property_id), False
+        return RenameProperty(table.table_id, prop.property_id, stmt.new_name), False
     if isinstance(stmt, AlterRenameTable):
-        return RenameTable(table.table_id, stmt.new_name)
+        return RenameTable(table.table_id, stmt.new_name), False
     if isinstance(stmt, AlterConnection):
         pair = Connection(
             _endpoint(state, stmt.from_table, at), _endpoint(state, stmt.to_table, at)
         )
         present = pair in table.connections
-        if stmt.if_clause and present == stmt.add:
-            return None
-        return (
-            AddConnection(table.table_id, pair)
-            if stmt.add
-            else DropConnection(table.table_id, pair)
-        )
+        if stmt.add:
+            return AddConnection(table.table_id, pair), stmt.if_clause and present
+        return DropConnection(table.table_id, pair), stmt.if_clause and not present
     if isinstance(stmt, CommentOn):
-        return CommentOnTable(table.table_id, stmt.comment)
+        return CommentOnTable(table.table_id, stmt.comment), False
     raise TypeError(f"unknown statement {type(stmt).__name__}")
