@@ -173,21 +173,65 @@ def comment_on(draw: st.DrawFn) -> list[str]:
 
 
 @st.composite
-def statement(draw: st.DrawFn) -> str:
-    """One statement, its tokens joined by random blanks and comments."""
-    tokens = draw(
-        st.one_of(
-            create_node(),
-            create_node(),
-            create_rel(),
-            alter(),
-            alter(),
-            drop_table(),
-            comment_on(),
-        )
-    )
+def valid_node(draw: st.DrawFn, name: str) -> list[str]:
+    """A CREATE NODE TABLE that Kuzu takes: distinct property names, a usable key."""
+    names = draw(st.lists(st.sampled_from(PROPS[1:]), unique=True, max_size=3))
+    key_type = draw(st.sampled_from(["INT64", "STRING", "SERIAL", "DATE", "UUID", "INT32"]))
+    items = [f"id {key_type}"]
+    for n in names:
+        type_text, defaults = draw(st.sampled_from(TYPED_DEFAULTS))
+        default = ""
+        if defaults and draw(st.booleans()):
+            value = draw(st.sampled_from(defaults))
+            if not value.startswith("'2020"):  # (the one refused default)
+                default = f" {draw(word('DEFAULT'))} {value}"
+        items.append(f"{draw(ref(n, recase=False))} {type_text}{default}")
+    if draw(st.booleans()):
+        items[0] += f" {draw(word('PRIMARY'))} {draw(word('KEY'))}"
+    else:
+        items.append(f"{draw(word('PRIMARY'))} {draw(word('KEY'))}({draw(ref('id', False))})")
+    head = [draw(word("CREATE")), draw(word("NODE")), draw(word("TABLE"))]
+    return [*head, draw(ref(name, recase=False)), "(", ", ".join(items), ")"]
+
+
+@st.composite
+def valid_rel(draw: st.DrawFn, name: str, nodes: list[str]) -> list[str]:
+    """A CREATE REL TABLE between existing node tables."""
+    pair = st.tuples(st.sampled_from(nodes), st.sampled_from(nodes))
+    pairs = draw(st.lists(pair, min_size=1, max_size=3, unique=True))
+    items = [
+        f"{draw(word('FROM'))} {draw(ref(a))} {draw(word('TO'))} {draw(ref(b))}" for a, b in pairs
+    ]
+    if draw(st.booleans()):
+        items.append(f"{draw(ref('score', False))} DOUBLE")
+    if draw(st.booleans()):
+        items.append(draw(st.sampled_from(MULTS)))
+    head = [draw(word("CREATE")), draw(word("REL")), draw(word("TABLE"))]
+    return [*head, draw(ref(name, recase=False)), "(", ", ".join(items), ")"]
+
+
+def joined(draw: st.DrawFn, tokens: list[str]) -> str:
+    """Tokens joined by random blanks and comments."""
     gaps = draw(st.lists(st.sampled_from(GAPS), min_size=len(tokens), max_size=len(tokens)))
     return "".join(t + g for t, g in zip(tokens, gaps, strict=True)).rstrip()
+
+
+@st.composite
+def statement(draw: st.DrawFn) -> str:
+    """One statement of any kind (often refused: names from a small pool)."""
+    kinds = [create_node(), create_rel(), alter(), alter(), alter(), drop_table(), comment_on()]
+    return joined(draw, draw(st.one_of(kinds)))
+
+
+@st.composite
+def script(draw: st.DrawFn) -> list[str]:
+    """A few tables Kuzu takes, then statements of every kind."""
+    nodes = draw(st.lists(st.sampled_from(NODES), min_size=1, max_size=3, unique=True))
+    rels = draw(st.lists(st.sampled_from(RELS), max_size=2, unique=True))
+    out = [joined(draw, draw(valid_node(n))) for n in nodes]
+    out += [joined(draw, draw(valid_rel(r, nodes))) for r in rels]
+    out += draw(st.lists(statement(), min_size=1, max_size=12))
+    return out
 
 
 def comparable(catalog: Catalog) -> dict[str, Any]:

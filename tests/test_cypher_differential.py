@@ -8,7 +8,8 @@ the log's events has the same catalog as the one the text built directly, and
 
 Where we refuse on purpose what Kuzu accepts (README "Recording Cypher DDL":
 ``serial-rename``, ``last-connection``), the statement is not sent to Kuzu and
-the test counts it; any other disagreement fails.
+the test counts it; any other disagreement fails. Statements that crash
+native Kuzu (``CRASHES_KUZU``) are refused by us and not sent either.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from cypher_text import comparable, statement
+from cypher_text import comparable, script
 from ddl_helpers import fresh
 from schemalog.api import SchemaLog
 from schemalog.kuzu.apply import apply_log
@@ -32,6 +32,9 @@ pytest.importorskip("kuzu")
 pytestmark = pytest.mark.kuzu
 
 ON_PURPOSE = frozenset(["serial-rename", "last-connection"])
+# Native kuzu 0.11.3 dies (SIGSEGV) on ALTER TABLE <node table> ADD/DROP FROM ... TO ...;
+# we refuse it (not-rel-table) and never send it (test_kuzu_facts pins the crash).
+CRASHES_KUZU = frozenset(["not-rel-table"])
 CORPUS = Path(__file__).parent / "ddl_corpus"
 
 
@@ -44,7 +47,7 @@ def run_both(
     outcomes: list[tuple[str, bool]] = []
     for text in texts:
         ours = log.record_cypher(text)
-        if isinstance(ours, DdlError) and ours.rule in ON_PURPOSE:
+        if isinstance(ours, DdlError) and ours.rule in ON_PURPOSE | CRASHES_KUZU:
             continue
         try:
             direct.execute([text])
@@ -73,7 +76,7 @@ def assert_same_catalog(log: SchemaLog, direct: NativeKuzuBackend) -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(st.lists(statement(), min_size=1, max_size=14))
+@given(script())
 def test_kuzu_and_record_cypher_accept_the_same_and_build_the_same_catalog(
     texts: list[str],
 ) -> None:
