@@ -43,7 +43,7 @@ from schemalog.analysis.compat import CompatReport, check_history, check_pair
 from schemalog.analysis.metrics import Metrics, compute_metrics
 from schemalog.errors import SchemalogError
 from schemalog.history.merge import ConflictReport, MergeResult, Strategy, merge_events
-from schemalog.kuzu.apply import ApplyResult, apply_log, read_record
+from schemalog.kuzu.apply import ApplyResult, adopt_database, apply_log, read_record
 from schemalog.kuzu.baseline import baseline_events
 from schemalog.kuzu.ddl import ddl_for_state
 from schemalog.kuzu.ddl_lex import DdlError
@@ -241,10 +241,14 @@ class SchemaLog:
         self.refresh()
         return result
 
-    def record_baseline(self, backend: KuzuBackend) -> DdlEvents:
+    def record_baseline(self, backend: KuzuBackend, *, adopt: bool = True) -> DdlEvents:
         """Write the schema of an existing database (its catalog) as the first events
         of this log; refused (SchemalogError) when the log already has events, or when
-        the database is already kept by a log (it has our bookkeeping record)."""
+        the database is already kept by a log (it has our bookkeeping record).
+
+        ``adopt`` also writes that record (``_schemalog_applied``, as ``apply_to``
+        does) into the database, so that ``apply_to`` later sends only what is
+        recorded on top of the baseline; without it the database stays untouched."""
         if self.position or self.store.head().position:
             raise SchemalogError("a baseline starts a new log: this log already has events")
         applied = read_record(backend)
@@ -258,6 +262,8 @@ class SchemaLog:
         if result.events:
             self.store.append(list(result.events), expected=None, fencing_token=self.fencing_token)
             self.refresh()
+        if adopt:
+            adopt_database(backend, self._report)
         return result
 
     def create_node_table(
