@@ -14,6 +14,9 @@ native Kuzu (``CRASHES_KUZU``) are refused by us and not sent either.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,7 +36,7 @@ pytestmark = pytest.mark.kuzu
 
 ON_PURPOSE = frozenset(["serial-rename", "last-connection"])
 # Native kuzu 0.11.3 dies (SIGSEGV) on ALTER TABLE <node table> ADD/DROP FROM ... TO ...;
-# we refuse it (not-rel-table) and never send it (test_kuzu_facts pins the crash).
+# we refuse it (not-rel-table) and never send it (the last test here pins the crash).
 CRASHES_KUZU = frozenset(["not-rel-table"])
 CORPUS = Path(__file__).parent / "ddl_corpus"
 
@@ -121,3 +124,32 @@ def test_the_corpus_covers_every_type_and_clause() -> None:
         "COMMENT ON TABLE", "ADD FROM", "DROP FROM", "DEFAULT", "CAST(", "`", "//", "/*",
     ]:  # fmt: skip
         assert needed in text, needed
+
+
+_CRASH = """
+import kuzu
+db = kuzu.Database(":memory:", buffer_pool_size=64 << 20)
+conn = kuzu.Connection(db)
+conn.execute("CREATE NODE TABLE a (id INT64 PRIMARY KEY)")
+try:
+    conn.execute(STATEMENT)
+except RuntimeError as exc:
+    print("refused:", exc)
+"""
+
+
+@pytest.mark.parametrize(
+    "statement", ["ALTER TABLE a ADD FROM a TO a", "ALTER TABLE a DROP IF EXISTS FROM a TO a"]
+)
+def test_kuzu_crashes_on_a_connection_change_of_a_node_table_so_we_refuse_it(
+    statement: str,
+) -> None:
+    """A Kuzu fact (0.11.3): the process dies. If Kuzu starts refusing it instead, this
+    fails, and CRASHES_KUZU can go."""
+    code = _CRASH.replace("STATEMENT", repr(statement))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGSEGV, (proc.returncode, proc.stdout, proc.stderr)
+    log = SchemaLog.in_memory()
+    assert not isinstance(log.record_cypher("CREATE NODE TABLE a (id INT64 PRIMARY KEY)"), DdlError)
+    refused = log.record_cypher(statement)
+    assert isinstance(refused, DdlError) and refused.rule == "not-rel-table"

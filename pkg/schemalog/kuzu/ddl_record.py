@@ -55,7 +55,7 @@ from schemalog.model.events import (
     build_node_table,
     build_rel_table,
 )
-from schemalog.model.schema import Rejected, SchemaState, TableState, apply, table_by_name
+from schemalog.model.schema import REL, Rejected, SchemaState, TableState, apply, table_by_name
 
 __all__ = ["DdlEvents", "Stamp", "events_for_ddl"]
 
@@ -193,6 +193,8 @@ def _change(state: SchemaState, stmt: Statement) -> tuple[Change | ChangeBuilder
         pair = Connection(
             _endpoint(state, stmt.from_table, at), _endpoint(state, stmt.to_table, at)
         )
+        if table.kind != REL:  # IF [NOT] EXISTS too: native Kuzu 0.11.3 dies on either
+            raise _refuse(at, "not-rel-table", f"{table.name!r} is not a rel table")
         present = pair in table.connections
         if stmt.add:
             return AddConnection(table.table_id, pair), stmt.if_clause and present
