@@ -13,7 +13,9 @@ or FROM/TO pair already exists (or does not), the statement records nothing
 and is listed in ``unchanged``. A name Kuzu would not find is refused with the
 model's rule for it (``unknown-table``, ``unknown-property``,
 ``rel-endpoint-missing``); a FROM/TO pair written twice in one CREATE REL TABLE
-is refused (``duplicate-connection``), as Kuzu's binder does.
+is refused (``duplicate-connection``), as Kuzu's binder does; so is a RENAME
+to the name it already has, in any letter case (Kuzu: "already exists"; the
+API takes a case-only rename, which ``apply`` makes through a temporary name).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from schemalog.model.events import (
     build_node_table,
     build_rel_table,
 )
+from schemalog.model.names import catalog_key
 from schemalog.model.schema import REL, Rejected, SchemaState, TableState, apply, table_by_name
 
 __all__ = ["DdlEvents", "Stamp", "events_for_ddl"]
@@ -186,8 +189,12 @@ def _change(state: SchemaState, stmt: Statement) -> tuple[Change | ChangeBuilder
             )
         if isinstance(stmt, AlterDrop):
             return DropProperty(table.table_id, prop.property_id), False
+        if catalog_key(stmt.new_name) == catalog_key(prop.name):
+            raise _refuse(at, "property-name-taken", f"{table.name!r} already has {prop.name!r}")
         return RenameProperty(table.table_id, prop.property_id, stmt.new_name), False
     if isinstance(stmt, AlterRenameTable):
+        if catalog_key(stmt.new_name) == catalog_key(table.name):
+            raise _refuse(at, "name-taken", f"table {table.name!r} already exists")
         return RenameTable(table.table_id, stmt.new_name), False
     if isinstance(stmt, AlterConnection):
         pair = Connection(
