@@ -293,3 +293,25 @@ def test_cli_record_schema_cypher_apply_init_drift(
     out_lines = capsys.readouterr().out.splitlines()
     assert json.loads(out_lines[-1])["statements"] == ["ALTER TABLE `Person` ADD `age` INT8"]
     assert main(["drift", base, "--db", other]) == 0
+
+
+def test_a_workspace_records_ddl_all_or_nothing_and_applies_it() -> None:
+    """The demo page's DDL editor: ``Workspace.record_cypher`` over native Kuzu."""
+    pytest.importorskip("kuzu")
+    from schemalog.browser.workspace import Workspace
+    from schemalog.log.store import MemoryStore
+    from schemalog.model.clock import HybridLogicalClock
+
+    store = MemoryStore()
+    ws = Workspace("w", store, fresh(), HybridLogicalClock("tab", lambda: 1_767_225_600_000))
+    try:
+        result = ws.record_cypher(SETUP + "MATCH (n) RETURN n;", skip_non_ddl=True)
+        assert isinstance(result, DdlEvents) and len(result.events) == 3
+        assert drift(ws.state, ws.backend.catalog()).clean  # applied to the database
+        e = ws.record_cypher("ALTER TABLE Person ADD age INT8;\nDROP TABLE Person;")
+        assert isinstance(e, DdlError) and (e.rule, e.line) == ("table-referenced", 2)
+        assert ws.position == 3 and store.head().position == 3
+        assert isinstance(ws.record_cypher("ALTER TABLE Person ADD age INT8"), DdlEvents)
+        assert ws.backend.catalog().node_table("Person").find_property("age") is not None
+    finally:
+        ws.close()
