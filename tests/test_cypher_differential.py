@@ -75,7 +75,7 @@ def assert_same_catalog(log: SchemaLog, direct: NativeKuzuBackend) -> None:
 
 
 @settings(
-    max_examples=40,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
