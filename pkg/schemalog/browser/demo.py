@@ -139,12 +139,12 @@ async def call(method: str, args_json: str = "{}") -> str:
         if isinstance(result, Rejected):
             return json.dumps({"ok": False, "error": _rejected(result)})
         if isinstance(result, DdlError):
-            return json.dumps(
-                {
-                    "ok": False,
-                    "error": {"name": "DdlError", **result.to_obj(), "message": str(result)},
-                }
+            where = (
+                f"line {result.line}, column {result.column}: {result.kind}: {result.message}"
+                f" (in: {result.statement})"
             )
+            error = {**result.to_obj(), "name": "DdlError", "message": where}
+            return json.dumps({"ok": False, "error": error})
         return json.dumps({"ok": True, "result": result})
     except Exception as exc:  # every failure is shown in the page's error panel
         return json.dumps({"ok": False, "error": _error(exc)})
