@@ -7,7 +7,7 @@ the log's events has the same catalog as the one the text built directly, and
 ``drift`` between the log and the direct database finds nothing.
 
 Where we refuse on purpose what Kuzu accepts (README "Recording Cypher DDL":
-``serial-rename``, ``last-connection``), the statement is not sent to Kuzu and
+``serial-rename``, ``last-connection``, ``serial-add``), the statement is not sent to Kuzu and
 the test counts it; any other disagreement fails. Statements that crash
 native Kuzu (``CRASHES_KUZU``) are refused by us and not sent either.
 """
@@ -34,7 +34,7 @@ from schemalog.kuzu.port import BackendError
 pytest.importorskip("kuzu")
 pytestmark = pytest.mark.kuzu
 
-ON_PURPOSE = frozenset(["serial-rename", "last-connection"])
+ON_PURPOSE = frozenset(["serial-rename", "last-connection", "serial-add"])
 # Native kuzu 0.11.3 dies (SIGSEGV) on ALTER TABLE <node table> ADD/DROP FROM ... TO ...;
 # we refuse it (not-rel-table) and never send it (the last test here pins the crash).
 CRASHES_KUZU = frozenset(["not-rel-table"])
@@ -153,3 +153,17 @@ def test_kuzu_crashes_on_a_connection_change_of_a_node_table_so_we_refuse_it(
     assert not isinstance(log.record_cypher("CREATE NODE TABLE a (id INT64 PRIMARY KEY)"), DdlError)
     refused = log.record_cypher(statement)
     assert isinstance(refused, DdlError) and refused.rule == "not-rel-table"
+
+
+def test_kuzu_cannot_drop_a_table_after_adding_a_serial_so_we_refuse_the_add() -> None:
+    """A Kuzu fact (0.11.3) behind the model's ``serial-add`` rule."""
+    with fresh() as db:
+        db.execute(["CREATE NODE TABLE t (id INT64 PRIMARY KEY)", "ALTER TABLE t ADD s SERIAL"])
+        with pytest.raises(BackendError, match="t_s_serial does not exist"):
+            db.execute(["DROP TABLE t"])
+    log = SchemaLog.in_memory()
+    assert not isinstance(log.record_cypher("CREATE NODE TABLE t (id INT64 PRIMARY KEY)"), DdlError)
+    refused = log.record_cypher("ALTER TABLE t ADD s SERIAL")
+    assert isinstance(refused, DdlError) and refused.rule == "serial-add"
+    outcome = log.add_property("t", "s", "SERIAL")  # the API refuses it the same way
+    assert getattr(outcome, "rule", None) == "serial-add"
