@@ -139,6 +139,7 @@ def tokenize(text: str) -> list[Token]:
     """
     tokens: list[Token] = []
     pos, n = 0, len(text)
+    line, line_start, counted = 1, 0, 0  # newlines counted up to ``counted``: one pass
     while pos < n:
         m = _TOKEN.match(text, pos)
         if m is None:
@@ -150,7 +151,12 @@ def tokenize(text: str) -> list[Token]:
         if kind in ("space", "line_comment", "block_comment"):
             pos = m.end()
             continue
-        line, column = position(text, pos)
+        newlines = text.count("\n", counted, pos)
+        if newlines:
+            line += newlines
+            line_start = text.rfind("\n", counted, pos) + 1
+        counted = pos
+        column = pos - line_start + 1
         if kind == QUOTED:
             value = value[1:-1]
             if not value:
