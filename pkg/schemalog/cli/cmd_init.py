@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     backend = open_db(args.from_db, must_exist=True)
     try:
-        log = SchemaLog.open(args.log, origin=args.origin)
+        log = SchemaLog.open(args.log, create=True, origin=args.origin)
         try:
             if log.position:
                 raise UsageError(f"{args.log}: already has {log.position} events")

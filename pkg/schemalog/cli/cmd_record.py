@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run and not os.path.exists(args.log):
         log = SchemaLog.in_memory(origin=args.origin)
     else:
-        log = SchemaLog.open(args.log, origin=args.origin)
+        log = SchemaLog.open(args.log, create=True, origin=args.origin)
     try:
         start = log.schema
         result = log.record_cypher(text, skip_non_ddl=args.skip_non_ddl, dry_run=args.dry_run)
