@@ -2,7 +2,8 @@
 
 The golden vectors (tests/test_golden.py) are checked byte for byte by the
 same test module in CPython and here, in Chromium and in Node: one encoder,
-one byte form, whatever the runtime.
+one byte form, whatever the runtime. So are the DDL reader's
+(tests/test_ddl_parse.py).
 """
 
 from pathlib import Path
@@ -11,7 +12,7 @@ from pytest_pyodide import run_in_pyodide
 from pytest_pyodide.decorator import copy_files_to_pyodide
 
 TESTS = Path(__file__).resolve().parent.parent / "tests"
-CORE_TEST_FILES = ["test_golden.py"]
+CORE_TEST_FILES = ["test_golden.py", "test_ddl_parse.py"]
 
 
 @copy_files_to_pyodide(
@@ -36,3 +37,5 @@ def test_golden_vectors_byte_for_byte_in_pyodide(selenium):
     assert code == 0, outcomes
     assert outcomes and set(outcomes.values()) == {"passed"}, outcomes
     assert any("golden_vectors_byte_for_byte" in nodeid for nodeid in outcomes)
+    # the DDL reader's tests too: record_cypher's parser is pure Python, the same here
+    assert sum("test_ddl_parse.py" in nodeid for nodeid in outcomes) >= 40, outcomes

@@ -381,3 +381,39 @@ def test_two_windows_converge_live(chrome, site_url):
     assert d.find_element(By.ID, "ws-conflicts").get_attribute("data-count") == "1"
     no_errors(d)
     screenshot(d, "demo-live-merge-second-window")
+
+
+def test_demo_page_ddl_editor(chrome, site_url):
+    """Cypher DDL typed into the editor: recorded, applied to kuzu-wasm, drawn; a text
+    the schema refuses shows its line and rule and records nothing."""
+    d = chrome
+    open_page(d, site_url, f"ddl-{uuid.uuid4().hex[:8]}")
+    type_into(
+        d,
+        "ddl-text",
+        "// people and places\n"
+        "CREATE NODE TABLE Person (id INT64, name STRING, PRIMARY KEY (id));\n"
+        "create node table `City` (code STRING PRIMARY KEY);\n"
+        "CREATE REL TABLE LivesIn (FROM Person TO City, since DATE, many_one);\n"
+        "MATCH (n) RETURN n;",
+    )
+    click(d, "ddl-skip")  # a checkbox: click() waits until the page is idle
+    click(d, "ddl-record")
+    no_errors(d)
+    wait(
+        d,
+        "three events",
+        lambda d: d.find_element(By.ID, "ddl-result").get_attribute("data-events") == "3",
+    )
+    assert "skipped MATCH" in d.find_element(By.ID, "ddl-result").text
+    wait(d, "the graph", lambda d: graph_rels(d) == [("LivesIn", "Person", "City")])
+    assert graph_nodes(d) == ["City", "Person"]
+    assert d.find_element(By.ID, "ws-position").text == "3"
+
+    type_into(d, "ddl-text", "ALTER TABLE Person ADD age INT8;\nDROP TABLE City;")
+    click(d, "ddl-record")
+    wait(d, "the refusal in the page", lambda d: errors(d))
+    (message,) = errors(d)
+    assert "DdlError" in message and "table-referenced" in message and "line 2" in message
+    assert d.find_element(By.ID, "ws-position").text == "3"  # nothing of the text recorded
+    screenshot(d, "demo-ddl-editor")

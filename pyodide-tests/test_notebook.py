@@ -262,6 +262,7 @@ def test_tour_notebook_runs_in_jupyterlite(chrome: Any, lite_url: str) -> None:
     assert "RESULT compat=TABLE_RENAMED" in results, results
     assert "RESULT compat_with_alias=0" in results, results
     assert any(r.startswith("RESULT metrics_events=") for r in results), results
+    assert "RESULT ddl_events=4 refused=table-referenced@2:1" in results, results
     # The SVG drawings reached the page as images (schema graph x2, metrics chart).
     svgs = [o for c in state["cells"] for o in c["outputs"] if "image/svg+xml" in o.get("data", {})]
     assert len(svgs) == 3, describe(state, chrome)

@@ -318,7 +318,8 @@ def test_rule_rel_serial_add() -> None:
     a = log.node("A")
     r = log.ok(build_rel_table("R", [(a, a)], [("n", "SERIAL")])).id  # allowed at create
     log.rejected(build_add_property(r, "m", "SERIAL"), "rel-serial-add", "'m'")
-    log.ok(build_add_property(a, "m", "SERIAL"))
+    # nor to a node table: Kuzu 0.11.3 could not drop it afterwards (test_cypher_differential)
+    log.rejected(build_add_property(a, "m", "SERIAL"), "serial-add", "'m'")
 
 
 def test_serial_tables_and_properties_cannot_be_renamed() -> None:

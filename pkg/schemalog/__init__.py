@@ -15,6 +15,8 @@ package imports neither ``kuzu`` nor ``js``.
 from schemalog._version import __version__
 from schemalog.api import LogUnreadable, SchemaLog, UnknownName
 from schemalog.errors import SchemalogError
+from schemalog.kuzu.ddl_lex import DdlError
+from schemalog.kuzu.ddl_record import DdlEvents
 from schemalog.kuzu.native import NativeKuzuBackend
 from schemalog.log.lease.file import FileLeaseStore
 from schemalog.log.lease.port import MemoryLeaseStore
@@ -23,6 +25,8 @@ from schemalog.log.store import MemoryStore, NdjsonStore
 from schemalog.model.schema import Rejected
 
 __all__ = [
+    "DdlError",
+    "DdlEvents",
     "FileLeaseStore",
     "LogUnreadable",
     "MemoryLeaseStore",

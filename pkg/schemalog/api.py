@@ -43,8 +43,12 @@ from schemalog.analysis.compat import CompatReport, check_history, check_pair
 from schemalog.analysis.metrics import Metrics, compute_metrics
 from schemalog.errors import SchemalogError
 from schemalog.history.merge import ConflictReport, MergeResult, Strategy, merge_events
-from schemalog.kuzu.apply import ApplyResult, apply_log
+from schemalog.kuzu.apply import ApplyResult, adopt_database, apply_log, read_record
+from schemalog.kuzu.baseline import baseline_events
 from schemalog.kuzu.ddl import ddl_for_state
+from schemalog.kuzu.ddl_lex import DdlError
+from schemalog.kuzu.ddl_parse import parse_ddl
+from schemalog.kuzu.ddl_record import DdlEvents, events_for_ddl
 from schemalog.kuzu.port import KuzuBackend
 from schemalog.log.concurrent_writes import (
     Written,
@@ -214,6 +218,53 @@ class SchemaLog:
         )
         self.refresh()
         return event
+
+    def _stamp(self, parents: Sequence[str], change: Change | ChangeBuilder) -> Event:
+        return new_event(self.clock, self.workspace, parents, change)
+
+    def record_cypher(
+        self, text: str, *, skip_non_ddl: bool = False, dry_run: bool = False
+    ) -> DdlEvents | DdlError:
+        """Record Cypher DDL (``ddl_parse`` says which statements): all its events, or
+        none and the ``DdlError`` naming the line, column, statement and rule that
+        stopped it. ``dry_run`` returns the events without writing them."""
+        parsed = parse_ddl(text, skip_non_ddl=skip_non_ddl)
+        if isinstance(parsed, DdlError):
+            return parsed
+        report = self._report
+        result = events_for_ddl(report.state, report.heads, parsed, self._stamp)
+        if isinstance(result, DdlError) or dry_run or not result.events:
+            return result
+        self.last_write = append_on_view(
+            self.store, report, result.events, self.strategy, fencing_token=self.fencing_token
+        )
+        self.refresh()
+        return result
+
+    def record_baseline(self, backend: KuzuBackend, *, adopt: bool = True) -> DdlEvents:
+        """Write the schema of an existing database (its catalog) as the first events
+        of this log; refused (SchemalogError) when the log already has events, or when
+        the database is already kept by a log (it has our bookkeeping record).
+
+        ``adopt`` also writes that record (``_schemalog_applied``, as ``apply_to``
+        does) into the database, so that ``apply_to`` later sends only what is
+        recorded on top of the baseline; without it the database stays untouched."""
+        if self.position or self.store.head().position:
+            raise SchemalogError("a baseline starts a new log: this log already has events")
+        applied = read_record(backend)
+        if applied is not None:
+            raise SchemalogError(
+                "the database is already kept by a schema log (it records position "
+                f"{applied.position} of that log as applied): use that log, or a copy of the "
+                "database without the _schemalog_applied table"
+            )
+        result = baseline_events(backend.catalog(), self._stamp)
+        if result.events:
+            self.store.append(list(result.events), expected=None, fencing_token=self.fencing_token)
+            self.refresh()
+        if adopt:
+            adopt_database(backend, self._report)
+        return result
 
     def create_node_table(
         self, name: str, properties: Sequence[PropertySpec], primary_key: str

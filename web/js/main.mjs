@@ -497,6 +497,22 @@ function wire() {
       await refreshViews({ logToEnd: true });
     });
   });
+  $("ddl-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    $("ddl-result").textContent = "";
+    action($("ddl-record"), "DDL", async () => {
+      const r = await py("record_ddl", { text: $("ddl-text").value, skip_non_ddl: $("ddl-skip").checked });
+      const parts = [`${r.events.length} event(s) recorded`];
+      if (r.events.length) parts.push(`records ${r.events[0].position}-${r.events[r.events.length - 1].position}`);
+      if (r.unchanged.length) parts.push(`${r.unchanged.length} unchanged (IF [NOT] EXISTS)`);
+      if (r.skipped.length) parts.push(`skipped ${r.skipped.join(", ")}`);
+      $("ddl-result").textContent = parts.join("; ") + writtenText(r.written);
+      $("ddl-result").dataset.events = String(r.events.length);
+      showStatus(r.status);
+      announce(r.status);
+      await refreshViews({ logToEnd: true });
+    });
+  });
   $("log-next").addEventListener("click", () => {
     logPage += 1;
     action($("log-next"), "log", showLog);

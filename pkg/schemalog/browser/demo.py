@@ -26,6 +26,9 @@ Methods (keyword arguments of the JSON object):
   conflicts are resolved with the tab's strategy and the Merge events written
   with it (``written`` in the result). A change the view's schema refuses is
   an error ``{"name": "Rejected", "rule", "message"}``.
+* ``record_ddl(text, skip_non_ddl)``: Cypher DDL from the page's editor,
+  recorded like ``change`` (``Workspace.record_cypher``): all statements or
+  none; an error ``{"name": "DdlError", line, column, statement, rule}``.
 * ``conflicts()``: every conflict in the workspace's log and how it was
   decided (both sides by tab and summary, the winner, the Merge event);
   ``resolve(key, winner)`` decides an open one (strategy ``reject``).
@@ -69,6 +72,7 @@ from schemalog.analysis.metrics import compute_metrics
 from schemalog.browser.bridge import blocking, can_block
 from schemalog.errors import SchemalogError
 from schemalog.history.merge import ConflictReport, merge_events, replay_merged
+from schemalog.kuzu.ddl_lex import DdlError
 from schemalog.log.concurrent_writes import Written, check_strategy
 from schemalog.log.replay import replay
 from schemalog.log.store.port import RawChunk
@@ -135,6 +139,13 @@ async def call(method: str, args_json: str = "{}") -> str:
             result = await result
         if isinstance(result, Rejected):
             return json.dumps({"ok": False, "error": _rejected(result)})
+        if isinstance(result, DdlError):
+            where = (
+                f"line {result.line}, column {result.column}: {result.kind}: {result.message}"
+                f" (in: {result.statement})"
+            )
+            error = {**result.to_obj(), "name": "DdlError", "message": where}
+            return json.dumps({"ok": False, "error": error})
         return json.dumps({"ok": True, "result": result})
     except Exception as exc:  # every failure is shown in the page's error panel
         return json.dumps({"ok": False, "error": _error(exc)})
@@ -300,6 +311,24 @@ def change(kind: str, **f: Any) -> dict[str, Any] | Rejected:
         "written": _written_obj(written),
         # a written change is never an error: applied, or recorded and not yet applied
         "applied": ws.unapplied is None,
+        "status": status(),
+    }
+
+
+def record_ddl(text: str, skip_non_ddl: bool = False) -> dict[str, Any] | DdlError:
+    """Cypher DDL from the page's editor: all its statements as events, or a
+    ``DdlError`` naming line, column, statement and rule (nothing written)."""
+    ws = _ws()
+    result = ws.record_cypher(text, skip_non_ddl=skip_non_ddl)
+    if isinstance(result, DdlError):
+        return result
+    events = _all_events()
+    positions = {e.id: i for i, e in enumerate(events)}
+    return {
+        "events": [_event_obj(e, positions[e.id], None) for e in result.events],
+        "unchanged": [w.text for w in result.unchanged],
+        "skipped": [s.what for s in result.skipped],
+        "written": _written_obj(ws.last_write) if result.events else None,
         "status": status(),
     }
 
@@ -808,6 +837,7 @@ _METHODS: dict[str, Callable[..., Any]] = {
     "sync": sync,
     "rebuild": rebuild,
     "change": change,
+    "record_ddl": record_ddl,
     "log": log,
     "schema": schema,
     "conflict": conflict,

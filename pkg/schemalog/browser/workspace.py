@@ -46,13 +46,16 @@ kuzu-wasm workspace and the IndexedDB store through their JSPI sync wrappers
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from schemalog.errors import SchemalogError
 from schemalog.history.merge import ConflictReport, Strategy
 from schemalog.kuzu.apply import ApplyResult, apply_log, read_record
+from schemalog.kuzu.ddl_lex import DdlError
+from schemalog.kuzu.ddl_parse import parse_ddl
+from schemalog.kuzu.ddl_record import DdlEvents, events_for_ddl
 from schemalog.kuzu.drift import drift
 from schemalog.kuzu.port import BackendCrashed, BackendError, BackendFull, KuzuBackend
 from schemalog.log.concurrent_writes import (
@@ -293,6 +296,28 @@ class Workspace:
             record = None
         applied = None if record is None else record.position
         self.unapplied = Unapplied(self._known().position, applied, reason, error)
+
+    def record_cypher(self, text: str, *, skip_non_ddl: bool = False) -> DdlEvents | DdlError:
+        """Record Cypher DDL on the view, all or nothing (``SchemaLog.record_cypher``),
+        then apply it; a text that does not parse or that the schema refuses comes
+        back as a ``DdlError`` naming line, column, statement and rule."""
+        parsed = parse_ddl(text, skip_non_ddl=skip_non_ddl)
+        if isinstance(parsed, DdlError):
+            return parsed
+        report = self._known()
+
+        def stamp(parents: Sequence[str], change: Change | ChangeBuilder) -> Event:
+            return new_event(self.clock, self.name, parents, change)
+
+        result = events_for_ddl(report.state, report.heads, parsed, stamp)
+        if isinstance(result, DdlError) or not result.events:
+            return result
+        self._preflight(result.state, report.position + len(result.events))
+        self.last_write = append_on_view(
+            self.store, report, result.events, self.strategy, fencing_token=self.fencing_token
+        )
+        self._settle()
+        return result
 
     def write_on_view(
         self, view: ReplayReport, events: list[Event], strategy: Strategy | None = None

@@ -1,4 +1,7 @@
-"""`schemalog schema LOG [--json]`: the schema at the log's head."""
+"""`schemalog schema LOG [--json | --format cypher]`: the schema at the log's head.
+
+``--format cypher`` prints only DDL (a ``//`` comment and the statements),
+which ``schemalog record`` reads back to the same schema."""
 
 from __future__ import annotations
 
@@ -12,6 +15,12 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("schema", help="print the schema at the head of a log")
     p.add_argument("log", metavar="LOG", help="an .ndjson file or a directory of segments")
     p.add_argument("--json", action="store_true", help="the state as JSON, with its DDL")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "cypher"),
+        default="text",
+        help="text (default), json (as --json), or cypher: DDL that `record` reads back",
+    )
     p.set_defaults(run=run)
 
 
@@ -22,7 +31,12 @@ def run(args: argparse.Namespace) -> int:
 
     report = replay_log(args.log)
     ddl = ddl_for_state(report.state)
-    if args.json:
+    if args.format == "cypher":
+        print(f"// position {report.position}, {len(report.state.tables)} tables")
+        for statement in ddl:
+            print(statement + ";")
+        return 0
+    if args.json or args.format == "json":
         print_json(
             {
                 "position": report.position,

@@ -70,6 +70,7 @@ __all__ = [
     "PlanRejected",
     "RecordCorrupt",
     "StaleLog",
+    "adopt_database",
     "apply_log",
     "check_steps",
     "read_record",
@@ -408,3 +409,17 @@ def apply_log(
         )
     backend.execute([*ddl, *books])
     return ApplyResult("applied", ddl, books, plan, from_position, position, target_hash, repaired)
+
+
+def adopt_database(backend: KuzuBackend, state_or_replay_result: Any) -> None:
+    """Record that the database already holds the given state (a baseline read from its
+    own catalog), so that drift and later applies start from it. Only for a database
+    with no record and no drift from the state (else ``DriftDetected``/SchemalogError)."""
+    target = state_or_replay_result.state
+    if read_record(backend) is not None:
+        raise SchemalogError("the database already has a record of an applied log")
+    report = drift(target, backend.catalog())
+    if not report.clean:
+        raise DriftDetected(report)
+    position, head = state_or_replay_result.position, state_or_replay_result.head
+    backend.execute(_record_statements(True, position, head, target))

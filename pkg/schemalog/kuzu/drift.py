@@ -27,7 +27,6 @@ comparison.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 from schemalog.errors import SchemalogError
 from schemalog.kuzu.cypher import default_expression
 from schemalog.kuzu.ddl import DdlPlan, PropModel, TableModel, model_of_state, plan_diff
+from schemalog.kuzu.ddl_parse import default_from_expression
 from schemalog.kuzu.port import Catalog, NodeTableInfo, PropertyInfo, RelTableInfo
 from schemalog.model.events import canonical_type
 from schemalog.model.names import RESERVED_PREFIX, catalog_key
@@ -136,17 +136,18 @@ def _raw_prop(tid: str, p: PropertyInfo) -> PropModel:
     return PropModel(f"{tid}/catalog:{p.name}", p.name, typ, _default(p.default, typ))
 
 
-_INT_LITERAL = re.compile(r"-?[0-9]+\Z")
-
-
 def _default(shown: str | None, typ: str) -> str | None:
-    """Kuzu shows an integer default ``-(42)`` as ``-42``: back to the DDL spelling."""
-    if shown is not None and _INT_LITERAL.match(shown):
-        try:
-            return default_expression(int(shown), typ)
-        except SchemalogError:
-            return shown
-    return shown
+    """A default as Kuzu prints it, in ``ddl``'s spelling when it is a value the model
+    records (``date('2020-01-01')``, ``TRUE``, ``1.5``, ``-42`` are how Kuzu prints
+    what DDL written by hand says; ``ddl`` writes ``CAST(...)``, ``true``, ``-(42)``);
+    any other expression is compared as printed."""
+    if shown is None:
+        return None
+    try:
+        value = default_from_expression(shown, typ)
+        return default_expression(value, typ)
+    except SchemalogError:
+        return shown
 
 
 def _match_properties(t: TableModel, ref: TableModel | None) -> TableModel:

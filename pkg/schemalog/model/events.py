@@ -55,6 +55,7 @@ from schemalog.model.parts import (
     under_type,
 )
 from schemalog.model.types import (
+    ArrayType,
     DefaultValue,
     ListType,
     MapType,
@@ -140,9 +141,11 @@ class CreateNodeTable(_ChangeBase):
         pk = [p for p in props if p.property_id == self.primary_key]
         if not pk:
             raise InvalidEvent("primary_key", f"{self.primary_key!r} is not one of the properties")
-        if isinstance(parsed_type(pk[0].type), ListType | MapType | StructType | UnionType) or (
-            pk[0].type == "BOOLEAN"
-        ):
+        # Kuzu 0.11.3: "Primary keys must be either STRING or a numeric type" (it also
+        # takes dates, timestamps, UUID and BLOB; it refuses these)
+        if isinstance(
+            parsed_type(pk[0].type), ListType | ArrayType | MapType | StructType | UnionType
+        ) or (pk[0].type in ("BOOLEAN", "INTERVAL")):
             raise InvalidEvent("primary_key", f"type {pk[0].type} cannot be a primary key")
 
     def check_identity(self, event_id: str) -> None:

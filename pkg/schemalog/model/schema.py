@@ -28,6 +28,10 @@ Rules enforced (stable ids, returned in ``Rejected.rule``), mirroring Kuzu
 * ``rel-serial-add``: a SERIAL property cannot be added to an existing rel
   table (kuzu 0.11.3: "Cannot set a non-constant default value when adding
   columns on REL tables"; CREATE REL TABLE with SERIAL is allowed).
+* ``serial-add``: nor to an existing node table: kuzu 0.11.3 accepts
+  ``ALTER TABLE t ADD s SERIAL`` but creates no sequence for it, and a later
+  ``DROP TABLE t`` fails ("t_s_serial does not exist in catalog") until the
+  property is dropped (found by tests/test_cypher_differential.py).
 * ``serial-rename``: a table with a SERIAL property, or a SERIAL property,
   cannot be renamed. kuzu 0.11.3 names a SERIAL column's sequence
   ``<table>_<column>_serial`` and does not rename it with them: after such a
@@ -446,8 +450,14 @@ def _add_property(state: SchemaState, change: AddProperty) -> SchemaState:
     key = catalog_key(new.name)
     if key in index:
         raise _Reject("property-name-taken", f"{table.name!r} already has {new.name!r}")
-    if new.type == "SERIAL" and table.kind == REL:
-        raise _Reject("rel-serial-add", f"cannot add SERIAL {new.name!r} to rel {table.name!r}")
+    if new.type == "SERIAL":
+        if table.kind == REL:
+            raise _Reject("rel-serial-add", f"cannot add SERIAL {new.name!r} to rel {table.name!r}")
+        raise _Reject(
+            "serial-add",
+            f"cannot add SERIAL {new.name!r} to existing table {table.name!r}: Kuzu 0.11.3 "
+            "adds it but can then not drop the table (its sequence is missing)",
+        )
     index = index.copy()
     index[key] = new
     props = (*table.properties, new)
