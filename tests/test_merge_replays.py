@@ -20,11 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ddl_helpers import fresh
 from schemalog.history.merge import MergeResult, merge_events, replay_merged, resolution_event
 from schemalog.history.merge_records import merge_record_logs
 from schemalog.kuzu.apply import apply_log
 from schemalog.kuzu.drift import drift
+from schemalog.kuzu.native import NativeKuzuBackend
 from schemalog.log.replay import ReplayReport, replay
 from schemalog.log.store.port import RawChunk
 from schemalog.model.clock import HybridLogicalClock
@@ -65,19 +65,35 @@ def _problems(report: ReplayReport) -> list[str]:
     return out
 
 
+def _show(result: MergeResult) -> str:
+    """The merged events, one short line each (for a failing example)."""
+    out = []
+    for e in result.events:
+        c = e.change
+        fields = (
+            {k: v for k, v in vars(c).items() if k not in ("KIND",)}
+            if hasattr(c, "__dict__")
+            else {k: getattr(c, k) for k in getattr(c, "__slots__", ())}
+        )
+        out.append(f"{e.id} <- {','.join(e.parents)}: {e.kind} {fields}")
+    return "\n".join(out)
+
+
 def assert_replays_and_applies(result: MergeResult, *, engine: bool = True) -> ReplayReport:
     """The invariant: a merge without open conflicts replays cleanly and applies."""
     assert result.unresolved == ()
     data = result.to_bytes()
     report = _replay_lines(data)
-    assert _problems(report) == [], "merged log does not replay cleanly"
+    assert _problems(report) == [], "merged log does not replay cleanly:\n" + _show(result)
     assert report.ok
     assert not [s for s in report.skipped if s.kind == "concurrent"]
     reference = replay_merged(result.events)
     assert reference.state_hash == report.state_hash
     assert [r for _, r in reference.skipped if r.startswith("rejected")] == []
     if engine:
-        backend = fresh()
+        # a node table takes about 1 MB of the buffer pool
+        pool = (64 + 2 * len(report.state.tables)) * 1024 * 1024
+        backend = NativeKuzuBackend(None, buffer_pool_size=pool)
         try:
             apply_log(backend, report)
             differences = drift(report.state, backend.catalog(), applied=report.state)

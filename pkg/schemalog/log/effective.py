@@ -85,6 +85,14 @@ _CREATE_KINDS = (
     b'"kind":"create_rel_table"',
     b'"kind":"add_property"',
 )
+# changes that, made twice concurrently, are one (duplicates.py): decoded in full
+_TWICE_KINDS = (
+    _MERGE_KIND,
+    b'"kind":"drop_table"',
+    b'"kind":"drop_property"',
+    b'"kind":"add_connection"',
+    b'"kind":"drop_connection"',
+)
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,7 @@ class EffectiveStream:
         scanner: DuplicateScanner | None = None,
     ) -> None:
         self.losers = plan.plan.losers
+        self._winners = plan.plan.winners
         self.inexact = False
         self._reread = reread
         self.duplicates: dict[str, str] = dict(plan.plan.duplicates)
@@ -169,6 +178,35 @@ class EffectiveStream:
         if event_id in self.duplicates:
             return DUPLICATE, f"duplicate of {self.duplicates[event_id]}"
         return None
+
+    def goes_with(self, event: Event) -> str | None:
+        """For an event the schema rejects: the loser it goes with (merge.py's rule), if any.
+
+        The smallest loser id that ``event`` descends from while not descending
+        from that loser's winner (its writer built on the losing side without
+        knowing the decision). None when it goes with none, or when the
+        duplicate scan cannot tell ancestry (then the rejection stays a
+        rejection). Call right after ``visit(event)``.
+        """
+        scanner = self.scanner
+        if not self.losers or scanner is None:
+            return None
+        winners = self._winners
+        copies: dict[str, list[str]] = {}  # a loser's duplicates share its fate
+        for dup, first in self.duplicates.items():
+            if first in self.losers:
+                copies.setdefault(first, []).append(dup)
+
+        def descends(x: str) -> bool:
+            return x != event.id and bool(scanner.descends(event.id, event.origin, x))
+
+        went = [
+            x
+            for x in self.losers
+            if (descends(x) or any(descends(d) for d in copies.get(x, ())))
+            and not descends(winners.get(x, x))
+        ]
+        return min(went) if went else None
 
     def effective(self, event: Event) -> Event:
         """``event`` with aliased ids (call only for events ``skip`` keeps)."""
@@ -270,16 +308,18 @@ def plan_of_events(events: Iterable[Event]) -> EffectivePlan:
         if isinstance(event.change, Merge):
             for r in event.change.resolutions:
                 resolutions[r.conflict_key] = r  # later in log order overrides
-    return EffectivePlan(Plan(_losers(resolutions), {}, {}, {}))
+    return _plan(resolutions)
 
 
-def _losers(resolutions: dict[str, Resolution]) -> dict[str, str]:
-    """Loser id -> conflict key, as ``merge.resolution_plan`` names them."""
-    out: dict[str, str] = {}
+def _plan(resolutions: dict[str, Resolution]) -> EffectivePlan:
+    """The losers (id -> conflict key) and their winners, as ``merge.resolution_plan``."""
+    losers: dict[str, str] = {}
+    winners: dict[str, str] = {}
     for key, res in sorted(resolutions.items()):
         for loser in res.losers:
-            out.setdefault(loser, key)
-    return out
+            if loser not in losers:
+                losers[loser], winners[loser] = key, res.winner
+    return EffectivePlan(Plan(losers, {}, {}, {}, winners))
 
 
 def _decoded(lines: Iterable[bytes]) -> Iterator[Event]:
@@ -328,7 +368,7 @@ def plan_of_chunks(read: Callable[[], Iterable[RawChunk]]) -> EffectivePlan:
         if type(rec) is Record and isinstance(rec.event.change, Merge):
             for r in rec.event.change.resolutions:
                 resolutions[r.conflict_key] = r  # later in log order overrides
-    return EffectivePlan(Plan(_losers(resolutions), {}, {}, {}))
+    return _plan(resolutions)
 
 
 def events_of_chunks(read: Callable[[], Iterable[RawChunk]]) -> Callable[[], Iterator[Event]]:
@@ -345,7 +385,7 @@ def _visit_line(scanner: DuplicateScanner, line: bytes) -> None:
     """Visit one raw record line: creations parsed, other events by their ids only."""
     k = line.find(_KIND_KEY)  # the first "kind" of a canonical record is its change's
     try:
-        if line.startswith(_MERGE_KIND, k):
+        if k >= 0 and line.startswith(_TWICE_KINDS, k):
             rec = decode_record(line, 0)
             if type(rec) is Record:
                 scanner.visit(rec.event)

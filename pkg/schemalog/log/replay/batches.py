@@ -238,6 +238,11 @@ class Batches:
                 Skipped(pos, event.id, "dependent", f"{reason} (after {after})", needs), line
             )
             return state
+        went = stream.goes_with(event)
+        if went is not None:  # built on a losing side: left out with its loser (merge.py)
+            with_ = f"with loser {went} of {stream.losers[went]}: {reason}"
+            self._skip_effective(Skipped(pos, event.id, "with-loser", with_))
+            return state
         if stream.merged or not self.heads.issubset(event.parents):
             self._skip_effective(Skipped(pos, event.id, "concurrent", reason))
             return state
