@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -314,3 +315,82 @@ def test_reject_then_resolving_each_open_conflict_replays_cleanly(
     ]
     resolved = merge_events([result.events, resolutions], "reject")
     assert_replays_and_applies(resolved, engine=False)
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def _write(path: Path, events: Sequence[Event]) -> Path:
+    from schemalog.encoding.codec import encode_record
+
+    prev, lines = None, []
+    for event in events:
+        line = encode_record(event, prev)
+        prev = line[13 : line.index(b'"', 13)].decode()
+        lines.append(line + b"\n")
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+def test_cli_merge_then_schema_replays_for_every_strategy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue's reproduction, through the command line."""
+    from schemalog.cli import main
+
+    assert main(["synth", str(tmp_path / "rr"), "--events", "100", "--replicas", "3"]) == 0
+    inputs = [str(tmp_path / "rr" / f"r{i}.ndjson") for i in (1, 2, 3)]
+    for strategy in RESOLVING:
+        out = str(tmp_path / f"m-{strategy}.ndjson")
+        assert main(["merge", *inputs, "-o", out, "--strategy", strategy]) == 0
+        assert main(["schema", out]) == 0
+        assert main(["replay", out]) == 0
+    capsys.readouterr()
+
+
+def test_reject_names_both_sides_by_their_names_then(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from schemalog.cli import main
+
+    wall = [1_700_000_000_000]
+    root = _Branch("a", wall, [], empty_state())
+    root.write(_node_def("Person", 0))
+    person = root.events[0].change.table_id  # type: ignore[union-attr]
+    other = _Branch("b", wall, root.events, root.state)
+    wall[0] += 10
+    root.write(RenameTable(person, "Human"))
+    wall[0] += 10
+    other.write(DropTable(person))
+    a = _write(tmp_path / "a.ndjson", root.events)
+    b = _write(tmp_path / "b.ndjson", other.events)
+    out = tmp_path / "m.ndjson"
+    capsys.readouterr()
+    assert main(["merge", str(a), str(b), "-o", str(out), "--json"]) == 1
+    import json
+
+    (conflict,) = json.loads(capsys.readouterr().out)["conflicts"]
+    assert conflict["sides"] == ["a: rename table 'Person' to 'Human'", "b: drop table 'Person'"]
+    assert main(["merge", str(a), str(b), "-o", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert "a: rename table 'Person' to 'Human'" in text and "vs b: drop table 'Person'" in text
+
+
+def test_a_forged_merged_log_names_the_first_rejection_not_a_loser(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A merged log with losers, plus a hand-made event that the schema rejects."""
+    from schemalog.cli import main
+
+    logs = synth_replicas(3, 10, 90, 1)
+    result = merge_events(logs, "lww")
+    assert any(r.losers for r in result.conflicts)
+    heads = {e.id for e in result.events} - {p for e in result.events for p in e.parents}
+    clock = HybridLogicalClock("forger", lambda: 1_800_000_000_000)
+    forged = new_event(clock, "ws", sorted(heads), DropTable("no-such-table@1.0"))
+    path = _write(tmp_path / "forged.ndjson", [*result.events, forged])
+    capsys.readouterr()
+    assert main(["schema", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert forged.id in err and "unknown-table" in err
+    assert "loser" not in err.split("does not replay cleanly")[1]

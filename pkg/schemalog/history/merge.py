@@ -201,9 +201,10 @@ class ConflictReport:
     resolved_by: str | None  # id of the Merge event recording the resolution
     new: bool  # the resolution event was created by this merge
 
-    def to_obj(self) -> dict[str, Any]:
+    def to_obj(self, sides: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+        """JSON-able; ``sides``: conflict key -> both sides in words (sides.describe_sides)."""
         c = self.conflict
-        return {
+        obj = {
             "kind": c.kind,
             "key": c.key,
             "element": c.element,
@@ -213,6 +214,9 @@ class ConflictReport:
             "resolved_by": self.resolved_by,
             "new": self.new,
         }
+        if sides is not None:
+            obj["sides"] = list(sides.get(c.key, c.ids))
+        return obj
 
 
 @dataclass(frozen=True, slots=True)
