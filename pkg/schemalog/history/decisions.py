@@ -8,31 +8,35 @@ that is not there. This module decides every pair so that a winner never
 depends on a loser.
 
 Dependency
-    An event D *depends on* an event E when E is an ancestor of D (or D
-    itself) and both touch one element key (conflicts.py: a table, a property,
-    a table name, a property name in a table; ids aliased). So every change on
-    a table depends on the earlier changes of that table it has seen, a
-    rename of a property on its creation and on its earlier renames, a rel
-    table on the creation of its endpoints.
+    An event D *depends on* an event E on an element (conflicts.py: a table,
+    a property, a table name, a property name in a table; ids aliased) when
+    E is D or an ancestor of D and both touch that element. So a change on a
+    table depends on the earlier changes of that table it has seen, a rename
+    of a property on its creation and its earlier renames.
 
 The rule
-    For a conflict c between X and Y, its *antecedents* are the other
-    conflicts between an event X' that X depends on and an event Y' that Y
-    depends on, X' not an ancestor of Y and Y' not of X (so each side keeps
-    its side). Without antecedents, c is decided on its own (a resolution
-    already in the set, else the strategy). With antecedents, c is decided as
-    its earliest antecedent was -- by (later sort key, earlier sort key): an
-    antecedent's own antecedents are earlier still, so the earliest is decided
-    on its own -- and the side that won there wins here.
+    For a conflict c between X and Y on an element, its *antecedents* are the
+    other conflicts on that same element between an event X depends on (not
+    an ancestor of Y) and an event Y depends on (not an ancestor of X): the
+    earlier rounds of the same dispute between the same two lines of work.
+    Without antecedents, c is decided on its own (a resolution already in the
+    set, else the strategy). With antecedents, c is decided as its earliest
+    antecedent was -- by (later sort key, earlier sort key): an antecedent's
+    own antecedents are earlier still, so the earliest is decided on its own
+    -- and the side that won there wins here. (Antecedents on other elements
+    are not followed: one event can touch a table and a name, and following
+    every element lets an unrelated name clash decide a table's fate.)
 
     The decision of c reads only X, Y and their ancestors, which every set
     holding X and Y holds alike: merging stays commutative, associative and
     idempotent byte for byte (the same resolution event in any grouping).
 
 What the rule cannot see
-    A winner may still depend on a loser of a conflict outside its own past
-    (a third replica), and an event may need a loser without sharing its key
-    with it (a node table dropped after a rel table that referenced it, the
+    An event that conflicts on several elements, or with several replicas,
+    can win one conflict and lose another (it is then left out, and so is
+    the side it beat). A winner may still depend on a loser of a conflict
+    outside its own past (a third replica), and an event may need a loser
+    without sharing its element (a node table dropped after a rel table that referenced it, the
     rel table's drop lost). Replay decides those with the loser
     (log/effective.py: ``with-loser``): a rejected event that descends from
     an event left out of the effective stream, and not from that loser's
@@ -44,7 +48,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from schemalog.history.conflicts import Conflict, Facts, Key, _spec, _touches
+from schemalog.history.conflicts import Conflict, Facts, _describe, _spec, _touches
 from schemalog.history.ordering import sort_key
 
 __all__ = ["decide"]
@@ -139,23 +143,17 @@ def decide(
     def prop(p: str) -> str:
         return prop_alias.get(p, p)
 
-    keys: dict[str, set[Key]] = {
-        eid: {k for k, _, _ in _touches(_spec(e), table, prop)} for eid, e in events.items()
-    }
-    by_key: dict[Key, list[str]] = {}
-    for eid, ks in keys.items():
-        for k in ks:
-            by_key.setdefault(k, []).append(eid)
+    # the elements (conflicts.py keys, as Conflict.element words them) each event touches
+    by_element: dict[str, list[str]] = {}
+    for eid, e in events.items():
+        for k in {_describe(k) for k, _, _ in _touches(_spec(e), table, prop)}:
+            by_element.setdefault(k, []).append(eid)
 
-    def depends(z: str) -> set[str]:
-        """The conflicting events ``z`` depends on (itself included)."""
-        out = {z}
+    def depends(z: str, element: str) -> set[str]:
+        """The conflicting events touching ``element`` that ``z`` depends on (itself too)."""
         hz = handle[z]
-        for k in keys[z]:
-            out.update(e for e in by_key[k] if anc.below(handle[e], hz))
-        return out
+        return {z} | {e for e in by_element.get(element, ()) if anc.below(handle[e], hz)}
 
-    deps = {eid: depends(eid) for eid in events}
     of_event: dict[str, list[int]] = {}
     for i, c in enumerate(conflicts):
         for eid in c.ids:
@@ -186,12 +184,12 @@ def decide(
         c = conflicts[i]
         x, y = c.second.id, c.first.id
         hx, hy = handle[x], handle[y]
-        x_side = {e for e in deps[x] if not anc.below(handle[e], hy)}
-        y_side = {e for e in deps[y] if not anc.below(handle[e], hx)}
+        x_side = {e for e in depends(x, c.element) if not anc.below(handle[e], hy)}
+        y_side = {e for e in depends(y, c.element) if not anc.below(handle[e], hx)}
         best: tuple[tuple[Any, ...], int] | None = None
         for e in x_side:
             for j in of_event.get(e, ()):
-                if j == i:
+                if j == i or conflicts[j].element != c.element:
                     continue
                 a, b = conflicts[j].ids
                 other = b if a == e else a

@@ -40,14 +40,15 @@ Specification: who wins (strategies per merge, optionally per kind)
     table): both sides drop, so the later wins.
 
 Causal consistency (decisions.py; the rules a merge guarantees)
-    1. A conflict between X and Y whose sides depend on an earlier conflict
-       between their own pasts (an event X depends on vs an event Y depends
-       on; *depends*: an ancestor touching one element with it, the same
-       table, property, name, or a rename chain of it) is decided as the
-       earliest such conflict was: the side that won there wins here. So an
-       add_property and a later rename of that property on one side lose or
-       win together against a concurrent drop of their table. Otherwise the
-       table above decides (or a resolution already in the set).
+    1. A conflict between X and Y on an element whose sides depend on an
+       earlier conflict on that element between their own pasts (an event X
+       depends on vs an event Y depends on; *depends*: itself or an ancestor
+       touching that element -- the same table, property, name, or a rename
+       chain of it) is decided as the earliest such conflict was: the side
+       that won there wins here. So an add_property and a later rename of
+       that property on one side lose or win together against a concurrent
+       drop of their table. Otherwise the table above decides (or a
+       resolution already in the set).
     2. A loser is left out of the merged schema; every event that causally
        follows it without knowing the decision (it descends from the loser,
        not from the loser's winner) and that the schema then rejects, because
