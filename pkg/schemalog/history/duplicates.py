@@ -349,22 +349,20 @@ class DuplicateScanner:
         lane.last, lane.last_id, lane.vc = clock, event_id, vc
         return position, lane_no, clock, vc
 
-    def descends(self, event_id: str, origin: str, ancestor: str) -> bool | None:
-        """Whether the event just visited (``event_id`` of ``origin``) is ``ancestor`` or
-        descends from it; None when the scan cannot tell (inexact, or not just visited)."""
+    def vector_clock(self, event_id: str, origin: str) -> list[int] | None:
+        """A copy of the vector clock of the event just visited (``event_id`` of
+        ``origin``); None when the scan cannot tell (inexact, a Merge, or not just visited)."""
         lane_no = self._lane_of.get(origin)
         if not self.exact or lane_no is None:
             return None
         lane = self._lanes[lane_no]
-        if lane.last_id != event_id:
-            return None
+        return list(lane.vc) if lane.last_id == event_id else None
+
+    def covers(self, vc: Sequence[int], ancestor: str) -> bool:
+        """Whether an event with vector clock ``vc`` is ``ancestor`` or descends from it."""
         a_origin, a_clock = packed_clock(ancestor)
         a_lane = self._lane_of.get(a_origin)
-        if a_lane is None:
-            return False  # no event of that origin came before this one
-        if a_lane == lane_no:
-            return a_clock <= lane.last
-        return a_lane < len(lane.vc) and lane.vc[a_lane] >= a_clock
+        return a_lane is not None and a_lane < len(vc) and vc[a_lane] >= a_clock
 
     def _vc_of_parents(self, parents: Sequence[str]) -> list[int]:
         vc: list[int] = []

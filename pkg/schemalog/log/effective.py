@@ -77,6 +77,7 @@ __all__ = [
 ]
 
 LOSER = "loser"
+_RECENT = 2048  # vector clocks kept for goes_with: replay decodes 256 records ahead
 DUPLICATE = "duplicate"
 _KIND_KEY = b'"kind":"'
 MERGE_MARK = _MERGE_KIND = b'"kind":"merge"'
@@ -139,6 +140,9 @@ class EffectiveStream:
     ) -> None:
         self.losers = plan.plan.losers
         self._winners = plan.plan.winners
+        # vector clocks of the events visited last (two generations of _RECENT)
+        self._recent: dict[str, list[int]] = {}
+        self._older: dict[str, list[int]] = {}
         self.inexact = False
         self._reread = reread
         self.duplicates: dict[str, str] = dict(plan.plan.duplicates)
@@ -170,6 +174,13 @@ class EffectiveStream:
             scanner.visit(event)
             if not scanner.exact:
                 self._fall_back()
+            elif self.losers:  # kept for goes_with: replay visits a window ahead of apply
+                vc = scanner.vector_clock(event.id, event.origin)
+                if vc is not None:
+                    recent = self._recent
+                    recent[event.id] = vc
+                    if len(recent) >= _RECENT:
+                        self._older, self._recent = recent, {}
 
     def skip(self, event_id: str) -> tuple[str, str] | None:
         """``(kind, reason)`` when the stream leaves a visited event out."""
@@ -185,11 +196,14 @@ class EffectiveStream:
         The smallest loser id that ``event`` descends from while not descending
         from that loser's winner (its writer built on the losing side without
         knowing the decision). None when it goes with none, or when the
-        duplicate scan cannot tell ancestry (then the rejection stays a
-        rejection). Call right after ``visit(event)``.
+        duplicate scan cannot tell ancestry, or ``event`` was not among the
+        last 2,048 visited (then the rejection stays a rejection).
         """
         scanner = self.scanner
         if not self.losers or scanner is None:
+            return None
+        vc = self._recent.get(event.id) or self._older.get(event.id)
+        if vc is None:
             return None
         winners = self._winners
         copies: dict[str, list[str]] = {}  # a loser's duplicates share its fate
@@ -198,7 +212,7 @@ class EffectiveStream:
                 copies.setdefault(first, []).append(dup)
 
         def descends(x: str) -> bool:
-            return x != event.id and bool(scanner.descends(event.id, event.origin, x))
+            return x != event.id and scanner.covers(vc, x)
 
         went = [
             x
