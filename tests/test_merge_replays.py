@@ -452,3 +452,27 @@ def test_a_forged_merged_log_names_the_first_rejection_not_a_loser(
     err = capsys.readouterr().err
     assert forged.id in err and "unknown-table" in err
     assert "loser" not in err.split("does not replay cleanly")[1]
+
+
+def test_a_drop_repeated_by_the_winning_side_takes_the_losing_drops_place() -> None:
+    """a drops rel C; b comments on C, then drops C and its endpoint A. A person keeps
+    b's comment (a's drop loses): b's own drop of C, a duplicate of a's, applies in
+    its place, so A can be dropped."""
+    wall = [1_700_000_000_000]
+    root = _Branch("a", wall, [], empty_state())
+    root.write(_node_def("A", 0))
+    a_id = root.events[0].change.table_id  # type: ignore[union-attr]
+    root.write(build_rel_table("C", [(a_id, a_id)]))
+    c_id = root.events[1].change.table_id  # type: ignore[union-attr]
+    b = _Branch("b", wall, root.events, root.state)
+    wall[0] += 10
+    assert root.write(DropTable(c_id))
+    wall[0] += 10
+    assert b.write(CommentOnTable(c_id, "kept"))
+    wall[0] += 10
+    assert b.write(DropTable(c_id)) and b.write(DropTable(a_id))
+    result = merge_events([root.events, b.events], "reject")
+    (open_,) = result.unresolved
+    keep = resolution_event(open_.conflict, b.events[-3].id)
+    report = assert_replays_and_applies(merge_events([result.events, [keep]], "reject"))
+    assert not report.state.tables

@@ -122,6 +122,7 @@ from schemalog.model.events import (
     AddProperty,
     CommentOnTable,
     Connection,
+    CreateNodeTable,
     CreateRelTable,
     DropConnection,
     DropProperty,
@@ -430,12 +431,28 @@ class Plan:
     prop_alias: Mapping[str, str]
     winners: Mapping[str, str] = field(default_factory=dict)  # loser id -> its winner
 
-    def skip_reason(self, event_id: str) -> str | None:
+    def skip_reason(self, event_id: str, event: Event | None = None) -> str | None:
+        """Why the plan leaves ``event_id`` out (None: applied). Give ``event`` for a
+        duplicate: a repeated drop or connection change of a loser takes its place."""
         if event_id in self.losers:
             return f"loser of {self.losers[event_id]}"
         if event_id in self.duplicates:
+            if event is not None and takes_over(event, self.losers, self.duplicates):
+                return None
             return f"duplicate of {self.duplicates[event_id]}"
         return None
+
+
+def takes_over(event: Event, losers: Mapping[str, str], duplicates: Mapping[str, str]) -> bool:
+    """A duplicate that applies after all: the same drop or connection change made
+    concurrently, whose first copy lost (nothing to alias, so the copy takes its
+    place: its writer made that change whatever became of the other's)."""
+    first = duplicates.get(event.id)
+    return (
+        first is not None
+        and first in losers
+        and not isinstance(event.change, CreateNodeTable | CreateRelTable | AddProperty)
+    )
 
 
 def resolution_plan(events: Iterable[Event]) -> Plan:
@@ -452,7 +469,7 @@ def resolution_plan(events: Iterable[Event]) -> Plan:
 
 def effective_event(event: Event, plan: Plan) -> Event | None:
     """The event replay should apply (ids aliased), or None when the plan skips it."""
-    if plan.skip_reason(event.id) is not None:
+    if plan.skip_reason(event.id, event) is not None:
         return None
     t, p = plan.table_alias, plan.prop_alias
     if not t and not p:
@@ -515,11 +532,14 @@ def replay_merged(events: Iterable[Event], state: SchemaState | None = None) -> 
     current = state if state is not None else empty_state()
     skipped: list[tuple[str, str]] = []
     applied = 0
+    took_over: set[str] = set()
     for event in ordered:
-        reason = plan.skip_reason(event.id)
+        reason = plan.skip_reason(event.id, event)
         if reason is not None:
             skipped.append((event.id, reason))
             continue
+        if event.id in plan.duplicates:
+            took_over.add(event.id)
         eff = effective_event(event, plan)
         assert eff is not None
         result = apply(current, eff)
@@ -528,7 +548,7 @@ def replay_merged(events: Iterable[Event], state: SchemaState | None = None) -> 
             applied += 1
             continue
         rule = f"({result.rule}): {result.message}"
-        went = _goes_with(event.id, plan, parents) if plan.losers else None
+        went = _goes_with(event.id, plan, parents, took_over) if plan.losers else None
         if went is not None:
             skipped.append((event.id, f"with loser {went} of {plan.losers[went]}: {rule}"))
         else:
@@ -536,7 +556,9 @@ def replay_merged(events: Iterable[Event], state: SchemaState | None = None) -> 
     return MergedReplay(current, state_hash(current), applied, tuple(skipped))
 
 
-def _goes_with(event_id: str, plan: Plan, parents: Mapping[str, Sequence[str]]) -> str | None:
+def _goes_with(
+    event_id: str, plan: Plan, parents: Mapping[str, Sequence[str]], took_over: set[str]
+) -> str | None:
     """The smallest loser id that ``event_id`` descends from, not descending from that
     loser's winner (the module docstring: a rejected event goes with it), if any."""
     seen: set[str] = set()
@@ -549,7 +571,7 @@ def _goes_with(event_id: str, plan: Plan, parents: Mapping[str, Sequence[str]]) 
     went = [
         x
         for x in plan.losers
-        if (x in seen or any(d in seen for d in _copies(x, plan)))
+        if (x in seen or any(d in seen and d not in took_over for d in _copies(x, plan)))
         and plan.winners.get(x) not in seen
     ]
     return min(went) if went else None

@@ -58,7 +58,7 @@ from schemalog.encoding.codec import Record, decode_record
 from schemalog.errors import InvalidEvent
 from schemalog.history.conflicts import Facts, _analyze_facts, _spec
 from schemalog.history.duplicates import DuplicateScanner
-from schemalog.history.merge import Plan, effective_event
+from schemalog.history.merge import Plan, effective_event, takes_over
 from schemalog.log.store.errors import RecordTooLarge
 from schemalog.log.store.port import RawChunk
 from schemalog.model.events import CreateNodeTable, CreateRelTable, Event, Merge, Resolution
@@ -143,6 +143,7 @@ class EffectiveStream:
         # vector clocks of the events visited last (two generations of _RECENT)
         self._recent: dict[str, list[int]] = {}
         self._older: dict[str, list[int]] = {}
+        self._took_over: set[str] = set()  # duplicates applied in their loser's place
         self.inexact = False
         self._reread = reread
         self.duplicates: dict[str, str] = dict(plan.plan.duplicates)
@@ -182,11 +183,15 @@ class EffectiveStream:
                     if len(recent) >= _RECENT:
                         self._older, self._recent = recent, {}
 
-    def skip(self, event_id: str) -> tuple[str, str] | None:
-        """``(kind, reason)`` when the stream leaves a visited event out."""
+    def skip(self, event_id: str, event: Event | None = None) -> tuple[str, str] | None:
+        """``(kind, reason)`` when the stream leaves a visited event out (give ``event``
+        for a duplicate: merge.takes_over)."""
         if event_id in self.losers:
             return LOSER, f"loser of {self.losers[event_id]}"
         if event_id in self.duplicates:
+            if event is not None and takes_over(event, self.losers, self.duplicates):
+                self._took_over.add(event_id)
+                return None
             return DUPLICATE, f"duplicate of {self.duplicates[event_id]}"
         return None
 
@@ -208,7 +213,7 @@ class EffectiveStream:
         winners = self._winners
         copies: dict[str, list[str]] = {}  # a loser's duplicates share its fate
         for dup, first in self.duplicates.items():
-            if first in self.losers:
+            if first in self.losers and dup not in self._took_over:
                 copies.setdefault(first, []).append(dup)
 
         def descends(x: str) -> bool:
@@ -233,7 +238,7 @@ class EffectiveStream:
     def step(self, event: Event) -> tuple[Event | None, tuple[str, str] | None]:
         """Visit ``event``; ``(event to apply, None)`` or ``(None, (kind, reason))``."""
         self.visit(event)
-        why = self.skip(event.id)
+        why = self.skip(event.id, event)
         if why is not None:
             return None, why
         return self.effective(event), None

@@ -219,7 +219,7 @@ class Batches:
             needs = min(p for p in event.parents if p in self.skipped_ids)
         tainted = needs is not None or self._descends_from_skipped(event.parents)
         stream = self.stream
-        why = stream.skip(event.id)
+        why = stream.skip(event.id, event)
         if why is not None:
             self._skip_effective(Skipped(pos, event.id, why[0], why[1]))
             return state
