@@ -43,7 +43,7 @@ def _check(lines: list[bytes], events: tuple[Event, ...]) -> None:
     skipped = {s.event_id for s in report.skipped}
     assert skipped == {eid for eid, _ in expected.skipped}
     for s in report.skipped:
-        assert s.kind in ("loser", "duplicate", "concurrent")
+        assert s.kind in ("loser", "duplicate", "with-loser", "concurrent")
     # chunked (a re-iterable list of chunks), small budgets, small batches
     longest = max((len(x) + 1 for x in lines), default=1)
     for budget in (longest, 2 * longest + 7):

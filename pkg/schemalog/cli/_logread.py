@@ -22,9 +22,27 @@ def replay_log(path: str) -> Any:
     finally:
         store.close()
     if not report.ok:
-        problem = report.stopped or (report.skipped[0] if report.skipped else report.breaks[0])
-        raise UsageError(f"{path}: the log does not replay cleanly: {problem}")
+        raise UsageError(f"{path}: the log does not replay cleanly: {first_problem(report)}")
     return report
+
+
+def first_problem(report: Any) -> str:
+    """The first thing that makes ``report`` not ok, in words: a stop, else the first skip
+    that is not part of a merged log's effective stream (a loser, a duplicate, an event
+    going with a loser are not problems), else the first chain break."""
+    from schemalog.log.replay.report import MERGE_SKIPS
+
+    if report.stopped is not None:
+        s = report.stopped
+        return f"record {s.position} ({s.event_id}) {s.kind}: {s.reason}"
+    for s in report.skipped:
+        if s.kind not in MERGE_SKIPS:
+            return f"record {s.position} ({s.event_id}) {s.kind}: {s.reason}"
+    b = report.breaks[0]
+    return (
+        f"record {b.position} ({b.event_id}): hash link broken "
+        f"(prev {b.actual}, expected {b.expected})"
+    )
 
 
 def add_engine_option(parser: Any) -> None:

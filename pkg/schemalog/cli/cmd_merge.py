@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         where = f"{args.logs[exc.log_index]}: " if exc.log_index is not None else ""
         raise UsageError(f"{where}{exc}") from exc
     unresolved = result.unresolved
+    # open conflicts: both sides in words, by the names of that moment in the merged log
+    sides = _sides(out, [r.conflict for r in unresolved]) if unresolved else {}
     if args.json:
         print_json(
             {
@@ -54,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
                 "events": result.events,
                 "strategy": args.strategy,
                 "added": [e.id for e in result.added],
-                "conflicts": [r.to_obj() for r in result.conflicts],
+                "conflicts": [
+                    r.to_obj(sides if r.winner is None else None) for r in result.conflicts
+                ],
                 "unresolved": len(unresolved),
             }
         )
@@ -70,4 +74,18 @@ def run(args: argparse.Namespace) -> int:
                 for r in result.conflicts
             ]
             print_table(("kind", "element", "events", "winner"), rows)
+        if unresolved:
+            print("open conflicts (resolve each: schemalog's resolve, or merge with a strategy):")
+            for r in unresolved:
+                first, second = sides.get(r.conflict.key, r.conflict.ids)
+                print(f"  {r.conflict.key}\n    {first}\n    vs {second}")
     return 1 if unresolved else 0
+
+
+def _sides(path: Path, conflicts: list[Any]) -> dict[str, tuple[str, str]]:
+    from schemalog.encoding.codec import decode_record_or_raise
+    from schemalog.history.sides import describe_sides
+
+    with open(path, "rb") as fh:
+        events = [decode_record_or_raise(line, i).event for i, line in enumerate(fh)]
+    return describe_sides(events, conflicts)

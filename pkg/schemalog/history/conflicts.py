@@ -31,12 +31,17 @@ Conflict kinds (stable ids)
                                 side dropped, or a SORTED BY naming a property
                                 the other side dropped
     ``create-create-mismatch``  two creations of one table name, different definitions
+    ``connection-drop-drop``    two different FROM/TO pairs dropped from one rel
+                                table (together they may drop its last pair)
     Two creations of one name with the SAME definition (or the same property
     added twice identically) are no conflict: the later one in causal order is
     a duplicate, an alias of the first (of several concurrent identical
     creations, the earliest in causal order; duplicates.py finds the same
     streaming). Replay skips it and applies every change
-    naming the duplicate's table/property ids to the first one's ids.
+    naming the duplicate's table/property ids to the first one's ids. So is
+    one table, property or FROM/TO pair dropped twice, or one pair added
+    twice (``("c", rel, from, to)`` keys): the later is a duplicate, nothing
+    to alias.
 
 """
 
@@ -136,9 +141,9 @@ def _spec(event: Event) -> Spec:
     if isinstance(c, RenameProperty):
         return ("RP", c.table_id, c.property_id, catalog_key(c.new_name))
     if isinstance(c, AddConnection):
-        return ("C", c.table_id, c.connection.from_table_id, c.connection.to_table_id)
+        return ("CA", c.table_id, c.connection.from_table_id, c.connection.to_table_id)
     if isinstance(c, DropConnection):
-        return ("C", c.table_id)
+        return ("CD", c.table_id, c.connection.from_table_id, c.connection.to_table_id)
     if isinstance(c, CommentOnTable):
         return ("CM", c.table_id)
     if isinstance(c, SetSortedBy):
@@ -184,8 +189,18 @@ def _touches(
             (("p", tid, pid), "rename", new),
             (("pn", tid, new), "rename-to", pid),
         ]
-    if tag == "C":
-        return [(("t", t), "change", None) for t in sorted({table(x) for x in spec[1:]})]
+    if tag == "CA":
+        rel, f, t = table(spec[1]), table(spec[2]), table(spec[3])
+        out = [(("t", x), "change", None) for x in sorted({rel, f, t})]
+        out.append((("c", rel, f, t), "add", None))
+        return out
+    if tag == "CD":
+        rel, f, t = table(spec[1]), table(spec[2]), table(spec[3])
+        return [
+            (("t", rel), "change", None),
+            (("c", rel, f, t), "drop", None),
+            (("cs", rel), "drop-connection", (f, t)),
+        ]
     if tag == "SB":  # the table, and each sort key's property (a concurrent drop conflicts)
         tid = table(spec[1])
         keys: list[tuple[Key, str, Any]] = [(("p", tid, prop(k)), "change", None) for k in spec[2]]
@@ -196,16 +211,25 @@ def _touches(
 # (key type, role of the later event) -> roles of earlier events it may conflict with
 _RIVALS: dict[tuple[str, str], tuple[str, ...]] = {
     ("t", "rename"): ("rename", "drop"),
-    ("t", "drop"): ("rename", "change"),
+    ("t", "drop"): ("rename", "change", "drop"),
     ("t", "change"): ("drop",),
     ("p", "rename"): ("rename", "drop"),
-    ("p", "drop"): ("rename", "change"),
+    ("p", "drop"): ("rename", "change", "drop"),
     ("p", "change"): ("drop",),
+    ("c", "add"): ("add",),
+    ("c", "drop"): ("drop",),
+    ("cs", "drop-connection"): ("drop-connection",),
     ("n", "create"): ("create", "rename-to"),
     ("n", "rename-to"): ("create", "rename-to"),
     ("pn", "add"): ("add", "rename-to"),
     ("pn", "rename-to"): ("add", "rename-to"),
 }
+
+
+# Roles whose concurrent repetition (same element, same detail) is one change made
+# twice: the later is a duplicate of the earlier (a creation, a property added, a
+# table/property/connection dropped, a connection added).
+_SAME_TWICE = frozenset({"create", "add", "drop"})
 
 
 def _describe(key: Key) -> str:
@@ -215,12 +239,20 @@ def _describe(key: Key) -> str:
         return f"property {key[2]} of table {key[1]}"
     if key[0] == "n":
         return f"table name {key[1]!r}"
+    if key[0] == "c":
+        return f"connection {key[2]} -> {key[3]} of table {key[1]}"
+    if key[0] == "cs":
+        return f"connections of table {key[1]}"
     return f"property name {key[2]!r} of table {key[1]}"
 
 
 def _classify(key: Key, r1: str, d1: Any, r2: str, d2: Any) -> str | None:
     """Conflict kind between an earlier (r1, d1) and a later (r2, d2) concurrent touch, if any."""
     roles = {r1, r2}
+    if key[0] == "c":
+        return None  # one connection added (or dropped) twice: a duplicate
+    if key[0] == "cs":  # two connections dropped: together they may drop the last one
+        return "connection-drop-drop" if d1 != d2 else None
     if key[0] in ("t", "p"):
         if r1 == r2 == "rename":
             return "rename-rename" if d1 != d2 else None
@@ -232,6 +264,9 @@ def _classify(key: Key, r1: str, d1: Any, r2: str, d2: Any) -> str | None:
     if r1 == r2 == "rename-to":
         return "name-clash" if d1 != d2 else None
     if "rename-to" in roles:
+        created, renamed = (d1, d2) if r2 == "rename-to" else (d2, d1)
+        if created[1] == renamed:
+            return None  # renamed to the name its own creation (or a duplicate of it) gave it
         return "rename-to-created-name"
     if r1 == r2:  # create/create or add/add
         if d1[0] == d2[0]:
@@ -379,12 +414,12 @@ def _analyze_facts(order: Iterable[int], facts: Facts) -> _Analysis:
                                 result.conflicts.append(conflict)
                         elif (
                             rival == role
-                            and role in ("create", "add")
+                            and role in _SAME_TWICE
                             and (same is None or ranks[j] < same[0])
                         ):
                             same = (ranks[j], y, ydetail)
             if same is not None:
-                _alias(result, ids[same[1]], same[2], xid, detail, role, facts, h)
+                _alias(result, ids[same[1]], same[2], xid, detail, key, facts, h)
             group = index.get((key, role))
             if group is None:
                 group = index[(key, role)] = _Group()
@@ -404,22 +439,22 @@ def _alias(
     yd: Any,
     xid: str,
     xd: Any,
-    role: str,
+    key: Key,
     facts: Facts,
     x: int,
 ) -> None:
     if xid in result.duplicates:
         return
-    if role == "create":
+    if key[0] == "n":
         first = result.table_alias.get(yd[1], yd[1])
         result.table_alias[xd[1]] = first
         change = facts.event_at(x).change
         assert isinstance(change, CreateNodeTable | CreateRelTable)
         for i, p in enumerate(change.properties):
             result.prop_alias[p.property_id] = f"{first}/p{i}"
-    else:
+    elif key[0] == "pn":
         result.prop_alias[xd[1]] = result.prop_alias.get(yd[1], yd[1])
-    result.duplicates[xid] = yid
+    result.duplicates[xid] = yid  # a drop or connection change made twice: nothing to alias
 
 
 def find_conflicts(events: Iterable[Event]) -> list[Conflict]:

@@ -45,7 +45,17 @@ from typing import Any
 from schemalog.encoding.fast_event import event_from_obj
 from schemalog.errors import InvalidEvent
 from schemalog.history.conflicts import Key, _classify, _spec, _touches
-from schemalog.model.events import AddProperty, CreateNodeTable, CreateRelTable, Event, Merge
+from schemalog.model.events import (
+    AddConnection,
+    AddProperty,
+    CreateNodeTable,
+    CreateRelTable,
+    DropConnection,
+    DropProperty,
+    DropTable,
+    Event,
+    Merge,
+)
 from schemalog.model.names import catalog_key
 from schemalog.model.parts import parse_event_id
 
@@ -66,7 +76,18 @@ def packed_clock(event_id: str) -> tuple[str, int]:
 
 
 # Change types the fast path of ``visit`` leaves to the general one.
-_SPECIAL = frozenset({CreateNodeTable, CreateRelTable, AddProperty, Merge})
+_SPECIAL = frozenset(
+    {
+        CreateNodeTable,
+        CreateRelTable,
+        AddProperty,
+        Merge,
+        DropTable,
+        DropProperty,
+        AddConnection,
+        DropConnection,
+    }
+)
 
 
 class _Lane:
@@ -211,6 +232,10 @@ class DuplicateScanner:
         elif isinstance(c, AddProperty):
             name, table = c.property.name, c.table_id
             self.visit_creation(event.id, event.origin, event.parents, name, table, event, clock)
+        elif isinstance(c, DropTable | DropProperty | AddConnection | DropConnection):
+            at = self._advance(event.id, event.origin, event.parents, False, clock)
+            if at is not None:
+                self._place(at, self._twice_key(c), _Entry(event.id, event, ()))
         else:
             self._advance(event.id, event.origin, event.parents, isinstance(c, Merge), clock)
 
@@ -236,16 +261,34 @@ class DuplicateScanner:
         at = self._advance(event_id, origin, parents, False, clock)
         if at is None:
             return
-        position, lane_no, clock, vc = at
         if add_to is None:
             group_key: tuple[Key, str] = (("n", catalog_key(name)), "create")
         else:
             table = self.table_alias.get(add_to, add_to)
             group_key = (("pn", table, catalog_key(name)), "add")
+        self._place(at, group_key, _Entry(event_id, source))
+
+    def _twice_key(
+        self, c: DropTable | DropProperty | AddConnection | DropConnection
+    ) -> tuple[Key, str]:
+        """The (element key, role) of a change that made twice concurrently is a duplicate."""
+        table = self.table_alias.get(c.table_id, c.table_id)
+        if isinstance(c, DropTable):
+            return ("t", table), "drop"
+        if isinstance(c, DropProperty):
+            return ("p", table, self.prop_alias.get(c.property_id, c.property_id)), "drop"
+        x = c.connection
+        ends = [self.table_alias.get(t, t) for t in (x.from_table_id, x.to_table_id)]
+        return ("c", table, *ends), "add" if isinstance(c, AddConnection) else "drop"
+
+    def _place(
+        self, at: tuple[int, int, int, list[int]], group_key: tuple[Key, str], entry: _Entry
+    ) -> None:
+        """Index a creation (or a change that can be made twice) and match it (``_match``)."""
+        position, lane_no, clock, vc = at
         lanes = self._index.get(group_key)
         if lanes is None:
             lanes = self._index[group_key] = {}
-        entry = _Entry(event_id, source)
         if lanes:
             self._match(entry, group_key, vc, lanes)
         slot = lanes.get(lane_no)
@@ -306,6 +349,21 @@ class DuplicateScanner:
         lane.last, lane.last_id, lane.vc = clock, event_id, vc
         return position, lane_no, clock, vc
 
+    def vector_clock(self, event_id: str, origin: str) -> list[int] | None:
+        """A copy of the vector clock of the event just visited (``event_id`` of
+        ``origin``); None when the scan cannot tell (inexact, a Merge, or not just visited)."""
+        lane_no = self._lane_of.get(origin)
+        if not self.exact or lane_no is None:
+            return None
+        lane = self._lanes[lane_no]
+        return list(lane.vc) if lane.last_id == event_id else None
+
+    def covers(self, vc: Sequence[int], ancestor: str) -> bool:
+        """Whether an event with vector clock ``vc`` is ``ancestor`` or descends from it."""
+        a_origin, a_clock = packed_clock(ancestor)
+        a_lane = self._lane_of.get(a_origin)
+        return a_lane is not None and a_lane < len(vc) and vc[a_lane] >= a_clock
+
     def _vc_of_parents(self, parents: Sequence[str]) -> list[int]:
         vc: list[int] = []
         for p in parents:
@@ -353,7 +411,9 @@ class DuplicateScanner:
         if best is None:
             return
         first, xd, yd = best[1], self._detail(x), self._detail(best[1])
-        if role == "create":
+        if key[0] not in ("n", "pn"):
+            pass  # a drop or a connection change made twice: nothing to alias
+        elif role == "create":
             table = self.table_alias.get(yd[1], yd[1])
             self.table_alias[xd[1]] = table
             change = x.event().change
@@ -416,10 +476,10 @@ class _Entry:
 
     __slots__ = ("detail", "event_id", "source")
 
-    def __init__(self, event_id: str, source: Event | bytes) -> None:
+    def __init__(self, event_id: str, source: Event | bytes, detail: Any = None) -> None:
         self.event_id = event_id
         self.source = source
-        self.detail: Any = None
+        self.detail: Any = detail  # None: not computed yet
 
     def event(self) -> Event:
         """The creation event (InvalidEvent or ValueError if its line does not decode)."""

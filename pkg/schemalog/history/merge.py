@@ -13,32 +13,74 @@ Concurrency and conflict kinds
     the conflict kinds; this module unites, orders and resolves. The record-level
     path (merge_records.py) writes the same bytes without keeping events.
 
-Strategies (per merge, optionally per kind)
-    ``reject`` records nothing (the conflict stays unresolved; replay applies
-    both events in causal order and Kuzu's rules reject what cannot apply),
-    ``lww``/``fww`` the later/earlier event in causal order ((hlc, origin, id)
-    between concurrent events), ``drop-wins``/``rename-wins`` prefer the side
-    that drops/renames (and fall back to ``lww`` when neither or both sides
-    do), or a callable ``(Conflict) -> winner id | None``.
+Specification: who wins (strategies per merge, optionally per kind)
+    ``reject`` decides nothing (the conflict stays open, the merge exits 1),
+    ``lww``/``fww`` pick the later/earlier event in causal order ((hlc,
+    origin, id) between concurrent events), ``drop-wins``/``rename-wins`` the
+    side whose change is a drop (DropTable, DropProperty) / a rename
+    (RenameTable, RenameProperty), falling back to ``lww`` when neither or
+    both sides are; a callable ``(Conflict) -> winner id | None`` decides
+    itself. For a conflict decided on its own (rule 1 below):
+
+    ======================== ====== ======= ======= ============= =============
+    kind (first vs second)   reject lww     fww     drop-wins     rename-wins
+    ======================== ====== ======= ======= ============= =============
+    rename-rename            open   later   earlier later         later
+    rename-drop              open   later   earlier the drop      the rename
+    rename-to-created-name   open   later   earlier later         the rename
+    name-clash               open   later   earlier later         later
+    property-add-mismatch    open   later   earlier later         later
+    change-on-dropped        open   later   earlier the drop [1]  the rename,
+                                                                  else later
+    create-create-mismatch   open   later   earlier later         later
+    connection-drop-drop     open   later   earlier later         later
+    ======================== ====== ======= ======= ============= =============
+
+    [1] the change is itself a drop (a property dropped in the dropped
+    table): both sides drop, so the later wins.
+
+Causal consistency (decisions.py; the rules a merge guarantees)
+    1. A conflict between X and Y on an element whose sides depend on an
+       earlier conflict on that element between their own pasts (an event X
+       depends on vs an event Y depends on; *depends*: itself or an ancestor
+       touching that element -- the same table, property, name, or a rename
+       chain of it) is decided as the earliest such conflict was: the side
+       that won there wins here. So an add_property and a later rename of
+       that property on one side lose or win together against a concurrent
+       drop of their table. Otherwise the table above decides (or a
+       resolution already in the set).
+    2. A loser is left out of the merged schema; every event that causally
+       follows it without knowing the decision (it descends from the loser,
+       not from the loser's winner) and that the schema then rejects, because
+       it needs what the loser created or changed, is left out with it
+       (``with-loser``: replay and ``replay_merged``). Descendants that still
+       apply are kept (dropping every descendant would discard whole branches
+       of unrelated work).
+    3. Hence the invariant, tested as a property over synthetic replicas and
+       adversarial forks (tests/test_merge_replays.py): a merge that reports
+       no open conflict replays with ``ok`` and no ``concurrent`` rejection,
+       and its state applies to a fresh Kuzu database without drift.
 
 Resolutions
     One Merge event per resolved conflict pair, parents = the two conflicting
     events (the heads it joins, as far as that conflict is concerned), origin
     ``merge-<20 hex of sha256(conflict key, winner)>``, hlc = the greater parent
-    hlc + 1 logical. It depends on the pair and the choice alone, so replicas
+    hlc + 1 logical. It depends on the pair and the choice alone, and the
+    choice on the pair and its ancestors alone (rule 1), so replicas
     resolving the same conflict the same way produce byte-identical events
-    (the union collapses them), and merging is associative: a conflict found in
-    any grouping yields the same event. A conflict already carrying a
-    resolution in the set is not resolved again. When several resolutions name
-    one conflict key (replicas chose differently, or a person re-decided later),
-    the last in causal order counts.
+    (the union collapses them), and merging is associative: a conflict found
+    in any grouping yields the same event. A conflict already carrying a
+    resolution in the set is not resolved again. When several resolutions
+    name one conflict key (replicas chose differently, or a person re-decided
+    later), the last in causal order counts.
 
 How a merged log replays (``replay_merged`` / ``resolution_plan``)
-    Events apply in causal order, except: a loser of an effective resolution is
-    not applied; a duplicate creation is not applied and its ids alias the
-    first's. Descendants of a loser are kept and applied if still applicable;
-    those Kuzu's rules now reject are skipped and reported (dropping every
-    descendant would discard a whole branch of unrelated work).
+    Events apply in causal order, except: a loser of an effective resolution
+    is not applied; a duplicate (a creation, a drop, a connection change made
+    twice concurrently, conflicts.py) is not applied and a duplicate
+    creation's ids alias the first's; a rejected event that goes with a loser
+    (rule 2) is left out with it. Any other rejection is a failure of the log
+    (a forged or hand-edited one): replay names it, kind ``concurrent``.
 
 Partition recovery
     See replica.py (``Replica``, ``PrefixRewritten``).
@@ -62,7 +104,16 @@ from schemalog.encoding.codec import (
     state_hash,
 )
 from schemalog.errors import SchemalogError
-from schemalog.history.conflicts import Conflict, _analyze, find_conflicts
+from schemalog.history.conflicts import (
+    Conflict,
+    Facts,
+    _Analysis,
+    _analyze,
+    _analyze_facts,
+    _facts,
+    find_conflicts,
+)
+from schemalog.history.decisions import decide
 from schemalog.history.ordering import ForkedEvent, MissingParents, causal_order, sort_key
 from schemalog.model.clock import Timestamp
 from schemalog.model.events import (
@@ -71,6 +122,7 @@ from schemalog.model.events import (
     AddProperty,
     CommentOnTable,
     Connection,
+    CreateNodeTable,
     CreateRelTable,
     DropConnection,
     DropProperty,
@@ -109,6 +161,7 @@ __all__ = [
 
 CONFLICT_KINDS = (
     "change-on-dropped",
+    "connection-drop-drop",
     "create-create-mismatch",
     "name-clash",
     "property-add-mismatch",
@@ -150,9 +203,10 @@ class ConflictReport:
     resolved_by: str | None  # id of the Merge event recording the resolution
     new: bool  # the resolution event was created by this merge
 
-    def to_obj(self) -> dict[str, Any]:
+    def to_obj(self, sides: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+        """JSON-able; ``sides``: conflict key -> both sides in words (sides.describe_sides)."""
         c = self.conflict
-        return {
+        obj = {
             "kind": c.kind,
             "key": c.key,
             "element": c.element,
@@ -162,6 +216,9 @@ class ConflictReport:
             "resolved_by": self.resolved_by,
             "new": self.new,
         }
+        if sides is not None:
+            obj["sides"] = list(sides.get(c.key, c.ids))
+        return obj
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +310,47 @@ def _effective_resolutions(
     return out
 
 
+def _resolve(
+    analysis: _Analysis,
+    order: Sequence[int],
+    facts: Facts,
+    existing: Mapping[str, tuple[str, Resolution]],
+    strategy: Strategy,
+    per_kind: Mapping[str, Strategy] | None,
+) -> tuple[list[ConflictReport], dict[str, Event]]:
+    """Reports of every conflict and the resolution events new to the set (decisions.py)."""
+
+    def choose(conflict: Conflict) -> str | None:
+        return _choose(conflict, (per_kind or {}).get(conflict.kind, strategy))
+
+    recorded = {key: res.winner for key, (_, res) in existing.items()}
+    winners = decide(
+        analysis.conflicts,
+        order,
+        facts,
+        analysis.table_alias,
+        analysis.prop_alias,
+        recorded,
+        choose,
+    )
+    reports: list[ConflictReport] = []
+    added: dict[str, Event] = {}
+    for conflict, winner in zip(analysis.conflicts, winners, strict=True):
+        done = existing.get(conflict.key)
+        if done is not None:
+            mid, res = done
+            reports.append(ConflictReport(conflict, res.winner, res.losers, mid, False))
+            continue
+        if winner is None:
+            reports.append(ConflictReport(conflict, None, (), None, False))
+            continue
+        event = resolution_event(conflict, winner)
+        added[event.id] = event
+        res = event.change.resolutions[0]  # type: ignore[union-attr]
+        reports.append(ConflictReport(conflict, winner, res.losers, event.id, True))
+    return reports, added
+
+
 def merge_events(
     inputs: Iterable[Iterable[Event]],
     strategy: Strategy = "reject",
@@ -276,25 +374,11 @@ def merge_events(
     if len(workspaces) > 1:
         raise WorkspaceMismatch(workspaces)
     ordered = causal_order(union.values())
-    analysis = _analyze(ordered)
+    facts = _facts(ordered)
+    order = range(len(ordered))
+    analysis = _analyze_facts(order, facts)
     existing = _effective_resolutions(ordered)
-    reports: list[ConflictReport] = []
-    added: dict[str, Event] = {}
-    for conflict in analysis.conflicts:
-        done = existing.get(conflict.key)
-        if done is not None:
-            mid, res = done
-            reports.append(ConflictReport(conflict, res.winner, res.losers, mid, False))
-            continue
-        chosen = (per_kind or {}).get(conflict.kind, strategy)
-        winner = _choose(conflict, chosen)
-        if winner is None:
-            reports.append(ConflictReport(conflict, None, (), None, False))
-            continue
-        event = resolution_event(conflict, winner)
-        added[event.id] = event
-        res = event.change.resolutions[0]  # type: ignore[union-attr]
-        reports.append(ConflictReport(conflict, winner, res.losers, event.id, True))
+    reports, added = _resolve(analysis, order, facts, existing, strategy, per_kind)
     if added:
         ordered = causal_order([*ordered, *added.values()])
     new = tuple(sorted(added.values(), key=sort_key))
@@ -345,28 +429,47 @@ class Plan:
     duplicates: Mapping[str, str]  # duplicate creation id -> the creation it duplicates
     table_alias: Mapping[str, str]
     prop_alias: Mapping[str, str]
+    winners: Mapping[str, str] = field(default_factory=dict)  # loser id -> its winner
 
-    def skip_reason(self, event_id: str) -> str | None:
+    def skip_reason(self, event_id: str, event: Event | None = None) -> str | None:
+        """Why the plan leaves ``event_id`` out (None: applied). Give ``event`` for a
+        duplicate: a repeated drop or connection change of a loser takes its place."""
         if event_id in self.losers:
             return f"loser of {self.losers[event_id]}"
         if event_id in self.duplicates:
+            if event is not None and takes_over(event, self.losers, self.duplicates):
+                return None
             return f"duplicate of {self.duplicates[event_id]}"
         return None
+
+
+def takes_over(event: Event, losers: Mapping[str, str], duplicates: Mapping[str, str]) -> bool:
+    """A duplicate that applies after all: the same drop or connection change made
+    concurrently, whose first copy lost (nothing to alias, so the copy takes its
+    place: its writer made that change whatever became of the other's)."""
+    first = duplicates.get(event.id)
+    return (
+        first is not None
+        and first in losers
+        and not isinstance(event.change, CreateNodeTable | CreateRelTable | AddProperty)
+    )
 
 
 def resolution_plan(events: Iterable[Event]) -> Plan:
     ordered = causal_order(events)
     analysis = _analyze(ordered)
     losers: dict[str, str] = {}
+    winners: dict[str, str] = {}
     for key, (_, res) in sorted(_effective_resolutions(ordered).items()):
         for loser in res.losers:
-            losers.setdefault(loser, key)
-    return Plan(losers, analysis.duplicates, analysis.table_alias, analysis.prop_alias)
+            if loser not in losers:
+                losers[loser], winners[loser] = key, res.winner
+    return Plan(losers, analysis.duplicates, analysis.table_alias, analysis.prop_alias, winners)
 
 
 def effective_event(event: Event, plan: Plan) -> Event | None:
     """The event replay should apply (ids aliased), or None when the plan skips it."""
-    if plan.skip_reason(event.id) is not None:
+    if plan.skip_reason(event.id, event) is not None:
         return None
     t, p = plan.table_alias, plan.prop_alias
     if not t and not p:
@@ -425,20 +528,55 @@ def replay_merged(events: Iterable[Event], state: SchemaState | None = None) -> 
     """Reference replay of a merged set: causal order, losers and duplicates out, aliases in."""
     ordered = causal_order(events)
     plan = resolution_plan(ordered)
+    parents = {e.id: e.parents for e in ordered}
     current = state if state is not None else empty_state()
     skipped: list[tuple[str, str]] = []
     applied = 0
+    took_over: set[str] = set()
     for event in ordered:
-        reason = plan.skip_reason(event.id)
+        reason = plan.skip_reason(event.id, event)
         if reason is not None:
             skipped.append((event.id, reason))
             continue
+        if event.id in plan.duplicates:
+            took_over.add(event.id)
         eff = effective_event(event, plan)
         assert eff is not None
         result = apply(current, eff)
         if isinstance(result, Applied):
             current = result.state
             applied += 1
+            continue
+        rule = f"({result.rule}): {result.message}"
+        went = _goes_with(event.id, plan, parents, took_over) if plan.losers else None
+        if went is not None:
+            skipped.append((event.id, f"with loser {went} of {plan.losers[went]}: {rule}"))
         else:
-            skipped.append((event.id, f"rejected ({result.rule}): {result.message}"))
+            skipped.append((event.id, f"rejected {rule}"))
     return MergedReplay(current, state_hash(current), applied, tuple(skipped))
+
+
+def _goes_with(
+    event_id: str, plan: Plan, parents: Mapping[str, Sequence[str]], took_over: set[str]
+) -> str | None:
+    """The smallest loser id that ``event_id`` descends from, not descending from that
+    loser's winner (the module docstring: a rejected event goes with it), if any."""
+    seen: set[str] = set()
+    todo = list(parents[event_id])
+    while todo:
+        p = todo.pop()
+        if p not in seen:
+            seen.add(p)
+            todo.extend(parents.get(p, ()))
+    went = [
+        x
+        for x in plan.losers
+        if (x in seen or any(d in seen and d not in took_over for d in _copies(x, plan)))
+        and plan.winners.get(x) not in seen
+    ]
+    return min(went) if went else None
+
+
+def _copies(event_id: str, plan: Plan) -> list[str]:
+    """The duplicates of ``event_id`` (made the same change concurrently): its fate is theirs."""
+    return [d for d, first in plan.duplicates.items() if first == event_id]

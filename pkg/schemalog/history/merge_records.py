@@ -54,8 +54,7 @@ from schemalog.history.merge import (
     ForkedEvent,
     Strategy,
     WorkspaceMismatch,
-    _choose,
-    resolution_event,
+    _resolve,
 )
 from schemalog.history.ordering import MissingParents, order_ids, sort_key
 from schemalog.model.events import Event, Merge
@@ -394,22 +393,7 @@ def merge_record_logs(
         assert isinstance(change, Merge)
         for r in change.resolutions:
             existing[r.conflict_key] = (store.ids[h], r)
-    reports: list[ConflictReport] = []
-    added: dict[str, Event] = {}
-    for conflict in analysis.conflicts:
-        done = existing.get(conflict.key)
-        if done is not None:
-            mid, res = done
-            reports.append(ConflictReport(conflict, res.winner, res.losers, mid, False))
-            continue
-        winner = _choose(conflict, (per_kind or {}).get(conflict.kind, strategy))
-        if winner is None:
-            reports.append(ConflictReport(conflict, None, (), None, False))
-            continue
-        event = resolution_event(conflict, winner)
-        added[event.id] = event
-        res = event.change.resolutions[0]  # type: ignore[union-attr]
-        reports.append(ConflictReport(conflict, winner, res.losers, event.id, True))
+    reports, added = _resolve(analysis, order, facts, existing, strategy, per_kind)
     new = sorted(added.values(), key=sort_key)
     merged = _with_added(store, order, fast, new)
     count = len(order) + len(new)

@@ -58,7 +58,7 @@ from schemalog.encoding.codec import Record, decode_record
 from schemalog.errors import InvalidEvent
 from schemalog.history.conflicts import Facts, _analyze_facts, _spec
 from schemalog.history.duplicates import DuplicateScanner
-from schemalog.history.merge import Plan, effective_event
+from schemalog.history.merge import Plan, effective_event, takes_over
 from schemalog.log.store.errors import RecordTooLarge
 from schemalog.log.store.port import RawChunk
 from schemalog.model.events import CreateNodeTable, CreateRelTable, Event, Merge, Resolution
@@ -77,6 +77,7 @@ __all__ = [
 ]
 
 LOSER = "loser"
+_RECENT = 2048  # vector clocks kept for goes_with: replay decodes 256 records ahead
 DUPLICATE = "duplicate"
 _KIND_KEY = b'"kind":"'
 MERGE_MARK = _MERGE_KIND = b'"kind":"merge"'
@@ -84,6 +85,14 @@ _CREATE_KINDS = (
     b'"kind":"create_node_table"',
     b'"kind":"create_rel_table"',
     b'"kind":"add_property"',
+)
+# changes that, made twice concurrently, are one (duplicates.py): decoded in full
+_TWICE_KINDS = (
+    _MERGE_KIND,
+    b'"kind":"drop_table"',
+    b'"kind":"drop_property"',
+    b'"kind":"add_connection"',
+    b'"kind":"drop_connection"',
 )
 
 
@@ -130,6 +139,11 @@ class EffectiveStream:
         scanner: DuplicateScanner | None = None,
     ) -> None:
         self.losers = plan.plan.losers
+        self._winners = plan.plan.winners
+        # vector clocks of the events visited last (two generations of _RECENT)
+        self._recent: dict[str, list[int]] = {}
+        self._older: dict[str, list[int]] = {}
+        self._took_over: set[str] = set()  # duplicates applied in their loser's place
         self.inexact = False
         self._reread = reread
         self.duplicates: dict[str, str] = dict(plan.plan.duplicates)
@@ -161,14 +175,57 @@ class EffectiveStream:
             scanner.visit(event)
             if not scanner.exact:
                 self._fall_back()
+            elif self.losers:  # kept for goes_with: replay visits a window ahead of apply
+                vc = scanner.vector_clock(event.id, event.origin)
+                if vc is not None:
+                    recent = self._recent
+                    recent[event.id] = vc
+                    if len(recent) >= _RECENT:
+                        self._older, self._recent = recent, {}
 
-    def skip(self, event_id: str) -> tuple[str, str] | None:
-        """``(kind, reason)`` when the stream leaves a visited event out."""
+    def skip(self, event_id: str, event: Event | None = None) -> tuple[str, str] | None:
+        """``(kind, reason)`` when the stream leaves a visited event out (give ``event``
+        for a duplicate: merge.takes_over)."""
         if event_id in self.losers:
             return LOSER, f"loser of {self.losers[event_id]}"
         if event_id in self.duplicates:
+            if event is not None and takes_over(event, self.losers, self.duplicates):
+                self._took_over.add(event_id)
+                return None
             return DUPLICATE, f"duplicate of {self.duplicates[event_id]}"
         return None
+
+    def goes_with(self, event: Event) -> str | None:
+        """For an event the schema rejects: the loser it goes with (merge.py's rule), if any.
+
+        The smallest loser id that ``event`` descends from while not descending
+        from that loser's winner (its writer built on the losing side without
+        knowing the decision). None when it goes with none, or when the
+        duplicate scan cannot tell ancestry, or ``event`` was not among the
+        last 2,048 visited (then the rejection stays a rejection).
+        """
+        scanner = self.scanner
+        if not self.losers or scanner is None:
+            return None
+        vc = self._recent.get(event.id) or self._older.get(event.id)
+        if vc is None:
+            return None
+        winners = self._winners
+        copies: dict[str, list[str]] = {}  # a loser's duplicates share its fate
+        for dup, first in self.duplicates.items():
+            if first in self.losers and dup not in self._took_over:
+                copies.setdefault(first, []).append(dup)
+
+        def descends(x: str) -> bool:
+            return x != event.id and scanner.covers(vc, x)
+
+        went = [
+            x
+            for x in self.losers
+            if (descends(x) or any(descends(d) for d in copies.get(x, ())))
+            and not descends(winners.get(x, x))
+        ]
+        return min(went) if went else None
 
     def effective(self, event: Event) -> Event:
         """``event`` with aliased ids (call only for events ``skip`` keeps)."""
@@ -181,7 +238,7 @@ class EffectiveStream:
     def step(self, event: Event) -> tuple[Event | None, tuple[str, str] | None]:
         """Visit ``event``; ``(event to apply, None)`` or ``(None, (kind, reason))``."""
         self.visit(event)
-        why = self.skip(event.id)
+        why = self.skip(event.id, event)
         if why is not None:
             return None, why
         return self.effective(event), None
@@ -270,16 +327,18 @@ def plan_of_events(events: Iterable[Event]) -> EffectivePlan:
         if isinstance(event.change, Merge):
             for r in event.change.resolutions:
                 resolutions[r.conflict_key] = r  # later in log order overrides
-    return EffectivePlan(Plan(_losers(resolutions), {}, {}, {}))
+    return _plan(resolutions)
 
 
-def _losers(resolutions: dict[str, Resolution]) -> dict[str, str]:
-    """Loser id -> conflict key, as ``merge.resolution_plan`` names them."""
-    out: dict[str, str] = {}
+def _plan(resolutions: dict[str, Resolution]) -> EffectivePlan:
+    """The losers (id -> conflict key) and their winners, as ``merge.resolution_plan``."""
+    losers: dict[str, str] = {}
+    winners: dict[str, str] = {}
     for key, res in sorted(resolutions.items()):
         for loser in res.losers:
-            out.setdefault(loser, key)
-    return out
+            if loser not in losers:
+                losers[loser], winners[loser] = key, res.winner
+    return EffectivePlan(Plan(losers, {}, {}, {}, winners))
 
 
 def _decoded(lines: Iterable[bytes]) -> Iterator[Event]:
@@ -328,7 +387,7 @@ def plan_of_chunks(read: Callable[[], Iterable[RawChunk]]) -> EffectivePlan:
         if type(rec) is Record and isinstance(rec.event.change, Merge):
             for r in rec.event.change.resolutions:
                 resolutions[r.conflict_key] = r  # later in log order overrides
-    return EffectivePlan(Plan(_losers(resolutions), {}, {}, {}))
+    return _plan(resolutions)
 
 
 def events_of_chunks(read: Callable[[], Iterable[RawChunk]]) -> Callable[[], Iterator[Event]]:
@@ -345,7 +404,7 @@ def _visit_line(scanner: DuplicateScanner, line: bytes) -> None:
     """Visit one raw record line: creations parsed, other events by their ids only."""
     k = line.find(_KIND_KEY)  # the first "kind" of a canonical record is its change's
     try:
-        if line.startswith(_MERGE_KIND, k):
+        if k >= 0 and line.startswith(_TWICE_KINDS, k):
             rec = decode_record(line, 0)
             if type(rec) is Record:
                 scanner.visit(rec.event)

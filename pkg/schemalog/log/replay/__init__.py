@@ -87,6 +87,12 @@ resume or a snapshot needs nothing more than before: it is recomputed from the
 log on every call (snapshots carry no alias map or loser set; the cost is that
 pre-pass over the whole log, not only the delta).
 
+A rejected event built on a losing side (it descends from a loser of the
+log's resolutions, or a duplicate of one, and not from that loser's winner)
+is left out with its loser (``kind="with-loser"``, no dependents, no
+quarantine, ``ok`` stays true: merge.py's rule 2; the ancestry test uses the
+duplicate scan's lanes, effective.py ``goes_with``).
+
 Rejections in concurrent history (a Merge-aware policy). In a merged log an
 unresolved conflict (strategy ``reject``) leaves both events, and the schema
 rejects what cannot apply; ``merge.replay_merged`` skips such a rejection. So

@@ -219,7 +219,7 @@ class Batches:
             needs = min(p for p in event.parents if p in self.skipped_ids)
         tainted = needs is not None or self._descends_from_skipped(event.parents)
         stream = self.stream
-        why = stream.skip(event.id)
+        why = stream.skip(event.id, event)
         if why is not None:
             self._skip_effective(Skipped(pos, event.id, why[0], why[1]))
             return state
@@ -237,6 +237,11 @@ class Batches:
             self._skip(
                 Skipped(pos, event.id, "dependent", f"{reason} (after {after})", needs), line
             )
+            return state
+        went = stream.goes_with(event)
+        if went is not None:  # built on a losing side: left out with its loser (merge.py)
+            with_ = f"with loser {went} of {stream.losers[went]}: {reason}"
+            self._skip_effective(Skipped(pos, event.id, "with-loser", with_))
             return state
         if stream.merged or not self.heads.issubset(event.parents):
             self._skip_effective(Skipped(pos, event.id, "concurrent", reason))

@@ -43,7 +43,8 @@ class Skipped:
     """A record left out of the state.
 
     ``kind``: corrupt, rejected, dependent (failures of the log), or loser,
-    duplicate, concurrent (the effective stream of a merged log: see the package doc).
+    duplicate, with-loser, concurrent (the effective stream of a merged log: see
+    the package doc; only ``concurrent`` of these is a failure).
     """
 
     position: int
@@ -99,7 +100,7 @@ class Failure:
 
 
 Quarantine = Callable[[Skipped, bytes], object]
-MERGE_SKIPS = frozenset({"loser", "duplicate"})
+MERGE_SKIPS = frozenset({"loser", "duplicate", "with-loser"})
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,8 @@ class ReplayReport:
     def ok(self) -> bool:
         """True when the effective stream applied: no stop, no break, no skip but merge's own.
 
-        Losers and duplicates of a merged log are part of its effective stream,
-        not problems; a ``concurrent`` rejection (an unresolved conflict) is.
+        Losers, duplicates and events going with a loser are part of a merged
+        log's effective stream, not problems; a ``concurrent`` rejection is.
         """
         return (
             self.stopped is None

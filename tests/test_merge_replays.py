@@ -1,0 +1,478 @@
+"""A merge that reports no open conflict replays cleanly and applies to real Kuzu.
+
+The invariant of issue 16, tried two ways: synthetic replicas (2 to 5
+replicas, several seeds and sizes, every resolving strategy) and
+hypothesis-built adversarial histories (rename chains against drops,
+property adds on dropped tables, rel tables whose endpoints are renamed or
+dropped concurrently, identical concurrent creations followed by diverging
+changes). For each merged log: ``replay`` is ``ok`` with no ``concurrent``
+rejection, the reference ``replay_merged`` agrees, the record-level merge
+writes the same bytes, and the replayed state applied to a fresh native Kuzu
+database leaves no drift.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schemalog.history.merge import MergeResult, merge_events, replay_merged, resolution_event
+from schemalog.history.merge_records import merge_record_logs
+from schemalog.kuzu.apply import apply_log
+from schemalog.kuzu.drift import drift
+from schemalog.kuzu.native import NativeKuzuBackend
+from schemalog.log.replay import ReplayReport, replay
+from schemalog.log.store.port import RawChunk
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import (
+    AddConnection,
+    CommentOnTable,
+    Connection,
+    DropConnection,
+    DropProperty,
+    DropTable,
+    Event,
+    RenameProperty,
+    RenameTable,
+    build_add_property,
+    build_node_table,
+    build_rel_table,
+    new_event,
+)
+from schemalog.model.schema import Applied, SchemaState, apply, empty_state
+from schemalog.synth.replicas import synth_replicas
+
+RESOLVING = ["lww", "fww", "drop-wins", "rename-wins"]
+
+
+def _replay_lines(data: bytes) -> ReplayReport:
+    lines = data.splitlines()
+    return replay([RawChunk(0, lines, len(data))])
+
+
+def _problems(report: ReplayReport) -> list[str]:
+    out = [
+        f"{s.kind} at {s.position} ({s.event_id}): {s.reason}"
+        for s in report.skipped
+        if s.kind not in ("loser", "duplicate", "with-loser")
+    ]
+    if report.stopped is not None:
+        out.append(f"stopped: {report.stopped}")
+    return out
+
+
+def _show(result: MergeResult) -> str:
+    """The merged events, one short line each (for a failing example)."""
+    out = []
+    for e in result.events:
+        c = e.change
+        fields = (
+            {k: v for k, v in vars(c).items() if k not in ("KIND",)}
+            if hasattr(c, "__dict__")
+            else {k: getattr(c, k) for k in getattr(c, "__slots__", ())}
+        )
+        out.append(f"{e.id} <- {','.join(e.parents)}: {e.kind} {fields}")
+    return "\n".join(out)
+
+
+def assert_replays_and_applies(result: MergeResult, *, engine: bool = True) -> ReplayReport:
+    """The invariant: a merge without open conflicts replays cleanly and applies."""
+    assert result.unresolved == ()
+    data = result.to_bytes()
+    report = _replay_lines(data)
+    assert _problems(report) == [], "merged log does not replay cleanly:\n" + _show(result)
+    assert report.ok
+    assert not [s for s in report.skipped if s.kind == "concurrent"]
+    reference = replay_merged(result.events)
+    assert reference.state_hash == report.state_hash
+    assert [r for _, r in reference.skipped if r.startswith("rejected")] == []
+    if engine:
+        # a node table takes about 1 MB of the buffer pool
+        pool = (64 + 2 * len(report.state.tables)) * 1024 * 1024
+        backend = NativeKuzuBackend(None, buffer_pool_size=pool)
+        try:
+            apply_log(backend, report)
+            differences = drift(report.state, backend.catalog(), applied=report.state)
+            assert differences.clean, differences.to_obj()
+        finally:
+            backend.close()
+    return report
+
+
+def _record_bytes(logs: Sequence[Sequence[Event]], strategy: str) -> bytes:
+    from schemalog.encoding.codec import encode_record
+
+    sources = []
+    for log in logs:
+        lines, prev = [], None
+        for event in log:
+            line = encode_record(event, prev)
+            prev = line[13 : line.index(b'"', 13)].decode()
+            lines.append(line)
+        sources.append(lines)
+    return merge_record_logs(sources, strategy).to_bytes()
+
+
+# ---------------------------------------------------------------- synthetic replicas
+
+SYNTH_CASES = [
+    (replicas, seed, size)
+    for replicas, seed, size in itertools.product((3,), (1, 2, 3, 4), (100, 400))
+] + [(2, 5, 1000), (4, 6, 300), (5, 7, 200)]
+
+
+@pytest.mark.parametrize("strategy", RESOLVING)
+@pytest.mark.parametrize(("replicas", "seed", "size"), SYNTH_CASES)
+def test_synthetic_merges_replay_cleanly_and_apply(
+    replicas: int, seed: int, size: int, strategy: str
+) -> None:
+    prefix = size // 10
+    logs = synth_replicas(replicas, prefix, size - prefix, seed)
+    result = merge_events(logs, strategy)
+    assert _record_bytes(logs, strategy) == result.to_bytes()
+    # the native engine for the smaller cases: each costs a database and its DDL
+    assert_replays_and_applies(result, engine=size <= 400)
+
+
+@pytest.mark.parametrize(("strategy", "seed"), [("lww", 8), ("rename-wins", 9)])
+def test_a_larger_synthetic_merge_replays_cleanly(strategy: str, seed: int) -> None:
+    """3 x 2,000 events (replay and the reference; the engine is tried on the smaller ones)."""
+    logs = synth_replicas(3, 200, 1800, seed)
+    assert_replays_and_applies(merge_events(logs, strategy), engine=False)
+
+
+def test_the_issue_reproduction_replays_with_every_strategy() -> None:
+    """`schemalog synth rr --events 100 --replicas 3 --seed 1`, merged with each strategy."""
+    logs = synth_replicas(3, 10, 90, 1)
+    for strategy in RESOLVING:
+        assert_replays_and_applies(merge_events(logs, strategy), engine=False)
+
+
+# ---------------------------------------------------------------- causally consistent decisions
+
+
+def _two_sides() -> tuple[_Branch, _Branch, list[int], str]:
+    wall = [1_700_000_000_000]
+    root = _Branch("a", wall, [], empty_state())
+    root.write(_node_def("T", 0))
+    table = root.events[0].change.table_id  # type: ignore[union-attr]
+    return root, _Branch("b", wall, root.events, root.state), wall, table
+
+
+def test_a_rename_of_a_property_is_decided_with_its_creation_against_a_drop() -> None:
+    """The issue's case: add_property (earlier than the drop) and its later rename
+    (later than the drop) against a concurrent drop of their table. Per pair,
+    ``rename-wins`` lets the drop beat the add (neither renames: lww) and the
+    rename beat the drop; decided together, the drop wins both."""
+    a, b, wall, table = _two_sides()
+    wall[0] += 10
+    assert a.write(build_add_property(table, "x", "INT64"))
+    prop = a.events[-1].change.property.property_id  # type: ignore[union-attr]
+    wall[0] += 10
+    assert b.write(DropTable(table))
+    wall[0] += 10
+    assert a.write(RenameProperty(table, prop, "y"))
+    result = merge_events([a.events, b.events], "rename-wins")
+    assert [r.conflict.kind for r in result.conflicts] == ["change-on-dropped"] * 2
+    assert {r.winner for r in result.conflicts} == {b.events[-1].id}
+    report = assert_replays_and_applies(result)
+    assert table not in report.state.tables
+    assert not [s for s in report.skipped if s.kind == "with-loser"]
+
+
+def test_a_rename_chain_is_decided_with_its_first_rename() -> None:
+    """a renames x -> p then p -> q; b renames x -> r in between. ``fww`` alone would
+    let a's first rename beat b's and b's beat a's second (a's second rename then
+    applies on top of b's name); decided together, a's chain wins both pairs."""
+    a, b, wall, table = _two_sides()
+    prop = f"{table}/p1"
+    wall[0] += 10
+    assert a.write(RenameProperty(table, prop, "p"))
+    wall[0] += 10
+    assert b.write(RenameProperty(table, prop, "r"))
+    wall[0] += 10
+    assert a.write(RenameProperty(table, prop, "q"))
+    result = merge_events([a.events, b.events], "fww")
+    winners = {r.conflict.key: r.winner for r in result.conflicts}
+    assert len(winners) == 2 and set(winners.values()) == {a.events[-2].id, a.events[-1].id}
+    report = assert_replays_and_applies(result)
+    assert [p.name for p in report.state.tables[table].properties] == ["id", "q"]
+
+
+# ---------------------------------------------------------------- adversarial histories
+
+NAMES = ("A", "B", "C", "D")
+PROPS = ("x", "y", "z")
+
+
+class _Branch:
+    """One origin writing on its own chain (forked from another chain at some point)."""
+
+    def __init__(self, origin: str, wall: list[int], events: list[Event], state: SchemaState):
+        self.clock = HybridLogicalClock(origin, lambda: wall[0])
+        if events:
+            self.clock.observe(events[-1].hlc)
+        self.events = list(events)
+        self.state = state
+
+    def write(self, change: object) -> bool:
+        parents = [self.events[-1].id] if self.events else []
+        event = new_event(self.clock, "ws", parents, change)  # type: ignore[arg-type]
+        result = apply(self.state, event)
+        if not isinstance(result, Applied):
+            return False  # this branch cannot make that change: drawn again
+        self.events.append(event)
+        self.state = result.state
+        return True
+
+
+def _node_def(name: str, variant: int) -> object:
+    props = [("id", "INT64"), ("v", "STRING" if variant else "INT64")]
+    return build_node_table(name, props, "id")
+
+
+@st.composite
+def _change(draw: st.DrawFn, state: SchemaState) -> object:
+    tables = sorted(state.tables.values(), key=lambda t: t.table_id)
+    nodes = [t for t in tables if t.kind == "NODE"]
+    rels = [t for t in tables if t.kind == "REL"]
+    kinds = ["create"]
+    if nodes:
+        kinds += ["rel", "rename_table", "drop_table", "add_prop", "comment"]
+    if tables:
+        kinds += ["rename_prop", "drop_prop", "rename_table", "drop_table", "add_prop"]
+    if rels:
+        kinds += ["add_conn", "drop_conn", "drop_table"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "create":  # a small pool of names and two definitions: identical creations
+        return _node_def(draw(st.sampled_from(NAMES)), draw(st.integers(0, 1)))
+    if kind == "rel":
+        a, b = draw(st.sampled_from(nodes)), draw(st.sampled_from(nodes))
+        return build_rel_table(draw(st.sampled_from(NAMES)), [(a.table_id, b.table_id)])
+    table = draw(st.sampled_from(nodes if kind in ("add_prop", "comment") else tables))
+    if kind == "rename_table":
+        return RenameTable(table.table_id, draw(st.sampled_from(NAMES)))
+    if kind == "drop_table":
+        return DropTable(table.table_id)
+    if kind == "add_prop":
+        type_text = draw(st.sampled_from(("INT64", "STRING")))
+        return build_add_property(table.table_id, draw(st.sampled_from(PROPS)), type_text)
+    if kind == "comment":
+        return CommentOnTable(table.table_id, draw(st.sampled_from(("a", "b"))))
+    others = [p for p in table.properties if p.property_id != table.primary_key]
+    if kind in ("rename_prop", "drop_prop") and others:
+        prop = draw(st.sampled_from(others))
+        if kind == "drop_prop":
+            return DropProperty(table.table_id, prop.property_id)
+        return RenameProperty(table.table_id, prop.property_id, draw(st.sampled_from(PROPS)))
+    if kind == "add_conn" and nodes:
+        rel = draw(st.sampled_from(rels))
+        a, b = draw(st.sampled_from(nodes)), draw(st.sampled_from(nodes))
+        return AddConnection(rel.table_id, Connection(a.table_id, b.table_id))
+    if kind == "drop_conn":
+        rel = draw(st.sampled_from(rels))
+        if len(rel.connections) > 1:
+            return DropConnection(rel.table_id, draw(st.sampled_from(rel.connections)))
+    return CommentOnTable(table.table_id, "c")
+
+
+@st.composite
+def adversarial_logs(draw: st.DrawFn, max_steps: int = 24) -> list[list[Event]]:
+    """2 to 4 origins on a tree of forks over a small shared schema, each origin's
+    log its chain from the root (so each log is causally closed and chained)."""
+    wall = [1_700_000_000_000]
+    root = _Branch("o0", wall, [], empty_state())
+    for change in (
+        _node_def("A", 0),
+        _node_def("B", 0),
+    ):
+        root.write(change)
+    a, b = root.state.tables.values()
+    root.write(build_rel_table("C", [(a.table_id, b.table_id)]))
+    root.write(build_add_property(a.table_id, "x", "INT64"))
+    branches = [root]
+    n = draw(st.integers(2, 4))
+    for i in range(1, n):
+        parent = branches[draw(st.integers(0, len(branches) - 1))]
+        cut = draw(st.integers(min(4, len(parent.events)), len(parent.events)))
+        state = empty_state()
+        for event in parent.events[:cut]:
+            result = apply(state, event)
+            assert isinstance(result, Applied)
+            state = result.state
+        branches.append(_Branch(f"o{i}", wall, parent.events[:cut], state))
+        for _ in range(draw(st.integers(1, max_steps // n))):
+            wall[0] += draw(st.integers(1, 50))
+            branch = branches[draw(st.integers(0, len(branches) - 1))]
+            for _attempt in range(5):
+                if branch.write(draw(_change(branch.state))):
+                    break
+    for _ in range(draw(st.integers(0, max_steps // 2))):
+        wall[0] += draw(st.integers(1, 50))
+        branch = branches[draw(st.integers(0, len(branches) - 1))]
+        for _attempt in range(5):
+            if branch.write(draw(_change(branch.state))):
+                break
+    return [b.events for b in branches]
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(adversarial_logs(), st.sampled_from(RESOLVING))
+def test_adversarial_merges_replay_cleanly_and_apply(
+    logs: list[list[Event]], strategy: str
+) -> None:
+    result = merge_events(logs, strategy)
+    assert _record_bytes(logs, strategy) == result.to_bytes()
+    assert_replays_and_applies(result)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(adversarial_logs(max_steps=16), st.sampled_from(RESOLVING))
+def test_adversarial_merges_are_commutative_associative_idempotent(
+    logs: list[list[Event]], strategy: str
+) -> None:
+    whole = merge_events(logs, strategy)
+    data = whole.to_bytes()
+    for perm in itertools.permutations(logs):
+        assert merge_events(list(perm), strategy).to_bytes() == data
+    first = merge_events(logs[:2], strategy).events
+    assert merge_events([first, *logs[2:]], strategy).to_bytes() == data
+    last = merge_events(logs[1:], strategy).events
+    assert merge_events([logs[0], last], strategy).to_bytes() == data
+    again = merge_events([whole.events, *logs], strategy)
+    assert again.to_bytes() == data and again.added == ()
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(adversarial_logs(max_steps=16), st.data())
+def test_reject_then_resolving_each_open_conflict_replays_cleanly(
+    logs: list[list[Event]], data: st.DataObject
+) -> None:
+    """``reject`` leaves conflicts open; a person resolving each (any winner) gets a clean log."""
+    result = merge_events(logs, "reject")
+    resolutions = [
+        resolution_event(r.conflict, data.draw(st.sampled_from(r.conflict.ids)))
+        for r in result.unresolved
+    ]
+    resolved = merge_events([result.events, resolutions], "reject")
+    assert_replays_and_applies(resolved, engine=False)
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def _write(path: Path, events: Sequence[Event]) -> Path:
+    from schemalog.encoding.codec import encode_record
+
+    prev, lines = None, []
+    for event in events:
+        line = encode_record(event, prev)
+        prev = line[13 : line.index(b'"', 13)].decode()
+        lines.append(line + b"\n")
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+def test_cli_merge_then_schema_replays_for_every_strategy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue's reproduction, through the command line."""
+    from schemalog.cli import main
+
+    assert main(["synth", str(tmp_path / "rr"), "--events", "100", "--replicas", "3"]) == 0
+    inputs = [str(tmp_path / "rr" / f"r{i}.ndjson") for i in (1, 2, 3)]
+    for strategy in RESOLVING:
+        out = str(tmp_path / f"m-{strategy}.ndjson")
+        assert main(["merge", *inputs, "-o", out, "--strategy", strategy]) == 0
+        assert main(["schema", out]) == 0
+        assert main(["replay", out]) == 0
+    capsys.readouterr()
+
+
+def test_reject_names_both_sides_by_their_names_then(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from schemalog.cli import main
+
+    wall = [1_700_000_000_000]
+    root = _Branch("a", wall, [], empty_state())
+    root.write(_node_def("Person", 0))
+    person = root.events[0].change.table_id  # type: ignore[union-attr]
+    other = _Branch("b", wall, root.events, root.state)
+    wall[0] += 10
+    root.write(RenameTable(person, "Human"))
+    wall[0] += 10
+    other.write(DropTable(person))
+    a = _write(tmp_path / "a.ndjson", root.events)
+    b = _write(tmp_path / "b.ndjson", other.events)
+    out = tmp_path / "m.ndjson"
+    capsys.readouterr()
+    assert main(["merge", str(a), str(b), "-o", str(out), "--json"]) == 1
+    import json
+
+    (conflict,) = json.loads(capsys.readouterr().out)["conflicts"]
+    assert conflict["sides"] == ["a: rename table 'Person' to 'Human'", "b: drop table 'Person'"]
+    assert main(["merge", str(a), str(b), "-o", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert "a: rename table 'Person' to 'Human'" in text and "vs b: drop table 'Person'" in text
+
+
+def test_a_forged_merged_log_names_the_first_rejection_not_a_loser(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A merged log with losers, plus a hand-made event that the schema rejects."""
+    from schemalog.cli import main
+
+    logs = synth_replicas(3, 10, 90, 1)
+    result = merge_events(logs, "lww")
+    assert any(r.losers for r in result.conflicts)
+    heads = {e.id for e in result.events} - {p for e in result.events for p in e.parents}
+    clock = HybridLogicalClock("forger", lambda: 1_800_000_000_000)
+    forged = new_event(clock, "ws", sorted(heads), DropTable("no-such-table@1.0"))
+    path = _write(tmp_path / "forged.ndjson", [*result.events, forged])
+    capsys.readouterr()
+    assert main(["schema", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert forged.id in err and "unknown-table" in err
+    assert "loser" not in err.split("does not replay cleanly")[1]
+
+
+def test_a_drop_repeated_by_the_winning_side_takes_the_losing_drops_place() -> None:
+    """a drops rel C; b comments on C, then drops C and its endpoint A. A person keeps
+    b's comment (a's drop loses): b's own drop of C, a duplicate of a's, applies in
+    its place, so A can be dropped."""
+    wall = [1_700_000_000_000]
+    root = _Branch("a", wall, [], empty_state())
+    root.write(_node_def("A", 0))
+    a_id = root.events[0].change.table_id  # type: ignore[union-attr]
+    root.write(build_rel_table("C", [(a_id, a_id)]))
+    c_id = root.events[1].change.table_id  # type: ignore[union-attr]
+    b = _Branch("b", wall, root.events, root.state)
+    wall[0] += 10
+    assert root.write(DropTable(c_id))
+    wall[0] += 10
+    assert b.write(CommentOnTable(c_id, "kept"))
+    wall[0] += 10
+    assert b.write(DropTable(c_id)) and b.write(DropTable(a_id))
+    result = merge_events([root.events, b.events], "reject")
+    (open_,) = result.unresolved
+    keep = resolution_event(open_.conflict, b.events[-3].id)
+    report = assert_replays_and_applies(merge_events([result.events, [keep]], "reject"))
+    assert not report.state.tables
