@@ -77,6 +77,16 @@ setup_browser() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver >/dev/null
 }
 
+# PostgreSQL for the shared-log tests (they start a throwaway server with initdb).
+setup_postgres() {
+  if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1; then
+    return
+  fi
+  log "installing Debian postgresql (initdb, pg_ctl; the tests start their own server)"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql >/dev/null
+}
+
 setup_venv() {
   if [ ! -x "$VENV/bin/python" ]; then
     local py; py=$(find_python 11) || die "no Python >= 3.11 on PATH"
@@ -84,10 +94,10 @@ setup_venv() {
     "$py" -m venv "$VENV"
   fi
   if ! stamp_ok venv pyproject.toml; then
-    log "installing the package (editable) with its dev, kuzu and ladybug extras"
+    log "installing the package (editable) with its dev, kuzu, ladybug, postgres and server extras"
     "$VENV/bin/python" -m pip install -q --upgrade pip
     # kuzu and ladybug share no process (see pkg/schemalog/kuzu/profile.py), but do share a venv
-    "$VENV/bin/python" -m pip install -q -e ".[dev,kuzu,ladybug]"
+    "$VENV/bin/python" -m pip install -q -e ".[dev,kuzu,ladybug,postgres,server]"
     stamp_set venv pyproject.toml
   fi
 }
@@ -146,6 +156,7 @@ setup_site() {
 
 cmd_setup() {
   setup_browser
+  setup_postgres
   setup_venv
   setup_tools_venv
   setup_npm
