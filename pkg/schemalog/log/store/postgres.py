@@ -39,25 +39,16 @@ from schemalog.log.store.errors import (
     AppendConflict,
     FencedOut,
     StoreClosed,
-    StoreError,
     StoreMissing,
+    StoreUnavailable,
 )
 from schemalog.log.store.postgres_schema import ensure_schema, retrying
 from schemalog.model.names import validate_token
 
-__all__ = ["NOTIFY_CHANNEL", "PostgresStore", "StoreUnavailable", "connect", "split_url"]
+__all__ = ["NOTIFY_CHANNEL", "PostgresStore", "connect", "split_url"]
 
 NOTIFY_CHANNEL = "schemalog"
 _TAIL_CACHE = 4096  # recent lines kept: appends confirm parents among them
-
-
-class StoreUnavailable(StoreError):
-    """The database could not be reached or refused the connection."""
-
-    def __init__(self, what: str, reason: str) -> None:
-        self.what = what
-        self.reason = reason
-        super().__init__(f"{what}: {reason}")
 
 
 def split_url(url: str) -> tuple[str, str | None]:
