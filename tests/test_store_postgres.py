@@ -130,14 +130,13 @@ def test_taken_over_lease_fences_the_old_holder_at_once(pg_url: str) -> None:
 # ---------------------------------------------------------------- real processes
 
 
-def run_appenders(kind: str, targets: list[str], per_writer: int) -> list[dict[str, object]]:
+def run_appenders(targets: list[str], per_writer: int) -> list[dict[str, object]]:
     """One OS process per target, all at once; every attempt they report."""
     procs = [
         subprocess.Popen(
             [
                 sys.executable,
                 str(HERE / "concurrent_appenders.py"),
-                kind,
                 t,
                 f"w{i}",
                 str(per_writer),
@@ -177,7 +176,7 @@ def test_eight_writer_processes_one_winner_per_head(pg_url: str) -> None:
     log = fresh_log()
     store = PostgresStore.open(pg_url, log=log, create=True)
     try:
-        attempts = run_appenders("pg", [f"{pg_url}?log={log}"] * 8, 12)
+        attempts = run_appenders([f"{pg_url}?log={log}"] * 8, 12)
         assert sum(1 for a in attempts if a["won"]) == 96
         assert any(not a["won"] for a in attempts)  # they did contend
         check_one_winner_per_head(store, attempts)

@@ -94,7 +94,10 @@ def verify_batch(body: bytes, expected: str | None, known: Callable[[str], bool]
                 400, {"error": "bad_record", "position": i, "field": field, "reason": reason}
             )
 
-        record = decode_record(line, i)
+        try:
+            record = decode_record(line, i)
+        except RecursionError:  # nesting deeper than the decoder's stack
+            raise refuse("malformed JSON: nested too deeply") from None
         if isinstance(record, DecodeFailure):
             raise refuse(record.reason, record.field)
         if record.prev != prev:
@@ -245,6 +248,8 @@ def create_app(
     async def lease(request: Request) -> Response:
         log = request.path_params["log"]
         action = request.path_params.get("action", "acquire")
+        if action not in ("acquire", "renew", "release"):
+            raise _bad(f"no lease action {action!r} (renew, release)", 404)
         check_write(request, log)
         try:
             obj = json.loads(await body_of(request) or b"{}")

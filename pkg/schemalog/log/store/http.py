@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 from schemalog.encoding.codec import ChainVerifier, DecodeFailure, decode_record, encode_record
+from schemalog.log.lease.port import Lease, LeaseHeld, LeaseLost
 from schemalog.log.store.base import line_checksum, line_id
 from schemalog.log.store.errors import (
     AppendConflict,
@@ -38,6 +39,7 @@ from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, Head, Page, RawChunk
 from schemalog.model.events import Event
 
 __all__ = [
+    "HttpLeaseStore",
     "HttpStore",
     "HttpxTransport",
     "RecordRefused",
@@ -304,3 +306,65 @@ class HttpStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class HttpLeaseStore:
+    """The lease port over HTTP: the service's lease store (resource = log name).
+
+    ``base`` is the service's URL (``http://host:port``); ``token`` the bearer
+    token of the logs leased (leases are writes).
+    """
+
+    def __init__(self, base: str, token: str | None = None, transport: Transport | None = None):
+        self.base = base.rstrip("/")
+        self._transport = transport if transport is not None else HttpxTransport()
+        self._headers = {"Content-Type": "application/json"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+
+    def _post(self, resource: str, action: str, obj: dict[str, Any]) -> Reply:
+        url = f"{self.base}/logs/{quote(resource, safe='')}/lease{action}"
+        return self._transport.request("POST", url, self._headers, json.dumps(obj).encode())
+
+    def _fail(self, reply: Reply, resource: str, lease: Lease | None) -> Exception:
+        try:
+            info = reply.json()
+        except ValueError:
+            info = {}
+        info = info if isinstance(info, dict) else {}
+        if reply.status == 423:
+            return LeaseHeld(resource, info["holder"], info["since_ms"], info["expires_at_ms"])
+        if reply.status == 410 and lease is not None:
+            return LeaseLost(lease, str(info.get("reason")))
+        if reply.status == 401:
+            return Unauthorized(f"{self.base}/logs/{resource}")
+        if reply.status == 400:
+            return ValueError(str(info.get("reason")))
+        return StoreUnavailable(self.base, f"HTTP {reply.status}: {info.get('reason')}")
+
+    @staticmethod
+    def _lease(reply: Reply) -> Lease:
+        obj = reply.json()
+        return Lease(obj["resource"], obj["holder"], obj["token"], obj["expires_at_ms"])
+
+    def acquire(self, resource: str, holder: str, ttl_ms: int) -> Lease:
+        reply = self._post(resource, "", {"holder": holder, "ttl_ms": ttl_ms})
+        if reply.status != 200:
+            raise self._fail(reply, resource, None)
+        return self._lease(reply)
+
+    def renew(self, lease: Lease, ttl_ms: int | None = None) -> Lease:
+        obj = {"holder": lease.holder, "token": lease.token, "ttl_ms": ttl_ms}
+        reply = self._post(lease.resource, "/renew", obj)
+        if reply.status != 200:
+            raise self._fail(reply, lease.resource, lease)
+        return self._lease(reply)
+
+    def release(self, lease: Lease) -> None:
+        obj = {"holder": lease.holder, "token": lease.token}
+        reply = self._post(lease.resource, "/release", obj)
+        if reply.status != 204:
+            raise self._fail(reply, lease.resource, lease)
+
+    def close(self) -> None:
+        self._transport.close()
