@@ -84,3 +84,35 @@ def test_served_ndjson_log_is_a_plain_file(ndjson_service: Service) -> None:
         s.append(events(5), expected=None)
     path = Path(ndjson_service.store) / f"{log}.ndjson"
     assert len(path.read_bytes().splitlines()) == 5
+
+
+def test_replay_and_the_facade_over_served_logs(pg_url: str, pg_service: Service) -> None:
+    """The same log replays to the same state from memory, PostgreSQL and the service,
+    and two SchemaLog instances share a served log."""
+    from schemalog.api import SchemaLog
+    from schemalog.log.replay import replay
+    from schemalog.log.store import MemoryStore
+    from schemalog.log.store.postgres import PostgresStore
+
+    evs = events(300, origins=3, seed=4)
+    log = fresh_log()
+    memory = MemoryStore()
+    memory.append(evs, expected=None)
+    with HttpStore.open(pg_service.log_url(log)) as served:
+        served.append(evs, expected=None)
+        with PostgresStore.open(pg_url, log=log) as direct:
+            hashes = {replay(s, max_chunk_bytes=4096).state_hash for s in (memory, direct, served)}
+    assert len(hashes) == 1
+
+    team = fresh_log()
+    with (
+        HttpStore.open(pg_service.log_url(team)) as a,
+        HttpStore.open(pg_service.log_url(team)) as b,
+    ):
+        alice, bob = SchemaLog(a, origin="alice"), SchemaLog(b, origin="bob")
+        alice.create_node_table("Person", [("id", "INT64")], "id")
+        bob.refresh()
+        assert [t.name for t in bob.tables()] == ["Person"]
+        bob.add_property("Person", "name", "STRING")
+        alice.refresh()
+        assert alice.state_hash == bob.state_hash and alice.position == 2
