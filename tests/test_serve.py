@@ -329,3 +329,33 @@ def test_serve_usage_errors(tmp_path: Path) -> None:
     assert r.returncode == 2 and "LOG=TOKEN" in r.stderr and "Traceback" not in r.stderr
     r = serve("--store", "postgresql://nobody@127.0.0.1:1/none")
     assert r.returncode == 2 and "127.0.0.1" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_reads_served_and_postgres_logs(pg_url: str, pg_service: Service) -> None:
+    log = fresh_log()
+    evs = events(40, origins=2, seed=2)
+    with PostgresStore.open(pg_url, log=log, create=True) as store:
+        store.append(evs, expected=None)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "schemalog", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+    hashes = set()
+    for spec in (f"{pg_url}?log={log}", pg_service.log_url(log)):
+        r = cli("replay", spec, "--json")
+        assert r.returncode == 0, r.stderr
+        obj = json.loads(r.stdout)
+        hashes.add(obj["state_hash"])
+        assert obj["applied"] == 40 or obj.get("position") == 40, obj
+        r = cli("log", spec, "--limit", "5", "--json")
+        assert r.returncode == 0, r.stderr
+        assert [x["event"]["id"] for x in json.loads(r.stdout)["records"]] == [
+            e.id for e in evs[:5]
+        ]
+        assert cli("schema", spec).returncode == 0
+    assert len(hashes) == 1
+    r = cli("log", pg_service.log_url(fresh_log()))
+    assert r.returncode == 2 and "no event log" in r.stderr and "Traceback" not in r.stderr
+    r = cli("log", f"{pg_url}?log={fresh_log()}")
+    assert r.returncode == 2 and "no event log" in r.stderr and "Traceback" not in r.stderr
