@@ -290,10 +290,19 @@ cmd_serve() {
   cmd_build
   cmd_lite
   local port="${PORT:-8000}"
+  # The sync service beside the page: SYNC_STORE is a folder of NDJSON logs
+  # (default build/sync-logs) or postgresql://... for a team.
+  local sync_port="${SYNC_PORT:-8080}" sync_store="${SYNC_STORE:-$BUILD/sync-logs}"
+  "$VENV/bin/schemalog" serve --store "$sync_store" --port "$sync_port" \
+    --cors "http://127.0.0.1:$port" --cors "http://localhost:$port" &
+  local sync_pid=$!
+  # shellcheck disable=SC2064
+  trap "kill $sync_pid 2>/dev/null || true" EXIT INT TERM
   log "serving $SITE"
   echo "demo page: http://127.0.0.1:$port/web/index.html"
   echo "notebook:  http://127.0.0.1:$port/lite/lab/index.html?path=schemalog-tour.ipynb"
-  exec "$VENV/bin/python" tools/devserver.py --directory "$SITE" --port "$port"
+  echo "sync:      http://127.0.0.1:$sync_port/logs/NAME  (schemalog serve --store $sync_store)"
+  "$VENV/bin/python" tools/devserver.py --directory "$SITE" --port "$port"
 }
 
 # bench [NAME...]: every bench/*/run.py, or only the named ones (replay, merge, ...).
