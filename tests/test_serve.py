@@ -189,13 +189,13 @@ def test_stale_lease_holder_is_fenced_out(
     store = HttpStore.open(service.log_url(log))
     evs = events(5)
     try:
-        a = leases.acquire(log, "alice", 300)
+        a = leases.acquire(log, "alice", 5_000)
         with pytest.raises(LeaseHeld) as held:
-            leases.acquire(log, "bob", 300)
+            leases.acquire(log, "bob", 5_000)
         assert held.value.holder == "alice"
-        a = leases.renew(a)
+        a = leases.renew(a, ttl_ms=300)
         h = store.append(evs[:1], expected=None, fencing_token=a.token)
-        time.sleep(0.4)  # alice pauses past her lease
+        time.sleep(0.6)  # alice pauses past her lease
         with pytest.raises(LeaseLost):
             leases.renew(a)
         b = leases.acquire(log, "bob", 60_000)

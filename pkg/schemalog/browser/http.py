@@ -57,4 +57,3 @@ def open_served(url: str, token: str | None = None) -> HttpStore:
     store = HttpStore(url, PyfetchTransport(), token)
     store.head()  # fail now, naming the service, if it is not there
     return store
-

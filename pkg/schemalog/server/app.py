@@ -134,7 +134,10 @@ def create_app(
         return await run_in_threadpool(hub.with_store, log, create, work)
 
     async def body_of(request: Request) -> bytes:
-        body = await request.body()
+        declared = request.headers.get("content-length", "0")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            raise _bad(f"body of {declared} bytes exceeds {MAX_BODY}", 413)
+        body: bytes = await request.body()
         if len(body) > MAX_BODY:
             raise _bad(f"body of {len(body)} bytes exceeds {MAX_BODY}", 413)
         return body
