@@ -30,7 +30,7 @@ change, so cursors and pages stay valid while others append.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -42,7 +42,9 @@ from schemalog.log.store.errors import (
     StoreMissing,
     StoreUnavailable,
 )
+from schemalog.log.store.port import Head
 from schemalog.log.store.postgres_schema import ensure_schema, retrying
+from schemalog.model.events import Event
 from schemalog.model.names import validate_token
 
 __all__ = ["NOTIFY_CHANNEL", "PostgresStore", "connect", "split_url"]
@@ -108,6 +110,7 @@ class PostgresStore(LineStore):
         self._head: str | None = None
         self._tail_start = 0
         self._tail: list[bytes] = []
+        self._writing_token: int | None = None
         # called with the new head after each committed append (the sync service)
         self.on_append: Callable[[int], None] | None = None
 
@@ -193,9 +196,15 @@ class PostgresStore(LineStore):
     def _write(self, lines: list[bytes]) -> None:
         self._locked(self._writing_token, lines)
 
-    _writing_token: int | None = None
-
-    def append(self, events: Any, *, expected: str | None, fencing_token: int | None = None) -> Any:
+    def append(
+        self,
+        events: Sequence[Event],
+        *,
+        expected: str | None,
+        fencing_token: int | None = None,
+    ) -> Head:
+        # the base checks the token against what this process saw; _write checks it
+        # again under the row lock, so it needs the token the base does not pass down
         self._writing_token = fencing_token
         try:
             return super().append(events, expected=expected, fencing_token=fencing_token)
