@@ -102,6 +102,19 @@ def test_service_refuses_what_verify_refuses(ndjson_service: Service, folder: Pa
     assert r.status_code == 412 and r.json()["error"] == "append_conflict"
 
 
+def test_an_event_from_a_fast_clock_is_refused(ndjson_service: Service) -> None:
+    """The store's drift bound, judged by the service's clock, reaches the client."""
+    from schemalog.errors import ClockDriftError
+    from schemalog.model.clock import HybridLogicalClock
+    from schemalog.model.events import Tag, new_event
+
+    fast = HybridLogicalClock("fast", lambda: time.time_ns() // 1_000_000 + 3_600_000)
+    with HttpStore.open(ndjson_service.log_url(fresh_log())) as store:
+        with pytest.raises(ClockDriftError) as info:
+            store.append([new_event(fast, "ws", [], Tag("ahead"))], expected=None)
+        assert info.value.bound_ms > 0 and store.head().position == 0
+
+
 # ---------------------------------------------------------------- concurrency
 
 

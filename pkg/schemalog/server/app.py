@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from schemalog.encoding.codec import DecodeFailure, decode_record
-from schemalog.errors import InvalidEvent
+from schemalog.errors import ClockDriftError, InvalidEvent
 from schemalog.log.lease.port import Lease, LeaseHeld, LeaseLost
 from schemalog.log.store.errors import (
     AppendConflict,
@@ -348,6 +348,7 @@ def create_app(
             LeaseHeld: on_store_error,
             LeaseLost: on_store_error,
             InvalidEvent: on_value_error,
+            ClockDriftError: on_store_error,
             ValueError: on_value_error,
         },
         lifespan=lifespan,
@@ -383,6 +384,14 @@ def store_answer(exc: Exception) -> tuple[int, dict[str, Any]]:
             "since_ms": exc.since_ms,
             "expires_at_ms": exc.expires_at_ms,
             "reason": str(exc),
+        }
+    if isinstance(exc, ClockDriftError):
+        # stamped too far ahead of the service's clock (the store's drift bound)
+        return 400, {
+            "error": "clock_drift",
+            "remote": str(exc.remote),
+            "local": exc.local,
+            "bound_ms": exc.bound_ms,
         }
     if isinstance(exc, LeaseLost):
         return 410, {"error": "lease_lost", "reason": exc.reason}

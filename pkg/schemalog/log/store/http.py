@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 from schemalog.encoding.codec import ChainVerifier, DecodeFailure, decode_record, encode_record
+from schemalog.errors import ClockDriftError
 from schemalog.log.lease.port import Lease, LeaseHeld, LeaseLost
 from schemalog.log.store.base import line_checksum, line_id
 from schemalog.log.store.errors import (
@@ -188,6 +189,8 @@ class HttpStore:
             return RecordTooLarge(int(info["position"]), int(info["size"]), int(info["budget"]))
         if kind == "bad_record":
             return RecordRefused(info.get("position"), info.get("field"), str(info.get("reason")))
+        if kind == "clock_drift":
+            return ClockDriftError(info.get("remote"), int(info["local"]), int(info["bound_ms"]))
         if kind == "bad_request":
             return ValueError(str(info.get("reason")))
         if status == 401:
