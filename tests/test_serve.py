@@ -369,6 +369,6 @@ def test_cli_reads_served_and_postgres_logs(pg_url: str, pg_service: Service) ->
         assert cli("schema", spec).returncode == 0
     assert len(hashes) == 1
     r = cli("log", pg_service.log_url(fresh_log()))
-    assert r.returncode == 2 and "no event log" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "no such log" in r.stderr and "Traceback" not in r.stderr
     r = cli("log", f"{pg_url}?log={fresh_log()}")
-    assert r.returncode == 2 and "no event log" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "no such log" in r.stderr and "Traceback" not in r.stderr
