@@ -31,6 +31,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 @run_in_pyodide(packages=["kuzu-schemalog"])
 async def _fetch_both_ways(selenium, url, ids):
+    import time
+
     from schemalog.browser.http import PyfetchTransport
     from schemalog.encoding.codec import decode_record, encode_record
     from schemalog.log.store.base import line_checksum
@@ -45,7 +47,7 @@ async def _fetch_both_ways(selenium, url, ids):
     got = [decode_record(line, i).event.id for i, line in enumerate(lines)]
     assert got == ids, got
     # an append from Pyodide, encoded here, verified by the service
-    clock = HybridLogicalClock("pyodide", lambda: 1_800_000_000_000)
+    clock = HybridLogicalClock("pyodide", lambda: time.time_ns() // 1_000_000)
     event = new_event(clock, "ws", [ids[-1]], Tag("from_pyodide"))
     line = encode_record(event, head["checksum"])
     headers = {"Schemalog-Expected-Head": head["checksum"]}
