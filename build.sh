@@ -77,6 +77,16 @@ setup_browser() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver >/dev/null
 }
 
+# PostgreSQL for the shared-log tests (they start a throwaway server with initdb).
+setup_postgres() {
+  if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1; then
+    return
+  fi
+  log "installing Debian postgresql (initdb, pg_ctl; the tests start their own server)"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql >/dev/null
+}
+
 setup_venv() {
   if [ ! -x "$VENV/bin/python" ]; then
     local py; py=$(find_python 11) || die "no Python >= 3.11 on PATH"
@@ -84,10 +94,10 @@ setup_venv() {
     "$py" -m venv "$VENV"
   fi
   if ! stamp_ok venv pyproject.toml; then
-    log "installing the package (editable) with its dev, kuzu and ladybug extras"
+    log "installing the package (editable) with its dev, kuzu, ladybug, postgres and server extras"
     "$VENV/bin/python" -m pip install -q --upgrade pip
     # kuzu and ladybug share no process (see pkg/schemalog/kuzu/profile.py), but do share a venv
-    "$VENV/bin/python" -m pip install -q -e ".[dev,kuzu,ladybug]"
+    "$VENV/bin/python" -m pip install -q -e ".[dev,kuzu,ladybug,postgres,server]"
     stamp_set venv pyproject.toml
   fi
 }
@@ -146,6 +156,7 @@ setup_site() {
 
 cmd_setup() {
   setup_browser
+  setup_postgres
   setup_venv
   setup_tools_venv
   setup_npm
@@ -279,10 +290,19 @@ cmd_serve() {
   cmd_build
   cmd_lite
   local port="${PORT:-8000}"
+  # The sync service beside the page: SYNC_STORE is a folder of NDJSON logs
+  # (default build/sync-logs) or postgresql://... for a team.
+  local sync_port="${SYNC_PORT:-8080}" sync_store="${SYNC_STORE:-$BUILD/sync-logs}"
+  "$VENV/bin/schemalog" serve --store "$sync_store" --port "$sync_port" \
+    --cors "http://127.0.0.1:$port" --cors "http://localhost:$port" &
+  local sync_pid=$!
+  # shellcheck disable=SC2064
+  trap "kill $sync_pid 2>/dev/null || true" EXIT INT TERM
   log "serving $SITE"
   echo "demo page: http://127.0.0.1:$port/web/index.html"
   echo "notebook:  http://127.0.0.1:$port/lite/lab/index.html?path=schemalog-tour.ipynb"
-  exec "$VENV/bin/python" tools/devserver.py --directory "$SITE" --port "$port"
+  echo "sync:      http://127.0.0.1:$sync_port/logs/NAME  (schemalog serve --store $sync_store)"
+  "$VENV/bin/python" tools/devserver.py --directory "$SITE" --port "$port"
 }
 
 # bench [NAME...]: every bench/*/run.py, or only the named ones (replay, merge, ...).

@@ -6,11 +6,28 @@ Kuzu's and LadybugDB's extension modules cannot be loaded into one process
 backend a test opens through ``engines.open_backend`` runs in a child process
 (``kuzu.remote``) and no test can make ``import kuzu`` fail for the tests after
 it. tests/test_backend_ladybug.py runs LadybugDB in-process in a process of its own.
+
+``pg_url``: a real PostgreSQL server for the whole session (tests/pg_server.py).
 """
 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
+
+import pytest
+
+from pg_server import PgServer
 
 if importlib.util.find_spec("kuzu") is not None:
     import kuzu  # noqa: F401
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a throwaway PostgreSQL server (started once, stopped at the end)."""
+    server = PgServer.start()  # PostgreSQL missing: an error naming ./build.sh setup
+    try:
+        yield server.url
+    finally:
+        server.stop()

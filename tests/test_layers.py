@@ -30,6 +30,7 @@ RANKS = {
     "synth": 5,
     "browser": 6,
     "api": 6,
+    "server": 6,  # the HTTP sync service over any store (issue 18)
     "cli": 7,
     "__main__": 8,
     "": 8,  # the package itself: its __init__ re-exports the public API

@@ -75,14 +75,22 @@ def _log_paths(args: argparse.Namespace) -> list[str]:
 def _gate(args: argparse.Namespace) -> int | None:
     """Run the strict reader over every LOG; the exit code when one is refused."""
     from schemalog.log.store.errors import StoreMissing
-    from schemalog.log.store.verify import verify_log
+    from schemalog.log.store.locate import is_url, open_store
+    from schemalog.log.store.verify import verify_log, verify_store
 
     args.log_reports = {}
     for path in _log_paths(args):
         try:
-            report = verify_log(
-                path, expected_head=args.expect_head, allow_torn_tail=args.allow_torn_tail
-            )
+            if is_url(path):  # PostgreSQL or a served log: the same reader over the store
+                store = open_store(path, readonly=True)
+                try:
+                    report = verify_store(store, expected_head=args.expect_head)
+                finally:
+                    store.close()
+            else:
+                report = verify_log(
+                    path, expected_head=args.expect_head, allow_torn_tail=args.allow_torn_tail
+                )
         except StoreMissing:
             raise UsageError(f"{path}: no such log") from None
         args.log_reports[path] = report

@@ -14,14 +14,15 @@ from collections.abc import Iterator
 from schemalog.cli.output import UsageError
 from schemalog.errors import ChainBroken, DecodeError
 from schemalog.log.store.events import StoreEvents
+from schemalog.log.store.locate import is_url
 from schemalog.model.events import Event
 
 
 class _LogEvents(StoreEvents):
     def __init__(self, path: str) -> None:
-        from schemalog.log.store.ndjson import NdjsonStore
+        from schemalog.log.store.locate import open_store
 
-        super().__init__(NdjsonStore.open(path, readonly=True, verify=False))
+        super().__init__(open_store(path, readonly=True, verify=False))
         self.path = path
 
     def __iter__(self) -> Iterator[Event]:
@@ -32,6 +33,6 @@ class _LogEvents(StoreEvents):
 
 
 def read_events(path: str) -> StoreEvents:
-    if not os.path.exists(path):
+    if not is_url(path) and not os.path.exists(path):
         raise UsageError(f"{path}: no such log")
     return _LogEvents(path)

@@ -12,11 +12,11 @@ def replay_log(path: str) -> Any:
     """The ``ReplayReport`` of the whole log at ``path``; a log that does not replay
     cleanly (corrupt record, broken chain, rejected event) is a usage error (exit 2)."""
     from schemalog.log.replay import replay
-    from schemalog.log.store.ndjson import NdjsonStore
+    from schemalog.log.store.locate import is_url, open_store
 
-    if not os.path.exists(path):
+    if not is_url(path) and not os.path.exists(path):
         raise UsageError(f"{path}: no such log")
-    store = NdjsonStore.open(path, readonly=True)
+    store = open_store(path, readonly=True)
     try:
         report = replay(store)
     finally:

@@ -16,7 +16,11 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "apply", help="bring a Kuzu database to the log's head schema (prints the DDL)"
     )
-    p.add_argument("log", metavar="LOG", help="an .ndjson file or a directory of segments")
+    p.add_argument(
+        "log",
+        metavar="LOG",
+        help="a log: .ndjson file, segment folder, postgresql://...?log=NAME or http://HOST/logs/NAME",
+    )
     p.add_argument("--db", required=True, metavar="PATH", help="the Kuzu database (created)")
     p.add_argument("--dry-run", action="store_true", help="print the DDL, send nothing")
     p.add_argument(

@@ -25,7 +25,12 @@ def register(subparsers: Any) -> None:
         help="check compatibility between schema versions (exit 1 on a breaking change)",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
-    p.add_argument("log", metavar="LOG", nargs="?", help="an .ndjson file or a segment directory")
+    p.add_argument(
+        "log",
+        metavar="LOG",
+        nargs="?",
+        help="a log: .ndjson file, segment folder, postgresql://...?log=NAME or http://HOST/logs/NAME",
+    )
     p.add_argument("--mode", choices=MODES, default="BACKWARD")
     p.add_argument("--from", dest="from_", metavar="V", default=None, help="older version")
     p.add_argument("--to", metavar="V", default="head", help="newer version (default head)")

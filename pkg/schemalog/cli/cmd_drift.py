@@ -15,7 +15,11 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "drift", help="compare a Kuzu database with the log's head schema; print the repair"
     )
-    p.add_argument("log", metavar="LOG", help="an .ndjson file or a directory of segments")
+    p.add_argument(
+        "log",
+        metavar="LOG",
+        help="a log: .ndjson file, segment folder, postgresql://...?log=NAME or http://HOST/logs/NAME",
+    )
     p.add_argument("--db", required=True, metavar="PATH", help="the Kuzu database")
     p.add_argument(
         "--allow-destructive", action="store_true", help="include drops in the repair DDL"

@@ -10,7 +10,11 @@ from schemalog.cli.output import UsageError, print_json, print_table
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("log", help="print a page of events and the cursor after it")
-    p.add_argument("log", metavar="LOG", help="an .ndjson file or a directory of segments")
+    p.add_argument(
+        "log",
+        metavar="LOG",
+        help="a log: .ndjson file, segment folder, postgresql://...?log=NAME or http://HOST/logs/NAME",
+    )
     p.add_argument("--after", metavar="CURSOR", default=None, help="cursor from a previous page")
     p.add_argument("--limit", type=int, default=20, metavar="N")
     p.add_argument("--json", action="store_true", help="machine-readable page")
@@ -18,12 +22,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from schemalog.log.store.ndjson import NdjsonStore
+    from schemalog.log.store.locate import open_store
 
     if args.limit < 1:
         raise UsageError("--limit must be 1 or more")
     # Read-only and without the open-time checks: a log is shown as far as it reads.
-    store = NdjsonStore.open(args.log, readonly=True, verify=False)
+    store = open_store(args.log, readonly=True, verify=False)
     try:
         page = store.read(args.after, args.limit)
         total = len(store)

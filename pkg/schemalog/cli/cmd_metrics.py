@@ -12,7 +12,11 @@ def register(subparsers: Any) -> None:
     from schemalog.analysis.compat import LEVELS, MODES
 
     p = subparsers.add_parser("metrics", help="schema evolution metrics over time windows")
-    p.add_argument("log", metavar="LOG", help="an .ndjson file or a segment directory")
+    p.add_argument(
+        "log",
+        metavar="LOG",
+        help="a log: .ndjson file, segment folder, postgresql://...?log=NAME or http://HOST/logs/NAME",
+    )
     p.add_argument(
         "--window",
         metavar="W",

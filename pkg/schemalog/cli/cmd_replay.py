@@ -49,7 +49,11 @@ def _positive(text: str) -> int:
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("replay", help="replay a log into the schema state")
-    p.add_argument("log", metavar="LOG", help="an .ndjson file or a directory of segments")
+    p.add_argument(
+        "log",
+        metavar="LOG",
+        help="a log: .ndjson file, segment folder, postgresql://...?log=NAME or http://HOST/logs/NAME",
+    )
     p.add_argument(
         "--chunk-bytes",
         type=byte_size,
@@ -100,10 +104,10 @@ class _Watched:
 def run(args: argparse.Namespace) -> int:
     from schemalog.log.replay import DEFAULT_BATCH_EVENTS, replay
     from schemalog.log.snapshot import replay_with_snapshots
-    from schemalog.log.store.ndjson import NdjsonStore
+    from schemalog.log.store.locate import is_url, open_store
     from schemalog.log.trace import Tracer
 
-    if not os.path.exists(args.log):
+    if not is_url(args.log) and not os.path.exists(args.log):
         raise UsageError(f"{args.log}: no such log")
     if args.trace_memory and not args.trace:
         raise UsageError("--trace-memory needs --trace FILE")
@@ -122,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
     # verify=False: the replay checks every record itself, and under --on-corrupt
     # skip a damaged line must reach it instead of failing the open.
-    store = NdjsonStore.open(args.log, readonly=True, verify=False)
+    store = open_store(args.log, readonly=True, verify=False)
     tracer = Tracer(memory=args.trace_memory) if args.trace else None
     try:
         progress = Progress("replay", total=len(store), enabled=not args.json)

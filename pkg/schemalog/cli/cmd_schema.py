@@ -13,7 +13,11 @@ from schemalog.cli.output import print_json
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("schema", help="print the schema at the head of a log")
-    p.add_argument("log", metavar="LOG", help="an .ndjson file or a directory of segments")
+    p.add_argument(
+        "log",
+        metavar="LOG",
+        help="a log: .ndjson file, segment folder, postgresql://...?log=NAME or http://HOST/logs/NAME",
+    )
     p.add_argument("--json", action="store_true", help="the state as JSON, with its DDL")
     p.add_argument(
         "--format",

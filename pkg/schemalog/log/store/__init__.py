@@ -14,6 +14,7 @@ from schemalog.log.store.errors import (
     StoreQuotaExceeded,
     StoreReadOnly,
     StoreTruncated,
+    StoreUnavailable,
     StoreWriteFailed,
 )
 from schemalog.log.store.memory import MemoryStore
@@ -49,5 +50,6 @@ __all__ = [
     "StoreQuotaExceeded",
     "StoreReadOnly",
     "StoreTruncated",
+    "StoreUnavailable",
     "StoreWriteFailed",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "StoreQuotaExceeded",
     "StoreReadOnly",
     "StoreTruncated",
+    "StoreUnavailable",
     "StoreWriteFailed",
 ]
 
@@ -194,3 +195,13 @@ class StoreQuotaExceeded(StoreError):
         self.usage = usage
         self.quota = quota
         super().__init__(message)
+
+
+class StoreUnavailable(StoreError):
+    """A store behind a network (PostgreSQL, a served log) could not be reached or answered
+    with an error of its own; ``what`` names it (never with a password)."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        self.what = what
+        self.reason = reason
+        super().__init__(f"{what}: {reason}")
