@@ -5,7 +5,8 @@ history of ``rel_histories.rel_history(seed)`` is applied to real on-disk Kuzu
 three ways -- batch by batch in one backend object on disk (rows inserted
 after the base; the adapter may reopen it to avoid a known crash), compacted
 (the base, rows, then the last state in one apply) and from empty, both in
-memory, where no reopen can save a plan that crashes by itself -- and each result is compared with the model. Every plan is printed (one
+memory, where no reopen can save a plan that crashes by itself -- and each
+result is compared with the model. Every plan is printed (one
 JSON line, flushed) before it is sent, so that when Kuzu kills this process the
 parent can name the plan it died on. A line ``{"fail": ...}`` is a mismatch.
 """
@@ -18,12 +19,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from rel_histories import rel_history, states_at  # noqa: E402
-from schemalog.kuzu.apply import apply_log  # noqa: E402
-from schemalog.kuzu.cypher import quote_identifier as q  # noqa: E402
-from schemalog.kuzu.drift import drift  # noqa: E402
-from schemalog.kuzu.native import NativeKuzuBackend  # noqa: E402
-from schemalog.model.schema import NODE, REL, SchemaState  # noqa: E402
+from rel_histories import rel_history, states_at
+from schemalog.kuzu.apply import apply_log
+from schemalog.kuzu.cypher import quote_identifier as q
+from schemalog.kuzu.drift import drift
+from schemalog.kuzu.native import NativeKuzuBackend
+from schemalog.model.schema import NODE, REL, SchemaState
 
 POOL = 64 * 1024 * 1024
 

@@ -13,6 +13,7 @@ the base are cut into batches of 1-4: one apply per batch.
 from __future__ import annotations
 
 import random
+
 from schemalog.model.clock import HybridLogicalClock
 from schemalog.model.events import (
     AddConnection,
@@ -123,4 +124,3 @@ def states_at(events: list[Event], ends: list[int]) -> list[SchemaState]:
         out.append(state)
         done = end
     return out
-

@@ -202,7 +202,8 @@ def test_the_issue_repro_applies_in_a_subprocess(tmp_path: Path) -> None:
     first = subprocess.run(cli, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
     _write(log, events)
-    again = subprocess.run([*cli, "--allow-destructive"], capture_output=True, text=True, timeout=120)
+    cli.append("--allow-destructive")
+    again = subprocess.run(cli, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, (again.returncode, again.stdout, again.stderr)
     assert main(["drift", str(log), "--db", db]) == 0
 
