@@ -1,5 +1,13 @@
 """`schemalog drift LOG --db PATH [--engine kuzu|ladybug] [--allow-destructive] [--json]`:
-exit 1 on drift."""
+exit 1 on drift.
+
+The verdict is apply's (``kuzu.verdict.assess``): a missing or unreadable
+record is RecordMissing / RecordCorrupt naming the field (exit 2, as apply);
+otherwise the differences between the database and the log's head are listed,
+with what changed behind the log's back (against the record), and the plan is
+exactly what ``apply`` (``apply --repair`` when something changed behind the
+log's back) would send, with the rows each destructive step deletes.
+"""
 
 from __future__ import annotations
 
@@ -27,25 +35,39 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from schemalog.cli._logread import open_db, replay_log
-    from schemalog.kuzu.apply import read_record
-    from schemalog.kuzu.drift import drift, repair_ddl
+    from schemalog.kuzu.apply import apply_log
+    from schemalog.kuzu.drift import drift
+    from schemalog.kuzu.record import RecordProblem
+    from schemalog.kuzu.verdict import assess
 
     report = replay_log(args.log)
     backend = open_db(args.db, must_exist=True, engine=args.engine)
     try:
-        record = read_record(backend)
-        found = drift(report.state, backend.catalog(), applied=record.state if record else None)
+        try:
+            verdict = assess(backend)
+        except RecordProblem as problem:
+            return _record_problem(args, problem)
+        record = verdict.record
+        found = drift(report.state, verdict.catalog, applied=record.state if record else None)
+        result = apply_log(
+            backend,
+            report,
+            dry_run=True,
+            allow_destructive=args.allow_destructive,
+            repair=not verdict.clean,
+        )
     finally:
         backend.close()
-    plan = repair_ddl(found, allow_destructive=args.allow_destructive)
     applied_at = record.position if record is not None else None
     if args.json:
         print_json(
             {
                 **found.to_obj(),
+                "changed": verdict.changed.to_obj(),
                 "applied_position": applied_at,
                 "log_position": report.position,
-                "repair": plan.to_obj(),
+                "repair": result.plan.to_obj(),
+                "losses": [loss.to_obj() for loss in result.losses],
             }
         )
         return 0 if found.clean else 1
@@ -55,12 +77,26 @@ def run(args: argparse.Namespace) -> int:
     print(f"-- drift: {len(found.differences)} differences", file=sys.stderr)
     for d in found.differences:
         print(f"--   {d}", file=sys.stderr)
+    if not verdict.clean:
+        print("-- changed behind the log's back (against the record):", file=sys.stderr)
+        for d in verdict.changed.differences:
+            print(f"--   {d}", file=sys.stderr)
     if applied_at is not None and applied_at < report.position:
         print(
             f"-- (the database applied {applied_at} of {report.position} records)", file=sys.stderr
         )
-    for statement in plan.statements:
+    for statement in result.plan.statements:
         print(statement + ";")
-    for step in plan.withheld:
+    for step in result.plan.withheld:
         print(f"-- withheld (pass --allow-destructive): {step.statement};")
+    for loss in result.losses:
+        print(f"-- {loss}")
     return 1
+
+
+def _record_problem(args: argparse.Namespace, problem: Any) -> int:
+    if args.json:
+        print_json(problem.to_obj())
+    else:
+        print(f"schemalog drift: {problem}", file=sys.stderr)
+    return 2
