@@ -83,9 +83,7 @@ def run(args: argparse.Namespace) -> int:
                 print_json(problem.to_obj())
             else:
                 print(f"schemalog apply: {problem}", file=sys.stderr)
-                print(
-                    "see the repair with `schemalog apply --repair --dry-run`", file=sys.stderr
-                )
+                print("see the repair with `schemalog apply --repair --dry-run`", file=sys.stderr)
             return 2
     finally:
         backend.close()
