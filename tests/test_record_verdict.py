@@ -110,9 +110,8 @@ def test_apply_and_drift_give_one_verdict_on_a_bad_record(
     log, db = applied_db
     _tamper(db, *tamper)
     expected = RecordMissing if kind == "record-missing" else RecordCorrupt
-    with NativeKuzuBackend(db) as b:
-        with pytest.raises(expected) as info:
-            read_record(b)
+    with NativeKuzuBackend(db) as b, pytest.raises(expected) as info:
+        read_record(b)
     assert info.value.field.endswith(field)
     for command in ("apply", "drift"):
         code, out, err = _run(capsys, command, str(log), "--db", db)

@@ -37,7 +37,9 @@ KEY = SnapshotKey(b"s" * 32)
 
 
 @pytest.fixture(autouse=True)
-def _key_file_outside_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def _key_file_outside_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SCHEMALOG_SNAPSHOT_KEY", str(tmp_path_factory.mktemp("k") / "key"))
 
 
@@ -172,7 +174,7 @@ def test_the_binding_is_the_checksum_the_codec_verifies(tmp_path: Path) -> None:
 
 
 def test_deep_nesting_and_an_oversized_file_are_ignored(tmp_path: Path) -> None:
-    snaps, _, obj = saved(tmp_path, 100)
+    snaps, _, _ = saved(tmp_path, 100)
     Path(snaps.file(200)).write_bytes(b"[" * 200_000 + b"]" * 200_000)
     Path(snaps.file(150)).write_bytes(b'{"a":' * 100_000 + b"1" + b"}" * 100_000)
     report = replay_with_snapshots(store_with(300), snaps, save=False)
