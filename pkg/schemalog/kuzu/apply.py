@@ -334,12 +334,15 @@ def apply_log(
     else:
         assert verdict is not None
         raise DriftDetected(verdict.changed)
-    plan = plan_diff(old_model, model_of_state(target), allow_destructive=allow_destructive)
+    new_model = model_of_state(target)
+    plan = plan_diff(old_model, new_model, allow_destructive=allow_destructive)
     engine = getattr(backend, "engine", None)
     check_steps(old_model, plan.steps, engine if isinstance(engine, EngineProfile) else KUZU)
     # counted on the whole plan (withheld steps included: what the flag would cost)
-    full = plan_diff(old_model, model_of_state(target), allow_destructive=True)
-    lost = losses(backend, old_model, full.steps)
+    lost: tuple[Loss, ...] = ()
+    if plan.withheld or plan.destructive:
+        full = plan_diff(old_model, new_model, allow_destructive=True) if plan.withheld else plan
+        lost = losses(backend, old_model, full.steps)
     target_hash = state_hash(target)
     from_position = record.position if record is not None else None
     ddl = tuple(plan.statements)

@@ -22,31 +22,26 @@ Order of a diff (each phase frees names or creates targets for the next):
 3. drop node-table properties that go, or whose type/default changes (Kuzu
    0.11 has no ALTER of a type or default: the change is drop + add);
 4. drop node tables that go (nothing references them any more);
-5. rename tables: a rename whose target name is still held
-   (case-insensitively) by another pending rename waits for it; a cycle (two
-   tables swapping names) goes through a temporary name ``_schemalog_tmp_<n>``
-   (the ``_schemalog`` prefix is reserved, so it never collides with a user
-   name); a case-only rename (``Person`` -> ``PERSON``), which Kuzu 0.11.3
-   refuses as "already exists", also goes through one;
-6. create node tables;
-7. add FROM/TO pairs to kept rel tables -- before any of their properties is
-   dropped: a property drop followed by ``ADD FROM`` on one rel table crashes
-   Kuzu 0.11.3 (hazards.py);
-8. drop rel-table properties that go or change (as in 3);
-9. rename properties (the same way as tables);
-10. add properties; 11. create rel tables; 12. comments; 13. SET SORTED BY
-(LadybugDB), for a created node table with sort keys and a kept one whose
-keys change (keys that become empty -- their last column dropped -- have no
-DDL: LadybugDB has no RESET, and its catalog does not show the keys).
+5. rename tables: a rename whose target name is still held (case-insensitively)
+   by another pending rename waits for it; a cycle (two tables swapping names)
+   goes through a temporary name ``_schemalog_tmp_<n>`` (a reserved prefix: no
+   user name collides), so does a case-only rename (``Person`` -> ``PERSON``,
+   which Kuzu 0.11.3 refuses as "already exists");
+6. create node tables; 7. add FROM/TO pairs to kept rel tables, before any of
+   their properties is dropped (the other order crashes Kuzu 0.11.3: hazards.py);
+8. drop rel-table properties that go or change (as in 3); 9. rename properties
+   (as tables); 10. add properties; 11. create rel tables; 12. comments; 13. SET
+   SORTED BY (LadybugDB), for a created node table with sort keys and a kept one
+   whose keys change (keys that become empty -- their last column dropped --
+   have no DDL: LadybugDB has no RESET, and its catalog does not show the keys).
 
 Engines: every entry point takes ``engine`` (a ``profile.EngineProfile``);
 a step whose form the engine lacks raises ``UnsupportedByEngine`` naming the
 rule ``<op>-unsupported`` (SET SORTED BY on Kuzu). Without ``engine`` every
 form is rendered (the caller checks, as ``apply.check_steps`` does).
 
-A table is recreated (drop + create) when its kind, its primary key, or its
-known multiplicity differ -- only possible between unrelated states or against
-a drifted catalog, never between two states of one log.
+A table is recreated (drop + create) when its kind, primary key or known
+multiplicity differ (between unrelated states or against a drifted catalog).
 
 Destructive steps (they lose data): DROP TABLE, ALTER ... DROP of a property or
 a FROM/TO pair, and the drop half of a type/default change or a recreate. They
@@ -568,8 +563,7 @@ def _full_plan(old: Model, new: Model) -> list[Step]:
         if a.kind == REL:
             for f, to in sorted(a.connections - b.connections):
                 steps.append(_connection("drop_connection", a.name, old_names[f], old_names[to]))
-    # 3: node-table properties that go or change type/default
-    changed: dict[str, list[PropModel]] = {}
+    changed: dict[str, list[PropModel]] = {}  # 3 (node tables) and 8 (rel tables)
 
     def drop_props(kind: str, renamed: bool) -> None:
         for tid in kept:
@@ -590,7 +584,7 @@ def _full_plan(old: Model, new: Model) -> list[Step]:
                     )
                     changed.setdefault(tid, []).append(np)
 
-    drop_props(NODE, renamed=False)
+    drop_props(NODE, renamed=False)  # 3
     # 4: node tables that go
     for tid in sorted(gone):
         if old[tid].kind == NODE:
