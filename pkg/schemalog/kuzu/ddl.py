@@ -19,8 +19,7 @@ Order of a diff (each phase frees names or creates targets for the next):
 
 1. drop rel tables that go (or are recreated);
 2. drop FROM/TO pairs that go from kept rel tables;
-3. drop node-table properties that go, or whose type/default changes (Kuzu
-   0.11 has no ALTER of a type or default: the change is drop + add);
+3. drop node-table properties that go or change type/default (no ALTER of either);
 4. drop node tables that go (nothing references them any more);
 5. rename tables: a rename whose target name is still held (case-insensitively)
    by another pending rename waits for it; a cycle (two tables swapping names)
