@@ -17,9 +17,9 @@ Pure: no ``kuzu`` import, no I/O. Facts pinned by ``tests/test_kuzu_session_cras
 The rule kept here is the conservative one that covers every crash seen by a
 fuzz of 450 random sequences (drops, adds, renames, pairs, rows, reopens;
 ``tools/kuzu_session_fuzz.py``): once a property of table ``T`` has been
-dropped in a session, no ``ADD FROM`` on ``T`` is sent in that session. (The exact condition -- a gap in the column ids --
-missed the close-time crash above; the cost of being broader is a reopen, or a
-refusal for an in-memory database.)
+dropped in a session, no ``ADD FROM`` on ``T`` is sent in that session. (The
+exact condition -- a gap in the column ids -- missed the close-time crash
+above; the cost of being broader is a reopen, or a refusal in memory.)
 
 Two ways to honour it:
 
