@@ -184,4 +184,5 @@ def test_random_sigkills_during_an_incremental_apply(tmp_path: Path) -> None:
             ahead.kill()
             ahead.communicate()
     # the kills landed on both sides of the commit
+    print(f"{KILLS} kills over {length:.3f} s: {seen}")
     assert seen["old"] > 0 and seen["new"] > 0, seen
