@@ -2,7 +2,11 @@
 exit 1 on drift.
 
 The verdict is apply's (``kuzu.verdict.assess``): a missing or unreadable
-record is RecordMissing / RecordCorrupt naming the field (exit 2, as apply);
+record is RecordMissing / RecordCorrupt naming the field (exit 2, as apply),
+except a database with no record table at all (never applied to, e.g. made by
+hand or to be migrated): it is compared with the log's head, the missing
+record named on stderr (and in ``record``), the plan ``apply --repair`` would
+send shown;
 otherwise the differences between the database and the log's head are listed,
 with what changed behind the log's back (against the record), and the plan is
 exactly what ``apply`` (``apply --repair`` when something changed behind the
@@ -36,17 +40,23 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from schemalog.cli._logread import open_db, replay_log
     from schemalog.kuzu.apply import apply_log
-    from schemalog.kuzu.drift import drift
-    from schemalog.kuzu.record import RecordProblem
-    from schemalog.kuzu.verdict import assess
+    from schemalog.kuzu.drift import BOOKKEEPING_TABLE, DriftReport, drift
+    from schemalog.kuzu.record import RecordMissing, RecordProblem
+    from schemalog.kuzu.verdict import Verdict, assess
 
     report = replay_log(args.log)
     backend = open_db(args.db, must_exist=True, engine=args.engine)
+    never: RecordMissing | None = None  # tables, and no record table at all
     try:
         try:
             verdict = assess(backend)
         except RecordProblem as problem:
-            return _record_problem(args, problem)
+            if not isinstance(problem, RecordMissing) or problem.field != BOOKKEEPING_TABLE:
+                return _record_problem(args, problem)
+            # never applied to (a hand-made database): compared with the head, which is
+            # no guess about what was applied; apply says RecordMissing until --repair
+            never, catalog = problem, backend.catalog()
+            verdict = Verdict(None, catalog, DriftReport((), {}, {}))
         record = verdict.record
         found = drift(report.state, verdict.catalog, applied=record.state if record else None)
         result = apply_log(
@@ -54,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             report,
             dry_run=True,
             allow_destructive=args.allow_destructive,
-            repair=not verdict.clean,
+            repair=never is not None or not verdict.clean,
         )
     finally:
         backend.close()
@@ -65,12 +75,15 @@ def run(args: argparse.Namespace) -> int:
                 **found.to_obj(),
                 "changed": verdict.changed.to_obj(),
                 "applied_position": applied_at,
+                "record": never.to_obj() if never is not None else None,
                 "log_position": report.position,
                 "repair": result.plan.to_obj(),
                 "losses": [loss.to_obj() for loss in result.losses],
             }
         )
         return 0 if found.clean else 1
+    if never is not None:
+        print(f"-- {never}", file=sys.stderr)
     if found.clean:
         print(f"no drift (log position {report.position}, applied {applied_at})")
         return 0
