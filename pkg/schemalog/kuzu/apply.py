@@ -53,6 +53,7 @@ from schemalog.kuzu.record import (
     RecordProblem,
     has_record_table,
     read_record,
+    record_if_applied,
     record_statements,
 )
 from schemalog.kuzu.verdict import Loss, Verdict, assess, losses, repair_report
@@ -389,12 +390,7 @@ def adopt_database(backend: KuzuBackend, state_or_replay_result: Any) -> None:
     with no record table and no drift from the state (else RecordProblem, DriftDetected
     or SchemalogError)."""
     target = state_or_replay_result.state
-    try:
-        record = read_record(backend)
-    except RecordMissing as missing:
-        if missing.field != BOOKKEEPING_TABLE:
-            raise  # a record table without its row: lost, not absent
-        record = None
+    record = record_if_applied(backend)
     if record is not None:
         raise SchemalogError("the database already has a record of an applied log")
     report = drift(target, backend.catalog())

@@ -43,6 +43,7 @@ __all__ = [
     "RecordProblem",
     "has_record_table",
     "read_record",
+    "record_if_applied",
     "record_statements",
 ]
 
@@ -139,6 +140,18 @@ def read_record(backend: KuzuBackend) -> AppliedRecord | None:
         keys = sorted(repr(r["key"]) for r in rows)
         raise RecordCorrupt(_field("key"), f"expected one row with key 'applied', found {keys}")
     return _checked(rows[0])
+
+
+def record_if_applied(backend: KuzuBackend) -> AppliedRecord | None:
+    """``read_record``, but None for a database with no record table at all (never
+    applied to: a baseline or a migration adopts its catalog); a record table
+    without its row is still RecordMissing (lost, not absent)."""
+    try:
+        return read_record(backend)
+    except RecordMissing as missing:
+        if missing.field != BOOKKEEPING_TABLE:
+            raise
+        return None
 
 
 def _checked(row: dict[str, Any]) -> AppliedRecord:
