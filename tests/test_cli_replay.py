@@ -50,7 +50,10 @@ def test_corrupt_record_stop_and_skip(
     assert report["position"] == 150 and report["stopped"] is None
 
 
-def test_snapshots_and_trace(log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_snapshots_and_trace(
+    log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCHEMALOG_SNAPSHOT_KEY", str(tmp_path / "snapshot.key"))  # not ~/.config
     snaps, trace = tmp_path / "snaps", tmp_path / "trace.json"
     code, out, _ = run(capsys, str(log), "--snapshots", str(snaps), "--json")
     assert code == 0 and (snaps / "snapshot-150.json").exists()

@@ -11,12 +11,28 @@ import pytest
 import schemalog.log.replay.batches as replay_batches
 from schemalog.errors import InvalidState
 from schemalog.log.replay import replay
-from schemalog.log.snapshot import Snapshot, SnapshotDir, checksum_at, replay_with_snapshots
+from schemalog.log.snapshot import (
+    Snapshot,
+    SnapshotDir,
+    SnapshotKey,
+    checksum_at,
+    replay_with_snapshots,
+)
 from schemalog.log.store import MemoryStore
 from schemalog.model.schema import apply
 from schemalog.synth.generator import generate
 
 EVENTS = list(generate(300, origins=2, seed=3))
+KEY = SnapshotKey(b"k" * 32)
+
+
+@pytest.fixture(autouse=True)
+def _key_file_outside_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test writes a key into the real ~/.config."""
+    where = tmp_path_factory.mktemp("key") / "snapshot.key"
+    monkeypatch.setenv("SCHEMALOG_SNAPSHOT_KEY", str(where))
 
 
 def store_with(n: int) -> MemoryStore:
@@ -41,17 +57,17 @@ def test_incremental_snapshots_apply_only_the_delta(
 ) -> None:
     calls = counting_apply(monkeypatch)
     store = store_with(100)
-    first = replay_with_snapshots(store, tmp_path)
+    first = replay_with_snapshots(store, tmp_path, key=KEY)
     assert first.applied == 100 and len(calls) == 100
-    assert SnapshotDir(tmp_path).positions() == [100]
+    assert SnapshotDir(tmp_path, key=KEY).positions() == [100]
     store.append(EVENTS[100:130], expected=store.head().checksum)
     calls.clear()
-    second = replay_with_snapshots(store, tmp_path)
+    second = replay_with_snapshots(store, tmp_path, key=KEY)
     assert second.start_position == 100 and second.applied == 30 and len(calls) == 30
     assert any("started from snapshot" in w for w in second.warnings)
-    assert SnapshotDir(tmp_path).positions() == [130, 100]
+    assert SnapshotDir(tmp_path, key=KEY).positions() == [130, 100]
     calls.clear()
-    again = replay_with_snapshots(store, tmp_path)  # nothing new: nothing applied or saved
+    again = replay_with_snapshots(store, tmp_path, key=KEY)  # nothing new: nothing applied or saved
     assert again.applied == 0 and not calls and again.state_hash == second.state_hash
     monkeypatch.undo()
     assert second.state_hash == replay(store).state_hash
@@ -60,7 +76,7 @@ def test_incremental_snapshots_apply_only_the_delta(
 
 def test_a_tampered_snapshot_is_ignored_with_a_warning(tmp_path: Path) -> None:
     store = store_with(120)
-    snaps = SnapshotDir(tmp_path)
+    snaps = SnapshotDir(tmp_path, key=KEY)
     good = replay(store_with(60))
     snaps.save(Snapshot.from_report(good))
     newer = Snapshot.from_report(replay(store_with(90)))
@@ -70,7 +86,7 @@ def test_a_tampered_snapshot_is_ignored_with_a_warning(tmp_path: Path) -> None:
     Path(path).write_text(json.dumps(obj))
     report = replay_with_snapshots(store, snaps, save=False)
     assert report.start_position == 60 and report.applied == 60
-    assert any("snapshot-90.json ignored" in w and "snapshot_hash" in w for w in report.warnings)
+    assert any("snapshot-90.json ignored" in w and "seal" in w for w in report.warnings)
     assert report.state_hash == replay(store).state_hash
 
 
@@ -78,7 +94,7 @@ def test_a_snapshot_of_another_log_or_beyond_it_is_ignored(tmp_path: Path) -> No
     other = list(generate(80, origins=2, seed=99))
     foreign = MemoryStore()
     foreign.append(other, expected=None)
-    snaps = SnapshotDir(tmp_path)
+    snaps = SnapshotDir(tmp_path, key=KEY)
     snaps.save(Snapshot.from_report(replay(foreign)))  # covers 80 records of another log
     store = store_with(100)
     report = replay_with_snapshots(store, snaps, save=False)
@@ -96,20 +112,19 @@ def test_a_snapshot_whose_state_breaks_an_invariant_is_ignored(tmp_path: Path) -
     store = store_with(50)
     snap = Snapshot.from_report(replay(store))
     obj = snap.to_obj()
-    obj["state_hash"] = "sha256-v1:" + "0" * 64  # re-signed, but the state hash lies
-    body = {k: v for k, v in obj.items() if k != "snapshot_hash"}
-    from schemalog.encoding.codec import canonical_bytes, checksum
+    obj["state_hash"] = "sha256-v1:" + "0" * 64  # sealed with the key, but the state hash lies
+    from schemalog.encoding.codec import canonical_bytes
 
-    obj["snapshot_hash"] = checksum(canonical_bytes(body))
     with pytest.raises(InvalidState):
         Snapshot.from_obj(obj).state()
-    Path(SnapshotDir(tmp_path).file(50)).write_bytes(canonical_bytes(obj))
-    report = replay_with_snapshots(store, tmp_path, save=False)
+    sealed = {**obj, "seal": KEY.seal(obj)}
+    Path(SnapshotDir(tmp_path, key=KEY).file(50)).write_bytes(canonical_bytes(sealed))
+    report = replay_with_snapshots(store, tmp_path, save=False, key=KEY)
     assert report.start_position == 0 and any("state_hash" in w for w in report.warnings)
 
 
 def test_save_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:
-    snaps = SnapshotDir(tmp_path / "s")
+    snaps = SnapshotDir(tmp_path / "s", key=KEY)
     snap = Snapshot.from_report(replay(store_with(40)))
     snaps.save(snap)
     snaps.save(snap)  # overwrite in place
@@ -155,10 +170,10 @@ def test_a_resolution_appended_after_a_snapshot_is_not_missed(tmp_path: Path) ->
     unresolved = merge_events([[base, a], [base, b]], "reject")  # both renames, no winner yet
     store = MemoryStore()
     store.append(list(unresolved.events), expected=None)
-    replay_with_snapshots(store, tmp_path)  # a snapshot after both renames
+    replay_with_snapshots(store, tmp_path, key=KEY)  # a snapshot after both renames
     resolved = merge_events([unresolved.events], "fww")  # a resolution: a's Town wins
     store.append(list(resolved.added), expected=store.head().checksum)
-    report = replay_with_snapshots(store, tmp_path)
+    report = replay_with_snapshots(store, tmp_path, key=KEY)
     assert report.state_hash == state_hash(replay_merged(resolved.events).state)
     assert [t.name for t in report.state.tables.values()] == ["Town"]
     assert any("snapshots not used" in w for w in report.warnings)
@@ -198,11 +213,11 @@ def test_incremental_replay_reads_only_the_delta_with_duplicates(tmp_path: Path)
     half = len(events) // 2
     store = MemoryStore()
     store.append(events[:half], expected=None)
-    first = replay_with_snapshots(store, tmp_path)
-    assert SnapshotDir(tmp_path).load(half).scan is not None
+    first = replay_with_snapshots(store, tmp_path, key=KEY)
+    assert SnapshotDir(tmp_path, key=KEY).load(half).scan is not None
     store.append(events[half:], expected=store.head().checksum)
     counted = ReadCounter(store, half - 1)
-    second = replay_with_snapshots(counted, tmp_path)  # type: ignore[arg-type]
+    second = replay_with_snapshots(counted, tmp_path, key=KEY)  # type: ignore[arg-type]
     assert second.start_position == half and counted.before == 0
     full = replay(store)
     assert second.state_hash == full.state_hash and first.position == half

@@ -43,13 +43,14 @@ from schemalog.analysis.compat import CompatReport, check_history, check_pair
 from schemalog.analysis.metrics import Metrics, compute_metrics
 from schemalog.errors import SchemalogError
 from schemalog.history.merge import ConflictReport, MergeResult, Strategy, merge_events
-from schemalog.kuzu.apply import ApplyResult, adopt_database, apply_log, read_record
+from schemalog.kuzu.apply import ApplyResult, adopt_database, apply_log
 from schemalog.kuzu.baseline import baseline_events
 from schemalog.kuzu.ddl import ddl_for_state
 from schemalog.kuzu.ddl_lex import DdlError
 from schemalog.kuzu.ddl_parse import parse_ddl
 from schemalog.kuzu.ddl_record import DdlEvents, events_for_ddl
 from schemalog.kuzu.port import KuzuBackend
+from schemalog.kuzu.record import record_if_applied
 from schemalog.log.concurrent_writes import (
     Written,
     append_on_view,
@@ -251,7 +252,7 @@ class SchemaLog:
         recorded on top of the baseline; without it the database stays untouched."""
         if self.position or self.store.head().position:
             raise SchemalogError("a baseline starts a new log: this log already has events")
-        applied = read_record(backend)
+        applied = record_if_applied(backend)  # RecordMissing/Corrupt: kept by a lost log
         if applied is not None:
             raise SchemalogError(
                 "the database is already kept by a schema log (it records position "

@@ -1,5 +1,12 @@
 """`schemalog apply LOG --db PATH [--engine kuzu|ladybug] [--dry-run] [--allow-destructive]
-[--repair] [--json]`."""
+[--repair] [--allow-drop-nonempty] [--json]`.
+
+Exit 0 applied (or nothing to do); 1 drift (without --repair) or a plan withheld
+(destructive steps without --allow-destructive; a repair dropping a table that
+holds rows without --allow-drop-nonempty) or rejected (a step the engine lacks);
+2 a missing or corrupt record (RecordMissing / RecordCorrupt, naming the field),
+usage errors, unreadable input.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +34,15 @@ def register(subparsers: Any) -> None:
         "--allow-destructive", action="store_true", help="allow drops (tables, properties, pairs)"
     )
     p.add_argument(
-        "--repair", action="store_true", help="start from the live catalog if it drifted"
+        "--repair",
+        action="store_true",
+        help="start from the live catalog (drifted, or record missing/corrupt): tables "
+        "matching the log by name and structure are kept with their data",
+    )
+    p.add_argument(
+        "--allow-drop-nonempty",
+        action="store_true",
+        help="with --repair: also drop tables that hold rows",
     )
     add_engine_option(p)
     p.add_argument("--json", action="store_true", help="machine-readable result")
@@ -37,6 +52,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from schemalog.cli._logread import open_db, replay_log
     from schemalog.kuzu.apply import DriftDetected, PlanRejected, apply_log
+    from schemalog.kuzu.record import RecordProblem
 
     if not os.path.exists(args.db):
         check_output_path(args.db, "database")  # before the replay, not after it
@@ -50,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
                 dry_run=args.dry_run,
                 allow_destructive=args.allow_destructive,
                 repair=args.repair,
+                allow_drop_nonempty=args.allow_drop_nonempty,
             )
         except PlanRejected as rejected:
             # e.g. SET SORTED BY (LadybugDB only) applied to Kuzu: nothing was sent
@@ -65,21 +82,42 @@ def run(args: argparse.Namespace) -> int:
                 print(f"schemalog apply: {drifted}", file=sys.stderr)
                 print("run `schemalog drift` to see the repair, or apply --repair", file=sys.stderr)
             return 1
+        except RecordProblem as problem:
+            if args.json:
+                print_json(problem.to_obj())
+            else:
+                print(f"schemalog apply: {problem}", file=sys.stderr)
+                print("see the repair with `schemalog apply --repair --dry-run`", file=sys.stderr)
+            return 2
     finally:
         backend.close()
     if args.json:
         print_json(result.to_obj())
     else:
-        for statement in result.statements:
-            print(statement + ";")
-        if result.status == "withheld":
-            print("-- withheld (destructive; pass --allow-destructive):", file=sys.stderr)
-            for step in result.plan.withheld:
-                print(f"--   {step.statement};", file=sys.stderr)
-        verb = {"dry-run": "would apply", "applied": "applied"}.get(result.status, result.status)
+        _print_text(result)
+    return 1 if result.status == "withheld" else 0
+
+
+def _print_text(result: Any) -> None:
+    for statement in result.statements:
+        print(statement + ";")
+    for loss in result.losses:
+        print(f"-- {loss}", file=sys.stderr)
+    if result.status == "withheld" and result.plan.withheld:
+        print("-- withheld (destructive; pass --allow-destructive):", file=sys.stderr)
+        for step in result.plan.withheld:
+            print(f"--   {step.statement};", file=sys.stderr)
+    elif result.status == "withheld":
         print(
-            f"-- {verb}: {len(result.statements)} statements, position "
-            f"{result.from_position} -> {result.position}",
+            "-- withheld: the repair would drop tables holding rows "
+            "(pass --allow-drop-nonempty to drop them):",
             file=sys.stderr,
         )
-    return 1 if result.status == "withheld" else 0
+        for loss in result.blocked:
+            print(f"--   {loss}", file=sys.stderr)
+    verb = {"dry-run": "would apply", "applied": "applied"}.get(result.status, result.status)
+    print(
+        f"-- {verb}: {len(result.statements)} statements, position "
+        f"{result.from_position} -> {result.position}",
+        file=sys.stderr,
+    )

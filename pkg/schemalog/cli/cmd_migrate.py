@@ -78,7 +78,14 @@ def _adopt(catalog: Any, path: str) -> tuple[Any, list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     from schemalog.cli._logread import open_db, replay_log
-    from schemalog.kuzu.apply import DriftDetected, PlanRejected, apply_log, read_record
+    from schemalog.kuzu.apply import (
+        BOOKKEEPING_TABLE,
+        DriftDetected,
+        PlanRejected,
+        RecordMissing,
+        apply_log,
+        read_record,
+    )
     from schemalog.kuzu.drift import drift
 
     if os.path.abspath(args.from_db) == os.path.abspath(args.to_db):
@@ -86,7 +93,12 @@ def run(args: argparse.Namespace) -> int:
     old = open_db(args.from_db, must_exist=True, engine=args.from_engine)
     new = None
     try:
-        record = read_record(old)
+        try:
+            record = read_record(old)
+        except RecordMissing as missing:
+            if missing.field != BOOKKEEPING_TABLE:
+                raise  # a record table without its row: the record was lost, not absent
+            record = None  # never applied to: its catalog becomes the log below
         old_catalog = old.catalog()
         assumed: list[str] = []
         new_log = None

@@ -76,6 +76,12 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="start from the newest valid snapshot in DIR and save one of the result",
     )
+    p.add_argument(
+        "--snapshot-key",
+        metavar="FILE",
+        help="the key file sealing snapshots, outside DIR (default: $SCHEMALOG_SNAPSHOT_KEY, "
+        "else ~/.config/schemalog/snapshot.key; created on first use)",
+    )
     p.add_argument("--trace", metavar="FILE", help="write a Trace Event Format JSON file")
     p.add_argument(
         "--trace-memory",
@@ -111,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.log}: no such log")
     if args.trace_memory and not args.trace:
         raise UsageError("--trace-memory needs --trace FILE")
+    if args.snapshot_key and not args.snapshots:
+        raise UsageError("--snapshot-key needs --snapshots DIR")
     # output paths are checked before the work, not after a long replay
     if args.trace:
         check_output_path(args.trace, "trace")
@@ -138,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         }
         source = _Watched(store, progress)
         if args.snapshots:
-            report = replay_with_snapshots(source, args.snapshots, **options)
+            report = replay_with_snapshots(source, args.snapshots, key=args.snapshot_key, **options)
         else:
             report = replay(source, **options)
         progress.close()

@@ -9,6 +9,7 @@ when a ``NativeKuzuBackend`` is constructed.
 from schemalog.kuzu.port import (
     BackendError,
     Catalog,
+    KnownCrash,
     KuzuBackend,
     NodeTableInfo,
     PropertyInfo,
@@ -18,6 +19,7 @@ from schemalog.kuzu.port import (
 __all__ = [
     "BackendError",
     "Catalog",
+    "KnownCrash",
     "KuzuBackend",
     "NodeTableInfo",
     "PropertyInfo",

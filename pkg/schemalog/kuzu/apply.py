@@ -1,32 +1,25 @@
 """Apply a schema state to a Kuzu database, with a record of what was applied.
 
-The database keeps one row in a node table of its own, ``_schemalog_applied``
-(the ``_schemalog`` prefix is reserved by names.py, so no user table can take
-it)::
-
-    _schemalog_applied(key STRING PRIMARY KEY,  -- always 'applied'
-                       format INT64,            -- RECORD_FORMAT
-                       position INT64,          -- records of the log applied
-                       head_checksum STRING,    -- checksum of record position-1 (NULL at 0)
-                       state_hash STRING,       -- schema.state_hash of the state
-                       state STRING)            -- state_to_obj as JSON (ASCII)
-
-The state JSON holds every table's and property's id and name: it is the
-id <-> name map that lets the next apply diff by id (renames stay renames) and
-lets drift recognise renames made behind our back. On read it is rebuilt with
-``state_from_obj`` (every invariant re-checked) and its hash compared with
-``state_hash``.
+The record (``record.py``) is one row of the database's own
+``_schemalog_applied`` table: position, head checksum, state hash and the state
+JSON -- the id <-> name map that lets the next apply diff by id (renames stay
+renames) and lets drift recognise renames made behind our back.
 
 ``apply_log``:
 
-1. reads the record (none: the database is taken to be empty of our schema);
-2. introspects the catalog and compares it with the recorded state (drift,
-   ``_schemalog_applied`` excluded): a difference raises ``DriftDetected``
-   unless ``repair=True``, in which case the plan starts from the live
-   catalog instead of the record;
-3. plans ``ddl_for_diff(recorded, target)``; destructive steps need
+1. assesses the database (``verdict.assess``): the record -- RecordMissing /
+   RecordCorrupt raise unless ``repair=True`` (nothing is guessed) -- and the
+   drift of the live catalog from the recorded state (``_schemalog_applied``
+   excluded): a difference raises ``DriftDetected`` unless ``repair=True``;
+2. plans from the recorded state, or, repairing, from the live catalog matched
+   to the log by the record, then by name, then by structure
+   (``verdict.repair_report``): identical tables are kept with their data;
+3. plans ``plan_diff(start, target)``; destructive steps need
    ``allow_destructive`` (else the result's status is ``"withheld"`` and
-   nothing is sent);
+   nothing is sent); the rows each destructive step deletes are counted first
+   (``ApplyResult.losses``), and a repair that would drop a table holding rows
+   also needs ``allow_drop_nonempty`` (a repair is a guess about the past; the
+   log's own drops are the user's decision);
 4. pre-checks every step against a name-level model of the database
    (``check_steps``): what Kuzu would refuse (a referenced node table dropped,
    a name taken, a missing endpoint) raises ``PlanRejected`` before anything
@@ -34,32 +27,42 @@ lets drift recognise renames made behind our back. On read it is rebuilt with
    DDL form the backend's engine lacks (its ``engine`` profile, Kuzu when the
    backend names none): SET SORTED BY on Kuzu is rule
    ``set-sorted-by-unsupported``;
-5. sends the DDL and the bookkeeping update in ONE ``backend.execute`` call:
-   one transaction (Kuzu 0.11 DDL is transactional: a failure rolls back all
-   of it, record included).
+5. sends the DDL and the record update in ONE ``backend.execute`` call: one
+   transaction (Kuzu 0.11 DDL is transactional: a failure rolls back all of
+   it, record included). A repair of a database whose catalog equals the
+   target sends the record alone.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from schemalog.encoding.codec import state_hash
 from schemalog.errors import SchemalogError
-from schemalog.kuzu.cypher import quote_identifier, string_literal
 from schemalog.kuzu.ddl import DdlPlan, Step, TableModel, model_of_state, plan_diff
 from schemalog.kuzu.drift import BOOKKEEPING_TABLE, DriftReport, drift
 from schemalog.kuzu.port import KuzuBackend
 from schemalog.kuzu.profile import KUZU, EngineProfile, UnsupportedByEngine
+from schemalog.kuzu.record import (
+    RECORD_FORMAT,
+    AppliedRecord,
+    RecordCorrupt,
+    RecordMissing,
+    RecordProblem,
+    has_record_table,
+    read_record,
+    record_if_applied,
+    record_statements,
+)
+from schemalog.kuzu.verdict import Loss, Verdict, assess, losses, repair_report
 from schemalog.model.names import catalog_key
 from schemalog.model.schema import (
     NODE,
     SchemaState,
     empty_state,
 )
-from schemalog.model.state_json import state_from_obj, state_to_obj
 
 __all__ = [
     "BOOKKEEPING_TABLE",
@@ -67,18 +70,17 @@ __all__ = [
     "AppliedRecord",
     "ApplyResult",
     "DriftDetected",
+    "Loss",
     "PlanRejected",
     "RecordCorrupt",
+    "RecordMissing",
+    "RecordProblem",
     "StaleLog",
     "adopt_database",
     "apply_log",
     "check_steps",
     "read_record",
 ]
-
-RECORD_FORMAT = 1
-_KEY = "applied"
-_T = quote_identifier(BOOKKEEPING_TABLE)
 
 
 class DriftDetected(SchemalogError):
@@ -98,10 +100,6 @@ class PlanRejected(SchemalogError):
         super().__init__(f"step {index} ({step.statement}) rejected ({rule}): {message}")
 
 
-class RecordCorrupt(SchemalogError):
-    """The ``_schemalog_applied`` row cannot be read back."""
-
-
 class StaleLog(SchemalogError):
     """The database has applied more of the log than the state offered."""
 
@@ -110,14 +108,6 @@ class StaleLog(SchemalogError):
         super().__init__(
             f"the database has applied {recorded} records, the log offered has {offered}"
         )
-
-
-@dataclass(frozen=True, slots=True)
-class AppliedRecord:
-    position: int
-    head_checksum: str | None
-    state_hash: str
-    state: SchemaState
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +122,8 @@ class ApplyResult:
     position: int
     state_hash: str
     repaired: DriftReport | None = field(default=None)  # drift found and repaired
+    losses: tuple[Loss, ...] = ()  # rows each destructive step deletes (counted before)
+    blocked: tuple[Loss, ...] = ()  # tables with rows a repair would drop (withheld)
 
     def to_obj(self) -> dict[str, Any]:
         return {
@@ -143,56 +135,9 @@ class ApplyResult:
             "position": self.position,
             "state_hash": self.state_hash,
             "repaired": self.repaired.to_obj() if self.repaired is not None else None,
+            "losses": [loss.to_obj() for loss in self.losses],
+            "blocked": [loss.to_obj() for loss in self.blocked],
         }
-
-
-# ---------------------------------------------------------------- the record
-
-
-def _has_record_table(backend: KuzuBackend) -> bool:
-    rows = backend.query("CALL show_tables() RETURN name")
-    return any(r["name"] == BOOKKEEPING_TABLE for r in rows)
-
-
-def read_record(backend: KuzuBackend) -> AppliedRecord | None:
-    """The record of what was applied, or None for a database we never applied to."""
-    if not _has_record_table(backend):
-        return None
-    rows = backend.query(
-        f"MATCH (a:{_T}) WHERE a.key = {string_literal(_KEY)} RETURN a.format AS format, "
-        "a.position AS position, a.head_checksum AS head, a.state_hash AS hash, a.state AS state"
-    )
-    if not rows:
-        return None
-    row = rows[0]
-    if row["format"] != RECORD_FORMAT:
-        raise RecordCorrupt(f"{BOOKKEEPING_TABLE} has unknown format {row['format']!r}")
-    try:
-        state = state_from_obj(json.loads(row["state"]))
-    except (ValueError, TypeError, SchemalogError) as exc:
-        raise RecordCorrupt(f"{BOOKKEEPING_TABLE}.state cannot be read: {exc}") from exc
-    if state_hash(state) != row["hash"]:
-        raise RecordCorrupt(f"{BOOKKEEPING_TABLE}.state does not hash to its state_hash")
-    return AppliedRecord(int(row["position"]), row["head"], row["hash"], state)
-
-
-def _record_statements(
-    create: bool, position: int, head: str | None, state: SchemaState
-) -> list[str]:
-    out = []
-    if create:
-        out.append(
-            f"CREATE NODE TABLE {_T}(key STRING, format INT64, position INT64, "
-            "head_checksum STRING, state_hash STRING, state STRING, PRIMARY KEY(key))"
-        )
-    blob = json.dumps(state_to_obj(state), ensure_ascii=True, sort_keys=True, separators=(",", ":"))
-    head_expr = "NULL" if head is None else string_literal(head)
-    out.append(
-        f"MERGE (a:{_T} {{key: {string_literal(_KEY)}}}) SET a.format = {RECORD_FORMAT}, "
-        f"a.position = {int(position)}, a.head_checksum = {head_expr}, "
-        f"a.state_hash = {string_literal(state_hash(state))}, a.state = {string_literal(blob)}"
-    )
-    return out
 
 
 # ---------------------------------------------------------------- pre-check
@@ -355,6 +300,7 @@ def apply_log(
     dry_run: bool = False,
     allow_destructive: bool = False,
     repair: bool = False,
+    allow_drop_nonempty: bool = False,
 ) -> ApplyResult:
     """Bring the database to the given state (a SchemaState, or a replay report with
     ``.state``, ``.position`` and ``.head``); see the module docstring."""
@@ -368,28 +314,51 @@ def apply_log(
         if head_checksum is None:
             head_checksum = state_or_replay_result.head
     assert position is not None
-    record = read_record(backend)
+    verdict: Verdict | None = None
+    try:
+        verdict = assess(backend)
+    except RecordProblem:
+        if not repair:
+            raise
+    record = verdict.record if verdict is not None else None
     if record is not None and record.position > position:
         raise StaleLog(record.position, position)
-    base = record.state if record is not None else empty_state()
-    report = drift(base, backend.catalog(), applied=base)
     repaired: DriftReport | None = None
-    if report.clean:
-        old_model: Mapping[str, TableModel] = model_of_state(base)
+    if verdict is not None and verdict.clean:
+        old_model: Mapping[str, TableModel] = model_of_state(
+            record.state if record is not None else empty_state()
+        )
     elif repair:
-        old_model, repaired = report.actual, report
+        catalog = verdict.catalog if verdict is not None else backend.catalog()
+        repaired = repair_report(catalog, target, record)
+        old_model = repaired.actual
     else:
-        raise DriftDetected(report)
-    plan = plan_diff(old_model, model_of_state(target), allow_destructive=allow_destructive)
+        assert verdict is not None
+        raise DriftDetected(verdict.changed)
+    new_model = model_of_state(target)
+    plan = plan_diff(old_model, new_model, allow_destructive=allow_destructive)
     engine = getattr(backend, "engine", None)
     check_steps(old_model, plan.steps, engine if isinstance(engine, EngineProfile) else KUZU)
+    # counted on the whole plan (withheld steps included: what the flag would cost)
+    lost: tuple[Loss, ...] = ()
+    if plan.withheld or plan.destructive:
+        full = plan_diff(old_model, new_model, allow_destructive=True) if plan.withheld else plan
+        lost = losses(backend, old_model, full.steps)
     target_hash = state_hash(target)
     from_position = record.position if record is not None else None
     ddl = tuple(plan.statements)
-    if plan.withheld:
+
+    def result(status: str, books: tuple[str, ...] = (), **more: Any) -> ApplyResult:
+        sent = ddl if status != "up-to-date" else ()
         return ApplyResult(
-            "withheld", ddl, (), plan, from_position, position, target_hash, repaired
+            status, sent, books, plan, from_position, position, target_hash, repaired, lost, **more
         )
+
+    if plan.withheld:
+        return result("withheld")
+    blocked = tuple(loss for loss in lost if loss.op == "drop_table" and loss.rows > 0)
+    if repaired is not None and blocked and not allow_drop_nonempty:
+        return result("withheld", blocked=blocked)
     up_to_date = (
         record is not None
         and not ddl
@@ -398,28 +367,34 @@ def apply_log(
         and record.head_checksum == head_checksum
     )
     if up_to_date:
-        return ApplyResult(
-            "up-to-date", (), (), plan, from_position, position, target_hash, repaired
+        return result("up-to-date")
+    exists = has_record_table(backend)
+    books = tuple(
+        record_statements(
+            position,
+            head_checksum,
+            target,
+            create=not exists,
+            rebuild=exists and verdict is None,  # a record that did not read back
         )
-    create = not _has_record_table(backend)
-    books = tuple(_record_statements(create, position, head_checksum, target))
+    )
     if dry_run:
-        return ApplyResult(
-            "dry-run", ddl, books, plan, from_position, position, target_hash, repaired
-        )
+        return result("dry-run", books)
     backend.execute([*ddl, *books])
-    return ApplyResult("applied", ddl, books, plan, from_position, position, target_hash, repaired)
+    return result("applied", books)
 
 
 def adopt_database(backend: KuzuBackend, state_or_replay_result: Any) -> None:
     """Record that the database already holds the given state (a baseline read from its
     own catalog), so that drift and later applies start from it. Only for a database
-    with no record and no drift from the state (else ``DriftDetected``/SchemalogError)."""
+    with no record table and no drift from the state (else RecordProblem, DriftDetected
+    or SchemalogError)."""
     target = state_or_replay_result.state
-    if read_record(backend) is not None:
+    record = record_if_applied(backend)
+    if record is not None:
         raise SchemalogError("the database already has a record of an applied log")
     report = drift(target, backend.catalog())
     if not report.clean:
         raise DriftDetected(report)
     position, head = state_or_replay_result.position, state_or_replay_result.head
-    backend.execute(_record_statements(True, position, head, target))
+    backend.execute(record_statements(position, head, target, create=True))

@@ -19,29 +19,28 @@ Order of a diff (each phase frees names or creates targets for the next):
 
 1. drop rel tables that go (or are recreated);
 2. drop FROM/TO pairs that go from kept rel tables;
-3. drop properties that go, or whose type/default changes (Kuzu 0.11 has no
-   ALTER of a type or default: the change is drop + add);
+3. drop node-table properties that go or change type/default (no ALTER of either);
 4. drop node tables that go (nothing references them any more);
-5. rename tables, then 6. rename properties: a rename whose target name is
-   still held (case-insensitively) by another pending rename waits for it; a
-   cycle (two tables swapping names) goes through a temporary name
-   ``_schemalog_tmp_<n>`` (the ``_schemalog`` prefix is reserved, so it never
-   collides with a user name); a case-only rename (``Person`` -> ``PERSON``),
-   which Kuzu 0.11.3 refuses as "already exists", also goes through one;
-7. create node tables; 8. add properties; 9. create rel tables;
-10. add FROM/TO pairs; 11. comments; 12. SET SORTED BY (LadybugDB), for
-a created node table with sort keys and a kept one whose keys change (keys
-that become empty -- their last column dropped -- have no DDL: LadybugDB has
-no RESET, and its catalog does not show the keys).
+5. rename tables: a rename whose target name is still held (case-insensitively)
+   by another pending rename waits for it; a cycle (two tables swapping names)
+   goes through a temporary name ``_schemalog_tmp_<n>`` (a reserved prefix: no
+   user name collides), so does a case-only rename (``Person`` -> ``PERSON``,
+   which Kuzu 0.11.3 refuses as "already exists");
+6. create node tables; 7. add FROM/TO pairs to kept rel tables, before any of
+   their properties is dropped (the other order crashes Kuzu 0.11.3: hazards.py);
+8. drop rel-table properties that go or change (as in 3); 9. rename properties
+   (as tables); 10. add properties; 11. create rel tables; 12. comments; 13. SET
+   SORTED BY (LadybugDB), for a created node table with sort keys and a kept one
+   whose keys change (keys that become empty -- their last column dropped --
+   have no DDL: LadybugDB has no RESET, and its catalog does not show the keys).
 
 Engines: every entry point takes ``engine`` (a ``profile.EngineProfile``);
 a step whose form the engine lacks raises ``UnsupportedByEngine`` naming the
 rule ``<op>-unsupported`` (SET SORTED BY on Kuzu). Without ``engine`` every
 form is rendered (the caller checks, as ``apply.check_steps`` does).
 
-A table is recreated (drop + create) when its kind, its primary key, or its
-known multiplicity differ -- only possible between unrelated states or against
-a drifted catalog, never between two states of one log.
+A table is recreated (drop + create) when its kind, primary key or known
+multiplicity differ (between unrelated states or against a drifted catalog).
 
 Destructive steps (they lose data): DROP TABLE, ALTER ... DROP of a property or
 a FROM/TO pair, and the drop half of a type/default change or a recreate. They
@@ -563,30 +562,48 @@ def _full_plan(old: Model, new: Model) -> list[Step]:
         if a.kind == REL:
             for f, to in sorted(a.connections - b.connections):
                 steps.append(_connection("drop_connection", a.name, old_names[f], old_names[to]))
-    # 3: properties that go or change type/default
-    changed: dict[str, list[PropModel]] = {}
-    for tid in kept:
-        a, b = old[tid], new[tid]
-        for p in a.properties:
-            np = b.prop(p.id)
-            if np is None:
-                steps.append(_drop_prop(a.name, p.name))
-            elif (np.type, np.default) != (p.type, p.default):
-                what = "type" if np.type != p.type else "default"
-                steps.append(
-                    _drop_prop(
-                        a.name, p.name, f"drop property {p.name!r} of {a.name!r} ({what} changes)"
+    changed: dict[str, list[PropModel]] = {}  # 3 (node tables) and 8 (rel tables)
+
+    def drop_props(kind: str, renamed: bool) -> None:
+        for tid in kept:
+            a, b = old[tid], new[tid]
+            if a.kind != kind:
+                continue
+            name = b.name if renamed else a.name
+            for p in a.properties:
+                np = b.prop(p.id)
+                if np is None:
+                    steps.append(_drop_prop(name, p.name))
+                elif (np.type, np.default) != (p.type, p.default):
+                    what = "type" if np.type != p.type else "default"
+                    steps.append(
+                        _drop_prop(
+                            name, p.name, f"drop property {p.name!r} of {name!r} ({what} changes)"
+                        )
                     )
-                )
-                changed.setdefault(tid, []).append(np)
+                    changed.setdefault(tid, []).append(np)
+
+    drop_props(NODE, renamed=False)  # 3
     # 4: node tables that go
     for tid in sorted(gone):
         if old[tid].kind == NODE:
             steps.append(_drop_table(old[tid].name, why(tid)))
-    # 5-6: renames
+    # 5: table renames
     current = {tid: old[tid].name for tid in kept}
     taken = {catalog_key(t.name) for t in new.values()}
     steps += _renames(current, {tid: new[tid].name for tid in kept}, _rename_table, taken)
+    # 6: node tables created (new FROM/TO pairs may point at them)
+    names = {tid: t.name for tid, t in new.items()}
+    steps += [_create(t, names) for t in created if t.kind == NODE]
+    # 7: FROM/TO pairs added to kept rel tables, before their property drops (hazards.py)
+    for tid in kept:
+        a, b = old[tid], new[tid]
+        if b.kind == REL:
+            for f, to in sorted(b.connections - a.connections):
+                steps.append(_connection("add_connection", b.name, names[f], names[to]))
+    # 8: rel-table properties that go or change (the table has its new name by now)
+    drop_props(REL, renamed=True)
+    # 9: property renames
     for tid in kept:
         a, b = old[tid], new[tid]
         survivors = [(p, b.prop(p.id)) for p in a.properties]
@@ -594,9 +611,7 @@ def _full_plan(old: Model, new: Model) -> list[Step]:
         want = {p.id: np.name for p, np in survivors if np is not None and p.id in props}
         ptaken = {catalog_key(p.name) for p in b.properties}
         steps += _renames(props, want, lambda x, y, n=b.name: _rename_prop(n, x, y), ptaken)
-    # 7-10: creates and additions
-    names = {tid: t.name for tid, t in new.items()}
-    steps += [_create(t, names) for t in created if t.kind == NODE]
+    # 10-11: properties added, rel tables created
     for tid in kept:
         a, b = old[tid], new[tid]
         readd = {p.id for p in changed.get(tid, [])}
@@ -604,19 +619,14 @@ def _full_plan(old: Model, new: Model) -> list[Step]:
             if a.prop(p.id) is None or p.id in readd:
                 steps.append(_add_prop(b.name, p))
     steps += [_create(t, names) for t in created if t.kind == REL]
-    for tid in kept:
-        a, b = old[tid], new[tid]
-        if b.kind == REL:
-            for f, to in sorted(b.connections - a.connections):
-                steps.append(_connection("add_connection", b.name, names[f], names[to]))
-    # 11: comments
+    # 12: comments
     for t in created:
         if t.comment:
             steps.append(_comment(t.name, t.comment))
     for tid in kept:
         if old[tid].comment != new[tid].comment:
             steps.append(_comment(new[tid].name, new[tid].comment))
-    # 12: sort keys (none to set when they become empty: no DDL resets them)
+    # 13: sort keys (none to set when they become empty: no DDL resets them)
     for t in created:
         if t.sorted_by:
             steps.append(_sorted_by(t))

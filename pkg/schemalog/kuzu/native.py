@@ -18,6 +18,14 @@ Kuzu roll the whole transaction back and close it; a Parser error leaves it
 open; either way this adapter ends with no open transaction and nothing of the
 batch applied.
 
+Known crashes (``hazards``): every statement sent is noted in a
+``SessionHazards``; a batch holding a statement that would crash Kuzu 0.11.3
+after what this session sent is preceded by a close and reopen of an on-disk
+database (a new session: the crash needs both statements in one), and refused
+with ``KnownCrash`` (nothing sent) when the batch crashes by itself or the
+database lives in memory. (Applied to LadybugDB too, untested there: the
+cost of a needless reopen is small.)
+
 Memory: every node table costs about 5.3 MB of resident memory and 1 MB of
 the buffer pool (a pool of N MB holds N-1 node tables, then "Buffer manager
 exception: Unable to allocate memory! ..."); rel tables cost almost nothing.
@@ -31,9 +39,11 @@ from collections.abc import Sequence
 from typing import Any, Self
 
 from schemalog.kuzu.cypher import string_literal
+from schemalog.kuzu.hazards import SessionHazards
 from schemalog.kuzu.port import (
     BackendError,
     Catalog,
+    KnownCrash,
     NodeTableInfo,
     PropertyInfo,
     RelTableInfo,
@@ -68,21 +78,30 @@ class NativeBackend:
         self.path = ":memory:" if path is None else os.fspath(path)
         self._closed = True  # until opened: close() and the guards work on a failed open
         try:
-            module: Any = importlib.import_module(self.engine.module)
+            self._module: Any = importlib.import_module(self.engine.module)
         except ImportError as exc:  # not installed, or the other engine holds the process
             raise BackendError(
                 None,
                 f"cannot load the {self.engine.name} engine ({exc}); install the "
                 f"'{self.engine.name}' extra ({self.engine.package})",
             ) from exc
+        self._options: dict[str, Any] = {
+            "buffer_pool_size": buffer_pool_size,
+            "read_only": read_only,
+        }
+        self._db: Any = None
+        self._conn: Any = None
+        self._open()
+        self._closed = False
+        self.hazards = SessionHazards()
+        self.sessions = 1  # databases opened so far (a reopen avoiding a known crash adds one)
+
+    def _open(self) -> None:
         try:
-            self._db: Any = module.Database(
-                self.path, buffer_pool_size=buffer_pool_size, read_only=read_only
-            )
-            self._conn: Any = module.Connection(self._db)
+            self._db = self._module.Database(self.path, **self._options)
+            self._conn = self._module.Connection(self._db)
         except RuntimeError as exc:
             raise BackendError(None, f"cannot open the database {self.path}: {exc}") from exc
-        self._closed = False
 
     # -- port -------------------------------------------------------------
 
@@ -92,9 +111,11 @@ class NativeBackend:
         batch = list(statements)
         if not batch:
             return
+        self._avoid_known_crashes(batch)
         self._raw("BEGIN TRANSACTION", None)
         try:
             for index, statement in enumerate(batch):
+                self.hazards.sent([statement])
                 self._raw(statement, index)
             self._raw("COMMIT", len(batch))
         except BaseException:
@@ -102,6 +123,8 @@ class NativeBackend:
             raise
 
     def query(self, cypher: str) -> list[dict[str, Any]]:
+        self._avoid_known_crashes([cypher])
+        self.hazards.sent([cypher])
         return self._raw(cypher, None)
 
     def catalog(self) -> Catalog:
@@ -150,6 +173,9 @@ class NativeBackend:
         # Kuzu wants every QueryResult closed (``_raw`` closes each one), then the
         # Connection, then the Database; the references go too, so nothing native
         # outlives the Database whatever order the garbage collector picks later.
+        self._close_database()
+
+    def _close_database(self) -> None:
         conn, db = self._conn, self._db
         self._conn = self._db = None
         try:
@@ -164,6 +190,34 @@ class NativeBackend:
         self.close()
 
     # -- internals ----------------------------------------------------------
+
+    def _avoid_known_crashes(self, batch: Sequence[str]) -> None:
+        if self._closed:
+            return  # _raw says so
+        crash = self.hazards.first_crash(batch)
+        if crash is None:
+            return
+        if not crash.within and self.path != ":memory:":
+            # a new session: the crash needs the earlier statement in the same one
+            self._close_database()
+            try:
+                self._open()
+            except BackendError:
+                self._closed = True  # nothing is open any more
+                raise
+            self.sessions += 1
+            self.hazards.reset()
+            crash = self.hazards.first_crash(batch)
+            if crash is None:
+                return
+        why = (
+            "the batch itself holds both statements"
+            if crash.within
+            else "an in-memory database cannot be reopened into a new session"
+        )
+        raise KnownCrash(
+            crash.statement, f"refused, nothing sent: {crash.reason}; {why}", crash.index
+        )
 
     def _raw(self, statement: str, index: int | None) -> list[dict[str, Any]]:
         if self._closed:

@@ -35,6 +35,7 @@ __all__ = [
     "BackendError",
     "BackendFull",
     "Catalog",
+    "KnownCrash",
     "KuzuBackend",
     "NodeTableInfo",
     "PropertyInfo",
@@ -74,6 +75,11 @@ class BackendCrashed(BackendError):
 class BackendFull(BackendError):
     """The backend cannot hold what the batch would create; nothing was sent.
     A rebuild from the log may free room (dropped tables are not recreated)."""
+
+
+class KnownCrash(BackendError):
+    """Statement ``index`` would crash the engine (a known Kuzu bug, ``kuzu.hazards``)
+    and the adapter could not avoid it by starting a new session: nothing was sent."""
 
 
 @dataclass(frozen=True, slots=True)
