@@ -39,7 +39,7 @@ def open_store(target: str):  # type: ignore[no-untyped-def]
 
 def main() -> None:
     target, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    store = open_store(target)
+    store = retry(lambda: open_store(target))  # a writer may start while the service restarts
     clock = HybridLogicalClock(name, lambda: time.time_ns() // 1_000_000)
     done = 0
     while done < n:

@@ -174,7 +174,7 @@ def test_sigkill_mid_append_loses_no_acknowledged_record(
         for w in writers:
             w.kill()
         service.stop()
-    assert all(w.returncode == 0 for w in writers), [err[-2000:] for _, err in outs]
+    assert all(w.returncode == 0 for w in writers), "\n".join(err[-3000:] for _, err in outs)
     acked = [json.loads(x)["id"] for out, _ in outs for x in out.splitlines() if '"won": true' in x]
     assert len(acked) == 75
     if backend == "ndjson":
