@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -328,9 +328,18 @@ def _analyze(ordered: Sequence[Event]) -> _Analysis:
     return _analyze_facts(range(len(ordered)), _facts(ordered))
 
 
-def _analyze_facts(order: Iterable[int], facts: Facts) -> _Analysis:
-    """``_analyze`` over handles in causal order (see the module docstring for the method)."""
-    ids, parents_of, specs, merges = facts.ids, facts.parents, facts.specs, facts.merges
+def lane_clocks(
+    order: Iterable[int], facts: Facts
+) -> Iterator[tuple[int, int, int, int, list[int]]]:
+    """``(rank, handle, lane, pos, vector clock)`` of every non-merge event, in ``order``.
+
+    Each origin's events form lanes (a new lane where an origin's event does
+    not follow its own previous one); ``vc[lane]`` counts the events of each
+    lane at or below the event. A clock is kept only until its last child has
+    taken it (the method in the module docstring). Yielded clocks must not be
+    changed.
+    """
+    ids, parents_of, merges = facts.ids, facts.parents, facts.merges
     order = list(order) if not isinstance(order, Sequence) else order
     children: dict[str, int] = {}
     for h in order:
@@ -339,17 +348,6 @@ def _analyze_facts(order: Iterable[int], facts: Facts) -> _Analysis:
     vcs: dict[str, list[int]] = {}
     lane_len: list[int] = []
     lane_of_origin: dict[str, int] = {}
-    index: dict[tuple[Key, str], _Group] = {}
-    result = _Analysis([], {}, {}, {})
-    seen_keys: set[str] = set()
-    table_alias, prop_alias = result.table_alias, result.prop_alias
-
-    def table(tid: str) -> str:
-        return table_alias.get(tid, tid)
-
-    def prop(pid: str) -> str:
-        return prop_alias.get(pid, pid)
-
     for rank, h in enumerate(order):
         xid = ids[h]
         # vector clock of the parents: pointwise max
@@ -362,7 +360,8 @@ def _analyze_facts(order: Iterable[int], facts: Facts) -> _Analysis:
                 if len(pv) > len(vc):
                     vc.extend([0] * (len(pv) - len(vc)))
                 for i, v in enumerate(pv):
-                    vc[i] = max(vc[i], v)
+                    if v > vc[i]:
+                        vc[i] = v
             left = children[p] - 1
             if left:
                 children[p] = left
@@ -386,6 +385,25 @@ def _analyze_facts(order: Iterable[int], facts: Facts) -> _Analysis:
         vc[lane] = pos
         if xid in children:
             vcs[xid] = vc
+        yield rank, h, lane, pos, vc
+
+
+def _analyze_facts(order: Iterable[int], facts: Facts) -> _Analysis:
+    """``_analyze`` over handles in causal order (see the module docstring for the method)."""
+    ids, specs = facts.ids, facts.specs
+    index: dict[tuple[Key, str], _Group] = {}
+    result = _Analysis([], {}, {}, {})
+    seen_keys: set[str] = set()
+    table_alias, prop_alias = result.table_alias, result.prop_alias
+
+    def table(tid: str) -> str:
+        return table_alias.get(tid, tid)
+
+    def prop(pid: str) -> str:
+        return prop_alias.get(pid, pid)
+
+    for rank, h, lane, pos, vc in lane_clocks(order, facts):
+        xid = ids[h]
         spec, specs[h] = specs[h], None
         for key, role, detail in _touches(spec, table, prop):
             same: tuple[int, int, Any] | None = None  # earliest concurrent identical creation

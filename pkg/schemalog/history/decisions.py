@@ -48,7 +48,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from schemalog.history.conflicts import Conflict, Facts, _describe, _spec, _touches
+from schemalog.history.conflicts import (
+    Conflict,
+    Facts,
+    _describe,
+    _spec,
+    _touches,
+    lane_clocks,
+)
 from schemalog.history.ordering import sort_key
 
 __all__ = ["decide"]
@@ -62,51 +69,7 @@ class _Ancestry:
 
     def __init__(self, order: Iterable[int], facts: Facts, wanted: set[int]) -> None:
         self.at: dict[int, tuple[int, int, list[int]]] = {}
-        ids, parents_of, merges = facts.ids, facts.parents, facts.merges
-        order = list(order) if not isinstance(order, Sequence) else order
-        children: dict[str, int] = {}
-        for h in order:
-            for p in parents_of[h]:
-                children[p] = children.get(p, 0) + 1
-        vcs: dict[str, list[int]] = {}
-        lane_len: list[int] = []
-        lane_of_origin: dict[str, int] = {}
-        for h in order:
-            xid = ids[h]
-            vc: list[int] = []
-            for p in parents_of[h]:
-                pv = vcs[p]
-                if not vc:
-                    vc = list(pv)
-                else:
-                    if len(pv) > len(vc):
-                        vc.extend([0] * (len(pv) - len(vc)))
-                    for i, v in enumerate(pv):
-                        if v > vc[i]:
-                            vc[i] = v
-                left = children[p] - 1
-                if left:
-                    children[p] = left
-                else:
-                    del children[p]
-                    del vcs[p]
-            if h in merges:
-                if xid in children:
-                    vcs[xid] = vc
-                continue
-            origin = facts.origins[h]
-            lane = lane_of_origin.get(origin)
-            if lane is None or (vc[lane] if lane < len(vc) else 0) != lane_len[lane]:
-                lane = len(lane_len)
-                lane_len.append(0)
-                lane_of_origin[origin] = lane
-            lane_len[lane] += 1
-            pos = lane_len[lane]
-            if len(vc) <= lane:
-                vc.extend([0] * (lane + 1 - len(vc)))
-            vc[lane] = pos
-            if xid in children:
-                vcs[xid] = vc
+        for _, h, lane, pos, vc in lane_clocks(order, facts):
             if h in wanted:
                 self.at[h] = (lane, pos, list(vc))
 
