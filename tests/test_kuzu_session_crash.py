@@ -117,13 +117,18 @@ def test_parse_alter_shapes() -> None:
     assert parse_alter("alter table r drop if exists w") == ("drop_property", "r", None)
     assert parse_alter("ALTER TABLE `a``b` DROP `x y`") == ("drop_property", "a``b", None)
     assert parse_alter("ALTER TABLE R DROP FROM A TO B") is None
+    # comments do not count (a trailing one once made every table tainted)
+    assert parse_alter("ALTER TABLE R DROP IF EXISTS w /* c */") == ("drop_property", "R", None)
+    assert parse_alter("ALTER /* c */ TABLE R // x\n DROP w") == ("drop_property", "R", None)
+    assert parse_alter("ALTER TABLE `R//x` DROP w") == ("drop_property", "R//x", None)
+    assert parse_alter("ALTER TABLE R DROP w /* never closed") == ("unknown_drop", "R", None)
     assert parse_alter("ALTER TABLE R ADD FROM A TO B") == ("add_connection", "R", None)
     assert parse_alter("ALTER TABLE R ADD IF NOT EXISTS FROM A TO B")[0] == "add_connection"  # type: ignore[index]
     assert parse_alter("ALTER TABLE R ADD w INT64") is None
     assert parse_alter("ALTER TABLE `R` RENAME TO `Q`") == ("rename_table", "R", "Q")
     assert parse_alter("ALTER TABLE R RENAME w TO z") is None
     assert parse_alter("DROP TABLE `R`") == ("drop_table", "R", None)
-    assert parse_alter("ALTER TABLE R DROP w /* x */")[0] == "unknown_drop"  # type: ignore[index]
+    assert parse_alter("ALTER TABLE R DROP w x")[0] == "unknown_drop"  # type: ignore[index]
     assert parse_alter("MATCH (a) RETURN a") is None
 
 

@@ -38,6 +38,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from schemalog.kuzu.ddl_lex import LexError, tokenize
 from schemalog.model.names import catalog_key
 
 __all__ = ["ANY_TABLE", "Crash", "SessionHazards", "parse_alter"]
@@ -61,12 +62,27 @@ def _name(token: str) -> str:
     return token[1:-1] if token.startswith("`") else token
 
 
+def _without_comments(statement: str) -> str:
+    """The statement's tokens joined by blanks: comments gone, names and strings as
+    written. Text that does not tokenize is kept as it is (and then most likely read
+    as an ``unknown_drop``: the conservative side)."""
+    if "/" not in statement:
+        return statement
+    try:
+        tokens = tokenize(statement)
+    except LexError:
+        return statement
+    return " ".join(statement[t.start : t.end] for t in tokens[:-1])
+
+
 def parse_alter(statement: str) -> tuple[str, str, str | None] | None:
     """``(what, table, new name)`` for the statements the rule cares about, else None.
 
     ``what``: ``add_connection``, ``drop_property``, ``rename_table``, ``drop_table``,
     or ``unknown_drop`` (an ALTER that mentions DROP in a shape not recognised).
+    Comments do not count: ``ALTER TABLE t DROP p /* why */`` drops ``p`` of ``t``.
     """
+    statement = _without_comments(statement)
     m = _DROP_TABLE.match(statement)
     if m:
         return "drop_table", _name(m.group(1)), None
