@@ -53,27 +53,34 @@ def register(subparsers: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _adopt(catalog: Any, path: str) -> tuple[Any, list[str]]:
-    """OLD's catalog as a new log at ``path``; its replay report and the assumptions."""
-    import time
+def _adopt(old: Any, path: str) -> tuple[Any, list[str]]:
+    """OLD's catalog as a new log at ``path`` (a baseline, as ``init --from-db`` records
+    it, without writing our record into OLD); its replay report and the assumptions."""
     import uuid
 
+    from schemalog.api import SchemaLog
     from schemalog.cli._logread import replay_log
-    from schemalog.kuzu.adopt import events_from_catalog
     from schemalog.log.store.ndjson import NdjsonStore
-    from schemalog.model.clock import HybridLogicalClock
+    from schemalog.model.events import CreateRelTable
 
     if os.path.exists(path):
         raise UsageError(f"{path}: exists; OLD has no record, its catalog needs a new log")
-    clock = HybridLogicalClock(f"adopt{uuid.uuid4().hex[:12]}", lambda: time.time_ns() // 1_000_000)
-    adopted = events_from_catalog(catalog, clock)
+    # recorded in memory first: a catalog that cannot be recorded leaves no file behind
+    log = SchemaLog.in_memory(origin=f"adopt{uuid.uuid4().hex[:12]}")
+    baseline = log.record_baseline(old, adopt=False)
     store = NdjsonStore.open(path, create=True)
     try:
-        if adopted.events:
-            store.append(adopted.events, expected=None)
+        if baseline.events:
+            store.append(list(baseline.events), expected=None)
     finally:
         store.close()
-    return replay_log(path), adopted.assumed
+    # what a catalog cannot show (kuzu/baseline.py): the rel tables' multiplicity
+    assumed = [
+        f"rel table {e.change.name!r}: multiplicity not shown, MANY_MANY assumed"
+        for e in baseline.events
+        if isinstance(e.change, CreateRelTable)
+    ]
+    return replay_log(path), assumed
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
             state, position, head = record.state, record.position, record.head_checksum
         else:
             new_log = args.new_log or args.to_db.rstrip(os.sep) + ".schemalog.ndjson"
-            report, assumed = _adopt(old_catalog, new_log)
+            report, assumed = _adopt(old, new_log)
             state, position, head = report.state, report.position, report.head
         before = drift(state, old_catalog, applied=record.state if record else None)
         if not before.clean:
