@@ -73,7 +73,7 @@ def _hand_made_kuzu(path: str) -> None:
             [
                 "CREATE NODE TABLE `Per son`(id INT64, name STRING DEFAULT 'it\\'s', "
                 "score INT32 DEFAULT -(7), born DATE DEFAULT CAST('2001-02-03' AS DATE), "
-                "ok BOOLEAN DEFAULT true, PRIMARY KEY(id))",
+                "ok BOOLEAN DEFAULT true, w DOUBLE DEFAULT 1.5, PRIMARY KEY(id))",
                 "CREATE NODE TABLE City(code STRING, PRIMARY KEY(code))",
                 "CREATE REL TABLE LivesIn(FROM `Per son` TO City, FROM City TO City, since DATE)",
                 "COMMENT ON TABLE City IS 'places'",
