@@ -15,7 +15,9 @@ change, each one its own commit), then rows are written through it. With the
 guard the adapter refuses the pair before sending it (``KnownCrash``) and the
 workspace starts a new session (restart, rebuild from the log, compacted DDL):
 no worker traps, no Kuzu error, the rows are written, the catalog shows the
-log's schema with no drift.
+log's schema with no drift. (Rows written before the new session are not
+kept: the database lives in the worker's memory, as after a crash; the test
+writes its rows with MERGE so that it asks the same of both ways.)
 """
 
 from __future__ import annotations
