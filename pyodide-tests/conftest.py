@@ -3,7 +3,8 @@ the tests that drive our own pages in headless Chromium (selenium).
 
 `./build.sh test` runs this folder twice: `--runtime chrome` and
 `--runtime node`. Tests marked `page` need a DOM and Workers: they are
-deselected (and counted as such by pytest) under Node.
+deselected (and counted as such by pytest) under Node; tests marked
+`node_only` need Node's file system and are deselected under Chromium.
 """
 
 from __future__ import annotations
@@ -39,15 +40,16 @@ get_global_config().set_flags("chrome", CHROME_FLAGS)
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "page: drives one of our pages in Chromium (needs a DOM)")
+    config.addinivalue_line("markers", "node_only: needs Node's file system (NODEFS)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("runtime", "node") == "chrome":
-        return
-    deselected = [item for item in items if item.get_closest_marker("page")]
+    # deselected (pytest counts them so), never skipped: each runs in the other suite
+    other = "node_only" if config.getoption("runtime", "node") == "chrome" else "page"
+    deselected = [item for item in items if item.get_closest_marker(other)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if not item.get_closest_marker("page")]
+        items[:] = [item for item in items if not item.get_closest_marker(other)]
 
 
 @pytest.fixture(scope="session")

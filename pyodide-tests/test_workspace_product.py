@@ -165,10 +165,22 @@ def test_a_deleted_log_opens_as_store_missing_never_empty(chrome, site_url):
     )
     assert deleted == "deleted"
     driver.get(f"{site_url}/web/index.html?workspace={name}")
-    wait(
-        driver,
-        "the missing log reported",
-        lambda d: d.find_element(By.ID, "store-missing").is_displayed(),
+
+    def outcome(d: Any) -> str | None:
+        # whichever comes first: the log reported missing, or a workspace opened
+        shown = d.find_elements(By.ID, "store-missing")
+        if shown and shown[0].is_displayed():
+            return "missing"
+        if d.find_element(By.ID, "ws-state").get_attribute("data-state") == "ready":
+            return "opened"
+        return None
+
+    came = wait(driver, "the missing log reported (or a workspace opened)", outcome)
+    position = driver.find_element(By.TAG_NAME, "body").get_attribute("data-position")
+    status = py(driver, "status")
+    assert came == "missing", (
+        f"the deleted log's workspace opened (position {position}, status {status}): "
+        f"the log was re-created empty instead of StoreMissing\n{diagnostics(driver)}"
     )
     text = driver.find_element(By.ID, "store-missing-text").text
     assert "missing" in text and name in text

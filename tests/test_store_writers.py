@@ -48,6 +48,17 @@ def _open(path: Path, **options: object) -> NdjsonStore:
     return NdjsonStore.open(path, create=True, now_ms=lambda: NOW, **options)  # type: ignore[arg-type]
 
 
+# ---------------------------------------------------------------- the lock
+
+
+def test_in_cpython_appends_exclude_other_processes(tmp_path: Path) -> None:
+    # In Pyodide this is False (its flock locks nothing): pyodide-tests/test_pyodide_file_lock.py
+    from schemalog.log import side_files
+
+    assert side_files.CROSS_PROCESS_LOCK is True
+    assert _open(tmp_path / "log.ndjson").process_safe is True
+
+
 # ---------------------------------------------------------------- fencing
 
 

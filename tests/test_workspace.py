@@ -11,7 +11,14 @@ from schemalog.browser.workspace import Workspace
 from schemalog.kuzu.port import BackendCrashed
 from schemalog.log.store import MemoryStore
 from schemalog.model.clock import HybridLogicalClock
-from schemalog.model.events import DropTable, build_node_table, build_rel_table
+from schemalog.model.events import (
+    AddConnection,
+    DropProperty,
+    DropTable,
+    build_node_table,
+    build_rel_table,
+)
+from schemalog.model.parts import Connection
 from schemalog.model.schema import Rejected, table_by_name
 
 kuzu = pytest.importorskip("kuzu")
@@ -116,3 +123,26 @@ def test_two_writers_on_one_store_rebase_and_converge() -> None:
     a.sync()
     assert a.state_hash == b.state_hash
     assert a.catalog() == b.catalog()
+
+
+def test_a_known_kuzu_crash_is_met_with_a_new_session_not_an_error() -> None:
+    # Native Kuzu in memory cannot reopen: its adapter refuses ADD FROM after a
+    # property drop of the same session (KnownCrash, nothing sent; kuzu.hazards).
+    # The workspace starts a new session (rebuild) before the pair, as the
+    # kuzu-wasm workspace does (pyodide-tests/test_wasm_session_guard.py).
+    backend = Crashy()
+    ws = Workspace("w", MemoryStore(), backend, _clock())
+    a, b, c = (ws.change(build_node_table(t, [("id", "INT64")], "id")) for t in "ABC")
+    assert not any(isinstance(e, Rejected) for e in (a, b, c))
+    r = ws.change(build_rel_table("R", [(a.id, b.id)], [("w", "INT64"), ("v", "INT64")]))
+    assert not isinstance(r, Rejected)
+    w = next(p for p in ws.state.tables[r.id].properties if p.name == "w")
+    ws.change(DropProperty(r.id, w.property_id))
+    assert ws.healed == []
+    ws.change(AddConnection(r.id, Connection(a.id, c.id)))  # type: ignore[union-attr]
+    [healed] = ws.healed
+    assert healed.reason.startswith("new session before 'ALTER TABLE `R` ADD FROM `A` TO `C`'")
+    assert backend.restarts == 1 and ws.unapplied is None
+    rel = ws.catalog().rel_table("R")
+    assert rel is not None and sorted(rel.connections) == [("A", "B"), ("A", "C")]
+    assert [p.name for p in rel.properties] == ["v"]

@@ -33,6 +33,21 @@ gives the capacity back.
 A WebAssembly trap in the worker rejects the call with ``WorkspaceCrashed``;
 the workspace stays crashed until ``restart()`` (schemalog.browser.workspace rebuilds
 it from the log).
+
+Known crashes (``kuzu.hazards``, the native adapter's guard): kuzu-wasm 0.11.3
+shares native Kuzu's bug. A property dropped from a rel table and then a
+FROM/TO pair added to it in one session (one open Database), even across
+two commits, leaves the table broken: measured in Chromium, the next write
+of a rel row fails with "Assertion failed ... column_chunk_data.cpp ...
+KU_UNREACHABLE", and with R(w, v): drop v, drop w, add a pair, add two
+properties, the next write traps the worker ("memory access out of
+bounds"). Every statement sent is noted in a ``SessionHazards``; a batch or
+query holding a statement that would crash after what this session sent is
+refused with ``KnownCrash`` before anything is sent. The database lives in
+the worker's memory, so a new session cannot keep it: ``restart()`` (a new
+worker, a new Database, the hazards forgotten) and a rebuild of the schema
+from the log is the way around, which ``Workspace`` does on ``KnownCrash``
+(rows written to the database are not kept, as after a crash).
 """
 
 from __future__ import annotations
@@ -45,11 +60,13 @@ from typing import Any, Protocol, runtime_checkable
 
 from schemalog.browser.bridge import blocking, import_module, js_error_info, js_object
 from schemalog.kuzu.cypher import string_literal
+from schemalog.kuzu.hazards import SessionHazards
 from schemalog.kuzu.port import (
     BackendCrashed,
     BackendError,
     BackendFull,
     Catalog,
+    KnownCrash,
     NodeTableInfo,
     PropertyInfo,
     RelTableInfo,
@@ -227,6 +244,8 @@ class WasmKuzuBackend:
         self._node_tables_created = 0
         self._written_bytes = 0  # text of the other statements sent (Capacity)
         self._closed = False
+        self.hazards = SessionHazards()  # what this database (session) was sent
+        self.sessions = 1  # databases opened so far (1 + restarts)
 
     @classmethod
     async def open(
@@ -273,6 +292,7 @@ class WasmKuzuBackend:
         self._check_open(batch[0], 0)
         creates = count_node_table_creates(batch)
         self.check_capacity(batch, creates)
+        self.check_known_crashes(batch)
         sent_creates = sent_bytes = 0
         await self._run("BEGIN TRANSACTION", None)
         try:
@@ -282,6 +302,7 @@ class WasmKuzuBackend:
                     sent_creates += 1
                 else:
                     sent_bytes += len(statement.encode("utf-8"))
+                self.hazards.sent([statement])  # the crash follows a drop even rolled back
                 await self._run(statement, index)
             await self._run("COMMIT", len(batch))
         except WorkspaceCrashed:
@@ -295,6 +316,8 @@ class WasmKuzuBackend:
 
     async def query(self, cypher: str) -> list[dict[str, Any]]:
         self._check_open(cypher, None)
+        self.check_known_crashes([cypher])
+        self.hazards.sent([cypher])
         return await self._run(cypher, None)
 
     async def catalog(self) -> Catalog:
@@ -393,8 +416,24 @@ class WasmKuzuBackend:
             ):
                 raise WorkspaceFull(self.name, statements[index], index, cap, "memory")
 
+    def check_known_crashes(self, statements: Sequence[str]) -> None:
+        """Raise KnownCrash (nothing sent) if ``statements`` would crash this session."""
+        crash = self.hazards.first_crash(statements)
+        if crash is None:
+            return
+        why = (
+            "the batch itself holds both statements"
+            if crash.within
+            else "the database lives in the worker's memory: a new session is a restart "
+            "and a rebuild from the log"
+        )
+        raise KnownCrash(
+            crash.statement, f"refused, nothing sent: {crash.reason}; {why}", crash.index
+        )
+
     async def restart(self) -> None:
-        """A fresh worker with an empty database (after a crash, or to reclaim capacity)."""
+        """A fresh worker with an empty database (after a crash, to reclaim capacity,
+        or to start a new session that a known crash needs)."""
         if self._closed:
             raise BackendError(None, "the backend is closed")
         try:
@@ -403,6 +442,8 @@ class WasmKuzuBackend:
             raise _translate(exc, None, None) from exc
         self._node_tables_created = 0
         self._written_bytes = 0
+        self.hazards.reset()
+        self.sessions += 1
 
     async def memory(self) -> dict[str, int | None]:
         """The worker's WebAssembly memory and JS heap in bytes."""

@@ -38,7 +38,11 @@ kuzu-wasm workspace and the IndexedDB store through their JSPI sync wrappers
   ``ddl_for_diff(empty, state)``, the net effect: dropped tables are never
   created) and check that the rebuilt database records the same state hash as
   before the crash and that its catalog shows no drift. The call that met the
-  crash is retried once on the rebuilt database. ``WorkspaceFull`` (node tables
+  crash is retried once on the rebuilt database. ``KnownCrash`` (the backend
+  refused, before sending it, a statement that would crash Kuzu 0.11.3 after
+  what this database was sent: ``kuzu.hazards``) is met the same way: a
+  rebuild is a new session, and its compacted DDL drops no property, so the
+  retried call cannot meet the crash. ``WorkspaceFull`` (node tables
   created since the database was opened) is met the same way: a rebuild
   creates only the live tables, so dropped ones give their room back.
 """
@@ -57,7 +61,13 @@ from schemalog.kuzu.ddl_lex import DdlError
 from schemalog.kuzu.ddl_parse import parse_ddl
 from schemalog.kuzu.ddl_record import DdlEvents, events_for_ddl
 from schemalog.kuzu.drift import drift
-from schemalog.kuzu.port import BackendCrashed, BackendError, BackendFull, KuzuBackend
+from schemalog.kuzu.port import (
+    BackendCrashed,
+    BackendError,
+    BackendFull,
+    KnownCrash,
+    KuzuBackend,
+)
 from schemalog.log.concurrent_writes import (
     Written,
     append_on_view,
@@ -171,6 +181,7 @@ class Workspace:
         self.clock = clock
         self.fencing_token = fencing_token
         self._restart = restart_backend or _default_restart
+        self._restart_given = restart_backend is not None
         self._report: ReplayReport | None = None
         self.healed: list[Healed] = []
         self.last_apply: ApplyResult | None = None
@@ -356,11 +367,18 @@ class Workspace:
         except BackendError as exc:
             if _is_crash(exc):
                 self.rebuild(f"crashed: {exc.message}")
+            elif isinstance(exc, KnownCrash) and self._can_restart():
+                # nothing was sent; a new session (a fresh database built with the
+                # compacted DDL, which never drops a property) cannot meet it
+                self.rebuild(f"new session before {exc.statement!r}: {exc.message}")
             elif _is_full(exc) and self._rebuild_frees_room():
                 self.rebuild(f"full: {exc.message}")
             else:
                 raise
         return call()
+
+    def _can_restart(self) -> bool:
+        return self._restart_given or callable(getattr(self.backend, "restart", None))
 
     def _rebuild_frees_room(self) -> bool:
         capacity = getattr(self.backend, "capacity", None)

@@ -20,9 +20,27 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from schemalog import _compat
+
 _NO_FLOCK = {errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP}
 
-__all__ = ["SideFileUnreadable", "locked", "open_lock", "read_side_file", "replace_side_file"]
+# Whether ``locked`` excludes other processes. Not in Pyodide: Emscripten's
+# flock (and lockf) answer 0 and lock nothing, on MEMFS and on NODEFS alike.
+# Measured (pyodide-tests/test_pyodide_file_lock.py, under Node): LOCK_EX |
+# LOCK_NB on a NODEFS file is granted while a CPython process holds that flock.
+# So in Pyodide a log and a file lease are one process's (one Pyodide
+# instance's): the appends of its handles cannot interleave (Python runs them
+# one at a time, each re-reading the file first), another process's can.
+CROSS_PROCESS_LOCK: bool = not _compat.IN_PYODIDE
+
+__all__ = [
+    "CROSS_PROCESS_LOCK",
+    "SideFileUnreadable",
+    "locked",
+    "open_lock",
+    "read_side_file",
+    "replace_side_file",
+]
 
 
 class SideFileUnreadable(Exception):
@@ -109,8 +127,12 @@ def open_lock(path: str) -> int:
 def locked(fd: int) -> Iterator[None]:
     """An exclusive ``flock`` on ``fd`` for the block (released by the kernel if we die).
 
-    Where there is no ``flock`` (Pyodide's in-memory FS: one process), nothing to hold.
+    In Pyodide nothing is held (``CROSS_PROCESS_LOCK``: its flock is a pretence);
+    where ``flock`` answers ENOSYS/ENOTSUP/EINVAL neither.
     """
+    if not CROSS_PROCESS_LOCK:
+        yield  # one process: nothing to exclude, and nothing that could
+        return
     try:
         import fcntl
     except ImportError:  # no processes to exclude
@@ -121,7 +143,7 @@ def locked(fd: int) -> Iterator[None]:
     except OSError as exc:
         if exc.errno not in _NO_FLOCK:
             raise
-        yield  # a file system without flock (Pyodide's MEMFS): one process, nothing to hold
+        yield  # a file system without flock: nothing to hold
         return
     try:
         yield

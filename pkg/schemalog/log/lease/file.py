@@ -17,7 +17,8 @@ LeaseFileCorrupt naming the file, and nothing is granted until a person looks.
 Expiry is judged by this store's clock: ``now_ms`` (default: the machine's
 wall clock, shared by every process on the machine), never by the holder.
 ``fcntl`` is imported lazily so the module imports in Pyodide (where the
-browser adapter is used instead).
+browser adapter is used instead). In Pyodide the lock excludes nothing
+(``side_files.CROSS_PROCESS_LOCK``): a file lease there is one process's.
 """
 
 from __future__ import annotations

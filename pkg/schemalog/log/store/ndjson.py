@@ -35,6 +35,15 @@ gets AppendConflict), and a token older than the newest any process wrote is
 FencedOut however long ago the handle opened. The kernel drops the lock of a
 process that dies. Readers take no lock: they index whole lines only.
 
+In Pyodide there is no such lock (``process_safe`` is False): Emscripten's
+flock answers 0 and excludes nothing (``side_files.CROSS_PROCESS_LOCK``), on
+MEMFS and on a NODEFS folder shared with other processes alike. A log there
+belongs to one process (one Pyodide instance): its handles' appends never
+interleave or share a ``prev`` (each runs to its end before the next starts,
+and re-reads the file and the fence first), but a second process writing the
+same file is not excluded. Share a log between processes through ``schemalog
+serve`` or, in the browser, the IndexedDB store.
+
 Failures leave the log as it was: an OS error from the write or the fsync
 (ENOSPC, EIO) cuts the file back to the last good offset and raises
 StoreWriteFailed naming the file, position, offset and the error; the
@@ -78,6 +87,7 @@ from typing import Any, BinaryIO
 
 from schemalog.encoding.codec import DecodeFailure, decode_record
 from schemalog.log.side_files import (
+    CROSS_PROCESS_LOCK,
     SideFileUnreadable,
     locked,
     open_lock,
@@ -585,6 +595,11 @@ class NdjsonStore(LineStore):
             self._add_segment(seg)
 
     # ------------------------------------------------ the writers' lock and the write
+
+    @property
+    def process_safe(self) -> bool:
+        """Whether appends exclude other processes (False in Pyodide: module docstring)."""
+        return CROSS_PROCESS_LOCK
 
     def _exclusive(self) -> AbstractContextManager[None]:
         """An exclusive ``flock`` on the lock file for the whole append (port docstring)."""
