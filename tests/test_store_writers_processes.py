@@ -136,6 +136,37 @@ def test_a_lease_holder_paused_past_its_ttl_is_fenced_out(tmp_path: Path, trial:
     assert len(ids) == len(a_ids) + len(b_ids)
 
 
+def test_sigkill_inside_writes_leaves_torn_tails_that_the_next_writer_cuts(tmp_path: Path) -> None:
+    """Each record is written in two halves 30 ms apart, so kills land inside writes (and
+    inside the lock): the torn bytes must never reach a reader or sit under a later
+    record, and the lock must not outlive its killed holder. Fails when the append does
+    not cut a torn tail first (the next record is glued to the torn half: the log no
+    longer opens), and when the lock is one that survives its holder (a lock file made
+    with O_EXCL: every later writer waits forever)."""
+    log = tmp_path / "log.ndjson"
+    NdjsonStore.open(log, create=True).close()
+    rng = random.Random(1718)
+    acks: list[Path] = []
+    for round_ in range(6):
+        procs = []
+        for i in range(2):
+            acks.append(tmp_path / f"t{round_}-{i}")
+            procs.append(_spawn("torn", log, f"t{round_}x{i}", 30, acks[-1]))
+        deadline = time.monotonic() + 60
+        while not _acked(acks[-2]):  # it started writing
+            assert time.monotonic() < deadline and procs[0].poll() is None, "writer did not start"
+            time.sleep(0.005)
+        time.sleep(rng.random() * 0.1)
+        procs[0].kill()  # dies at a random point, mostly inside a write (the 30 ms halves)
+        _wait(procs)
+        _check(log, [a for f in acks for a in _acked(f)])
+    quarantine = tmp_path / "log.quarantine.ndjson"
+    torn = quarantine.read_text().count("\n") if quarantine.exists() else 0
+    assert torn >= 1, "no kill landed inside a write: the test did not test anything"
+    acked = [a for f in acks for a in _acked(f)]
+    assert len(_check(log, acked)) >= len(acked)
+
+
 @pytest.mark.parametrize("mode", ["store", "lease"])
 def test_sigkill_at_random_points_loses_nothing_acknowledged(tmp_path: Path, mode: str) -> None:
     log = tmp_path / "log.ndjson"

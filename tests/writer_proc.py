@@ -13,6 +13,9 @@ that was made):
   on AppendConflict re-read and retry.
 * ``lease``: each append under the file lease: acquire (waiting while held),
   append with the lease's token, release.
+* ``torn``: as ``store``, but each record is written in two halves with 30 ms
+  between (``HalvedWrites``), so a SIGKILL often lands inside a write and
+  leaves a torn last line, as a crash mid-write does, and inside the lock.
 * ``holder``: acquire the lease once, write ``ready <token>`` to ACKS, then
   append with that token until FencedOut (writes ``fenced <token> <newest>``).
 """
@@ -28,12 +31,26 @@ from schemalog.log.concurrent_writes import ConcurrentWriteFailed
 from schemalog.log.lease.file import FileLeaseStore
 from schemalog.log.lease.port import LeaseHeld
 from schemalog.log.store import AppendConflict, FencedOut, NdjsonStore
+from schemalog.log.store.ndjson import FileOps
 from schemalog.model.clock import HybridLogicalClock
 from schemalog.model.events import Tag, new_event
 
 
 def _ack(fd: int, text: str) -> None:
     os.write(fd, (text + "\n").encode())
+
+
+class HalvedWrites(FileOps):
+    """Writes half of what it is given, sleeping first on every second half."""
+
+    def __init__(self) -> None:
+        self.half = False
+
+    def write(self, fd: int, data: bytes | memoryview, offset: int) -> int:
+        if self.half:
+            time.sleep(0.03)
+        self.half = not self.half
+        return super().write(fd, data[: max(1, len(data) // 2)] if self.half else data, offset)
 
 
 def _store_append(
@@ -67,7 +84,9 @@ def main(argv: list[str]) -> int:
         return 0
     store = NdjsonStore.open(log_path)
     clock = HybridLogicalClock(name, lambda: time.time_ns() // 1_000_000)
-    if mode == "store":
+    if mode == "torn":
+        store.ops = HalvedWrites()
+    if mode in ("store", "torn"):
         for i in range(count):
             _ack(fd, _store_append(store, clock, f"{name}-{i}", None))
         return 0

@@ -59,14 +59,16 @@ StoreTruncated at its next operation, never an empty log. The fence file is
 read strictly (``_load_fence``); anything but one decimal token in a small
 regular file is FenceFileCorrupt naming it.
 
-Crash recovery: a crash can leave a torn last line (no trailing newline). Open
-moves it to the quarantine file (a JSON line with the bytes in base64, its
-file, offset, position and reason; flushed and fsynced first) and only then
-truncates the log to the last newline; ``store.recovered`` reports it. A bad
-line that ends with a newline is not a torn write: open raises CorruptLog
-naming file, line and reason, and never truncates. ``verify=False`` skips the
-framing and tail checks (for tools that report, and replay with a skip
-policy); ``readonly=True`` never writes: a torn tail is left in place, hidden
+Crash recovery: a crash can leave a torn last line (no trailing newline).
+Open takes the writers' lock (a tail may be a live writer's record in
+progress), indexes what was completed meanwhile, and moves what remains to the
+quarantine file (a JSON line with the bytes in base64, its file, offset,
+position and reason; flushed and fsynced first); only then it truncates the
+log to the last newline; ``store.recovered`` reports it. A bad line that ends
+with a newline is not a torn write: open raises CorruptLog naming file, line
+and reason, and never truncates. ``verify=False`` skips the framing and tail
+checks (for tools that report, and replay with a skip policy);
+``readonly=True`` never writes: a torn tail is left in place, hidden
 from reads, and reported with ``quarantine=None``.
 """
 
@@ -460,10 +462,23 @@ class NdjsonStore(LineStore):
                         first + seg.count,
                         "segment ends without a newline but is not the last segment",
                     )
-                self._recover(seg, scan.tail)
+                if self.readonly:
+                    self._recover(seg, scan.tail)  # hidden, nothing written
+                else:
+                    self._recover_locked()
             first += seg.count
         if verify and self._count() > 0:
             self._check_last()
+
+    def _recover_locked(self) -> None:
+        """A tail seen at open may be a live writer's record in progress (a record can
+        take several writes): only under the writers' lock, once what was completed
+        meanwhile is indexed, is what remains a dead writer's torn tail. (Cutting it
+        without the lock lost an acknowledged record: the live writer's second half
+        landed past the cut, and the next record overwrote it.)"""
+        with self._exclusive():
+            self._refresh()
+            self._cut_torn_tail(self._segments[-1])
 
     def _add_segment(self, seg: _Segment) -> None:
         self._segments.append(seg)
