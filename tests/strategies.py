@@ -34,7 +34,12 @@ from schemalog.model.events import (
     build_rel_table,
     new_event,
 )
-from schemalog.model.names import RESERVED_PREFIX, catalog_key, validate_name
+from schemalog.model.names import (
+    RESERVED_PREFIX,
+    catalog_key,
+    reserved_property_name,
+    validate_name,
+)
 from schemalog.model.schema import NODE, REL, Applied, SchemaState, apply, empty_state
 
 # For tests over generated histories: a loaded machine (other suites running,
@@ -86,7 +91,7 @@ def _is_name(value: str) -> bool:
         validate_name(value, "name")
     except Exception:
         return False
-    return True
+    return reserved_property_name(value) is None  # a name Kuzu keeps is a rule, not a name
 
 
 def names() -> st.SearchStrategy[str]:
@@ -259,7 +264,10 @@ def _draw_change(
     if choice == "rel":
         pairs = draw(
             st.lists(
-                st.tuples(st.sampled_from(nodes), st.sampled_from(nodes)), min_size=1, max_size=4
+                st.tuples(st.sampled_from(nodes), st.sampled_from(nodes)),
+                min_size=1,
+                max_size=4,
+                unique_by=lambda p: (p[0].table_id, p[1].table_id),  # a pair once (Kuzu's rule)
             )
         )
         mult = draw(st.sampled_from(("MANY_MANY", "MANY_ONE", "ONE_MANY", "ONE_ONE")))

@@ -86,7 +86,14 @@ from schemalog.model.events import (
     build_rel_table,
     new_event,
 )
-from schemalog.model.schema import Rejected, SchemaState, TableState, apply, table_by_name
+from schemalog.model.schema import (
+    Rejected,
+    SchemaState,
+    TableState,
+    apply,
+    duplicate_connection,
+    table_by_name,
+)
 
 __all__ = ["LogUnreadable", "SchemaLog", "UnknownName"]
 
@@ -279,7 +286,13 @@ class SchemaLog:
         properties: Sequence[PropertySpec] = (),
         multiplicity: str = "MANY_MANY",
     ) -> Event | Rejected:
-        pairs = [(self.table(a).table_id, self.table(b).table_id) for a, b in connections]
+        named = list(connections)
+        pairs = [(self.table(a).table_id, self.table(b).table_id) for a, b in named]
+        twice = duplicate_connection(pairs)
+        if twice is not None:  # an event cannot hold the pair twice: refused before stamping
+            a, b = named[twice]
+            why = f"{name!r}: the FROM/TO pair {a} -> {b} is given twice (Kuzu refuses it too)"
+            return Rejected("(not recorded)", "duplicate-connection", why)
         return self.record(build_rel_table(name, pairs, properties, multiplicity))
 
     def add_property(
