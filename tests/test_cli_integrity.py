@@ -215,7 +215,7 @@ def test_expect_head_on_every_reader(
     # a log that grew still holds the head
     assert verify_log(log, expected_head=lines[30][13:87].decode()).ok
     code, out, err = run(capsys, "replay", str(cut), "--on-corrupt", "skip", "--expect-head", head)
-    assert code == 1 and "is in no record" in err
+    assert code == 1 and "is in none of the 55 records" in err
 
 
 # ---------------------------------------------------------------- CLI errors

@@ -360,11 +360,19 @@ class SchemaLog:
         """Every event in log order, streamed chunk by chunk; iterate as often as needed."""
         return StoreEvents(self.store)
 
-    def verify(self, expected_head: str | None = None) -> VerifyReport:
+    def verify(
+        self,
+        expected_head: str | None = None,
+        expected_log: SchemaLog | EventStore | str | None = None,
+    ) -> VerifyReport:
         """The one strict reader over the store (as `schemalog verify`): every record,
-        checksum, hash link, known parents, one record per id; with ``expected_head``,
-        that the log contains that head. ``.ok`` and ``.problem`` tell."""
-        return verify_store(self.store, expected_head=expected_head)
+        checksum, hash link, known parents, one record per id; with ``expected_head``
+        (``report.anchor`` of an earlier verify, ``N:CHECKSUM``, or a bare checksum), that
+        the log holds that history; with ``expected_log`` (another handle, a store, a path
+        or a log URL: an earlier copy), that it holds every record of the copy at its
+        position, the report naming the first where they part. ``.ok``, ``.problem``."""
+        copy = expected_log.store if isinstance(expected_log, SchemaLog) else expected_log
+        return verify_store(self.store, expected_head=expected_head, expected_log=copy)
 
     def compat(
         self,
