@@ -178,3 +178,27 @@ def test_every_reader_takes_both(
     assert code == 2 and "neither N:CHECKSUM" in json.loads(out)["error"]
     code, _, err = run(capsys, "schema", str(full), "--expect-log", str(tmp_path / "gone.ndjson"))
     assert code == 2 and "gone.ndjson: no such log" in err
+
+
+def test_the_copy_or_the_log_may_be_a_postgresql_log(
+    events: list[Event],
+    lines: list[bytes],
+    tmp_path: Path,
+    pg_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from schemalog.log.store.locate import open_store
+
+    url = f"{pg_url}{'&' if '?' in pg_url else '?'}log=anchors_{tmp_path.name[-12:]}"
+    store = open_store(url, create=True)
+    store.append(events[:40], expected=None)
+    store.close()
+    full = write(tmp_path / "full.ndjson", lines)
+    cut = write(tmp_path / "cut.ndjson", lines[:30])
+    assert run(capsys, "verify", str(full), "--expect-log", url)[0] == 0
+    code, _, err = run(capsys, "verify", str(cut), "--expect-log", url)
+    assert code == 1 and "truncated at record 30" in err
+    code, _, err = run(capsys, "schema", url, "--expect-log", str(full))
+    assert code == 1 and "truncated at record 40" in err
+    code, _, err = run(capsys, "log", url, "--expect-head", f"{N}:{line_checksum(lines[-1])}")
+    assert code == 1 and "truncated at record 40" in err
