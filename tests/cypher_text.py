@@ -17,9 +17,13 @@ from schemalog.errors import SchemalogError
 from schemalog.kuzu.ddl_parse import default_from_expression
 from schemalog.kuzu.drift import user_catalog
 from schemalog.kuzu.port import Catalog
+from schemalog.model.names import KUZU_RESERVED_PROPERTY_NAMES
 from schemalog.model.types import parse_type
 
 NODES = ["Person", "city", "Thing", "node_3"]
+# names Kuzu keeps for itself (drawn in random letter case), and two that Kuzu reads
+# as _ID / _SRC (it upper-cases with the simple Unicode mapping: dotless i, long s)
+RESERVED = [*sorted(KUZU_RESERVED_PROPERTY_NAMES), "_ıd", "_ſrc"]
 RELS = ["Knows", "lives_in", "Rel3"]
 PROPS = ["id", "name", "Age", "score", "x_1"]
 GAPS = [" ", "  ", "\n", "\t", " /* c */ ", " // line comment\n", "\n  "]
@@ -71,9 +75,18 @@ def ref(draw: st.DrawFn, name: str, recase: bool = True) -> str:
 
 
 @st.composite
+def new_prop(draw: st.DrawFn) -> str:
+    """A property name as written where it is made: mostly the pool's, sometimes one
+    Kuzu reserves, in any letter case."""
+    if draw(st.integers(0, 4)) == 0:
+        return draw(ref(draw(word(draw(st.sampled_from(RESERVED)))), recase=False))
+    return draw(ref(draw(st.sampled_from(PROPS)), recase=False))
+
+
+@st.composite
 def column(draw: st.DrawFn, node: bool) -> tuple[str, bool]:
     """(column text, is primary key)."""
-    name = draw(ref(draw(st.sampled_from(PROPS)), recase=False))
+    name = draw(new_prop())
     type_text, defaults = draw(st.sampled_from(TYPED_DEFAULTS))
     parts = [name, type_text]
     if defaults and draw(st.booleans()):
@@ -107,6 +120,8 @@ def create_rel(draw: st.DrawFn) -> list[str]:
     pairs = draw(
         st.lists(st.tuples(st.sampled_from(NODES), st.sampled_from(NODES)), min_size=1, max_size=3)
     )
+    if draw(st.booleans()):  # a pair written twice (Kuzu refuses it)
+        pairs.insert(draw(st.integers(0, len(pairs))), draw(st.sampled_from(pairs)))
     items = [
         f"{draw(word('FROM'))} {draw(ref(a))} {draw(word('TO'))} {draw(ref(b))}" for a, b in pairs
     ]
@@ -136,7 +151,10 @@ def alter(draw: st.DrawFn) -> list[str]:
         new = draw(ref(draw(st.sampled_from([*NODES, *RELS, "renamed_t"])), recase=False))
         return [*head, draw(word("RENAME")), draw(word("TO")), new]
     if kind == "rename_prop":
-        new = draw(ref(draw(st.sampled_from([*PROPS, "renamed_p"])), recase=False))
+        if draw(st.integers(0, 2)) == 0:
+            new = draw(new_prop())
+        else:
+            new = draw(ref(draw(st.sampled_from([*PROPS, "renamed_p"])), recase=False))
         return [*head, draw(word("RENAME")), prop, draw(word("TO")), new]
     a, b = draw(ref(draw(st.sampled_from(NODES)))), draw(ref(draw(st.sampled_from(NODES))))
     pair = [draw(word("FROM")), a, draw(word("TO")), b]

@@ -21,6 +21,7 @@ from schemalog.log.store import (
     EventStore,
     FencedOut,
     Head,
+    MissingParent,
     RecordTooLarge,
 )
 from schemalog.model.events import CommentOnTable, Event, new_event
@@ -168,14 +169,41 @@ class StoreContract:
         parents = {p for e in evs for p in e.parents}
         assert s.heads() == tuple(sorted(stored - parents))
 
-    def test_heads_with_parent_appended_later(self) -> None:
+    def test_an_event_before_its_parent_is_refused(self) -> None:
+        """Causal order, as ``verify`` reads it: a parent is in an earlier record or earlier
+        in the batch. The refusal names the record and the missing id; nothing is written."""
         s = self.store()
-        evs = events(3)
-        # child first, its parent afterwards: the parent is never a head
-        h = s.append([evs[1]], expected=None)
-        assert s.heads() == (evs[1].id,)
-        s.append([evs[0]], expected=h.checksum)
-        assert s.heads() == (evs[1].id,)
+        evs = events(4)
+        assert evs[1].parents == (evs[0].id,) and evs[2].parents == (evs[1].id,)
+        with pytest.raises(MissingParent) as info:
+            s.append([evs[1]], expected=None)
+        assert (info.value.event_id, info.value.parent, info.value.position) == (
+            evs[1].id,
+            evs[0].id,
+            0,
+        )
+        assert evs[0].id in str(info.value) and evs[1].id in str(info.value)
+        assert s.head() == Head(0, None) and s.heads() == ()
+        h = s.append([evs[0]], expected=None)
+        # in one batch: a parent later in the batch does not count, nothing of it is written
+        with pytest.raises(MissingParent) as info:
+            s.append([evs[2], evs[1]], expected=h.checksum)
+        assert (info.value.event_id, info.value.parent, info.value.position) == (
+            evs[2].id,
+            evs[1].id,
+            1,
+        )
+        assert s.head() == h and s.heads() == (evs[0].id,)
+        h = s.append([evs[1], evs[2]], expected=h.checksum)  # parents first: taken
+        # a parent that is stored but no longer a head (the usual parent is a head)
+        from schemalog.model.clock import HybridLogicalClock
+
+        clock = HybridLogicalClock("side", lambda: evs[2].hlc.wall_ms + 10)
+        table_id = next(e.id for e in evs if e.kind == "create_node_table")
+        side = new_event(clock, "ws", [evs[0].id], CommentOnTable(table_id, "side"))
+        h = s.append([side], expected=h.checksum)
+        assert s.heads() == tuple(sorted((evs[2].id, side.id)))
+        assert read_all(s) == [*evs[:3], side]
 
     # ------------------------------------------------ cursors
 

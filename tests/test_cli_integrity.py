@@ -206,7 +206,7 @@ def test_expect_head_on_every_reader(
     log = write(tmp_path / "full.ndjson", lines)
     head = lines[-1][13:87].decode()
     code, out, _ = run(capsys, "verify", str(log))
-    assert code == 0 and f"--expect-head {head}" in out
+    assert code == 0 and f"--expect-head 60:{head}" in out  # the anchor: count and head
     cut = write(tmp_path / "cut.ndjson", lines[:-5])
     for command, (code, text) in each_reader(capsys, tmp_path, cut, "--expect-head", head).items():
         assert code == 1 and "is in none of the 55 records" in text, (command, text)
@@ -215,7 +215,7 @@ def test_expect_head_on_every_reader(
     # a log that grew still holds the head
     assert verify_log(log, expected_head=lines[30][13:87].decode()).ok
     code, out, err = run(capsys, "replay", str(cut), "--on-corrupt", "skip", "--expect-head", head)
-    assert code == 1 and "is in no record" in err
+    assert code == 1 and "is in none of the 55 records" in err
 
 
 # ---------------------------------------------------------------- CLI errors

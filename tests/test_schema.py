@@ -391,3 +391,51 @@ def test_a_working_copy_does_not_touch_its_source() -> None:
     rejected = apply(work, log.event(RenameTable(a, "c")))
     assert isinstance(rejected, Rejected) and rejected.rule == "name-taken"
     assert _maps(work) == before
+
+
+RESERVED_SPELLINGS = ["_ID", "_id", "_Label", "_sRc", "_DST", "_nodes", "_Rels", "_length",
+                      "_direction", "_place_holder", "_row_offset", "_SRC_OFFSET", "_dst_Offset",
+                      "_ıd", "_ſrc"]  # fmt: skip
+NOT_RESERVED = ["ID", "id", "_x", "__ID", "_ID_", "_İD", "_Dﬆ", "_rowid", "label", "_PID", "_KEY"]
+
+
+@pytest.mark.parametrize("name", RESERVED_SPELLINGS)
+def test_rule_reserved_property_name_everywhere_a_name_is_made(name: str) -> None:
+    """Kuzu 0.11.3 refuses these in CREATE (tests/test_kuzu_facts.py measures the list);
+    the model refuses them in every change that names a property."""
+    log = Log()
+    why = "property name Kuzu reserves"
+    log.rejected(build_node_table("A", [("k", "INT64"), (name, "INT64")], "k"), RULE_RESERVED, why)
+    log.rejected(build_node_table("A", [(name, "INT64")], name), RULE_RESERVED, why)
+    a = log.ok(build_node_table("A", [("k", "INT64"), ("p", "INT64")], "k")).id
+    log.rejected(build_rel_table("R", [(a, a)], [(name, "INT64")]), RULE_RESERVED, why)
+    r = log.ok(build_rel_table("R", [(a, a)], [("q", "INT64")])).id
+    for table, prop in ((a, f"{a}/p1"), (r, f"{r}/p0")):
+        log.rejected(build_add_property(table, name, "INT64"), RULE_RESERVED, why)
+        log.rejected(RenameProperty(table, prop, name), RULE_RESERVED, why)
+
+
+@pytest.mark.parametrize("name", NOT_RESERVED)
+def test_near_misses_of_reserved_names_are_names(name: str) -> None:
+    log = Log()
+    a = log.ok(build_node_table("A", [("k", "INT64"), (name, "INT64")], "k")).id
+    log.ok(RenameProperty(a, f"{a}/p1", name + "2"))
+    log.ok(build_add_property(a, name, "INT64"))
+
+
+RULE_RESERVED = "reserved-property-name"
+
+
+def test_rule_duplicate_connection_on_the_pairs_a_change_is_built_from() -> None:
+    from schemalog.errors import InvalidEvent
+    from schemalog.model.schema import duplicate_connection
+
+    assert duplicate_connection([("a", "b"), ("b", "a"), ("a", "b")]) == 2
+    assert duplicate_connection([("a", "b"), ("b", "a")]) is None
+    log = Log()
+    a = log.ok(build_node_table("A", [("k", "INT64")], "k")).id
+    # the builder refuses the pair given twice; it no longer drops it without a word
+    with pytest.raises(InvalidEvent, match="given twice"):
+        log.event(build_rel_table("R", [(a, a), (a, a)]))
+    r = log.ok(build_rel_table("R", [(a, a)])).id
+    log.rejected(AddConnection(r, Connection(a, a)), "connection-exists")

@@ -78,7 +78,7 @@ def test_service_refuses_what_verify_refuses(ndjson_service: Service, folder: Pa
         "tampered": (tampered + b"\n", {}, "bad_record", "checksum"),
         "not canonical": (spaced + b"\n", {}, "bad_record", None),
         "broken link": (relinked + b"\n", {}, "bad_record", "prev"),
-        "unknown parent": (orphan + b"\n", {}, "bad_record", "parents"),
+        "unknown parent": (orphan + b"\n", {}, "missing_parent", None),
         "duplicate id": (dup + b"\n", {}, "duplicate_event_id", None),
         "bad token": (nxt + b"\n", {"Schemalog-Fencing-Token": "-1"}, "bad_request", None),
     }
@@ -89,6 +89,8 @@ def test_service_refuses_what_verify_refuses(ndjson_service: Service, folder: Pa
         assert info["error"] == error and info.get("reason") != "", name
         if field is not None:
             assert info["field"] == field, (name, info)
+        if error == "missing_parent":  # the store's check: the record and the missing id
+            assert (info["event_id"], info["parent"], info["position"]) == (evs[3].id, evs[2].id, 2)
     r = httpx.post(f"{ndjson_service.log_url(log)}/append", content=nxt + b"\n")
     assert r.status_code == 400 and "Expected-Head" in r.json()["reason"]
     assert post(ndjson_service, "../etc", nxt + b"\n").status_code in (400, 404)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemalog.log.store.http import HttpStore, RecordRefused
+from schemalog.log.store.http import HttpStore
 from served import Service
 from store_contract import HYPOTHESIS, StoreContract, events
 
@@ -55,15 +55,6 @@ class HttpContract(StoreContract):
             st.lists(st.integers(0, 15), min_size=1, max_size=30),
         )(StoreContract.test_paging_visits_each_event_once.hypothesis.inner_test)  # type: ignore[attr-defined]
     )
-
-    def test_heads_with_parent_appended_later(self) -> None:
-        """The service refuses a record whose parent is not stored (verify would refuse the log)."""
-        s = self.store()
-        evs = events(3)
-        with pytest.raises(RecordRefused) as info:
-            s.append([evs[1]], expected=None)
-        assert info.value.field == "parents" and evs[0].id in info.value.reason
-        assert s.head().position == 0 and s.heads() == ()
 
 
 class TestHttpOverNdjson(HttpContract):

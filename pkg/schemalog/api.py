@@ -86,7 +86,14 @@ from schemalog.model.events import (
     build_rel_table,
     new_event,
 )
-from schemalog.model.schema import Rejected, SchemaState, TableState, apply, table_by_name
+from schemalog.model.schema import (
+    Rejected,
+    SchemaState,
+    TableState,
+    apply,
+    duplicate_connection,
+    table_by_name,
+)
 
 __all__ = ["LogUnreadable", "SchemaLog", "UnknownName"]
 
@@ -279,7 +286,13 @@ class SchemaLog:
         properties: Sequence[PropertySpec] = (),
         multiplicity: str = "MANY_MANY",
     ) -> Event | Rejected:
-        pairs = [(self.table(a).table_id, self.table(b).table_id) for a, b in connections]
+        named = list(connections)
+        pairs = [(self.table(a).table_id, self.table(b).table_id) for a, b in named]
+        twice = duplicate_connection(pairs)
+        if twice is not None:  # an event cannot hold the pair twice: refused before stamping
+            a, b = named[twice]
+            why = f"{name!r}: the FROM/TO pair {a} -> {b} is given twice (Kuzu refuses it too)"
+            return Rejected("(not recorded)", "duplicate-connection", why)
         return self.record(build_rel_table(name, pairs, properties, multiplicity))
 
     def add_property(
@@ -347,11 +360,19 @@ class SchemaLog:
         """Every event in log order, streamed chunk by chunk; iterate as often as needed."""
         return StoreEvents(self.store)
 
-    def verify(self, expected_head: str | None = None) -> VerifyReport:
+    def verify(
+        self,
+        expected_head: str | None = None,
+        expected_log: SchemaLog | EventStore | str | None = None,
+    ) -> VerifyReport:
         """The one strict reader over the store (as `schemalog verify`): every record,
-        checksum, hash link, known parents, one record per id; with ``expected_head``,
-        that the log contains that head. ``.ok`` and ``.problem`` tell."""
-        return verify_store(self.store, expected_head=expected_head)
+        checksum, hash link, known parents, one record per id; with ``expected_head``
+        (``report.anchor`` of an earlier verify, ``N:CHECKSUM``, or a bare checksum), that
+        the log holds that history; with ``expected_log`` (another handle, a store, a path
+        or a log URL: an earlier copy), that it holds every record of the copy at its
+        position, the report naming the first where they part. ``.ok``, ``.problem``."""
+        copy = expected_log.store if isinstance(expected_log, SchemaLog) else expected_log
+        return verify_store(self.store, expected_head=expected_head, expected_log=copy)
 
     def compat(
         self,

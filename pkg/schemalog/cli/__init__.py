@@ -49,10 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
         sub = subparsers.choices[name]
         sub.add_argument(
             "--expect-head",
-            metavar="CHECKSUM",
+            metavar="ANCHOR",
             default=None,
-            help="refuse a log that does not contain this record checksum (a head kept "
-            "from `verify`): detects truncation, rewrites and another log",
+            help="refuse a log that does not hold this history: N:CHECKSUM as `verify` "
+            "prints it (record N-1 must have CHECKSUM: names a truncation's position), or a "
+            "bare record checksum; detects truncation, rewrites and another log",
+        )
+        sub.add_argument(
+            "--expect-log",
+            metavar="COPY",
+            default=None,
+            help="refuse a log that does not hold every record of COPY (an earlier copy: a "
+            "path or a log URL) at the same position, naming the first record where they part",
         )
         sub.add_argument(
             "--allow-torn-tail",
@@ -76,7 +84,7 @@ def _gate(args: argparse.Namespace) -> int | None:
     """Run the strict reader over every LOG; the exit code when one is refused."""
     from schemalog.log.store.errors import StoreMissing
     from schemalog.log.store.locate import is_url, open_store
-    from schemalog.log.store.verify import verify_log, verify_store
+    from schemalog.log.store.verify import BadAnchor, verify_log, verify_store
 
     args.log_reports = {}
     for path in _log_paths(args):
@@ -84,15 +92,23 @@ def _gate(args: argparse.Namespace) -> int | None:
             if is_url(path):  # PostgreSQL or a served log: the same reader over the store
                 store = open_store(path, readonly=True)
                 try:
-                    report = verify_store(store, expected_head=args.expect_head)
+                    report = verify_store(
+                        store, expected_head=args.expect_head, expected_log=args.expect_log
+                    )
                 finally:
                     store.close()
             else:
                 report = verify_log(
-                    path, expected_head=args.expect_head, allow_torn_tail=args.allow_torn_tail
+                    path,
+                    expected_head=args.expect_head,
+                    expected_log=args.expect_log,
+                    allow_torn_tail=args.allow_torn_tail,
                 )
-        except StoreMissing:
-            raise UsageError(f"{path}: no such log") from None
+        except StoreMissing as exc:
+            missing = args.expect_log if exc.path == args.expect_log else path
+            raise UsageError(f"{missing}: no such log") from None
+        except BadAnchor as exc:
+            raise UsageError(str(exc)) from None
         args.log_reports[path] = report
         if report.problem is not None:
             if getattr(args, "json", False):

@@ -124,8 +124,8 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.trace, "trace")
     if args.snapshots and not os.path.isdir(args.snapshots):
         check_output_path(args.snapshots, "snapshot folder")
-    if args.on_corrupt == "skip" and args.expect_head:
-        missing = _anchor_missing(args.log, args.expect_head)
+    if args.on_corrupt == "skip" and (args.expect_head or args.expect_log):
+        missing = _anchor_missing(args.log, args.expect_head, args.expect_log)
         if missing is not None:
             if args.json:
                 print_json({"command": "replay", "error": missing, "exit": 1, "ok": False})
@@ -168,20 +168,25 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _anchor_missing(path: str, head: str) -> str | None:
+def _anchor_missing(path: str, head: str | None, copy: str | None) -> str | None:
     """Under --on-corrupt skip the strict reader does not gate the log (it would refuse the
-    damage skip is asked to pass): the anchor is looked for as a record's checksum field."""
+    damage skip is asked to pass): the anchor and the copy are held to the records'
+    checksum fields."""
+    from schemalog.log.store.errors import StoreMissing
     from schemalog.log.store.ndjson import NdjsonStore
+    from schemalog.log.store.verify import BadAnchor, anchor_problem
 
-    needle = b'{"checksum":"' + head.encode("ascii", "replace") + b'"'
     store = NdjsonStore.open(path, readonly=True, verify=False)
     try:
-        for chunk in store.iter_raw(0, 8 << 20):
-            if any(line.startswith(needle) for line in chunk.lines):
-                return None
+        lines = (line for chunk in store.iter_raw(0, 8 << 20) for line in chunk.lines)
+        parted = anchor_problem(lines, expected_head=head, expected_log=copy)
+    except BadAnchor as exc:
+        raise UsageError(str(exc)) from None
+    except StoreMissing as exc:
+        raise UsageError(f"{exc.path}: no such log") from None
     finally:
         store.close()
-    return f"{path}: expected head {head} is in no record (truncated, rewritten or another log)"
+    return None if parted is None else f"{path}: {parted}"
 
 
 def _print_text(log: str, report: Any, tracer: Any) -> None:

@@ -2,9 +2,11 @@
 
 Checks every record (framing, canonical form, checksum, event), hash link,
 record format, known parents and one record per id; with ``--expect-head``,
-that the log contains that head. Prints the head to keep (pass it as
-``--expect-head`` to any reader later). Exit 0 when intact, 1 at the first
-problem, 2 for a path that is no log.
+that the log holds that anchored history, and with ``--expect-log COPY`` every
+record of the copy at its position (naming the first where they part). Prints
+the anchor to keep, ``N:CHECKSUM`` (pass it as ``--expect-head`` to any reader
+later). Exit 0 when intact, 1 at the first problem, 2 for a path that is no
+log or an anchor that is no anchor.
 """
 
 from __future__ import annotations
@@ -24,15 +26,25 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from schemalog.log.store.verify import verify_log
+    from schemalog.cli.output import UsageError
+    from schemalog.log.store.errors import StoreMissing
+    from schemalog.log.store.verify import BadAnchor, verify_log
 
     progress = Progress("verify", enabled=not args.json)
-    report = verify_log(
-        args.log,
-        expected_head=args.expect_head,
-        allow_torn_tail=args.allow_torn_tail,
-        progress=progress.update,
-    )
+    try:
+        report = verify_log(
+            args.log,
+            expected_head=args.expect_head,
+            expected_log=args.expect_log,
+            allow_torn_tail=args.allow_torn_tail,
+            progress=progress.update,
+        )
+    except BadAnchor as exc:
+        raise UsageError(str(exc)) from None
+    except StoreMissing as exc:
+        if args.expect_log is not None and exc.path == args.expect_log:
+            raise UsageError(f"{args.expect_log}: no such log") from None
+        raise
     progress.close()
     if args.json:
         print_json(report.to_obj())
@@ -41,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
         fmt = f", record format v{report.format}" if report.format else ""
         print(f"{args.log}: ok, {report.records:,} records{fmt}")
-        print(f"head {report.head}  (keep it: --expect-head {report.head})")
+        if report.head is not None:
+            print(f"head {report.head}")
+            print(f"anchor {report.anchor}  (keep it: --expect-head {report.anchor})")
     else:
         print(f"{args.log}: NOT intact after {report.records:,} good records", file=sys.stderr)
         print(str(report.problem), file=sys.stderr)

@@ -47,6 +47,8 @@ from schemalog.model.events import (
     ChangeBuilder,
     CommentOnTable,
     Connection,
+    CreateNodeTable,
+    CreateRelTable,
     DropConnection,
     DropProperty,
     DropTable,
@@ -58,7 +60,16 @@ from schemalog.model.events import (
     build_rel_table,
 )
 from schemalog.model.names import catalog_key
-from schemalog.model.schema import REL, Rejected, SchemaState, TableState, apply, table_by_name
+from schemalog.model.schema import (
+    REL,
+    Rejected,
+    SchemaState,
+    TableState,
+    apply,
+    create_problem,
+    duplicate_connection,
+    table_by_name,
+)
 
 __all__ = ["DdlEvents", "Stamp", "events_for_ddl"]
 
@@ -132,6 +143,10 @@ def _event(
     except InvalidEvent as exc:  # binds the whole statement before it looks at the catalog
         raise _refuse(stmt.at, exc.field or "invalid", exc.reason) from None
     if noop:
+        if isinstance(event.change, CreateNodeTable | CreateRelTable):
+            problem = create_problem(state, event.change)  # Kuzu binds it all first
+            if problem is not None:
+                raise _refuse(stmt.at, *problem)
         return None
     outcome = apply(state, event)
     if isinstance(outcome, Rejected):
@@ -162,8 +177,11 @@ def _change(state: SchemaState, stmt: Statement) -> tuple[Change | ChangeBuilder
         return build_node_table(stmt.name, specs, stmt.primary_key), stmt.if_not_exists and exists
     if isinstance(stmt, CreateRel):
         pairs = [(_endpoint(state, a, at), _endpoint(state, b, at)) for a, b in stmt.pairs]
-        if len(set(pairs)) != len(pairs):
-            raise _refuse(at, "duplicate-connection", "a FROM/TO pair is written twice")
+        twice = duplicate_connection(pairs)
+        if twice is not None:  # the model's rule, before an event that cannot hold it
+            a, b = stmt.pairs[twice]
+            why = f"the FROM/TO pair {a} -> {b} is written twice"
+            raise _refuse(at, "duplicate-connection", why)
         specs = [(c.name, c.type, c.default) for c in stmt.columns]
         exists = table_by_name(state, stmt.name) is not None
         build = build_rel_table(stmt.name, pairs, specs, stmt.multiplicity)

@@ -26,10 +26,16 @@ on kuzu 0.11.3 and ladybug 0.22.0 (pinned by tests/test_backend_ladybug.py):
   already registered!``. ``open_backend`` therefore runs an engine in a child
   process when the other one is loaded (``conflicts``).
 
+Reserved names, measured on both engines (tests/test_kuzu_facts.py): the same
+property names (``_ID``, ``_LABEL``, ``_SRC``, ``_DST``... in any letter case:
+``reserved_property_names``, the model's ``names.KUZU_RESERVED_PROPERTY_NAMES``,
+refused by the schema model's rule ``reserved-property-name`` whatever the
+engine), and no table name (``reserved_table_names`` is empty: every one of
+those names, and the catalog's own words, makes a node or rel table on both).
+
 Backends read ``catalog_columns`` and ``database_name`` (tables of another,
-attached, database are not described); ``reserved_names`` is empty for both
-(no table name was found that either engine keeps for itself); the DDL renderer
-and the pre-check read ``ddl_forms``; ``engines.detect_engine`` reads ``magic``.
+attached, database are not described); the DDL renderer and the pre-check
+read ``ddl_forms``; ``engines.detect_engine`` reads ``magic``.
 Pure: no engine import, no I/O.
 """
 
@@ -38,6 +44,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemalog.errors import SchemalogError
+from schemalog.model.names import KUZU_RESERVED_PROPERTY_NAMES
 
 __all__ = [
     "ENGINES",
@@ -95,7 +102,9 @@ class EngineProfile:
     ddl_forms: frozenset[str]  # Step ops the engine accepts
     backtick_escape: bool = False  # a doubled backtick inside `...` stands for one
     catalog_columns: CatalogColumns = CatalogColumns()
-    reserved_names: frozenset[str] = frozenset()  # table names the engine keeps for itself
+    # names the engine keeps for itself (upper case; compared after upper-casing)
+    reserved_property_names: frozenset[str] = KUZU_RESERVED_PROPERTY_NAMES
+    reserved_table_names: frozenset[str] = frozenset()
     conflicts: tuple[str, ...] = ()  # modules that cannot share a process with ours
 
     def accepts(self, op: str) -> bool:

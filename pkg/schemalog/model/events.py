@@ -705,10 +705,15 @@ def build_rel_table(
     properties: Sequence[PropertySpec] = (),
     multiplicity: str = "MANY_MANY",
 ) -> ChangeBuilder:
-    """Builder for ``new_event``: connections as (from_table_id, to_table_id) pairs."""
+    """Builder for ``new_event``: connections as (from_table_id, to_table_id) pairs, each
+    once (a pair given twice is refused, never dropped: Kuzu refuses it too; the schema
+    model's rule ``duplicate-connection`` says so before anything is built)."""
+    pairs = list(connections)
 
     def build(eid: str) -> Change:
-        conns = tuple(sorted({Connection(f, t) for f, t in connections}))
+        conns = tuple(sorted({Connection(f, t) for f, t in pairs}))
+        if len(conns) != len(pairs):
+            raise InvalidEvent("connections", "a FROM/TO pair is given twice")
         return CreateRelTable(eid, name, conns, _build_props(eid, properties), multiplicity)
 
     return build

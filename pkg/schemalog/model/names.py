@@ -27,6 +27,10 @@ The rule, decided here once:
 * names starting with ``_schemalog`` (any case) are reserved for our own
   bookkeeping table.
 
+Names Kuzu keeps for itself are not refused here (a log that holds one must
+still decode): ``KUZU_RESERVED_PROPERTY_NAMES`` is read by the schema model's
+rule ``reserved-property-name`` (model.schema), which refuses them as Kuzu does.
+
 Why 128: Kuzu documents no limit; 128 code points is SQL Server's identifier
 limit, long enough for descriptive names in any script, short enough to keep
 DDL, error messages and catalog listings readable and events small.
@@ -53,10 +57,12 @@ import unicodedata
 from schemalog.errors import InvalidEvent
 
 __all__ = [
+    "KUZU_RESERVED_PROPERTY_NAMES",
     "MAX_NAME_LENGTH",
     "MAX_TEXT_LENGTH",
     "RESERVED_PREFIX",
     "catalog_key",
+    "reserved_property_name",
     "validate_name",
     "validate_table_name",
     "validate_text",
@@ -148,6 +154,46 @@ def catalog_key(name: str) -> str:
     # str.lower folds exactly A-Z in an ASCII string and is ~20x cheaper than a
     # translate table (apply computes one to four keys per event)
     return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
+
+
+# Property names Kuzu 0.11.3 and LadybugDB 0.22.0 refuse in CREATE NODE/REL TABLE
+# ("Binder exception: _label is a reserved property name"), measured on both engines
+# (tests/test_kuzu_facts.py pins the list and its near misses). Kuzu compares them
+# after upper-casing with the simple Unicode mapping, so ``_ıd`` (dotless i) and
+# ``_ſrc`` (long s) are reserved too, while ``_Dﬆ`` (ligature: no one-letter
+# upper case) and ``_İD`` are not. No table name is reserved (kuzu.profile).
+KUZU_RESERVED_PROPERTY_NAMES = frozenset(
+    [
+        "_ID",
+        "_LABEL",
+        "_SRC",
+        "_DST",
+        "_DIRECTION",
+        "_LENGTH",
+        "_NODES",
+        "_RELS",
+        "_PLACE_HOLDER",
+        "_ROW_OFFSET",
+        "_SRC_OFFSET",
+        "_DST_OFFSET",
+    ]
+)
+
+
+def _simple_upper(name: str) -> str:
+    if name.isascii():
+        return name.upper()
+    # per code point, as Kuzu's utf8proc toupper: a letter whose upper case is
+    # several letters (ß, ligatures) stays as it is
+    return "".join([u if len(u := c.upper()) == 1 else c for c in name])
+
+
+def reserved_property_name(name: str) -> str | None:
+    """The reserved name ``name`` stands for in Kuzu (``_label`` -> ``_LABEL``), or None."""
+    if not name.startswith("_"):  # every reserved name does; the common case is one test
+        return None
+    upper = _simple_upper(name)
+    return upper if upper in KUZU_RESERVED_PROPERTY_NAMES else None
 
 
 _GOOD_TOKENS: set[str] = set()

@@ -43,6 +43,23 @@ Rules enforced (stable ids, returned in ``Rejected.rule``), mirroring Kuzu
 * ``last-connection``: a rel table keeps at least one FROM/TO pair. (Stricter
   than kuzu 0.11.3, which lets the last pair go; a rel table without pairs
   has no use and no DDL to recreate it.)
+* ``reserved-property-name``: a property cannot take a name Kuzu keeps for
+  itself (``_ID``, ``_LABEL``, ``_SRC``, ``_DST`` and more, any letter case:
+  ``names.KUZU_RESERVED_PROPERTY_NAMES``), in a created table, an added
+  property or a rename. kuzu 0.11.3 and ladybug 0.22.0 refuse them in CREATE
+  NODE/REL TABLE ("_label is a reserved property name") and, on rel tables, ADD
+  or RENAME TO ``_ID`` ("already has property _ID"); they accept ADD and RENAME
+  TO the others, but the column can then not be read ("_ID is reserved for
+  system usage") and the table can never be created again from its DDL (a
+  compacted apply, ``schema --format cypher``): stricter than Kuzu on purpose
+  (README "Recording Cypher DDL"). An old log holding such a name still
+  decodes and verifies; replay rejects the event with this rule.
+* ``duplicate-connection``: a CREATE REL TABLE names each FROM/TO pair once
+  (kuzu 0.11.3: "Found duplicate FROM-TO A-A pairs"). An event cannot hold a
+  pair twice (its format refuses it), so the rule is checked on the pairs a
+  change is built from: ``duplicate_connection`` (the API and recorded DDL).
+  Adding a pair the table has is ``connection-exists`` (Kuzu: "A->A already
+  exists in R table").
 * ``sorted-by-not-node``: SET SORTED BY applies to node tables only
   (ladybug 0.22.0: "SORTED BY on rel table R requires the CSR clause", a rel
   layout no event creates); its keys must be properties of the table
@@ -56,7 +73,7 @@ Merge and Tag events do not change the schema.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, TypeVar, Union
@@ -81,7 +98,7 @@ from schemalog.model.events import (
     SortKey,
     Tag,
 )
-from schemalog.model.names import catalog_key
+from schemalog.model.names import catalog_key, reserved_property_name
 from schemalog.model.parts import unchecked
 from schemalog.model.pmap import PMap
 
@@ -94,6 +111,8 @@ __all__ = [
     "SchemaState",
     "TableState",
     "apply",
+    "create_problem",
+    "duplicate_connection",
     "empty_state",
     "persistent",
     "rel_references",
@@ -358,6 +377,49 @@ def _locate(
     return table, ids, ids.index(property_id)
 
 
+def _check_property_names(table: str, properties: tuple[PropertyDef, ...]) -> None:
+    for prop in properties:
+        _check_property_name(table, prop.name)
+
+
+def _check_property_name(table: str, name: str) -> None:
+    if name[:1] == "_":
+        kept = reserved_property_name(name)
+        if kept is not None:
+            raise _Reject(
+                "reserved-property-name",
+                f"{name!r} (in {table!r}) is a property name Kuzu reserves ({kept}, any case)",
+            )
+
+
+def create_problem(
+    state: SchemaState, change: CreateNodeTable | CreateRelTable
+) -> tuple[str, str] | None:
+    """(rule, message) of the rules of a create that hold whether or not its name is
+    taken (endpoints, property names), or None. Kuzu binds a whole CREATE ... IF NOT
+    EXISTS before it looks for the table, so recorded DDL checks these on a no-op too."""
+    try:
+        if isinstance(change, CreateRelTable):
+            problem = _check_endpoints(state, change.connections)
+            if problem is not None:
+                return problem
+        _check_property_names(change.name, change.properties)
+    except _Reject as rejection:
+        return rejection.rule, rejection.message
+    return None
+
+
+def duplicate_connection(pairs: Iterable[tuple[str, str]]) -> int | None:
+    """Rule ``duplicate-connection``: the index of the first of ``pairs`` (FROM, TO) that
+    repeats an earlier one (one rel table cannot have it twice), or None."""
+    seen: set[tuple[str, str]] = set()
+    for index, pair in enumerate(pairs):
+        if pair in seen:
+            return index
+        seen.add(pair)
+    return None
+
+
 def _check_new_table(state: SchemaState, table_id: str, key: str, name: str) -> None:
     if table_id in state.tables:
         raise _Reject("table-exists", f"table id {table_id} already exists")
@@ -402,6 +464,7 @@ def _derive(
 def _create_node_table(state: SchemaState, change: CreateNodeTable) -> SchemaState:
     key = catalog_key(change.name)
     _check_new_table(state, change.table_id, key, change.name)
+    _check_property_names(change.name, change.properties)
     table = TableState(
         change.table_id, NODE, change.name, change.properties, change.primary_key, (), None
     )
@@ -418,6 +481,7 @@ def _create_rel_table(state: SchemaState, change: CreateRelTable) -> SchemaState
     problem = _check_endpoints(state, change.connections)
     if problem is not None:
         raise _Reject(*problem)
+    _check_property_names(change.name, change.properties)
     table = TableState(
         change.table_id,
         REL,
@@ -450,6 +514,7 @@ def _add_property(state: SchemaState, change: AddProperty) -> SchemaState:
     key = catalog_key(new.name)
     if key in index:
         raise _Reject("property-name-taken", f"{table.name!r} already has {new.name!r}")
+    _check_property_name(table.name, new.name)
     if new.type == "SERIAL":
         if table.kind == REL:
             raise _Reject("rel-serial-add", f"cannot add SERIAL {new.name!r} to rel {table.name!r}")
@@ -512,6 +577,7 @@ def _rename_property(state: SchemaState, change: RenameProperty) -> SchemaState:
     other = index.get(new_key)
     if other is not None and other.property_id != property_id:
         raise _Reject("property-name-taken", f"{table.name!r} already has {change.new_name!r}")
+    _check_property_name(table.name, change.new_name)
     # every field comes from a valid property or a validated event
     renamed = _new_property(property_id, change.new_name, prop.type, prop.default)
     if ids.count(property_id) > 1:  # (not from apply: equal ids) rename them all

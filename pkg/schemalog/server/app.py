@@ -7,8 +7,9 @@ examples): ``GET head``, ``POST append``, ``GET records``, ``GET raw``,
 
 Every record of an append is decoded and verified here before the store
 sees it: canonical form, checksum, event validity, the hash link from the
-expected head through the batch, and every parent stored or earlier in the
-batch. A client cannot store what ``verify`` would refuse.
+expected head through the batch; the store then checks, under its lock, that
+every parent is stored or earlier in the batch (``MissingParent``, answered
+as ``missing_parent``). A client cannot store what ``verify`` would refuse.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from schemalog.log.store.errors import (
     BadCursor,
     DuplicateEventId,
     FencedOut,
+    MissingParent,
     RecordTooLarge,
     StoreError,
 )
@@ -81,12 +83,12 @@ def _int_param(request: Request, name: str, default: int | None, low: int = 0) -
     return int(text)
 
 
-def verify_batch(body: bytes, expected: str | None, known: Callable[[str], bool]) -> list[Any]:
+def verify_batch(body: bytes, expected: str | None) -> list[Any]:
     """The events of an append body, or BadRequest naming the first bad record."""
     if body and not body.endswith(b"\n"):
         raise _bad("the body must be NDJSON records, each ending with a newline")
     lines = body.split(b"\n")[:-1] if body else []
-    prev, seen, events = expected, set(), []
+    prev, events = expected, []
     for i, line in enumerate(lines):
 
         def refuse(reason: str, field: str | None = None, i: int = i) -> BadRequest:
@@ -102,11 +104,7 @@ def verify_batch(body: bytes, expected: str | None, known: Callable[[str], bool]
             raise refuse(record.reason, record.field)
         if record.prev != prev:
             raise refuse(f"hash link broken: prev is {record.prev}, expected {prev}", "prev")
-        for parent in record.event.parents:
-            if parent not in seen and not known(parent):
-                raise refuse(f"parent {parent} is in no stored or earlier record", "parents")
         prev = record.checksum
-        seen.add(record.event.id)
         events.append(record.event)
     return events
 
@@ -162,7 +160,7 @@ def create_app(
         body = await body_of(request)
 
         def work(store: EventStore) -> dict[str, Any]:
-            events = verify_batch(body, expected, store.__contains__)
+            events = verify_batch(body, expected)  # the store checks the parents
             return _head(store.append(events, expected=expected, fencing_token=token), store)
 
         result = await call(log, True, work)
@@ -367,6 +365,13 @@ def store_answer(exc: Exception) -> tuple[int, dict[str, Any]]:
             "event_id": exc.event_id,
             "stored_position": exc.stored_position,
             "new_position": exc.new_position,
+        }
+    if isinstance(exc, MissingParent):
+        return 400, {
+            "error": "missing_parent",
+            "event_id": exc.event_id,
+            "parent": exc.parent,
+            "position": exc.position,
         }
     if isinstance(exc, BadCursor):
         return 400, {"error": "bad_cursor", "cursor": exc.cursor, "reason": exc.reason}

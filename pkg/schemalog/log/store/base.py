@@ -34,6 +34,7 @@ from schemalog.log.store.errors import (
     CorruptLog,
     DuplicateEventId,
     FencedOut,
+    MissingParent,
     RecordTooLarge,
     StoreClosed,
 )
@@ -443,6 +444,12 @@ class LineStore:
                 if line_event(stored_line) == _event_bytes(event):
                     continue
                 raise DuplicateEventId(event.id, where, new_position)
+            for parent in event.parents:
+                # causal order: a parent is stored or earlier in the batch. A head is a
+                # stored id (the usual parent: a set test); others cost one index lookup
+                key = parent.encode("ascii")
+                if parent not in batch and key not in self._heads and self._find(key) is None:
+                    raise MissingParent(event.id, parent, new_position)
             if self.max_drift_ms is not None:
                 check_drift(event, self.now_ms(), self.max_drift_ms)
             line = _encode_record(event, prev)

@@ -15,6 +15,7 @@ __all__ = [
     "DuplicateEventId",
     "FenceFileCorrupt",
     "FencedOut",
+    "MissingParent",
     "NotALog",
     "RecordTooLarge",
     "StoreClosed",
@@ -51,6 +52,21 @@ class DuplicateEventId(StoreError):
         super().__init__(
             f"event {event_id} is stored at position {stored_position} with other content "
             f"(new copy would be position {new_position})"
+        )
+
+
+class MissingParent(StoreError):
+    """An append names a parent that is in no earlier record of the log (nor earlier in the
+    batch): a log holds its events in causal order, and ``verify`` refuses one that does
+    not. ``position`` is where the record would have been stored."""
+
+    def __init__(self, event_id: str, parent: str, position: int) -> None:
+        self.event_id = event_id
+        self.parent = parent
+        self.position = position
+        super().__init__(
+            f"record {position} (event {event_id}): parent {parent} is in no earlier record "
+            "of this log (append the parent first: a log holds its events in causal order)"
         )
 
 

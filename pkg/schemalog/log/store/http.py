@@ -4,7 +4,7 @@ The client encodes the records itself (``codec.encode_record``, chained from
 the expected head) and the service decodes and verifies every one before the
 store sees it, so both ends agree on the bytes. Answers map back onto the
 port's errors: 412 AppendConflict, 409 FencedOut, 400 DuplicateEventId /
-BadCursor / RecordRefused, 413 RecordTooLarge, 401 Unauthorized; a service
+MissingParent / BadCursor / RecordRefused, 413 RecordTooLarge, 401 Unauthorized; a service
 that cannot be reached is StoreUnavailable. Reads decode and check every
 record and the hash links within a page, like the local stores.
 
@@ -31,6 +31,7 @@ from schemalog.log.store.errors import (
     CorruptLog,
     DuplicateEventId,
     FencedOut,
+    MissingParent,
     RecordTooLarge,
     StoreClosed,
     StoreError,
@@ -183,6 +184,8 @@ class HttpStore:
             return DuplicateEventId(
                 str(info["event_id"]), int(info["stored_position"]), int(info["new_position"])
             )
+        if kind == "missing_parent":
+            return MissingParent(str(info["event_id"]), str(info["parent"]), int(info["position"]))
         if kind == "bad_cursor":
             return BadCursor(str(info.get("cursor")), str(info.get("reason")))
         if kind == "record_too_large":
