@@ -22,7 +22,7 @@ from schemalog.log.replay.batches import ANY, UNKNOWN, Batches, Crash, Stop, rec
 from schemalog.log.replay.decode import decode_windows
 from schemalog.log.replay.read import Lines, RawSource, read_lines, rereader
 from schemalog.log.replay.report import Failure, Policy, Quarantine, ReplayGap, ReplayReport
-from schemalog.log.replay.resolve import effective_stream, resolve_windows
+from schemalog.log.replay.resolve import LazyScan, effective_stream, resolve_windows
 from schemalog.log.replay.strict import StrictWatch
 from schemalog.log.store.errors import RecordTooLarge
 from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, RawChunk
@@ -168,7 +168,11 @@ def replay(
     decoded = decode_windows(counted(chunks), tracer.clock if tracer is not None else None)
     if strict is not None:
         decoded = strict.windows(decoded)
-    windows = resolve_windows(decoded, stream)
+    # one chain so far needs no duplicate scan (resolve.py); losers need it for goes_with
+    lazy = None
+    if start_position == 0 and reread is not None and stream.scanner is not None:
+        lazy = LazyScan(stream, reread) if not (stream.warmed or stream.losers) else None
+    windows = resolve_windows(decoded, stream, lazy)
     stopped: Failure | None = None
     error: BaseException | None = None
     try:
@@ -235,7 +239,11 @@ def replay(
         bytes_read=counted.nbytes,
         warnings=tuple(warnings),
         error=error,
-        scanner=(stream.scanner if stopped is None and not stream.losers and not warming else None),
+        scanner=(
+            (lazy.scanner() if lazy is not None and lazy.pending else stream.scanner)
+            if stopped is None and not stream.losers and not warming
+            else None
+        ),
     )
 
 
