@@ -8,17 +8,26 @@ from typing import Any
 from schemalog.cli.output import UsageError, check_output_path
 
 
-def replay_log(path: str) -> Any:
+def replay_log(path: str, args: Any = None) -> Any:
     """The ``ReplayReport`` of the whole log at ``path``; a log that does not replay
-    cleanly (corrupt record, broken chain, rejected event) is a usage error (exit 2)."""
+    cleanly (corrupt record, broken chain, rejected event) is a usage error (exit 2).
+
+    ``args``: the command's, when its strict reading is folded into this replay
+    (``cli.settle``: a log that does not verify raises GateRefused first)."""
+    from schemalog.cli import settle, strict_watch
     from schemalog.log.replay import replay
     from schemalog.log.store.locate import is_url, open_store
 
     if not is_url(path) and not os.path.exists(path):
         raise UsageError(f"{path}: no such log")
-    store = open_store(path, readonly=True)
+    watch = strict_watch(args, path) if args is not None else None
+    # a folded read opens without the store's own framing check: the replay sees
+    # every line, and the strict reader words any problem
+    store = open_store(path, readonly=True, verify=watch is None)
     try:
-        report = replay(store)
+        report = replay(store, strict=watch)
+        if watch is not None:
+            settle(args, path, watch, report, store)
     finally:
         store.close()
     if not report.ok:

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not os.path.exists(args.db):
         check_output_path(args.db, "database")  # before the replay, not after it
-    report = replay_log(args.log)
+    report = replay_log(args.log, args)
     backend = open_db(args.db, must_exist=False, engine=args.engine)
     try:
         try:

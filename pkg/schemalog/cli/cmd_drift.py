@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from schemalog.kuzu.record import RecordMissing, RecordProblem
     from schemalog.kuzu.verdict import Verdict, assess
 
-    report = replay_log(args.log)
+    report = replay_log(args.log, args)
     backend = open_db(args.db, must_exist=True, engine=args.engine)
     never: RecordMissing | None = None  # tables, and no record table at all
     try:

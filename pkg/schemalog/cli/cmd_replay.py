@@ -108,6 +108,7 @@ class _Watched:
 
 
 def run(args: argparse.Namespace) -> int:
+    from schemalog.cli import settle, strict_watch
     from schemalog.log.replay import DEFAULT_BATCH_EVENTS, replay
     from schemalog.log.snapshot import replay_with_snapshots
     from schemalog.log.store.locate import is_url, open_store
@@ -145,11 +146,15 @@ def run(args: argparse.Namespace) -> int:
             "tracer": tracer,
         }
         source = _Watched(store, progress)
+        # the strict reader's rules are watched in this replay (cli.settle), except
+        # from a snapshot (gated before: the replay does not see the records before it)
+        watch = None if args.snapshots else strict_watch(args, args.log)
         if args.snapshots:
             report = replay_with_snapshots(source, args.snapshots, key=args.snapshot_key, **options)
         else:
-            report = replay(source, **options)
+            report = replay(source, strict=watch, **options)
         progress.close()
+        settle(args, args.log, watch, report, store)
     finally:
         store.close()
     if tracer is not None:

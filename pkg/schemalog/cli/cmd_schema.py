@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from schemalog.kuzu.ddl import ddl_for_state
     from schemalog.model.state_json import state_to_obj
 
-    report = replay_log(args.log)
+    report = replay_log(args.log, args)
     ddl = ddl_for_state(report.state)
     if args.format == "cypher":
         print(f"// position {report.position}, {len(report.state.tables)} tables")

@@ -43,8 +43,15 @@ from schemalog.model.events import (
     SetSortedBy,
     Tag,
 )
-from schemalog.model.names import validate_name, validate_table_name, validate_text, validate_token
+from schemalog.model.names import (
+    _GOOD_TOKENS,
+    validate_name,
+    validate_table_name,
+    validate_text,
+    validate_token,
+)
 from schemalog.model.parts import (
+    _ID_STAMPS,
     MAX_PARENTS,
     Connection,
     PropertyDef,
@@ -285,15 +292,20 @@ def fast_event(
     """
     if not (1 <= wall <= MAX_SAFE_INT and 0 <= logical <= MAX_SAFE_INT):
         return None
+    good_tokens, stamps = _GOOD_TOKENS, _ID_STAMPS  # the validators' caches, read inline
     try:
-        origin = validate_token(origin, "origin")
-        workspace = validate_token(workspace, "workspace")
+        if type(origin) is not str or origin not in good_tokens:
+            origin = validate_token(origin, "origin")
+        if type(workspace) is not str or workspace not in good_tokens:
+            workspace = validate_token(workspace, "workspace")
         if eid != f"{origin}@{wall}.{logical}":  # the id is event_id(origin, hlc)
             return None
         if len(parents) > MAX_PARENTS or eid in parents:
             return None
         for parent in parents:  # each strictly earlier than the event (Timestamp order)
-            stamp = parse_event_id(parent)
+            stamp = stamps.get(parent) if type(parent) is str else None
+            if stamp is None:
+                stamp = parse_event_id(parent)
             if not (stamp.wall_ms, stamp.logical, stamp.origin) < (wall, logical, origin):
                 return None
         if len(parents) > 1 and parents != sorted(set(parents)):

@@ -81,6 +81,8 @@ _RECENT = 2048  # vector clocks kept for goes_with: replay decodes 256 records a
 DUPLICATE = "duplicate"
 _KIND_KEY = b'"kind":"'
 MERGE_MARK = _MERGE_KIND = b'"kind":"merge"'
+# a Merge that decides something: canonical keys put its resolutions right after its kind
+_RESOLVING = b'"kind":"merge","resolutions":[{'
 _CREATE_KINDS = (
     b'"kind":"create_node_table"',
     b'"kind":"create_rel_table"',
@@ -378,11 +380,12 @@ def _all_lines(
 def plan_of_chunks(read: Callable[[], Iterable[RawChunk]]) -> EffectivePlan:
     """The plan of a log whose raw chunks ``read()`` yields from position 0.
 
-    Decodes only the lines marked as Merge events (module doc). A record too
-    large for the chunk budget ends the pre-pass there (replay reports it).
+    Decodes only the lines marked as Merge events with resolutions (module doc;
+    a merge that only joins heads decides nothing). A record too large for the
+    chunk budget ends the pre-pass there (replay reports it).
     """
     resolutions: dict[str, Resolution] = {}
-    for line in _all_lines(read, containing=_MERGE_KIND):
+    for line in _all_lines(read, containing=_RESOLVING):
         rec = decode_record(line, 0)
         if type(rec) is Record and isinstance(rec.event.change, Merge):
             for r in rec.event.change.resolutions:

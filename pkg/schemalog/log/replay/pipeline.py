@@ -22,7 +22,8 @@ from schemalog.log.replay.batches import ANY, UNKNOWN, Batches, Crash, Stop, rec
 from schemalog.log.replay.decode import decode_windows
 from schemalog.log.replay.read import Lines, RawSource, read_lines, rereader
 from schemalog.log.replay.report import Failure, Policy, Quarantine, ReplayGap, ReplayReport
-from schemalog.log.replay.resolve import effective_stream, resolve_windows
+from schemalog.log.replay.resolve import LazyScan, effective_stream, resolve_windows
+from schemalog.log.replay.strict import StrictWatch
 from schemalog.log.store.errors import RecordTooLarge
 from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, RawChunk
 from schemalog.log.trace import Tracer
@@ -92,6 +93,7 @@ def replay(
     quarantine: Quarantine | None = None,
     plan: EffectivePlan | None = None,
     start_scanner: DuplicateScanner | None = None,
+    strict: StrictWatch | None = None,
 ) -> ReplayReport:
     """Replay ``source`` from ``start_position`` onto ``start_state``; see the package doc.
 
@@ -106,7 +108,8 @@ def replay(
     position 0 when ``source`` can be read twice (a store, a list of chunks),
     else replays without one (package doc: merged logs). ``start_scanner``: the
     duplicate scan of records ``[0, start_position)`` (a snapshot's), so that
-    they are not read again.
+    they are not read again. ``strict``: watches the decoded records for the
+    strict reader's remaining rules (``strict.py``: the CLI's one read).
     """
     if on_corrupt not in ("stop", "skip"):
         raise ValueError(f"on_corrupt must be 'stop' or 'skip', not {on_corrupt!r}")
@@ -162,9 +165,14 @@ def replay(
     )
     counted = _Counted(tracer)
     chunks = read_lines(source, start_position, max_chunk_bytes, warm if warming else None)
-    windows = resolve_windows(
-        decode_windows(counted(chunks), tracer.clock if tracer is not None else None), stream
-    )
+    decoded = decode_windows(counted(chunks), tracer.clock if tracer is not None else None)
+    if strict is not None:
+        decoded = strict.windows(decoded)
+    # one chain so far needs no duplicate scan (resolve.py); losers need it for goes_with
+    lazy = None
+    if start_position == 0 and reread is not None and stream.scanner is not None:
+        lazy = LazyScan(stream, reread) if not (stream.warmed or stream.losers) else None
+    windows = resolve_windows(decoded, stream, lazy)
     stopped: Failure | None = None
     error: BaseException | None = None
     try:
@@ -231,7 +239,11 @@ def replay(
         bytes_read=counted.nbytes,
         warnings=tuple(warnings),
         error=error,
-        scanner=(stream.scanner if stopped is None and not stream.losers and not warming else None),
+        scanner=(
+            (lazy.scanner() if lazy is not None and lazy.pending else stream.scanner)
+            if stopped is None and not stream.losers and not warming
+            else None
+        ),
     )
 
 

@@ -9,10 +9,24 @@ holds it equal to merge's analysis over the whole log).
 
 The plan (losers, and whether the log has resolutions) comes from a
 pre-pass over the log from position 0 when the source can be read twice.
+
+A log that is one chain so far (every record decodes and names exactly the
+record before it as its only parent; the first names none) cannot hold a
+duplicate: no two of its events are concurrent. ``LazyScan`` lets such a
+prefix pass unvisited; at the first record that leaves the chain it warms the
+scan with the prefix's raw lines read again (``EffectiveStream.warm``: what
+visiting them would have left) and visits from there on. Until then the
+scan's maps stay empty, as visiting would have left them: in one chain the
+scan stays exact and finds nothing, so no decision differs. A replay that
+ends still in one chain hands out a scan that warms itself on first use
+(``ReplayReport.scanner``). One-writer logs pay nothing for the scan; a
+log with concurrent history from its start pays one check per record until
+it leaves the chain.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Generator, Iterable
 
 from schemalog.encoding.codec import Record
@@ -22,12 +36,13 @@ from schemalog.log.effective import (
     EffectivePlan,
     EffectiveStream,
     events_of_chunks,
+    lines_of_chunks,
     plan_of_chunks,
 )
 from schemalog.log.replay.decode import Window
 from schemalog.log.store.port import RawChunk
 
-__all__ = ["effective_stream", "resolve_windows"]
+__all__ = ["LazyScan", "effective_stream", "resolve_windows"]
 
 
 def effective_stream(
@@ -41,14 +56,91 @@ def effective_stream(
     return plan.stream(events_of_chunks(reread) if reread is not None else None, start_scanner)
 
 
+class LazyScan:
+    """The duplicate scan of a replay from 0, left out while the log is one chain (module doc)."""
+
+    def __init__(self, stream: EffectiveStream, reread: Callable[[], Iterable[RawChunk]]) -> None:
+        self.stream = stream
+        self.reread = reread
+        self.pending = True  # the log is one chain up to ``position``: nothing visited yet
+        self.position = 0
+        self.last_id: str | None = None
+
+    def chain_length(self, window: Window) -> int:
+        """How many of the window's records continue the chain."""
+        record_t = Record
+        last = self.last_id
+        n = 0
+        for rec in window.records:
+            if type(rec) is not record_t:
+                break
+            event = rec.event
+            parents = event.parents
+            if last is None:
+                if parents or self.position + n != 0:
+                    break
+            elif len(parents) != 1 or parents[0] != last:
+                break
+            last = event.id
+            n += 1
+        self.last_id = last
+        self.position += n
+        return n
+
+    def start(self) -> None:
+        """The log left the chain at ``position``: the scan sees the records before it."""
+        self.pending = False
+        self.stream.warm(itertools.islice(lines_of_chunks(self.reread), self.position))
+
+    def scanner(self) -> DuplicateScanner:
+        """The scan of the records replayed, warmed on first use if the replay never needed it."""
+        return _Deferred(self) if self.pending else self.stream.scanner  # type: ignore[return-value]
+
+    def warmed(self) -> DuplicateScanner:
+        if self.pending:
+            self.start()
+        scanner = self.stream.scanner
+        if scanner is None:  # (the warm fell back to the whole log: hand out an undecided scan)
+            scanner = DuplicateScanner()
+            scanner.exact = False
+        return scanner
+
+
+class _Deferred(DuplicateScanner):
+    """A duplicate scan that is made (``LazyScan.warmed``) when it is first used.
+
+    A replay hands out its scan (``ReplayReport.scanner``) for a snapshot or a
+    catch-up to go on from; most callers never use it.
+    """
+
+    def __init__(self, lazy: LazyScan) -> None:  # (no scan state until it is used)
+        self.__dict__["_lazy"] = lazy
+
+    def __getattr__(self, name: str) -> object:
+        # only for the scan's state, which is not there until this first use
+        lazy = self.__dict__.pop("_lazy", None)
+        if lazy is None:
+            raise AttributeError(name)
+        self.__dict__.update(lazy.warmed().__dict__)
+        return getattr(self, name)
+
+
 def resolve_windows(
-    windows: Iterable[Window], stream: EffectiveStream
+    windows: Iterable[Window], stream: EffectiveStream, lazy: LazyScan | None = None
 ) -> Generator[Window, None, None]:
     record_t = Record
     for window in windows:
+        first = 0
+        if lazy is not None and lazy.pending:
+            if window.position == lazy.position:  # (windows come in order from 0)
+                first = lazy.chain_length(window)
+                if first == len(window.records):
+                    yield window
+                    continue
+            lazy.start()
         if stream.scanner is not None:  # None once the stream fell back to the whole log
             visit = stream.visit
-            for rec in window.records:
+            for rec in itertools.islice(window.records, first, None):
                 if type(rec) is record_t:
                     visit(rec.event)
         yield window
