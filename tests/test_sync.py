@@ -19,13 +19,14 @@ from typing import Any
 
 import pytest
 
+from schemalog.browser.attach import Attachment
 from schemalog.browser.workspace import Workspace
 from schemalog.log.store import MemoryStore
 from schemalog.log.store.base import line_id
-from schemalog.log.store.http import HttpStore
+from schemalog.log.store.http import HttpxTransport
 from schemalog.log.store.ndjson import NdjsonStore
 from schemalog.log.store.port import EventStore
-from schemalog.log.sync import LogSync, SyncRound
+from schemalog.log.sync import SyncRound
 from schemalog.model.clock import HybridLogicalClock
 from schemalog.model.events import (
     RenameTable,
@@ -50,9 +51,7 @@ class Profile:
         from schemalog.kuzu.native import NativeKuzuBackend
 
         self.path = local_path
-        local = (
-            self._fresh() if local_path is None else NdjsonStore.open(str(local_path), create=True)
-        )
+        local = self._fresh()
         clock = HybridLogicalClock(name, lambda: int(time.time() * 1000))
 
         def restart(old: Any) -> Any:
@@ -62,27 +61,23 @@ class Profile:
         self.ws = Workspace(
             "team", local, NativeKuzuBackend(), clock, strategy="lww", restart_backend=restart
         )
-        self.sync = LogSync(
-            local,
-            HttpStore.open(remote_url),
+        self.attached = Attachment(
+            self.ws,
+            remote_url,
+            transport=HttpxTransport(timeout_s=10.0),
             replace_local=self._fresh,
-            strategy="lww",
         )
+        self.sync = self.attached.sync
 
     def _fresh(self) -> EventStore:
         if self.path is None:
             return MemoryStore()
-        if self.path.exists():
-            os.unlink(self.path)  # the sync checked that the remote holds every event
+        for old in self.path.parent.glob(self.path.name + "*"):  # the log and its side files
+            os.unlink(old)  # the sync checked that the remote holds every event
         return NdjsonStore.open(str(self.path), create=True)
 
     def round(self) -> SyncRound:
-        done = self.sync.round()
-        if done.replaced:
-            self.ws.adopt_store(self.sync.local)
-        elif done.pulled:
-            self.ws.sync()
-        return done
+        return self.attached.round()
 
     def table_id(self, name: str) -> str:
         table = table_by_name(self.ws.state, name)
@@ -96,7 +91,7 @@ class Profile:
         return self.ws.catalog()
 
     def close(self) -> None:
-        self.sync.remote.close()
+        self.attached.close()
         self.ws.close()
 
 
