@@ -32,7 +32,7 @@ from conftest import CHROME_FLAGS, ROOT, save_screenshot
 from test_demo_page import change, diagnostics, no_errors, wait
 
 sys.path.insert(0, str(ROOT / "tests"))
-from served import Service  # noqa: E402
+from served import Service
 
 pytestmark = pytest.mark.page
 
