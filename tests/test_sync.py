@@ -182,3 +182,51 @@ def test_a_round_without_changes_moves_nothing(service: Service, tmp_path: Path)
         assert again.agreed.position == 1
     finally:
         a.close()
+
+
+def _events(origin: str, n: int) -> list[Any]:
+    from schemalog.model.events import new_event
+
+    clock = HybridLogicalClock(origin, lambda: 1_767_225_600_000)
+    out: list[Any] = []
+    for i in range(n):
+        parents = [out[-1].id] if out else []
+        out.append(
+            new_event(clock, "team", parents, build_node_table(f"T{i}", [("id", "INT64")], "id"))
+        )
+    return out
+
+
+class Away:
+    """A remote that cannot be reached (the service stopped)."""
+
+    name = "http://away/logs/team"
+
+    def __getattr__(self, attr: str) -> Any:
+        from schemalog.log.store.errors import StoreUnavailable
+
+        def fail(*args: Any, **kwargs: Any) -> Any:
+            raise StoreUnavailable(self.name, "ConnectError: connection refused")
+
+        return fail
+
+
+def test_memory_stores_offline_and_a_rewritten_remote_is_refused() -> None:
+    from schemalog.log.sync import LogSync, RemoteRewritten
+
+    local, remote = MemoryStore(), MemoryStore()
+    local.append(_events("a", 3), expected=None)
+    sync = LogSync(local, remote, replace_local=MemoryStore, strategy="lww")
+    assert sync.round().pushed == 3 and remote.raw_lines() == local.raw_lines()
+
+    sync.remote = Away()  # type: ignore[assignment]
+    away = sync.round()
+    assert not away.online and away.pending == 0 and "connection refused" in (away.error or "")
+
+    other = MemoryStore()
+    other.append(_events("b", 4), expected=None)  # another history under the same name
+    sync.remote = other
+    with pytest.raises(RemoteRewritten) as info:
+        sync.round()
+    assert info.value.position == 2
+    assert local.raw_lines() == remote.raw_lines()  # nothing replaced, nothing pushed
