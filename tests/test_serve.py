@@ -374,3 +374,51 @@ def test_cli_reads_served_and_postgres_logs(pg_url: str, pg_service: Service) ->
     assert r.returncode == 2 and "no such log" in r.stderr and "Traceback" not in r.stderr
     r = cli("log", f"{pg_url}?log={fresh_log()}")
     assert r.returncode == 2 and "no such log" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_verify_and_merge_take_log_urls(
+    pg_url: str, pg_service: Service, tmp_path: Path
+) -> None:
+    """`verify` and `merge` take PostgreSQL and served-log URLs like the other commands;
+    a URL merge writes the bytes the same merge of local copies writes."""
+    first, second = fresh_log(), fresh_log()
+    copies = []
+    for log, seed in ((first, 4), (second, 5)):
+        with PostgresStore.open(pg_url, log=log, create=True) as store:
+            store.append(events(30, origins=2, seed=seed), expected=None)
+            path = tmp_path / f"{log}.ndjson"
+            path.write_bytes(b"".join(line + b"\n" for c in store.iter_raw(0) for line in c.lines))
+            copies.append(str(path))
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "schemalog", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+    pg_first, http_second = f"{pg_url}?log={first}", pg_service.log_url(second)
+    for spec in (pg_first, http_second):
+        r = cli("verify", spec, "--json")
+        assert r.returncode == 0, r.stderr
+        report = json.loads(r.stdout)
+        assert report["ok"] is True and report["records"] == 30
+        head = report["head"]
+        assert cli("verify", spec, "--expect-head", head).returncode == 0
+    r = cli("verify", pg_first, "--expect-head", "sha256-v2:" + "0" * 64)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    r = cli("verify", pg_service.log_url(fresh_log()))
+    assert r.returncode == 2 and "no such log" in r.stderr and "Traceback" not in r.stderr
+
+    local = tmp_path / "local.ndjson"
+    assert cli("merge", *copies, "-o", str(local), "--strategy", "lww").returncode == 0
+    merged = tmp_path / "merged.ndjson"
+    r = cli("merge", pg_first, http_second, "-o", str(merged), "--strategy", "lww")
+    assert r.returncode == 0, r.stderr
+    assert merged.read_bytes() == local.read_bytes()
+    target = pg_service.log_url(fresh_log())
+    r = cli("merge", http_second, pg_first, "-o", target, "--strategy", "lww", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["output"] == target
+    with HttpStore.open(target) as store:
+        served = b"".join(line + b"\n" for c in store.iter_raw(0) for line in c.lines)
+    assert served == local.read_bytes()
+    r = cli("merge", pg_first, "-o", target)
+    assert r.returncode == 2 and "not empty" in r.stderr and "Traceback" not in r.stderr

@@ -8,6 +8,7 @@ import { barChart, lineChart } from "./demo-charts.mjs";
 import { drawSchema } from "./demo-graph.mjs";
 import { restoreLine, tamperLine } from "./demo-tamper.mjs";
 import { openLiveSync } from "./live-sync.mjs";
+import { openRemoteSync } from "./remote-sync.mjs";
 import { PY_CALL, PY_CANCEL, PY_TERMINATE_WORKSPACE, deserializeError, request, validateReply } from "./protocol.mjs";
 
 const $ = (id) => document.getElementById(id);
@@ -103,6 +104,7 @@ async function action(button, where, work) {
 
 let current = null; // status() of the open workspace
 let live = null;
+let remote = null; // the sync with a served log (?server=URL&log=NAME)
 let logCursors = [null]; // cursor before each page visited: the way back
 let logPage = 0;
 
@@ -284,10 +286,58 @@ async function openWorkspace(name, { newLog = false } = {}) {
   const url = new URL(location.href);
   url.searchParams.set("workspace", s.workspace);
   history.replaceState(null, "", url);
+  remote?.close();
+  remote = null;
+  const server = url.searchParams.get("server");
+  const log = url.searchParams.get("log") || s.workspace;
+  if (server && log === s.workspace) await attachRemote(server, log);
+  else showRemote(null);
 }
 
 function announce(s) {
   live?.announce({ origin: s.origin, position: s.position, checksum: null });
+  remote?.kick(); // local writes are pushed as soon as the service can take them
+}
+
+// ------------------------------------------------------------- served log
+
+function showRemote(r) {
+  const el = $("ws-remote");
+  if (!r) {
+    el.dataset.state = "detached";
+    return;
+  }
+  const where = `${r.server}/logs/${r.log}`;
+  const waiting = r.pending ? `; ${r.pending} local record${r.pending === 1 ? "" : "s"} waiting to be pushed` : "";
+  el.textContent =
+    r.state === "online"
+      ? `online: ${where}, in sync at record ${r.agreed}${waiting}`
+      : r.state === "offline"
+        ? `offline: ${where} cannot be reached${waiting}; changes are kept in this browser and pushed on reconnect`
+        : `connecting to ${where}`;
+  el.title = r.error ?? "";
+  el.dataset.state = r.state;
+  el.dataset.pending = String(r.pending);
+  el.dataset.agreed = String(r.agreed);
+  el.dataset.rounds = String(r.rounds);
+}
+
+async function attachRemote(server, log) {
+  const first = await py("attach", { server, log });
+  showStatus(first);
+  showRemote(first.remote);
+  remote = openRemoteSync({
+    server,
+    log,
+    round: () => py("remote_sync"),
+    onRound: (st) => {
+      showStatus(st);
+      showRemote(st.remote);
+      if (st.round.pulled || st.round.replaced) live?.announce({ origin: st.origin, position: st.position, checksum: null });
+      if (st.round.pulled || st.round.replaced) refreshViews({ logToEnd: true }).catch((error) => showError(error, "served log"));
+    },
+    onError: (error) => showError(error, "served log"),
+  });
 }
 
 // ------------------------------------------------------------- the change form
@@ -653,7 +703,8 @@ try {
   $("status").dataset.state = "ready";
   $("ws-open").disabled = false;
   showStatus(await py("status"));
-  const wanted = new URL(location.href).searchParams.get("workspace");
+  const params = new URL(location.href).searchParams;
+  const wanted = params.get("workspace") || (params.get("server") && params.get("log"));
   if (wanted) {
     $("ws-name").value = wanted;
     await action($("ws-open"), "open workspace", () => openWorkspace(wanted));

@@ -20,6 +20,10 @@ Methods (keyword arguments of the JSON object):
 * ``status()``: state (ready/crashed/...), worker wasm memory, node-table
   capacity, Pyodide's heap, log position, state hash, tables.
 * ``sync()``: pick up what other tabs appended (live sync calls it).
+* ``attach(server, log, token)``: attach the workspace to a served log
+  (``browser.attach``); ``remote_sync()`` runs one round (push, pull, offline
+  writes merged with the tab's strategy); ``status()["remote"]`` is the
+  connection state the page shows; ``catalog()`` what the Kuzu database shows.
 * ``change(kind, ...)``: one schema change (see ``_change``), made on what
   the page shows (the workspace's view: no sync first). If another tab
   appended meanwhile, the change is concurrent with those records: its
@@ -113,6 +117,7 @@ class DemoError(SchemalogError):
 class _Session:
     def __init__(self) -> None:
         self.ws: Any = None
+        self.remote: Any = None  # the workspace's Attachment to a served log (attach.py)
         self.origin = "tab-" + os.urandom(4).hex()
         self.writer2 = "writer-2-" + os.urandom(4).hex()  # the simulated second writer
         self.open_ms: float | None = None
@@ -189,6 +194,7 @@ async def open_workspace(name: str, strategy: str = "lww", new_log: bool = False
         if _S.ws.name == name:
             _S.ws.strategy = strategy
             return status()
+        _detach()
         _S.ws.close()
         _S.ws = None
     t0 = time.perf_counter()
@@ -245,12 +251,53 @@ def status() -> dict[str, Any]:
         "tables": tables,
         "healed": [h.reason for h in ws.healed],
         "open_ms": _S.open_ms,
+        "remote": None if _S.remote is None else _S.remote.to_obj(),
     }
 
 
 def sync() -> dict[str, Any]:
     new = _ws().sync()
     return {**status(), "new": new}
+
+
+def attach(server: str, log: str, token: str | None = None) -> dict[str, Any]:
+    """Attach the open workspace to the served log ``server``/logs/``log`` and run a
+    first round (an unreachable service is a state, not an error: writes wait)."""
+    from schemalog.browser.attach import Attachment
+
+    ws = _ws()
+    name = validate_token(log.strip(), "log name")
+    url = f"{server.rstrip('/')}/logs/{name}"
+    if _S.remote is not None and _S.remote.url == url:
+        return remote_sync()
+    _detach()
+    _S.remote = Attachment(ws, url, token=token or None)
+    return remote_sync()
+
+
+def remote_sync() -> dict[str, Any]:
+    """One sync round with the served log (push local writes, pull others', merge
+    offline writes with the tab's strategy); the status with ``remote`` and ``round``."""
+    if _S.remote is None:
+        raise DemoError("this workspace is not attached to a served log")
+    done = _S.remote.round()
+    return {**status(), "round": done.to_obj()}
+
+
+def catalog() -> dict[str, Any]:
+    """What the workspace's Kuzu database itself shows (its catalog, in column order;
+    our bookkeeping table left out): the truth two attached browsers compare."""
+    import dataclasses
+
+    from schemalog.kuzu.drift import user_catalog
+
+    return dataclasses.asdict(user_catalog(_ws().catalog()))
+
+
+def _detach() -> None:
+    if _S.remote is not None:
+        _S.remote.close()
+        _S.remote = None
 
 
 def set_strategy(strategy: str) -> dict[str, Any]:
@@ -835,6 +882,9 @@ _METHODS: dict[str, Callable[..., Any]] = {
     "open": open_workspace,
     "status": status,
     "sync": sync,
+    "attach": attach,
+    "remote_sync": remote_sync,
+    "catalog": catalog,
     "rebuild": rebuild,
     "change": change,
     "record_ddl": record_ddl,

@@ -231,6 +231,23 @@ class Workspace:
         self._apply()
         return new
 
+    def adopt_store(self, store: EventStore) -> int:
+        """Take ``store`` as the log from now on (a sync replaced the local log by a
+        copy of the served one, ``log.sync``): replay it whole and apply its state
+        (a diff against what the database records). Returns the new position."""
+        old, self.store = self.store, store
+        self._report = None
+        if old is not store:
+            old.close()
+        self._apply()
+        # Kuzu appends added columns: a database that applied this side's offline
+        # property before the others' has another column order than the log says.
+        # Drift does not see order; only a fresh database takes the log's.
+        moved = _column_order_moved(self.state, self.catalog())
+        if moved is not None:
+            self.rebuild(f"the served log orders the columns of {moved} otherwise")
+        return self.position
+
     def _apply(self) -> ApplyResult:
         report = self._known()
         # The log is the intent: a DropTable event in it is a destructive step asked for.
@@ -424,6 +441,20 @@ class Workspace:
     def close(self) -> None:
         self.backend.close()
         self.store.close()
+
+
+def _column_order_moved(state: SchemaState, catalog: Any) -> str | None:
+    """The first table whose catalog columns are the state's in another order."""
+    infos = {t.name: t for t in (*catalog.node_tables, *catalog.rel_tables)}
+    for table in sorted(state.tables.values(), key=lambda t: t.name):
+        info = infos.get(table.name)
+        if info is None:
+            continue
+        want = [p.name for p in table.properties]
+        have = [p.name for p in info.properties]
+        if have != want and sorted(have) == sorted(want):
+            return table.name
+    return None
 
 
 def _default_restart(backend: KuzuBackend) -> KuzuBackend:

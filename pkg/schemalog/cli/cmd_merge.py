@@ -9,6 +9,7 @@ unreadable or inconsistent input (a broken chain, a forked event id).
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,19 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "merge", help="merge instance logs into one, resolving conflicts"
     )
-    parser.add_argument("logs", nargs="+", metavar="LOG", help="NDJSON logs to merge")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="merged log path")
+    parser.add_argument(
+        "logs",
+        nargs="+",
+        metavar="LOG",
+        help="logs to merge: NDJSON files, postgresql://...?log=NAME, http://host:port/logs/NAME",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="the merged log: a path, or a new (empty) log URL",
+    )
     parser.add_argument(
         "--strategy",
         choices=STRATEGIES,
@@ -35,24 +47,89 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from schemalog.log.store.locate import is_url
+
     for path in args.logs:  # each verified already by the strict reader (cli.READERS)
-        if Path(path).is_dir():
+        if not is_url(path) and Path(path).is_dir():
             raise UsageError(f"{path}: merge reads single-file logs, not segment folders")
-    check_output_path(args.output)
-    out = Path(args.output)
-    # record level: inputs are streamed and verified, the output written as it comes
+    with tempfile.TemporaryDirectory(prefix="schemalog-merge-") as scratch:
+        if is_url(args.output):
+            _check_empty_target(args.output)
+            out = Path(scratch) / "merged.ndjson"
+        else:
+            check_output_path(args.output)
+            out = Path(args.output)
+        # a log behind a URL is copied as it is (raw lines, in chunks) and merged as a file
+        inputs = [
+            _download(path, Path(scratch) / f"in-{i}.ndjson") if is_url(path) else path
+            for i, path in enumerate(args.logs)
+        ]
+        # record level: inputs are streamed and verified, the output written as it comes
+        try:
+            result = merge_files(inputs, out, args.strategy, drop_torn_tail=args.allow_torn_tail)
+        except SchemalogError as exc:
+            where = f"{args.logs[exc.log_index]}: " if exc.log_index is not None else ""
+            raise UsageError(f"{where}{exc}") from exc
+        if is_url(args.output):
+            _upload(out, args.output)
+        return _report(args, out, result)
+
+
+def _download(url: str, path: Path) -> str:
+    from schemalog.log.store.locate import open_store
+
+    store = open_store(url, readonly=True)
     try:
-        result = merge_files(args.logs, out, args.strategy, drop_torn_tail=args.allow_torn_tail)
-    except SchemalogError as exc:
-        where = f"{args.logs[exc.log_index]}: " if exc.log_index is not None else ""
-        raise UsageError(f"{where}{exc}") from exc
+        with open(path, "wb") as fh:
+            for chunk in store.iter_raw(0):
+                fh.writelines(line + b"\n" for line in chunk.lines)
+    finally:
+        store.close()
+    return str(path)
+
+
+def _check_empty_target(url: str) -> None:
+    from schemalog.log.store.locate import open_store
+
+    store = open_store(url, create=True)
+    try:
+        if store.head().position:
+            raise UsageError(f"{url}: the output log exists and is not empty")
+    finally:
+        store.close()
+
+
+def _upload(path: Path, url: str) -> None:
+    """The merged log's events appended to the new log at ``url``, same order, same chain."""
+    from schemalog.encoding.codec import decode_record_or_raise
+    from schemalog.log.store.locate import open_store
+
+    store = open_store(url, create=True)
+    try:
+        head = store.head()
+        if head.position:
+            raise UsageError(f"{url}: the output log exists and is not empty")
+        batch = []
+        with open(path, "rb") as fh:
+            for i, line in enumerate(fh):
+                batch.append(decode_record_or_raise(line, i).event)
+                if len(batch) == 1000:
+                    head = store.append(batch, expected=head.checksum)
+                    batch = []
+        if batch:
+            store.append(batch, expected=head.checksum)
+    finally:
+        store.close()
+
+
+def _report(args: argparse.Namespace, out: Path, result: Any) -> int:
     unresolved = result.unresolved
     # open conflicts: both sides in words, by the names of that moment in the merged log
     sides = _sides(out, [r.conflict for r in unresolved]) if unresolved else {}
     if args.json:
         print_json(
             {
-                "output": str(out),
+                "output": str(args.output),
                 "events": result.events,
                 "strategy": args.strategy,
                 "added": [e.id for e in result.added],
@@ -64,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         print(
-            f"merged {len(args.logs)} logs into {out}: {result.events} events, "
+            f"merged {len(args.logs)} logs into {args.output}: {result.events} events, "
             f"{len(result.conflicts)} conflicts, {len(result.added)} new resolutions, "
             f"{len(unresolved)} unresolved"
         )

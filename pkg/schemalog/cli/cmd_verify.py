@@ -15,37 +15,45 @@ import argparse
 import sys
 from typing import Any
 
-from schemalog.cli.output import Progress, print_json
+from schemalog.cli.output import Progress, UsageError, print_json
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("verify", help="verify a log (exit 1 at the first bad record)")
-    p.add_argument("log", metavar="LOG", help="an .ndjson file or a directory of segments")
+    p.add_argument(
+        "log",
+        metavar="LOG",
+        help="an .ndjson file, a directory of segments, postgresql://...?log=NAME or "
+        "http://host:port/logs/NAME",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable report")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from schemalog.cli.output import UsageError
     from schemalog.log.store.errors import StoreMissing
+    from schemalog.log.store.locate import is_url
     from schemalog.log.store.verify import BadAnchor, verify_log
 
-    progress = Progress("verify", enabled=not args.json)
     try:
-        report = verify_log(
-            args.log,
-            expected_head=args.expect_head,
-            expected_log=args.expect_log,
-            allow_torn_tail=args.allow_torn_tail,
-            progress=progress.update,
-        )
+        if is_url(args.log):  # PostgreSQL or a served log: the same reader over its records
+            report = _verify_url(args.log, args.expect_head, args.expect_log)
+        else:
+            progress = Progress("verify", enabled=not args.json)
+            report = verify_log(
+                args.log,
+                expected_head=args.expect_head,
+                expected_log=args.expect_log,
+                allow_torn_tail=args.allow_torn_tail,
+                progress=progress.update,
+            )
+            progress.close()
     except BadAnchor as exc:
         raise UsageError(str(exc)) from None
     except StoreMissing as exc:
         if args.expect_log is not None and exc.path == args.expect_log:
             raise UsageError(f"{args.expect_log}: no such log") from None
         raise
-    progress.close()
     if args.json:
         print_json(report.to_obj())
     elif report.problem is None:
@@ -60,3 +68,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.log}: NOT intact after {report.records:,} good records", file=sys.stderr)
         print(str(report.problem), file=sys.stderr)
     return 0 if report.ok else 1
+
+
+def _verify_url(url: str, expected_head: str | None, expected_log: str | None) -> Any:
+    from schemalog.log.store.errors import StoreMissing
+    from schemalog.log.store.locate import open_store
+    from schemalog.log.store.verify import verify_store
+
+    try:
+        store = open_store(url, readonly=True)
+    except StoreMissing:
+        raise UsageError(f"{url}: no such log") from None
+    try:
+        return verify_store(store, expected_head=expected_head, expected_log=expected_log)
+    finally:
+        store.close()

@@ -70,6 +70,7 @@ __all__ = [
     "ConcurrentWriteFailed",
     "UnknownConflict",
     "Written",
+    "append_merged",
     "append_on_view",
     "catch_up",
     "check_strategy",
@@ -157,13 +158,36 @@ def append_on_view(
     """Append ``events`` (stamped on ``view``'s heads) and resolve what they conflict with."""
     if not events:
         raise ValueError("append_on_view needs at least one event")
-    mine = {e.id for e in events}
     if len(events) == 1:
         try:
             head = store.append(list(events), expected=view.head, fencing_token=fencing_token)
             return Written(tuple(events), 0, (), (), head)
         except AppendConflict:
             pass  # the log moved since the view: a concurrent write
+    return append_merged(
+        store,
+        events,
+        strategy,
+        seen=view.position,
+        fencing_token=fencing_token,
+        attempts=attempts,
+    )
+
+
+def append_merged(
+    store: EventStore,
+    events: Sequence[Event],
+    strategy: Strategy = "reject",
+    *,
+    seen: int,
+    fencing_token: int | None = None,
+    attempts: int = ATTEMPTS,
+) -> Written:
+    """Step 2 of ``append_on_view``: append ``events`` at the log's current head with
+    the resolutions of their conflicts. ``seen``: how many leading records of the
+    log the writer had seen (the rest are the unseen ones). The sync of a browser's
+    offline writes (``log.sync``) pushes through here."""
+    mine = {e.id for e in events}
     last: AppendConflict | None = None
     for _ in range(attempts):
         records = _records(store)
@@ -177,7 +201,7 @@ def append_on_view(
         except AppendConflict as exc:
             last = exc
             continue
-        return Written(tuple(events), len(records) - view.position, conflicts, added, head)
+        return Written(tuple(events), len(records) - seen, conflicts, added, head)
     assert last is not None
     raise ConcurrentWriteFailed([e.id for e in events], attempts, last)
 
