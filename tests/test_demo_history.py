@@ -67,3 +67,50 @@ def test_compat_from_an_unknown_version_is_an_error(ws: Any) -> None:
     with pytest.raises(demo.DemoError, match="no version -1"):
         demo.compat(0, -1)
     assert demo.compat(0, 1)["from"] == 0
+
+
+def test_a_concurrent_rename_reads_by_its_own_past_in_the_log_and_the_conflicts(ws: Any) -> None:
+    """Two tabs on one log: tab t renames Item -> ItemA while tab u, which has not
+    seen it, renames Item -> ItemB. Each row reads as its writer saw it, the
+    Merge row names both sides, and so does a fresh session (a reload)."""
+    from schemalog.kuzu.native import NativeKuzuBackend
+
+    item = ws.change(build_node_table("Item", [("id", "INT64")], "id"))
+    t = [1_800_000_000_000]
+
+    def later() -> int:
+        t[0] += 1
+        return t[0]
+
+    other = Workspace(
+        "w", ws.store, NativeKuzuBackend(), HybridLogicalClock("u", later), strategy="lww"
+    )
+    try:
+        other.sync()
+        ws.change(RenameTable(item.id, "ItemA"))
+        other.change(RenameTable(item.id, "ItemB"))  # on its stale view: concurrent, lww
+        rows = demo.log(None, 10)["rows"]
+        assert [r["summary"] for r in rows] == [
+            "Item(id INT64 PK)",
+            "Item -> ItemA",
+            "Item -> ItemB",  # never "ItemA -> ItemB"
+            "rename-rename: 'Item -> ItemB' won over 'Item -> ItemA'",
+        ]
+        assert rows[2]["tables"] == [["Item", "ItemB"]]
+        [c] = demo.conflicts()["conflicts"]
+        assert c["element"] == "table 'Item'"
+        assert [s["summary"] for s in c["sides"]] == ["Item -> ItemA", "Item -> ItemB"]
+        ws.sync()
+        ws.change(RenameTable(item.id, "ItemC"))
+        assert demo.log(None, 10)["rows"][-1]["summary"] == "ItemB -> ItemC"
+        # a reload: a new session over the same log reads the same rows
+        before = [r["summary"] for r in demo.log(None, 10)["rows"]]
+        demo._S = demo._Session()
+        demo._S.ws = other
+        other.sync()
+        assert [r["summary"] for r in demo.log(None, 10)["rows"]] == before
+        # a page that starts after the renames still names them by their own past
+        second = demo.log(demo.log(None, 2)["cursor"], 2)["rows"]
+        assert [r["summary"] for r in second] == before[2:4]
+    finally:
+        other.close()
