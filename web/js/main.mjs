@@ -163,6 +163,7 @@ async function showLog() {
       for (const [text, cls] of [[r.position, "num"], [r.id, "mono"], [r.kind, ""], [r.summary, ""], [r.checksum, "mono"]]) {
         const td = document.createElement("td");
         td.textContent = text;
+        td.title = String(text); // a cell cut with an ellipsis shows its whole text on hover
         if (cls) td.className = cls;
         tr.append(td);
       }
