@@ -16,7 +16,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from conftest import save_screenshot
-from test_demo_page import change, click, log_conflicts, no_errors, open_page, wait
+from test_demo_page import change, log_conflicts, no_errors, open_page, wait
 
 pytestmark = pytest.mark.page
 
