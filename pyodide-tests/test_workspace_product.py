@@ -241,3 +241,67 @@ def test_the_page_answers_while_python_replays_a_large_log(chrome, site_url):
     assert result.get_attribute("data-events") == "100000"
     assert typed
     assert stall["max"] < seconds * 1000 / 4, (stall, seconds)
+
+
+def test_cancel_stops_a_long_replay_and_the_page_stays_usable(chrome, site_url):
+    """The Cancel button of the Memory section stops a 1,000,000-event replay
+    (its log being generated or replayed) within a chunk: the call ends as
+    cancelled (not an error), nothing is left busy, and the page goes on: a
+    schema change is applied and a new replay runs to its end."""
+    from selenium.webdriver.support.ui import Select
+
+    from test_demo_page import change, no_errors
+
+    driver = chrome
+    open_page(driver, site_url, f"cancel-{uuid.uuid4().hex[:6]}")
+    bar = driver.find_element(By.ID, "memory-progress")
+    cancel = driver.find_element(By.ID, "memory-cancel")
+    out = driver.find_element(By.ID, "memory-output")
+    # 1. while the 1,000,000-event log is being generated; 2. while 100,000 are replayed
+    for events, stage, said in (
+        (1_000_000, "generating", "generating"),
+        (100_000, "replaying", "replay"),
+    ):
+        Select(driver.find_element(By.ID, "memory-events")).select_by_value(str(events))
+        driver.find_element(By.ID, "memory-run").click()
+        wait(
+            driver,
+            f"{stage} under way",
+            lambda d, stage=stage: (
+                bar.is_displayed()
+                and bar.get_attribute("data-stage") == stage
+                and float(bar.get_attribute("value")) > 0
+            ),
+            300,
+        )
+        assert cancel.is_displayed()
+        at_click = float(bar.get_attribute("value"))
+        cancel.click()
+        wait(
+            driver,
+            "the call to stop",
+            lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-busy") in (None, "0"),
+            120,
+        )
+        print(f"\ncancelled while {stage} at {at_click:.0f}: {out.text}")
+        assert out.get_attribute("data-cancelled") == "yes", out.text
+        assert f"{said} cancelled after" in out.text, out.text
+        done = int(out.text.split("cancelled after ")[1].split(" of ")[0])
+        assert 0 < done < events and f"of {events} events" in out.text, out.text
+        assert not driver.find_elements(By.ID, "memory-result")
+        assert not cancel.is_displayed() and not bar.is_displayed()
+    no_errors(driver)  # asked for: not an error
+    # the page goes on: a change, then a replay to its end (the cancel does not stick)
+    change(
+        driver,
+        "create_node_table",
+        **{"f-name": "After", "f-properties": "id INT64", "f-pk": "id"},
+    )
+    no_errors(driver)
+    assert driver.find_element(By.ID, "change-result").get_attribute("data-applied") == "true"
+    Select(driver.find_element(By.ID, "memory-events")).select_by_value("2000")
+    driver.find_element(By.ID, "memory-run").click()
+    wait(driver, "a new replay", lambda d: d.find_elements(By.ID, "memory-result"), 300)
+    assert driver.find_element(By.ID, "memory-result").get_attribute("data-events") == "2000"
+    assert ok(py(driver, "status"))["state"] == "ready"
+    no_errors(driver)

@@ -114,3 +114,30 @@ def test_a_concurrent_rename_reads_by_its_own_past_in_the_log_and_the_conflicts(
         assert [r["summary"] for r in second] == before[2:4]
     finally:
         other.close()
+
+
+def test_a_cancelled_replay_is_cancelled_never_a_shorter_finished_one(monkeypatch: Any) -> None:
+    """The page's Cancel stops the demo's replay between chunks: the call raises
+    Cancelled (replay itself reports what stopped it as a value, and that value
+    was shown as a finished replay of fewer events); a cancelled generation
+    leaves no half-written log behind."""
+    import os
+
+    events = 9_001  # two 4 MiB pieces
+    path = f"/tmp/schemalog-demo-{events}.ndjson"
+    for leftover in (path, path + ".tmp"):
+        if os.path.exists(leftover):
+            os.remove(leftover)
+    try:
+        assert demo.memory_replay(events)["events"] == events
+        monkeypatch.setattr(demo, "_cancelled", lambda: True)
+        with pytest.raises(demo.Cancelled, match=f"replay cancelled after [0-9]+ of {events}"):
+            demo.memory_replay(events)
+        os.remove(path)
+        with pytest.raises(demo.Cancelled, match="generating cancelled after 4096 of"):
+            demo.memory_replay(events)
+        assert not os.path.exists(path) and not os.path.exists(path + ".tmp")
+    finally:
+        for leftover in (path, path + ".tmp"):
+            if os.path.exists(leftover):
+                os.remove(leftover)
