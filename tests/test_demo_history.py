@@ -141,3 +141,41 @@ def test_a_cancelled_replay_is_cancelled_never_a_shorter_finished_one(monkeypatc
         for leftover in (path, path + ".tmp"):
             if os.path.exists(leftover):
                 os.remove(leftover)
+
+
+def test_the_simulation_lists_its_own_conflicts_by_name_and_adopts_only_a_decision(
+    ws: Any,
+) -> None:
+    """The conflict simulation: both sides and the element by table name, only
+    the conflicts of this simulation (not the ones the log already has, decided
+    there), and nothing to adopt when the strategy is reject."""
+    ws.strategy = "lww"
+    ws.change(build_node_table("Person", [("id", "INT64")], "id"))
+    first = demo.conflict("Person", "rename", "lww")
+    [c] = first["conflicts"]
+    assert (c["kind"], c["element"]) == ("rename-rename", "table 'Person'")
+    assert sorted(s["summary"] for s in c["sides"]) == [
+        "Person -> Person_here",
+        "Person -> Person_there",
+    ]
+    assert [r["summary"] for r in first["resolutions"]] == [
+        "rename-rename: 'Person -> Person_there' won over 'Person -> Person_here'"
+    ]
+    assert first["can_adopt"] is True
+    demo.adopt()
+    assert [r["kind"] for r in demo.conflicts()["conflicts"]] == ["rename-rename"]
+    # the log now holds a decided conflict: a new simulation lists only its own
+    second = demo.conflict("Person_there", "drop", "reject")
+    [c] = second["conflicts"]
+    assert (c["kind"], c["winner"]) == ("rename-drop", None)
+    assert sorted(s["summary"] for s in c["sides"]) == [
+        "Person_there",
+        "Person_there -> Person_there_here",
+    ]
+    assert second["can_adopt"] is False and second["resolutions"] == []
+    with pytest.raises(demo.DemoError, match="no resolved conflict to adopt"):
+        demo.adopt()
+    # what replay left out, in words (drop-wins: the rename lost)
+    third = demo.conflict("Person_there", "drop", "drop-wins")
+    [(what, why)] = third["merged"]["skipped"]
+    assert (what, why) == ("Person_there -> Person_there_here", "it lost the rename-drop conflict")

@@ -472,18 +472,15 @@ def schema() -> dict[str, Any]:
 def conflict(table: str, remote: str = "rename", strategy: str = "lww") -> dict[str, Any]:
     """This tab renames ``table`` while a second writer (offline, same base)
     renames or drops it; both branches merged with ``strategy``."""
-    import js
-
     ws = _ws()
     ws.sync()
     base = _all_events()
     report = ws._known()
     t = _table(ws.state, table)
     check_strategy(strategy)
-    now = int(js.Date.now())
     # this tab's own clock (its ids stay unique); the second writer a little later: lww picks it
-    there = HybridLogicalClock(_S.writer2, lambda: now + 1)
     mine = new_event(ws.clock, ws.name, report.heads, RenameTable(t.table_id, f"{t.name}_here"))
+    there = HybridLogicalClock(_S.writer2, lambda: mine.hlc.wall_ms + 1)
     if remote == "drop":
         theirs_change: Any = DropTable(t.table_id)
     elif remote == "rename":
@@ -527,7 +524,10 @@ def conflict(table: str, remote: str = "rename", strategy: str = "lww") -> dict[
         "merged": {
             "hash": merged.state_hash,
             "tables": merged_tables,
-            "skipped": [[named[i].text, _why(why)] for i, why in merged.skipped],
+            # this simulation's changes that replay leaves out (the log's own are decided)
+            "skipped": [
+                [named[i].text, _why(why)] for i, why in merged.skipped if i in (mine.id, theirs.id)
+            ],
             "schema": _schema_obj(merged.state),
         },
         "current_hash": ws.state_hash,
