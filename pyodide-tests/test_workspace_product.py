@@ -13,6 +13,7 @@ the real page: Pyodide + our wheel, the IndexedDB log, a kuzu-wasm worker.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from typing import Any
 
@@ -204,9 +205,15 @@ def test_a_deleted_log_opens_as_store_missing_never_empty(chrome, site_url):
 def test_the_page_answers_while_python_replays_a_large_log(chrome, site_url):
     """Python runs in its own worker: a 100,000-event replay does not stall the
     page's main thread (it froze the tab for 27.9 s when Python ran on it). The
-    bound is relative to the replay's own duration, not a fixed time."""
+    bound is relative to the replay's own duration, not a fixed time.
+
+    100,000 by default: a 1,000,000-event run (its log generated in the page,
+    then replayed) takes several minutes on the loaded 2-core machine, too long
+    for CI's budget; ``SCHEMALOG_PAGE_REPLAY_EVENTS=1000000`` runs it, and
+    ``bench/browser/run.py --legs stall`` measures it (figures in the README)."""
+    events = int(os.environ.get("SCHEMALOG_PAGE_REPLAY_EVENTS", "100000"))
     driver = chrome
-    driver.set_script_timeout(600)
+    driver.set_script_timeout(3600)
     open_page(driver, site_url, f"replay-{uuid.uuid4().hex[:6]}")
     driver.execute_script(
         """
@@ -221,7 +228,7 @@ def test_the_page_answers_while_python_replays_a_large_log(chrome, site_url):
     )
     from selenium.webdriver.support.ui import Select
 
-    Select(driver.find_element(By.ID, "memory-events")).select_by_value("100000")
+    Select(driver.find_element(By.ID, "memory-events")).select_by_value(str(events))
     t0 = driver.execute_script("return performance.now();")
     driver.find_element(By.ID, "memory-run").click()
     typed = False
@@ -236,9 +243,10 @@ def test_the_page_answers_while_python_replays_a_large_log(chrome, site_url):
     stall = driver.execute_script("clearInterval(window.stallProbe); return window.stall;")
     result = driver.find_element(By.ID, "memory-result")
     print(
-        f"\n100,000-event replay: {seconds:.1f} s, longest main-thread stall {stall['max']:.0f} ms"
+        f"\n{events:,}-event replay: {seconds:.1f} s,"
+        f" longest main-thread stall {stall['max']:.0f} ms"
     )
-    assert result.get_attribute("data-events") == "100000"
+    assert result.get_attribute("data-events") == str(events)
     assert typed
     assert stall["max"] < seconds * 1000 / 4, (stall, seconds)
 
