@@ -261,3 +261,34 @@ def test_the_id_pattern_finds_table_and_property_ids():
     assert _ID_RE.search("tab-1@1700000000000.3")
     assert _ID_RE.fullmatch("tab-1@1700000000000.3/p12")
     assert not re.search(_ID_RE, "Item -> ItemB")
+
+
+def test_merge_sides_read_each_by_its_own_past_not_by_the_merged_order():
+    """tab-b renames Item -> X, then X -> Y, while tab-a renames Item -> ItemA.
+    In the merged order tab-b's first rename comes before tab-a's, so the old
+    walk (the state just before the first side) named tab-a's rename 'X'."""
+    from schemalog.history.sides import describe_sides
+
+    a, b, wall = _two_tabs()
+    item = a.write(build_node_table("Item", [("id", "INT64")], "id"))
+    b.learn(a, "lww")
+    wall[0] += 1
+    b.write(RenameTable(item.id, "X"))
+    wall[0] += 1
+    mine = a.write(RenameTable(item.id, "ItemA"))
+    wall[0] += 1
+    later = b.write(RenameTable(item.id, "Y"))
+    merged = merge_events([list(a.known.values()), list(b.known.values())], "reject")
+    log = list(merged.events)
+    assert [e.id for e in log].index(mine.id) > 1  # tab-b's first rename comes first
+    sides = describe_sides(log, [r.conflict for r in merged.conflicts])
+    [pair] = [
+        v
+        for r in merged.conflicts
+        for k, v in sides.items()
+        if k == r.conflict.key and set(r.conflict.ids) == {mine.id, later.id}
+    ]
+    assert sorted(pair) == [
+        "tab-a: rename table 'Item' to 'ItemA'",
+        "tab-b: rename table 'X' to 'Y'",
+    ]
