@@ -285,7 +285,15 @@ def test_demo_page_as_a_user(chrome, site_url):
     wait(d, "the whole log on one page", lambda d: len(log_rows(d)) == 9)
     assert [r[2] for r in log_rows(d)[6:]] == ["rename_table", "rename_table", "merge"]
     assert log_rows(d)[8][1] == recorded["resolved_by"]
-    assert "rename-rename won by" in log_rows(d)[8][3]
+    # each row by the names of its own time (both renames were made on Person)
+    assert sorted(r[3] for r in log_rows(d)[6:8]) == [
+        "Person -> Person_here",
+        "Person -> Person_there",
+    ]
+    assert (
+        log_rows(d)[8][3]
+        == "rename-rename: 'Person -> Person_there' won over 'Person -> Person_here'"
+    )
 
     # tamper: flip a byte of record 2 in IndexedDB; verification names it
     type_into(d, "tamper-position", "2")

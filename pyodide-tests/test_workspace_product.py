@@ -13,6 +13,7 @@ the real page: Pyodide + our wheel, the IndexedDB log, a kuzu-wasm worker.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from typing import Any
 
@@ -216,9 +217,15 @@ def test_a_deleted_log_opens_as_store_missing_never_empty(chrome, site_url):
 def test_the_page_answers_while_python_replays_a_large_log(chrome, site_url):
     """Python runs in its own worker: a 100,000-event replay does not stall the
     page's main thread (it froze the tab for 27.9 s when Python ran on it). The
-    bound is relative to the replay's own duration, not a fixed time."""
+    bound is relative to the replay's own duration, not a fixed time.
+
+    100,000 by default: a 1,000,000-event run (its log generated in the page,
+    then replayed) takes several minutes on the loaded 2-core machine, too long
+    for CI's budget; ``SCHEMALOG_PAGE_REPLAY_EVENTS=1000000`` runs it, and
+    ``bench/browser/run.py --legs stall`` measures it (figures in the README)."""
+    events = int(os.environ.get("SCHEMALOG_PAGE_REPLAY_EVENTS", "100000"))
     driver = chrome
-    driver.set_script_timeout(600)
+    driver.set_script_timeout(3600)
     open_page(driver, site_url, f"replay-{uuid.uuid4().hex[:6]}")
     driver.execute_script(
         """
@@ -233,7 +240,7 @@ def test_the_page_answers_while_python_replays_a_large_log(chrome, site_url):
     )
     from selenium.webdriver.support.ui import Select
 
-    Select(driver.find_element(By.ID, "memory-events")).select_by_value("100000")
+    Select(driver.find_element(By.ID, "memory-events")).select_by_value(str(events))
     t0 = driver.execute_script("return performance.now();")
     driver.find_element(By.ID, "memory-run").click()
     typed = False
@@ -248,8 +255,73 @@ def test_the_page_answers_while_python_replays_a_large_log(chrome, site_url):
     stall = driver.execute_script("clearInterval(window.stallProbe); return window.stall;")
     result = driver.find_element(By.ID, "memory-result")
     print(
-        f"\n100,000-event replay: {seconds:.1f} s, longest main-thread stall {stall['max']:.0f} ms"
+        f"\n{events:,}-event replay: {seconds:.1f} s,"
+        f" longest main-thread stall {stall['max']:.0f} ms"
     )
-    assert result.get_attribute("data-events") == "100000"
+    assert result.get_attribute("data-events") == str(events)
     assert typed
     assert stall["max"] < seconds * 1000 / 4, (stall, seconds)
+
+
+def test_cancel_stops_a_long_replay_and_the_page_stays_usable(chrome, site_url):
+    """The Cancel button of the Memory section stops a 1,000,000-event replay
+    (its log being generated or replayed) within a chunk: the call ends as
+    cancelled (not an error), nothing is left busy, and the page goes on: a
+    schema change is applied and a new replay runs to its end."""
+    from selenium.webdriver.support.ui import Select
+
+    from test_demo_page import change, no_errors
+
+    driver = chrome
+    open_page(driver, site_url, f"cancel-{uuid.uuid4().hex[:6]}")
+    bar = driver.find_element(By.ID, "memory-progress")
+    cancel = driver.find_element(By.ID, "memory-cancel")
+    out = driver.find_element(By.ID, "memory-output")
+    # 1. while the 1,000,000-event log is being generated; 2. while 100,000 are replayed
+    for events, stage, said in (
+        (1_000_000, "generating", "generating"),
+        (100_000, "replaying", "replay"),
+    ):
+        Select(driver.find_element(By.ID, "memory-events")).select_by_value(str(events))
+        driver.find_element(By.ID, "memory-run").click()
+        wait(
+            driver,
+            f"{stage} under way",
+            lambda d, stage=stage: (
+                bar.is_displayed()
+                and bar.get_attribute("data-stage") == stage
+                and float(bar.get_attribute("value")) > 0
+            ),
+            300,
+        )
+        assert cancel.is_displayed()
+        at_click = float(bar.get_attribute("value"))
+        cancel.click()
+        wait(
+            driver,
+            "the call to stop",
+            lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-busy") in (None, "0"),
+            120,
+        )
+        print(f"\ncancelled while {stage} at {at_click:.0f}: {out.text}")
+        assert out.get_attribute("data-cancelled") == "yes", out.text
+        assert f"{said} cancelled after" in out.text, out.text
+        done = int(out.text.split("cancelled after ")[1].split(" of ")[0])
+        assert 0 < done < events and f"of {events} events" in out.text, out.text
+        assert not driver.find_elements(By.ID, "memory-result")
+        assert not cancel.is_displayed() and not bar.is_displayed()
+    no_errors(driver)  # asked for: not an error
+    # the page goes on: a change, then a replay to its end (the cancel does not stick)
+    change(
+        driver,
+        "create_node_table",
+        **{"f-name": "After", "f-properties": "id INT64", "f-pk": "id"},
+    )
+    no_errors(driver)
+    assert driver.find_element(By.ID, "change-result").get_attribute("data-applied") == "true"
+    Select(driver.find_element(By.ID, "memory-events")).select_by_value("2000")
+    driver.find_element(By.ID, "memory-run").click()
+    wait(driver, "a new replay", lambda d: d.find_elements(By.ID, "memory-result"), 300)
+    assert driver.find_element(By.ID, "memory-result").get_attribute("data-events") == "2000"
+    assert ok(py(driver, "status"))["state"] == "ready"
+    no_errors(driver)

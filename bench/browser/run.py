@@ -29,8 +29,14 @@ the same run:
   mark during it (``Tracer(memory=True)``: sampled at every chunk and batch)
   and after.
 
+* the demo page as a product (bench/browser/page.py): capacity per workspace
+  (node tables until ``WorkspaceFull`` through the page, against what a raw
+  kuzu-wasm worker holds until Kuzu fails) and the longest main-thread stall
+  while the page's Replay button replays ``--events`` events.
+
 Prints one JSON line. ``--events N`` (default 1,000,000), ``--starts K``,
-``--budget-mib B [B ...]`` (default 8 32), ``--stores`` (default both).
+``--budget-mib B [B ...]`` (default 8 32), ``--stores`` (default both),
+``--legs`` (default all: ``starts replay capacity stall``).
 """
 
 from __future__ import annotations
@@ -57,6 +63,9 @@ sys.path.insert(0, str(ROOT / "bench" / "replay"))
 import inspect  # noqa: E402
 
 import measure  # noqa: E402
+
+sys.path.insert(0, str(HERE))
+import page  # noqa: E402
 
 # The floor is the same loop as the CPython and Node legs of bench/replay.
 FLOOR_SOURCE = inspect.getsource(measure.floor)
@@ -374,31 +383,49 @@ def main() -> None:
     parser.add_argument(
         "--stores", nargs="+", choices=["ndjson", "indexeddb"], default=["ndjson", "indexeddb"]
     )
+    parser.add_argument(
+        "--legs",
+        nargs="+",
+        choices=["starts", "replay", "capacity", "stall"],
+        default=["starts", "replay", "capacity", "stall"],
+    )
     args, _ = parser.parse_known_args()  # ./build.sh bench passes its args to every bench
     if not (SITE / "pyodide" / "pyodide-lock.json").exists():
         raise SystemExit("build/site is not built: run ./build.sh build first")
     from devserver import serve_in_thread
 
-    log = ensure_log(args.events)
+    log = ensure_log(args.events) if "replay" in args.legs else None
     with tempfile.TemporaryDirectory(prefix="schemalog-bench-browser-") as tmpdir:
         tmp = Path(tmpdir)
         site = tmp / "site"
         site.mkdir()
         for name in ("web", "pyodide", "kuzu-wasm"):
             (site / name).symlink_to((SITE / name).resolve())
-        (site / "bench-out").symlink_to(log.parent.resolve())
+        if log is not None:
+            (site / "bench-out").symlink_to(log.parent.resolve())
         (site / "bench.html").write_text("<!doctype html><title>bench</title><body>bench</body>\n")
         server, url = serve_in_thread(site)
         try:
             t0 = time.perf_counter()
-            starts = cold_starts(url, args.starts, tmp) if args.starts else None
+            wanted = "starts" in args.legs and args.starts
+            starts = cold_starts(url, args.starts, tmp) if wanted else None
             replays = []
-            for store in args.stores:
+            for store in args.stores if log is not None else ():
                 for budget in args.budget_mib:
                     profile = tmp / f"profile-replay-{store}"
                     leg = replay_in_browser(url, log, args.events, store, budget * MIB, profile)
                     print(f"[bench/browser] {json.dumps(leg)}", file=sys.stderr, flush=True)
                     replays.append(leg)
+            product: dict[str, Any] = {}
+
+            def fresh(tag: str) -> Any:
+                return browser(tmp / f"profile-{tag}")
+
+            if "capacity" in args.legs:
+                product["capacity"] = page.capacity(url, fresh, run_js)
+                print(f"[bench/browser] {json.dumps(product)}", file=sys.stderr, flush=True)
+            if "stall" in args.legs:
+                product["stall"] = page.stall(url, args.events, fresh)
         finally:
             server.shutdown()
     floors = {
@@ -410,9 +437,10 @@ def main() -> None:
             r["replay_over_floor"] = round(r["replay_events_per_s"] / floor_rate, 3)
     out = {
         "bench": "browser",
-        "log": str(log.relative_to(ROOT)),
+        "log": str(log.relative_to(ROOT)) if log is not None else None,
         "cold_start": starts,
         "replay": replays,
+        **product,
         "wall_seconds": round(time.perf_counter() - t0),
     }
     print(json.dumps(out), flush=True)

@@ -165,6 +165,7 @@ async function showLog() {
       for (const [text, cls] of [[r.position, "num"], [r.id, "mono"], [r.kind, ""], [r.summary, ""], [r.checksum, "mono"]]) {
         const td = document.createElement("td");
         td.textContent = text;
+        td.title = String(text); // a cell cut with an ellipsis shows its whole text on hover
         if (cls) td.className = cls;
         tr.append(td);
       }
@@ -509,7 +510,8 @@ function showProgress(news) {
   bar.max = news.total;
   bar.value = news.done;
   bar.textContent = `${news.done} of ${news.total}`;
-  $("memory-output").textContent = `replaying: ${fmtInt(news.done)} of ${fmtInt(news.total)} events`;
+  bar.dataset.stage = news.stage ?? "replaying";
+  $("memory-output").textContent = `${news.stage ?? "replaying"}: ${fmtInt(news.done)} of ${fmtInt(news.total)} events`;
 }
 
 function wire() {
@@ -665,8 +667,14 @@ function wire() {
     action($("memory-run"), "memory", async () => {
       $("memory-output").textContent = "generating and replaying…";
       $("memory-cancel").hidden = false;
+      delete $("memory-output").dataset.cancelled;
       try {
         memoryView(await py("memory_replay", { events: Number($("memory-events").value) }));
+      } catch (error) {
+        if (error.name !== "Cancelled") throw error;
+        // asked for: not an error; the page is as it was before the replay
+        $("memory-output").textContent = `Cancelled: ${error.message}.`;
+        $("memory-output").dataset.cancelled = "yes";
       } finally {
         $("memory-cancel").hidden = true;
         $("memory-progress").hidden = true;

@@ -2,20 +2,18 @@
 
 A conflict names two event ids; a person deciding it needs to read "rename
 table 'Person' to 'Human'" against "drop table 'Person'". Events carry ids
-(and only the new name of a rename), so the names come from the schema as
-the merged log stands just before the conflict's first side: ``describe_sides``
-walks the merged log once, in its order, applying its effective stream
-(``merge.replay_merged``'s rules: losers and duplicates out, aliases in), and
-describes both sides against the state of that moment. It holds the events
-(the plan needs them all, as merge's event path does): asked for only when a
-merge leaves conflicts open.
+(and only the new name of a rename), so the names come from the schema each
+side's writer saw: the replay of its causal past (``naming.py``), not the
+merged log's order, in which the other side's branch may come first. It holds
+the events: asked for only when a merge leaves conflicts open.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from schemalog.history.merge import Conflict, effective_event, resolution_plan
+from schemalog.history.merge import Conflict
+from schemalog.history.naming import named_by_id
 from schemalog.model.events import (
     AddConnection,
     AddProperty,
@@ -29,7 +27,7 @@ from schemalog.model.events import (
     RenameProperty,
     RenameTable,
 )
-from schemalog.model.schema import Applied, SchemaState, apply, empty_state
+from schemalog.model.schema import SchemaState, empty_state
 
 __all__ = ["describe", "describe_sides"]
 
@@ -84,31 +82,19 @@ def describe(event: Event, state: SchemaState) -> str:
 def describe_sides(
     events: Sequence[Event] | Iterable[Event], conflicts: Iterable[Conflict]
 ) -> dict[str, tuple[str, str]]:
-    """Conflict key -> both sides in words, by the names just before the first side.
+    """Conflict key -> both sides in words, each by the names of its own causal past.
 
-    ``events``: the merged log in its order (a sequence: the plan needs a pass
-    first). Both sides read the state just before the conflict's first event
-    (the earlier in causal order), so neither side's change shows in the
-    other's names.
+    ``events``: the merged log in its order. Each side reads the schema its
+    writer saw (``naming.name_events``: the replay of its ancestors), so
+    neither side's change, nor anything else its writer had not seen, shows in
+    its names.
     """
-    events = events if isinstance(events, Sequence) else list(events)
-    at_first: dict[str, list[Conflict]] = {}
-    for c in conflicts:
-        at_first.setdefault(c.first.id, []).append(c)
-    plan = resolution_plan(events)
-    state = empty_state()
+    named = named_by_id(events)
     out: dict[str, tuple[str, str]] = {}
-    for event in events:
-        for c in at_first.get(event.id, ()):
-            a, b = (effective_event(e, plan) or e for e in (c.first, c.second))
-            out[c.key] = (
-                f"{c.first.origin}: {describe(a, state)}",
-                f"{c.second.origin}: {describe(b, state)}",
-            )
-        eff = effective_event(event, plan)
-        if eff is None:
-            continue
-        result = apply(state, eff)
-        if isinstance(result, Applied):
-            state = result.state
+    for c in conflicts:
+        first, second = (
+            f"{e.origin}: {describe(e, named[e.id].before if e.id in named else empty_state())}"
+            for e in (c.first, c.second)
+        )
+        out[c.key] = (first, second)
     return out
