@@ -139,10 +139,12 @@ def test_a_lease_holder_paused_past_its_ttl_is_fenced_out(tmp_path: Path, trial:
 def test_sigkill_inside_writes_leaves_torn_tails_that_the_next_writer_cuts(tmp_path: Path) -> None:
     """Each record is written in two halves 30 ms apart, so kills land inside writes (and
     inside the lock): the torn bytes must never reach a reader or sit under a later
-    record, and the lock must not outlive its killed holder. Fails when the append does
-    not cut a torn tail first (the next record is glued to the torn half: the log no
-    longer opens), and when the lock is one that survives its holder (a lock file made
-    with O_EXCL: every later writer waits forever)."""
+    record, and the lock must not outlive its killed holder. Fails when open cuts a tail
+    without the writers' lock (a live writer's record in progress is cut: an acknowledged
+    record lost, or a writer refused), and when the lock is one that survives its holder
+    (a lock file made with O_EXCL: the next writer waits forever). It does not catch an
+    append that skips cutting a torn tail: the next record's pwrite at the end offset
+    overwrites the torn half (shorter than a record) anyway."""
     log = tmp_path / "log.ndjson"
     NdjsonStore.open(log, create=True).close()
     rng = random.Random(1718)
