@@ -16,7 +16,6 @@ from collections.abc import Sequence
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_merge_replays import RESOLVING, _Branch, _node_def, adversarial_logs
 
 from schemalog.encoding.codec import encode_record
 from schemalog.history.conflicts import _facts, lane_clocks
@@ -35,6 +34,7 @@ from schemalog.model.events import (
 )
 from schemalog.model.schema import empty_state
 from schemalog.synth.replicas import synth_replicas
+from test_merge_replays import RESOLVING, _Branch, _node_def, adversarial_logs
 
 STRATS = ["reject", *RESOLVING]
 
@@ -66,7 +66,7 @@ def _joined(logs: list[list[Event]], wall: int) -> list[list[Event]]:
     out = []
     for i, log in enumerate(logs):
         origin = log[-1].origin
-        clock = HybridLogicalClock(origin, lambda: wall + i)
+        clock = HybridLogicalClock(origin, lambda i=i: wall + i)
         for e in merged:
             clock.observe(e.hlc, check_drift=False)
         table = next(e.id for e in merged if e.kind == "create_node_table")
@@ -90,7 +90,9 @@ def _check_lanes(events: Sequence[Event]) -> None:
         lambda h: [],
         1,
     )
-    expected = {h: (lane, pos, list(vc)) for _, h, lane, pos, vc in lane_clocks(range(len(ordered)), facts)}
+    expected = {
+        h: (lane, pos, list(vc)) for _, h, lane, pos, vc in lane_clocks(range(len(ordered)), facts)
+    }
     for h in range(len(ordered)):
         if h in merges:
             assert lanes.lane[h] == NO_LANE

@@ -106,7 +106,6 @@ from schemalog.encoding.codec import (
 from schemalog.errors import SchemalogError
 from schemalog.history.conflicts import (
     Conflict,
-    Facts,
     _Analysis,
     _analyze,
     _analyze_facts,

@@ -7,22 +7,30 @@ the same inputs with the same errors (DecodeError at the first bad line of a
 log, then ChainBroken, then ForkedEvent, WorkspaceMismatch, MissingParents,
 CycleDetected).
 
-How it stays lean
+How it stays lean (about 150 bytes per input event)
     Every record is verified once, in full: the envelope is checked byte for
     byte, the event slice is hashed against the checksum, parsed (strict JSON),
     shown canonical and rebuilt by ``Event.from_obj`` -- what
     ``codec.decode_record`` proves; any doubt falls back to ``decode_record``
-    itself for its exact error. The event object is then dropped: kept per
-    event are its id, origin, hlc, parents, a small alias-free ``spec`` of the
-    elements it touches (merge._spec), its 32-byte digest and where its line
-    lives (path offset or line index). A copy of an event already verified
-    (the shared part of two logs) is recognised by id and checksum and only
-    re-hashed. Full events are rebuilt from their bytes only for the few
-    that conflict, duplicate a creation, or resolve conflicts.
+    itself for its exact error. The event object is then dropped. Kept per
+    event, in arrays (``_Store``): its hlc (wall, logical) and origin number
+    (an id is ``origin@wall.logical``, so no id string is kept; ids are found
+    by an open-addressing table while scanning, by bisection once sorted), its
+    parents as handles, where its line lives (input, offset, length), 8 bytes
+    of its digest (a copy of an event already read -- the shared part of two
+    logs -- is recognised by id, that digest and its bytes, and not parsed
+    again), and the *coarse keys* of what it touches (merge_lanes.py). Handles
+    are then renumbered in causal order (one sort of packed ints).
 
-    Output reuses each event's bytes: re-chaining (record format v2) hashes
-    the new ``prev`` with the event's digest kept from the scan, one short
-    hash per record. Inputs may be v1 or v2 logs; the output is v2.
+    Conflicts: merge_lanes.py assigns lanes and clocks (snapshots at joins
+    only) and marks the coarse keys several lanes touch; the exact analysis
+    (conflicts.analyze_clocks) re-reads and runs over the events touching such
+    a key only, and only over those keys. Full events are rebuilt from their
+    bytes for those, and for the few that conflict or resolve conflicts.
+
+    Output reuses each event's bytes, read again by position: re-chaining
+    (record format v2) hashes the new ``prev`` with the event's digest, one
+    short hash per record. Inputs may be v1 or v2 logs; the output is v2.
 """
 
 from __future__ import annotations
@@ -50,7 +58,6 @@ from schemalog.encoding.fast_event import event_from_obj
 from schemalog.errors import ChainBroken, InvalidEvent, SchemalogError
 from schemalog.history.conflicts import Spec, _spec, _touches, analyze_clocks
 from schemalog.history.decisions import Clock
-from schemalog.history.merge_lanes import Lanes
 from schemalog.history.merge import (
     BadResolution,
     ConflictReport,
@@ -59,6 +66,7 @@ from schemalog.history.merge import (
     WorkspaceMismatch,
     _resolve,
 )
+from schemalog.history.merge_lanes import Lanes
 from schemalog.history.ordering import MissingParents, sort_key
 from schemalog.model.events import Event, Merge
 from schemalog.model.parts import parse_event_id
@@ -375,7 +383,9 @@ class _Store:
         hb = n.bit_length()
         keys = [
             (((((w - w0) << lb) | lg) << ob | orank[o]) << hb) | h
-            for h, (w, lg, o) in enumerate(zip(self.walls, self.logicals, self.origins, strict=True))
+            for h, (w, lg, o) in enumerate(
+                zip(self.walls, self.logicals, self.origins, strict=True)
+            )
         ]
         keys.sort()
         hmask = (1 << hb) - 1
@@ -617,6 +627,7 @@ def merge_record_logs(
         return _spec(event)
 
     ids = _Ids(store)
+
     def keep(key: tuple[Any, ...]) -> bool:
         return lanes.hot((coarse_key(key, store.table_key),))
 
