@@ -283,16 +283,10 @@ class _Analysis:
     duplicates: dict[str, str]  # duplicate event id -> the creation it duplicates
 
 
-class _Group:
-    """Members of one (key, role) by lane: parallel sorted positions, handles, details, ranks.
-
-    A rank is the member's index in the causal order (handles need not be).
-    """
-
-    __slots__ = ("lanes",)
-
-    def __init__(self) -> None:
-        self.lanes: dict[int, tuple[array[int], array[int], list[Any], array[int]]] = {}
+# One (key, role) group: lane -> (positions, handles, details) of its members, in
+# causal order. Handles increase with rank (every caller visits handles in
+# causal order), so the earliest member is the smallest handle.
+_Group = dict[int, tuple["array[int]", "array[int]", list[Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,6 +406,7 @@ def analyze_clocks(
     conflict with nothing: the record-level merge leaves out the elements one
     lane touches alone (merge_lanes.py). A group only ever compares members of
     one key, so the rest finds the same conflicts and duplicates, in order.
+    Handles must increase along ``clocks`` (the earliest member is the smallest).
     """
     index: dict[tuple[Key, str], _Group] = {}
     result = _Analysis([], {}, {}, {})
@@ -424,7 +419,7 @@ def analyze_clocks(
     def prop(pid: str) -> str:
         return prop_alias.get(pid, pid)
 
-    for rank, h, lane, pos, vc in clocks:
+    for _rank, h, lane, pos, vc in clocks:
         xid = ids[h]
         for key, role, detail in _touches(spec_of(h), table, prop):
             if keep is not None and not keep(key):
@@ -434,7 +429,7 @@ def analyze_clocks(
                 group = index.get((key, rival))
                 if group is None:
                     continue
-                for ylane, (positions, handles, details, ranks) in group.lanes.items():
+                for ylane, (positions, handles, details) in group.items():
                     seen = vc[ylane] if ylane < len(vc) else 0
                     for j in range(bisect_right(positions, seen), len(positions)):
                         y = handles[j]
@@ -456,21 +451,20 @@ def analyze_clocks(
                         elif (
                             rival == role
                             and role in _SAME_TWICE
-                            and (same is None or ranks[j] < same[0])
+                            and (same is None or y < same[0])
                         ):
-                            same = (ranks[j], y, ydetail)
+                            same = (y, y, ydetail)
             if same is not None:
                 _alias(result, ids[same[1]], same[2], xid, detail, key, event_at, h)
             group = index.get((key, role))
             if group is None:
-                group = index[(key, role)] = _Group()
-            slot = group.lanes.get(lane)
+                group = index[(key, role)] = {}
+            slot = group.get(lane)
             if slot is None:
-                slot = group.lanes[lane] = (array("q"), array("q"), [], array("q"))
+                slot = group[lane] = (array("q"), array("q"), [])
             slot[0].append(pos)
             slot[1].append(h)
             slot[2].append(detail)
-            slot[3].append(rank)
     return result
 
 
