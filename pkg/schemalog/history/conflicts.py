@@ -449,9 +449,7 @@ def analyze_clocks(
                                 )
                                 result.conflicts.append(conflict)
                         elif (
-                            rival == role
-                            and role in _SAME_TWICE
-                            and (same is None or y < same[0])
+                            rival == role and role in _SAME_TWICE and (same is None or y < same[0])
                         ):
                             same = (y, y, ydetail)
             if same is not None:
