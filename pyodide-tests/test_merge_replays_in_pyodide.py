@@ -5,7 +5,8 @@ engine and hypothesis-built forks; here the same synthetic replicas (2 to 5
 replicas, several seeds, every resolving strategy) are merged and replayed by
 the package as Pyodide loads it: replay is ``ok``, nothing is rejected as
 ``concurrent``, the reference replay agrees, and the record-level merge writes
-the same bytes.
+the same bytes. ``./build.sh test`` runs it in headless Chromium and under
+Node (``--runtime chrome`` / ``--runtime node``).
 """
 
 from pytest_pyodide import run_in_pyodide

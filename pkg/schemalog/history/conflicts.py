@@ -283,16 +283,10 @@ class _Analysis:
     duplicates: dict[str, str]  # duplicate event id -> the creation it duplicates
 
 
-class _Group:
-    """Members of one (key, role) by lane: parallel sorted positions, handles, details, ranks.
-
-    A rank is the member's index in the causal order (handles need not be).
-    """
-
-    __slots__ = ("lanes",)
-
-    def __init__(self) -> None:
-        self.lanes: dict[int, tuple[array[int], array[int], list[Any], array[int]]] = {}
+# One (key, role) group: lane -> (positions, handles, details) of its members, in
+# causal order. Handles increase with rank (every caller visits handles in
+# causal order), so the earliest member is the smallest handle.
+_Group = dict[int, tuple["array[int]", "array[int]", list[Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,7 +384,30 @@ def lane_clocks(
 
 def _analyze_facts(order: Iterable[int], facts: Facts) -> _Analysis:
     """``_analyze`` over handles in causal order (see the module docstring for the method)."""
-    ids, specs = facts.ids, facts.specs
+    specs = facts.specs
+
+    def spec_of(h: int) -> Spec:
+        spec, specs[h] = specs[h], None  # released once visited
+        return spec
+
+    return analyze_clocks(lane_clocks(order, facts), facts.ids, spec_of, facts.event_at)
+
+
+def analyze_clocks(
+    clocks: Iterable[tuple[int, int, int, int, Sequence[int]]],
+    ids: Sequence[str],
+    spec_of: Callable[[int], Spec],
+    event_at: Callable[[int], Event],
+    keep: Callable[[Key], bool] | None = None,
+) -> _Analysis:
+    """The analysis over ``(rank, handle, lane, pos, vector clock)`` in causal order.
+
+    ``clocks`` may leave out events, and ``keep`` element keys, that can
+    conflict with nothing: the record-level merge leaves out the elements one
+    lane touches alone (merge_lanes.py). A group only ever compares members of
+    one key, so the rest finds the same conflicts and duplicates, in order.
+    Handles must increase along ``clocks`` (the earliest member is the smallest).
+    """
     index: dict[tuple[Key, str], _Group] = {}
     result = _Analysis([], {}, {}, {})
     seen_keys: set[str] = set()
@@ -402,16 +419,17 @@ def _analyze_facts(order: Iterable[int], facts: Facts) -> _Analysis:
     def prop(pid: str) -> str:
         return prop_alias.get(pid, pid)
 
-    for rank, h, lane, pos, vc in lane_clocks(order, facts):
+    for _rank, h, lane, pos, vc in clocks:
         xid = ids[h]
-        spec, specs[h] = specs[h], None
-        for key, role, detail in _touches(spec, table, prop):
+        for key, role, detail in _touches(spec_of(h), table, prop):
+            if keep is not None and not keep(key):
+                continue
             same: tuple[int, int, Any] | None = None  # earliest concurrent identical creation
             for rival in _RIVALS.get((key[0], role), ()):
                 group = index.get((key, rival))
                 if group is None:
                     continue
-                for ylane, (positions, handles, details, ranks) in group.lanes.items():
+                for ylane, (positions, handles, details) in group.items():
                     seen = vc[ylane] if ylane < len(vc) else 0
                     for j in range(bisect_right(positions, seen), len(positions)):
                         y = handles[j]
@@ -426,28 +444,25 @@ def _analyze_facts(order: Iterable[int], facts: Facts) -> _Analysis:
                                 conflict = Conflict(
                                     kind,
                                     _describe(key),
-                                    facts.event_at(y),
-                                    facts.event_at(h),
+                                    event_at(y),
+                                    event_at(h),
                                 )
                                 result.conflicts.append(conflict)
                         elif (
-                            rival == role
-                            and role in _SAME_TWICE
-                            and (same is None or ranks[j] < same[0])
+                            rival == role and role in _SAME_TWICE and (same is None or y < same[0])
                         ):
-                            same = (ranks[j], y, ydetail)
+                            same = (y, y, ydetail)
             if same is not None:
-                _alias(result, ids[same[1]], same[2], xid, detail, key, facts, h)
+                _alias(result, ids[same[1]], same[2], xid, detail, key, event_at, h)
             group = index.get((key, role))
             if group is None:
-                group = index[(key, role)] = _Group()
-            slot = group.lanes.get(lane)
+                group = index[(key, role)] = {}
+            slot = group.get(lane)
             if slot is None:
-                slot = group.lanes[lane] = (array("q"), array("q"), [], array("q"))
+                slot = group[lane] = (array("q"), array("q"), [])
             slot[0].append(pos)
             slot[1].append(h)
             slot[2].append(detail)
-            slot[3].append(rank)
     return result
 
 
@@ -458,7 +473,7 @@ def _alias(
     xid: str,
     xd: Any,
     key: Key,
-    facts: Facts,
+    event_at: Callable[[int], Event],
     x: int,
 ) -> None:
     if xid in result.duplicates:
@@ -466,7 +481,7 @@ def _alias(
     if key[0] == "n":
         first = result.table_alias.get(yd[1], yd[1])
         result.table_alias[xd[1]] = first
-        change = facts.event_at(x).change
+        change = event_at(x).change
         assert isinstance(change, CreateNodeTable | CreateRelTable)
         for i, p in enumerate(change.properties):
             result.prop_alias[p.property_id] = f"{first}/p{i}"

@@ -61,28 +61,26 @@ from schemalog.history.ordering import sort_key
 __all__ = ["decide"]
 
 
-class _Ancestry:
-    """(lane, position, vector clock) of the conflicting events: the analysis' lanes again.
+Clock = tuple[int, int, Sequence[int]]  # (lane, position, vector clock): conflicts.py
 
-    ``below(a, b)``: a is b or an ancestor of b (conflicts.py: the lane test).
-    """
 
-    def __init__(self, order: Iterable[int], facts: Facts, wanted: set[int]) -> None:
-        self.at: dict[int, tuple[int, int, list[int]]] = {}
-        for _, h, lane, pos, vc in lane_clocks(order, facts):
-            if h in wanted:
-                self.at[h] = (lane, pos, list(vc))
+def clocks_of(order: Iterable[int], facts: Facts) -> Callable[[set[str]], dict[str, Clock]]:
+    """The clocks of the wanted event ids, by a walk of conflicts.lane_clocks."""
 
-    def below(self, a: int, b: int) -> bool:
-        lane, pos, _ = self.at[a]
-        vc = self.at[b][2]
-        return lane < len(vc) and vc[lane] >= pos
+    def walk(wanted: set[str]) -> dict[str, Clock]:
+        ids = facts.ids
+        return {
+            ids[h]: (lane, pos, list(vc))
+            for _, h, lane, pos, vc in lane_clocks(order, facts)
+            if ids[h] in wanted
+        }
+
+    return walk
 
 
 def decide(
     conflicts: Sequence[Conflict],
-    order: Iterable[int],
-    facts: Facts,
+    clocks: Callable[[set[str]], Mapping[str, Clock]],
     table_alias: Mapping[str, str],
     prop_alias: Mapping[str, str],
     recorded: Mapping[str, str],
@@ -90,14 +88,20 @@ def decide(
 ) -> list[str | None]:
     """The winner id of each conflict (None: open), by the rule of the module docstring.
 
+    ``clocks``: wanted event ids -> their clocks (the lane test of conflicts.py);
     ``recorded``: conflict key -> winner of a resolution already in the set;
     ``choose``: the strategy for a conflict decided on its own.
     """
     if not conflicts:
         return []
-    wanted_ids = {eid for c in conflicts for eid in c.ids}
-    handle = {facts.ids[h]: h for h in order if facts.ids[h] in wanted_ids}
-    anc = _Ancestry(order, facts, set(handle.values()))
+    at = clocks({eid for c in conflicts for eid in c.ids})
+
+    def below(a: str, b: str) -> bool:
+        """a is b or an ancestor of b."""
+        lane, pos, _ = at[a]
+        vc = at[b][2]
+        return lane < len(vc) and vc[lane] >= pos
+
     events = {e.id: e for c in conflicts for e in (c.first, c.second)}
 
     def table(t: str) -> str:
@@ -114,8 +118,7 @@ def decide(
 
     def depends(z: str, element: str) -> set[str]:
         """The conflicting events touching ``element`` that ``z`` depends on (itself too)."""
-        hz = handle[z]
-        return {z} | {e for e in by_element.get(element, ()) if anc.below(handle[e], hz)}
+        return {z} | {e for e in by_element.get(element, ()) if below(e, z)}
 
     of_event: dict[str, list[int]] = {}
     for i, c in enumerate(conflicts):
@@ -146,9 +149,8 @@ def decide(
     def _inherited(i: int) -> str | None:
         c = conflicts[i]
         x, y = c.second.id, c.first.id
-        hx, hy = handle[x], handle[y]
-        x_side = {e for e in depends(x, c.element) if not anc.below(handle[e], hy)}
-        y_side = {e for e in depends(y, c.element) if not anc.below(handle[e], hx)}
+        x_side = {e for e in depends(x, c.element) if not below(e, y)}
+        y_side = {e for e in depends(y, c.element) if not below(e, x)}
         best: tuple[tuple[Any, ...], int] | None = None
         for e in x_side:
             for j in of_event.get(e, ()):

@@ -106,14 +106,13 @@ from schemalog.encoding.codec import (
 from schemalog.errors import SchemalogError
 from schemalog.history.conflicts import (
     Conflict,
-    Facts,
     _Analysis,
     _analyze,
     _analyze_facts,
     _facts,
     find_conflicts,
 )
-from schemalog.history.decisions import decide
+from schemalog.history.decisions import Clock, clocks_of, decide
 from schemalog.history.ordering import ForkedEvent, MissingParents, causal_order, sort_key
 from schemalog.model.clock import Timestamp
 from schemalog.model.events import (
@@ -312,8 +311,7 @@ def _effective_resolutions(
 
 def _resolve(
     analysis: _Analysis,
-    order: Sequence[int],
-    facts: Facts,
+    clocks: Callable[[set[str]], Mapping[str, Clock]],
     existing: Mapping[str, tuple[str, Resolution]],
     strategy: Strategy,
     per_kind: Mapping[str, Strategy] | None,
@@ -326,8 +324,7 @@ def _resolve(
     recorded = {key: res.winner for key, (_, res) in existing.items()}
     winners = decide(
         analysis.conflicts,
-        order,
-        facts,
+        clocks,
         analysis.table_alias,
         analysis.prop_alias,
         recorded,
@@ -378,7 +375,7 @@ def merge_events(
     order = range(len(ordered))
     analysis = _analyze_facts(order, facts)
     existing = _effective_resolutions(ordered)
-    reports, added = _resolve(analysis, order, facts, existing, strategy, per_kind)
+    reports, added = _resolve(analysis, clocks_of(order, facts), existing, strategy, per_kind)
     if added:
         ordered = causal_order([*ordered, *added.values()])
     new = tuple(sorted(added.values(), key=sort_key))

@@ -7,22 +7,30 @@ the same inputs with the same errors (DecodeError at the first bad line of a
 log, then ChainBroken, then ForkedEvent, WorkspaceMismatch, MissingParents,
 CycleDetected).
 
-How it stays lean
+How it stays lean (about 150 bytes per input event)
     Every record is verified once, in full: the envelope is checked byte for
     byte, the event slice is hashed against the checksum, parsed (strict JSON),
     shown canonical and rebuilt by ``Event.from_obj`` -- what
     ``codec.decode_record`` proves; any doubt falls back to ``decode_record``
-    itself for its exact error. The event object is then dropped: kept per
-    event are its id, origin, hlc, parents, a small alias-free ``spec`` of the
-    elements it touches (merge._spec), its 32-byte digest and where its line
-    lives (path offset or line index). A copy of an event already verified
-    (the shared part of two logs) is recognised by id and checksum and only
-    re-hashed. Full events are rebuilt from their bytes only for the few
-    that conflict, duplicate a creation, or resolve conflicts.
+    itself for its exact error. The event object is then dropped. Kept per
+    event, in arrays (``_Store``): its hlc (wall, logical) and origin number
+    (an id is ``origin@wall.logical``, so no id string is kept; ids are found
+    by an open-addressing table while scanning, by bisection once sorted), its
+    parents as handles, where its line lives (input, offset, length), 8 bytes
+    of its digest (a copy of an event already read -- the shared part of two
+    logs -- is recognised by id, that digest and its bytes, and not parsed
+    again), and the *coarse keys* of what it touches (merge_lanes.py). Handles
+    are then renumbered in causal order (one sort of packed ints).
 
-    Output reuses each event's bytes: re-chaining (record format v2) hashes
-    the new ``prev`` with the event's digest kept from the scan, one short
-    hash per record. Inputs may be v1 or v2 logs; the output is v2.
+    Conflicts: merge_lanes.py assigns lanes and clocks (snapshots at joins
+    only) and marks the coarse keys several lanes touch; the exact analysis
+    (conflicts.analyze_clocks) re-reads and runs over the events touching such
+    a key only, and only over those keys. Full events are rebuilt from their
+    bytes for those, and for the few that conflict or resolve conflicts.
+
+    Output reuses each event's bytes, read again by position: re-chaining
+    (record format v2) hashes the new ``prev`` with the event's digest, one
+    short hash per record. Inputs may be v1 or v2 logs; the output is v2.
 """
 
 from __future__ import annotations
@@ -33,7 +41,8 @@ import os
 import re
 import time
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -47,7 +56,8 @@ from schemalog.encoding.codec import (
 )
 from schemalog.encoding.fast_event import event_from_obj
 from schemalog.errors import ChainBroken, InvalidEvent, SchemalogError
-from schemalog.history.conflicts import Facts, _analyze_facts, _spec
+from schemalog.history.conflicts import Spec, _spec, _touches, analyze_clocks
+from schemalog.history.decisions import Clock
 from schemalog.history.merge import (
     BadResolution,
     ConflictReport,
@@ -56,8 +66,10 @@ from schemalog.history.merge import (
     WorkspaceMismatch,
     _resolve,
 )
-from schemalog.history.ordering import MissingParents, order_ids, sort_key
+from schemalog.history.merge_lanes import Lanes
+from schemalog.history.ordering import MissingParents, sort_key
 from schemalog.model.events import Event, Merge
+from schemalog.model.parts import parse_event_id
 
 __all__ = ["BadResolution", "RecordMerge", "merge_files", "merge_record_logs"]
 
@@ -179,56 +191,302 @@ class _Lines:
 
 
 class _Store:
-    """Per-event facts by handle (0, 1, ... in arrival order of first copies)."""
+    """Per-event facts as integers, by handle (arrival order of first copies, then causal
+    order once ``sort`` ran): no event object, no id string per event."""
 
     def __init__(self) -> None:
-        self.ids: list[str] = []
-        self.origins: list[str] = []
-        self.parents: list[tuple[str, ...]] = []
         self.walls = array("q")
         self.logicals = array("q")
-        self.specs: list[Any] = []
-        self.digests = bytearray()
-        self.src = array("B")
-        self.loc = array("q")
-        self.length = array("q")
-        self.where: dict[str, int] = {}  # id -> handle
-        self.first_at: list[tuple[int, int]] = []  # handle -> (log, record) of first copy
-        self.merges: dict[int, Event] = {}
+        self.origins = array("I")  # index into origin_names
+        self.origin_names: list[str] = []
+        self.origin_index: dict[str, int] = {}
+        self.src = array("H")  # which input
+        self.loc = array("q")  # where its line is (file offset or line index)
+        self.length = array("I")
+        self.digest8 = array("q")  # first 8 bytes of the event digest (scan only)
+        self.first_rec = array("I")  # record number of the first copy (scan only)
+        self.par_start = array("I", [0])  # parents of h: par[par_start[h]:par_start[h + 1]]
+        self.par = array("i")  # handles; -1 - k: pending[k], named before it was seen
+        self.tch_start = array("I", [0])  # coarse keys of h (merge_lanes.py)
+        self.tch = array("q")
+        self.cname = array("q")  # a creation's name hash (0: not a creation)
+        self.pending: list[str] = []  # parent ids not seen when named
+        self.pending_specs: dict[int, Spec] = {}  # events naming a table not read yet
+        self.table: array[int] | None = array("i", bytes(4 * 1024))  # id hash table
+        self.count = 0
+        self.merges: dict[int, Merge] = {}
         self.workspaces: set[str] = set()
-        self.strings: dict[str, str] = {}
         self.records = 0
 
-    def add(self, event: Event, digest: bytes, src: int, loc: int, size: int) -> None:
-        h = len(self.ids)
-        intern = self.strings.setdefault
-        self.ids.append(intern(event.id, event.id))
-        self.origins.append(intern(event.origin, event.origin))
-        self.parents.append(tuple(intern(p, p) for p in event.parents))
+    def __len__(self) -> int:
+        return self.count
+
+    # ------------------------------------------------------------ ids
+
+    def origin_of(self, origin: str) -> int:
+        i = self.origin_index.get(origin)
+        if i is None:
+            i = self.origin_index[origin] = len(self.origin_names)
+            self.origin_names.append(origin)
+        return i
+
+    def id_of(self, h: int) -> str:
+        return f"{self.origin_names[self.origins[h]]}@{self.walls[h]}.{self.logicals[h]}"
+
+    def sort_key(self, h: int) -> tuple[int, int, str, str]:
+        return (self.walls[h], self.logicals[h], self.origin_names[self.origins[h]], self.id_of(h))
+
+    def find(self, event_id: str) -> int:
+        """The handle of an event id, or -1 (open addressing while scanning, then bisection)."""
+        stamp = _stamp(event_id)
+        if stamp is None:
+            return -1
+        wall, logical, origin = stamp
+        o = self.origin_index.get(origin)
+        if o is None:
+            return -1
+        walls, logicals, origins = self.walls, self.logicals, self.origins
+        table = self.table
+        if table is None:  # sorted by (wall, logical, origin name)
+            i = bisect_left(walls, wall)
+            while i < self.count and walls[i] == wall:
+                if logicals[i] == logical and origins[i] == o:
+                    return i
+                i += 1
+            return -1
+        mask = len(table) - 1
+        slot = hash((wall, logical, o)) & mask
+        while True:
+            h = table[slot] - 1
+            if h < 0:
+                return -1
+            if walls[h] == wall and logicals[h] == logical and origins[h] == o:
+                return h
+            slot = (slot + 1) & mask
+
+    def _place(self, table: array[int], h: int) -> None:
+        mask = len(table) - 1
+        slot = hash((self.walls[h], self.logicals[h], self.origins[h])) & mask
+        while table[slot]:
+            slot = (slot + 1) & mask
+        table[slot] = h + 1
+
+    # ------------------------------------------------------------ adding
+
+    def add(self, event: Event, digest: bytes, src: int, loc: int, size: int, rec: int) -> None:
+        h = self.count
+        self.count += 1
         self.walls.append(event.hlc.wall_ms)
         self.logicals.append(event.hlc.logical)
-        spec = _spec(event)
-        if spec is not None:
-            spec = tuple(intern(v, v) if type(v) is str else v for v in spec)
-        self.specs.append(spec)
-        self.digests += digest
+        self.origins.append(self.origin_of(event.origin))
         self.src.append(src)
         self.loc.append(loc)
         self.length.append(size)
-        self.where[self.ids[h]] = h
-        if isinstance(event.change, Merge):
-            self.merges[h] = event
+        self.digest8.append(int.from_bytes(digest[:8], "little", signed=True))
+        self.first_rec.append(rec)
+        assert self.table is not None
+        if 2 * self.count > len(self.table):
+            table = array("i", bytes(8 * len(self.table)))
+            for old in range(h):
+                self._place(table, old)
+            self.table = table
+        self._place(self.table, h)
+        for p in event.parents:
+            ph = self.find(p)
+            if ph < 0:
+                ph = -1 - len(self.pending)
+                self.pending.append(p)
+            self.par.append(ph)
+        self.par_start.append(len(self.par))
+        change = event.change
+        if isinstance(change, Merge):
+            self.merges[h] = change
         self.workspaces.add(event.workspace)
+        self._touch(h, _spec(event))
 
-    def digest(self, h: int) -> bytes:
-        return bytes(self.digests[32 * h : 32 * h + 32])
+    def _touch(self, h: int, spec: Spec) -> None:
+        """The coarse keys of what ``spec`` touches (merge_lanes.py); a creation's name hash."""
+        creation = spec is not None and spec[0] in ("N", "R")
+        self.cname.append((_hash("t\0" + spec[1]) or 1) if creation else 0)  # type: ignore[index]
+        try:
+            keys = coarse_keys(spec, self.table_key_now)
+        except LookupError:  # a table not read yet: after the scan
+            self.pending_specs[h] = spec
+            keys = []
+        self.tch.extend(keys)
+        self.tch_start.append(len(self.tch))
 
-    def sort_key(self, h: int) -> tuple[int, int, str, str]:
-        return (self.walls[h], self.logicals[h], self.origins[h], self.ids[h])
+    def table_key_now(self, tid: str) -> int:
+        """T(tid): a hash of the name the table's creation gave it, or of the id (no creation)."""
+        t = self.find(tid)
+        if t < 0:
+            raise LookupError(tid)
+        return self.cname[t] or _hash(tid)
+
+    def table_key(self, tid: str) -> int:
+        t = self.find(tid)
+        return (self.cname[t] if t >= 0 else 0) or _hash(tid)
+
+    def digest(self, h: int, sources: Sequence[_Lines]) -> bytes:
+        line = sources[self.src[h]].read(self.loc[h], self.length[h])
+        return hashlib.sha256(line[_DATA_START : _event_end(line)]).digest()
+
+    # ------------------------------------------------------------ after the scan
+
+    def resolve_pending(self) -> None:
+        """Parents and tables named before their event was read; MissingParents if absent."""
+        missing: dict[str, tuple[str, ...]] = {}
+        if self.pending:
+            par = self.par
+            for h in range(self.count):
+                a, b = self.par_start[h], self.par_start[h + 1]
+                lost = []
+                for i in range(a, b):
+                    if par[i] < 0:
+                        p = self.pending[-1 - par[i]]
+                        found = self.find(p)
+                        if found < 0:
+                            lost.append(p)
+                        par[i] = found
+                if lost:
+                    missing[self.id_of(h)] = tuple(lost)
+        if missing:
+            raise MissingParents(missing)
+        if self.pending_specs:
+            tch, start = array("q"), array("I", [0])
+            for h in range(self.count):
+                spec = self.pending_specs.get(h)
+                if spec is None:
+                    tch.extend(self.touches(h))
+                else:
+                    tch.extend(coarse_keys(spec, self.table_key))
+                start.append(len(tch))
+            self.tch, self.tch_start = tch, start
+        self.pending, self.pending_specs = [], {}
+        self.digest8, self.first_rec = array("q"), array("I")
+
+    def sort(self) -> None:
+        """Renumber handles in causal order: (hlc wall, logical, origin), which for valid
+        events (every parent's hlc below its child's) is ordering.causal_order's."""
+        n = self.count
+        self.table = None
+        names = self.origin_names
+        by_name = sorted(range(len(names)), key=names.__getitem__)
+        orank = array("I", bytes(4 * len(names)))
+        for r, o in enumerate(by_name):
+            orank[o] = r
+        # one int per event, (wall, logical, origin rank, handle) packed: walls from the
+        # smallest, so that most keys fit two 30-bit digits (32 bytes each while sorting)
+        w0 = min(self.walls, default=0)
+        lb = max(self.logicals, default=0).bit_length()
+        ob = len(names).bit_length()
+        hb = n.bit_length()
+        keys = [
+            (((((w - w0) << lb) | lg) << ob | orank[o]) << hb) | h
+            for h, (w, lg, o) in enumerate(
+                zip(self.walls, self.logicals, self.origins, strict=True)
+            )
+        ]
+        keys.sort()
+        hmask = (1 << hb) - 1
+        order = array("I", (k & hmask for k in keys))
+        del keys
+        rank = array("I", bytes(4 * n))
+        for r, h in enumerate(order):
+            rank[h] = r
+        for name in ("walls", "logicals", "origins", "src", "loc", "length", "cname"):
+            old = getattr(self, name)
+            code = old.typecode
+            if code == "q" and name in ("logicals", "loc") and max(old, default=0) < 1 << 32:
+                code = "I"  # positions and logical counters mostly fit 4 bytes
+            setattr(self, name, array(code, (old[h] for h in order)))
+            del old
+        self.par, self.par_start = _permuted(self.par, self.par_start, order, rank)
+        self.tch, self.tch_start = _permuted(self.tch, self.tch_start, order, None)
+        self.merges = {rank[h]: m for h, m in self.merges.items()}
+        for r in range(n):
+            for i in range(self.par_start[r], self.par_start[r + 1]):
+                if self.par[i] >= r:  # Event validation makes this impossible
+                    raise AssertionError(f"parent of {self.id_of(r)} does not sort before it")
+
+    def parents(self, h: int) -> array[int]:
+        return self.par[self.par_start[h] : self.par_start[h + 1]]
+
+    def touches(self, h: int) -> array[int]:
+        return self.tch[self.tch_start[h] : self.tch_start[h + 1]]
+
+
+def _permuted(
+    flat: array[int], start: array[int], order: Sequence[int], rank: Sequence[int] | None
+) -> tuple[array[int], array[int]]:
+    out, out_start = array(flat.typecode), array(start.typecode, [0])
+    for h in order:
+        part = flat[start[h] : start[h + 1]]
+        out.extend(part if rank is None else (rank[p] for p in part))
+        out_start.append(len(out))
+    return out, out_start
+
+
+class _Ids(Sequence[str]):
+    """Event ids by handle, made when asked (the analysis reads a few)."""
+
+    def __init__(self, store: _Store) -> None:
+        self.store = store
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, h: int) -> str:  # type: ignore[override]
+        return self.store.id_of(h)
+
+
+def _stamp(event_id: str) -> tuple[int, int, str] | None:
+    try:
+        t = parse_event_id(event_id)
+    except InvalidEvent:
+        return None
+    return t.wall_ms, t.logical, t.origin
+
+
+def coarse_key(key: tuple[Any, ...], table_key: Callable[[str], int]) -> int:
+    """The coarse key of an element key (conflicts.py), the same whatever the aliases.
+
+    The analysis aliases a duplicate table to the first of its name, and its
+    properties to theirs: so a table counts by the name its creation gave it
+    (``table_key``), a property by its table (property ids alias across
+    tables' creations), a property name by its table and name.
+    """
+    kind = key[0]
+    if kind == "t":
+        return table_key(key[1])
+    if kind == "n":
+        return _hash(key[1])
+    if kind == "pn":
+        return _hash(f"pn\0{table_key(key[1])}\0{key[2]}")
+    if kind == "c":
+        return _hash(f"c\0{table_key(key[1])}\0{table_key(key[2])}\0{table_key(key[3])}")
+    return _hash(f"{kind}\0{table_key(key[1])}")  # "p", "cs"
+
+
+def coarse_keys(spec: Spec, table_key: Callable[[str], int]) -> list[int]:
+    """The coarse keys of every element an event touches (ids as it names them)."""
+    same = str.__str__
+    return list(dict.fromkeys(coarse_key(k, table_key) for k, _, _ in _touches(spec, same, same)))
+
+
+def _hash(text: str) -> int:
+    """A coarse key: 64 bits of BLAKE2b (the same in every run and runtime)."""
+    data = text.encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little", signed=True)
+
+
+def _event_end(line: bytes) -> int:
+    """Where the event slice of a canonical record line ends."""
+    return len(line) - (13 if line.endswith(_NULL_TAIL) else 85)
 
 
 def _scan(
-    store: _Store, lines: _Lines, log_no: int, max_bytes: int
+    store: _Store, lines: _Lines, log_no: int, max_bytes: int, sources: Sequence[_Lines]
 ) -> tuple[ChainBroken | None, ForkedEvent | None]:
     """Verify one log into ``store``; raise its first DecodeError; return its first break/fork."""
     head: bytes | None = None  # the previous record's checksum text
@@ -240,69 +498,45 @@ def _scan(
             continue
         ok = _accept(line, max_bytes)
         event: Event | None = None
-        copy_of: int | None = None
+        copy_of = -1
+        seen = -1
         if ok is not None:
             m = _ID_RE.search(line, _DATA_START, ok[3])
-            seen = store.where.get(m.group(1).decode("utf-8", "replace")) if m else None
-            if seen is not None and store.digest(seen) == ok[0]:
-                copy_of = seen  # the very bytes of an event verified already
-            else:
+            seen = store.find(m.group(1).decode("utf-8", "replace")) if m else -1
+            if seen >= 0 and store.digest8[seen] == int.from_bytes(
+                ok[0][:8], "little", signed=True
+            ):
+                first = sources[store.src[seen]].read(store.loc[seen], store.length[seen])
+                if first[_DATA_START : _event_end(first)] == line[_DATA_START : ok[3]]:
+                    copy_of = seen  # the very bytes of an event verified already
+            if copy_of < 0:
                 event = _full_event(line, ok[3])
-        if ok is None or (event is None and copy_of is None):
+        if ok is None or (event is None and copy_of < 0):
             decode_record_or_raise(line, number, max_bytes)  # raises the exact DecodeError
             raise AssertionError("decode_record accepted a line the fast path refused")
         digest, sum_, prev, _ = ok
-        eid = store.ids[copy_of] if copy_of is not None else event.id  # type: ignore[union-attr]
+        eid = store.id_of(copy_of) if copy_of >= 0 else event.id  # type: ignore[union-attr]
         if broken is None and prev != head:
             hex_head = None if head is None else head.decode("ascii")
             hex_prev = None if prev is None else prev.decode("ascii")
             broken = ChainBroken(record_no, eid, hex_head, hex_prev)
         head = sum_
-        if copy_of is None:
-            h = store.where.get(eid)
-            if h is None:
+        if copy_of < 0:
+            h = store.find(eid)
+            if h < 0:
                 assert event is not None
-                store.add(event, digest, log_no, loc, len(line))
-                store.first_at.append((log_no, record_no))
+                store.add(event, digest, log_no, loc, len(line), record_no)
             elif forked is None:
-                first_log, first_rec = store.first_at[h]
                 forked = ForkedEvent(
                     eid,
-                    "sha256-v1:" + store.digest(h).hex(),
+                    "sha256-v1:" + store.digest(h, sources).hex(),
                     "sha256-v1:" + digest.hex(),
-                    f"log {first_log} record {first_rec} vs log {log_no} record {record_no}",
+                    f"log {store.src[h]} record {store.first_rec[h]} vs log {log_no} "
+                    f"record {record_no}",
                 )
         record_no += 1
     store.records += record_no
     return broken, forked
-
-
-def _order(store: _Store) -> tuple[list[int], bool]:
-    """Handles in causal order (ordering.causal_order's result) and whether sorting sufficed."""
-    n = len(store.ids)
-    order = sorted(range(n), key=store.sort_key)
-    rank = array("q", bytes(8 * n))
-    for r, h in enumerate(order):
-        rank[h] = r
-    where, parents = store.where, store.parents
-    fast = True
-    missing: dict[str, tuple[str, ...]] = {}
-    for h in order:
-        for p in parents[h]:
-            ph = where.get(p)
-            if ph is None:
-                missing[store.ids[h]] = tuple(q for q in parents[h] if q not in where)
-            elif rank[ph] > rank[h]:
-                fast = False
-    if missing:
-        raise MissingParents(missing)
-    if fast:
-        return order, True
-    ids = order_ids(
-        {store.ids[h]: store.sort_key(h) for h in range(n)},
-        {store.ids[h]: store.parents[h] for h in range(n)},
-    )
-    return [where[eid] for eid in ids], False
 
 
 @dataclass
@@ -361,7 +595,7 @@ def merge_record_logs(
     problems = []
     for i, src in enumerate(sources):
         try:
-            problems.append(_scan(store, src, i, max_event_bytes))
+            problems.append(_scan(store, src, i, max_event_bytes, sources))
         except SchemalogError as exc:
             exc.log_index = i  # which input: the CLI names it
             raise
@@ -371,59 +605,64 @@ def merge_record_logs(
             if problem is not None:
                 problem.log_index = i
                 raise problem
-    store.first_at = []
-    store.strings = {}
     if len(store.workspaces) > 1:
         raise WorkspaceMismatch(tuple(sorted(store.workspaces)))
+    store.resolve_pending()
+    store.sort()
+    n = len(store)
+    lanes = Lanes(n, store.origins, store.parents, set(store.merges), store.touches, len(store.tch))
+    cache: dict[int, Event] = {}
 
     def event_at(h: int) -> Event:
-        cached = store.merges.get(h)
-        if cached is not None:
-            return cached
-        line = sources[store.src[h]].read(store.loc[h], store.length[h])
-        return decode_record_or_raise(line, h, max_event_bytes).event
+        event = cache.get(h)
+        if event is None:
+            line = sources[store.src[h]].read(store.loc[h], store.length[h])
+            event = cache[h] = decode_record_or_raise(line, h, max_event_bytes).event
+        return event
 
-    order, fast = _order(store)
-    facts = Facts(store.ids, store.origins, store.parents, set(store.merges), store.specs, event_at)
-    analysis = _analyze_facts(order, facts)
-    store.specs = []
+    def spec_of(h: int) -> Spec:
+        line = sources[store.src[h]].read(store.loc[h], store.length[h])
+        event = _full_event(line, _event_end(line))
+        assert event is not None  # verified in full by the scan
+        return _spec(event)
+
+    ids = _Ids(store)
+
+    def keep(key: tuple[Any, ...]) -> bool:
+        return lanes.hot((coarse_key(key, store.table_key),))
+
+    analysis = analyze_clocks(lanes.clocks(n, store.touches), ids, spec_of, event_at, keep)
     existing: dict[str, tuple[str, Any]] = {}
-    for h in _in_order(order, store.merges):  # later in causal order overrides
-        change = store.merges[h].change
-        assert isinstance(change, Merge)
-        for r in change.resolutions:
-            existing[r.conflict_key] = (store.ids[h], r)
-    reports, added = _resolve(analysis, order, facts, existing, strategy, per_kind)
+    for h in sorted(store.merges):  # later in causal order overrides
+        for r in store.merges[h].resolutions:
+            existing[r.conflict_key] = (store.id_of(h), r)
+
+    def clocks(wanted: set[str]) -> dict[str, Clock]:
+        out: dict[str, Clock] = {}
+        for eid in wanted:
+            h = store.find(eid)
+            out[eid] = (lanes.lane[h], lanes.pos[h], lanes.vc(h))
+        return out
+
+    reports, added = _resolve(analysis, clocks, existing, strategy, per_kind)
     new = sorted(added.values(), key=sort_key)
-    merged = _with_added(store, order, fast, new)
-    count = len(order) + len(new)
-    lines = _emit(store, sources, merged)
+    count = n + len(new)
+    lines = _emit(store, sources, _with_added(store, new))
     return RecordMerge(tuple(reports), tuple(new), count, store.records, timings, lines)
 
 
-def _in_order(order: Sequence[int], wanted: Mapping[int, Any]) -> list[int]:
-    return [h for h in order if h in wanted]
+def _with_added(store: _Store, new: Sequence[Event]) -> Iterable[int | Event]:
+    """The final causal order: stored handles and new resolution events.
 
-
-def _with_added(
-    store: _Store, order: list[int], fast: bool, new: Sequence[Event]
-) -> Iterable[int | Event]:
-    """The final causal order: stored handles and new resolution events."""
+    Each new event sorts after its parents (its hlc is above theirs), so the
+    sorted order stays topological: insert by key, as causal_order would.
+    """
+    n = len(store)
     if not new:
-        return order
-    if fast:
-        # Each new event sorts after its parents (its hlc is above theirs), so the
-        # sorted order stays topological: insert by key, as causal_order would.
-        keyed_new = [(sort_key(e), 1, e) for e in new]
-        keyed_old = ((store.sort_key(h), 0, h) for h in order)
-        return (item for _, _, item in heapq.merge(keyed_old, keyed_new))  # type: ignore[misc]
-    n = len(store.ids)
-    keys: dict[str, Any] = {store.ids[h]: store.sort_key(h) for h in range(n)}
-    parents: dict[str, Sequence[str]] = {store.ids[h]: store.parents[h] for h in range(n)}
-    by_id = {e.id: e for e in new}
-    for e in new:
-        keys[e.id], parents[e.id] = sort_key(e), e.parents
-    return [by_id[eid] if eid in by_id else store.where[eid] for eid in order_ids(keys, parents)]
+        return range(n)
+    keyed_new = [(sort_key(e), 1, e) for e in new]
+    keyed_old = ((store.sort_key(h), 0, h) for h in range(n))
+    return (item for _, _, item in heapq.merge(keyed_old, keyed_new))  # type: ignore[misc]
 
 
 def _emit(store: _Store, sources: list[_Lines], merged: Iterable[int | Event]) -> Iterator[bytes]:
@@ -434,12 +673,10 @@ def _emit(store: _Store, sources: list[_Lines], merged: Iterable[int | Event]) -
         for item in merged:
             if isinstance(item, Event):
                 line = encode_record(item, None)
-                end = len(line) - 13
-                digest = sha256(line[_DATA_START:end]).digest()
             else:
                 line = sources[store.src[item]].read(store.loc[item], store.length[item])
-                end = len(line) - (13 if line.endswith(_NULL_TAIL) else 85)
-                digest = store.digest(item)
+            end = _event_end(line)
+            digest = sha256(line[_DATA_START:end]).digest()
             sum_ = b"sha256-v2:" + sha256((prev or b"") + b"\n" + digest).hexdigest().encode()
             tail = b',"prev":null}' if prev is None else b',"prev":"' + prev + b'"}'
             yield b'{"checksum":"' + sum_ + line[87:end] + tail
