@@ -16,7 +16,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from conftest import save_screenshot
-from test_demo_page import change, log_conflicts, no_errors, open_page, wait
+from test_demo_page import change, log_conflicts, no_errors, open_page, reread, wait
 
 pytestmark = pytest.mark.page
 
@@ -50,8 +50,12 @@ HOLD_NEWS_JS = """
 
 def summaries(driver: Any) -> list[str]:
     """The summary column of the log table, whole (textContent: not cut by the ellipsis)."""
-    cells = driver.find_elements(By.CSS_SELECTOR, "#log-table tbody tr td:nth-child(4)")
-    return [td.get_attribute("textContent") for td in cells]
+    return reread(
+        lambda: [
+            td.get_attribute("textContent")
+            for td in driver.find_elements(By.CSS_SELECTOR, "#log-table tbody tr td:nth-child(4)")
+        ]
+    )
 
 
 def test_concurrent_renames_read_by_their_own_past_in_both_windows_and_after_a_reload(

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
@@ -14,6 +15,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from conftest import save_screenshot
+
+T = TypeVar("T")
 
 pytestmark = pytest.mark.page
 
@@ -130,18 +133,31 @@ def log_rows(driver: Any) -> list[list[str]]:
     return [[td.text for td in row.find_elements(By.TAG_NAME, "td")] for row in rows]
 
 
+def reread(read: Callable[[], T], attempts: int = 5) -> T:
+    """``read()`` again when the page re-rendered what it was reading (a sync or a
+    live merge redraws the log between finding an element and reading it)."""
+    for _ in range(attempts - 1):
+        try:
+            return read()
+        except StaleElementReferenceException:
+            time.sleep(0.2)
+    return read()
+
+
 def log_conflicts(driver: Any) -> list[dict[str, str]]:
     """The page's list of the conflicts recorded in the workspace's log."""
-    return [
-        {
-            "kind": li.get_attribute("data-kind"),
-            "state": li.get_attribute("data-state"),
-            "winner": li.get_attribute("data-winner"),
-            "resolved_by": li.get_attribute("data-resolved-by"),
-            "text": li.text,
-        }
-        for li in driver.find_elements(By.CSS_SELECTOR, "#log-conflicts li")
-    ]
+    return reread(
+        lambda: [
+            {
+                "kind": li.get_attribute("data-kind"),
+                "state": li.get_attribute("data-state"),
+                "winner": li.get_attribute("data-winner"),
+                "resolved_by": li.get_attribute("data-resolved-by"),
+                "text": li.text,
+            }
+            for li in driver.find_elements(By.CSS_SELECTOR, "#log-conflicts li")
+        ]
+    )
 
 
 def screenshot(driver: Any, name: str) -> None:
