@@ -68,7 +68,14 @@ from schemalog.model.parts import (
 )
 from schemalog.model.types import check_default
 
-__all__ = ["FAST_KINDS", "event_from_obj", "fast_event", "from_obj_fast"]
+__all__ = [
+    "FAST_KINDS",
+    "FIELD_CHECKS",
+    "envelope_proved",
+    "event_from_obj",
+    "fast_event",
+    "from_obj_fast",
+]
 
 _new_timestamp = unchecked(Timestamp)
 _new_property = unchecked(PropertyDef)
@@ -106,38 +113,39 @@ def _property_values(
     return _new_property(expected_id, name, type_, default)
 
 
-def _add_property_values(
+# The flat kinds' checkers: the change's fields in its dataclass order (what
+# ``schema.FIELD_HANDLERS`` take), proved valid, or None on doubt. Replay's fused
+# path (log/replay/fused.py) applies the fields; the builders below wrap them.
+
+
+def _add_property_fields(
     default: object, name: object, property_id: object, type_: object, table_id: object, eid: str
-) -> Change | None:
+) -> tuple[str, PropertyDef] | None:
     table_id = check_event_id(table_id, "table_id")
     prop = _property_values(default, name, property_id, type_, eid + "/p0")
-    return None if prop is None else _new_add_property(table_id, prop)
+    return None if prop is None else (table_id, prop)
 
 
-def _drop_property_values(property_id: object, table_id: object, eid: str) -> Change:
-    return _new_drop_property(
-        check_event_id(table_id, "table_id"), check_property_id(property_id, "property_id")
-    )
+def _drop_property_fields(property_id: object, table_id: object, eid: str) -> tuple[str, str]:
+    return check_event_id(table_id, "table_id"), check_property_id(property_id, "property_id")
 
 
-def _rename_property_values(
+def _rename_property_fields(
     new_name: object, property_id: object, table_id: object, eid: str
-) -> Change:
-    return _new_rename_property(
+) -> tuple[str, str, str]:
+    return (
         check_event_id(table_id, "table_id"),
         check_property_id(property_id, "property_id"),
         validate_name(new_name, "new_name"),
     )
 
 
-def _rename_table_values(new_name: object, table_id: object, eid: str) -> Change:
-    return _new_rename_table(
-        check_event_id(table_id, "table_id"), validate_table_name(new_name, "new_name")
-    )
+def _rename_table_fields(new_name: object, table_id: object, eid: str) -> tuple[str, str]:
+    return check_event_id(table_id, "table_id"), validate_table_name(new_name, "new_name")
 
 
-def _drop_table_values(table_id: object, eid: str) -> Change:
-    return _new_drop_table(check_event_id(table_id, "table_id"))
+def _drop_table_fields(table_id: object, eid: str) -> tuple[str]:
+    return (check_event_id(table_id, "table_id"),)
 
 
 def _connection_values(from_table_id: object, to_table_id: object) -> Connection:
@@ -147,26 +155,42 @@ def _connection_values(from_table_id: object, to_table_id: object) -> Connection
     )
 
 
-def _add_connection_values(
+def _connection_fields(
     from_table_id: object, to_table_id: object, table_id: object, eid: str
-) -> Change:
+) -> tuple[str, Connection]:
     table_id = check_event_id(table_id, "table_id")
-    return _new_add_connection(table_id, _connection_values(from_table_id, to_table_id))
+    return table_id, _connection_values(from_table_id, to_table_id)
 
 
-def _drop_connection_values(
-    from_table_id: object, to_table_id: object, table_id: object, eid: str
-) -> Change:
-    table_id = check_event_id(table_id, "table_id")
-    return _new_drop_connection(table_id, _connection_values(from_table_id, to_table_id))
+def _comment_fields(comment: object, table_id: object, eid: str) -> tuple[str, str]:
+    return check_event_id(table_id, "table_id"), validate_text(comment, "comment")
 
 
-def _comment_values(comment: object, table_id: object, eid: str) -> Change:
-    return _new_comment(check_event_id(table_id, "table_id"), validate_text(comment, "comment"))
+def _tag_fields(name: object, eid: str) -> tuple[str]:
+    return (validate_name(name, "name"),)
 
 
-def _tag_values(name: object, eid: str) -> Change:
-    return _new_tag(validate_name(name, "name"))
+FIELD_CHECKS: dict[str, Callable[..., tuple[Any, ...] | None]] = {
+    AddProperty.KIND: _add_property_fields,
+    DropProperty.KIND: _drop_property_fields,
+    RenameProperty.KIND: _rename_property_fields,
+    RenameTable.KIND: _rename_table_fields,
+    DropTable.KIND: _drop_table_fields,
+    AddConnection.KIND: _connection_fields,
+    DropConnection.KIND: _connection_fields,
+    CommentOnTable.KIND: _comment_fields,
+    Tag.KIND: _tag_fields,
+}
+"""The flat kinds: their value builders' arguments (record_fast.py's groups, the
+event id last) to the change's fields, proved valid (None or InvalidEvent: not proved)."""
+
+
+def _built(new: Callable[..., Change], fields: Callable[..., Any]) -> Callable[..., Change | None]:
+    def values(*args: object) -> Change | None:
+        proved = fields(*args)
+        return None if proved is None else new(*proved)
+
+    return values
 
 
 def _properties_values(properties: list[Any], eid: str) -> tuple[PropertyDef, ...] | None:
@@ -230,19 +254,22 @@ def _merge_values(resolutions: list[Any], eid: str) -> Change:
 
 
 _ValuesBuilder = Callable[..., "Change | None"]
+_NEW_CHANGE: dict[str, Callable[..., Change]] = {
+    AddProperty.KIND: _new_add_property,
+    DropProperty.KIND: _new_drop_property,
+    RenameProperty.KIND: _new_rename_property,
+    RenameTable.KIND: _new_rename_table,
+    DropTable.KIND: _new_drop_table,
+    AddConnection.KIND: _new_add_connection,
+    DropConnection.KIND: _new_drop_connection,
+    CommentOnTable.KIND: _new_comment,
+    Tag.KIND: _new_tag,
+}
 FAST_KINDS: dict[str, _ValuesBuilder] = {
     CreateNodeTable.KIND: _create_node_table_values,
     CreateRelTable.KIND: _create_rel_table_values,
     Merge.KIND: _merge_values,
-    AddProperty.KIND: _add_property_values,
-    DropProperty.KIND: _drop_property_values,
-    RenameProperty.KIND: _rename_property_values,
-    RenameTable.KIND: _rename_table_values,
-    DropTable.KIND: _drop_table_values,
-    AddConnection.KIND: _add_connection_values,
-    DropConnection.KIND: _drop_connection_values,
-    CommentOnTable.KIND: _comment_values,
-    Tag.KIND: _tag_values,
+    **{kind: _built(_NEW_CHANGE[kind], fields) for kind, fields in FIELD_CHECKS.items()},
     SetSortedBy.KIND: _set_sorted_by_values,
 }
 """The kinds with a fast path, each with its value builder (see above)."""
@@ -273,6 +300,46 @@ _FAST_KEY_SETS = {kind: _DECODERS[kind][0] for kind in _DICT_KINDS}
 _FAST_FIELDS = {kind: tuple(sorted(_DECODERS[kind][1][1:])) for kind in _DICT_KINDS}
 
 
+def envelope_proved(
+    eid: object,
+    workspace: object,
+    origin: object,
+    wall: int,
+    logical: int,
+    parents: list[Any],
+    kind: str,
+) -> bool:
+    """Whether an event's envelope (all but its change) is proved valid (never raises).
+
+    ``wall`` and ``logical`` must be ints, ``parents`` a list. The envelope is
+    checked before the change: the change's checks cache the ids it creates,
+    which are only valid under a valid event id.
+    """
+    if not (1 <= wall <= MAX_SAFE_INT and 0 <= logical <= MAX_SAFE_INT):
+        return False
+    good_tokens, stamps = _GOOD_TOKENS, _ID_STAMPS  # the validators' caches, read inline
+    try:
+        if type(origin) is not str or origin not in good_tokens:
+            origin = validate_token(origin, "origin")
+        if type(workspace) is not str or workspace not in good_tokens:
+            validate_token(workspace, "workspace")
+        if eid != f"{origin}@{wall}.{logical}":  # the id is event_id(origin, hlc)
+            return False
+        if len(parents) > MAX_PARENTS or eid in parents:
+            return False
+        for parent in parents:  # each strictly earlier than the event (Timestamp order)
+            stamp = stamps.get(parent) if type(parent) is str else None
+            if stamp is None:
+                stamp = parse_event_id(parent)
+            if not (stamp.wall_ms, stamp.logical, stamp.origin) < (wall, logical, origin):
+                return False
+    except InvalidEvent:
+        return False
+    if len(parents) > 1 and parents != sorted(set(parents)):
+        return False
+    return not (kind == Merge.KIND and len(parents) < 2)
+
+
 def fast_event(
     eid: object,
     workspace: object,
@@ -286,32 +353,11 @@ def fast_event(
     """The event with these fields if it is proved valid, else None (never raises).
 
     ``wall`` and ``logical`` must be ints, ``parents`` a list and ``kind`` one of
-    ``FAST_KINDS``; ``values`` are its value builder's arguments. The envelope
-    is checked before the change: the change's checks cache the ids it creates,
-    which are only valid under a valid event id.
+    ``FAST_KINDS``; ``values`` are its value builder's arguments.
     """
-    if not (1 <= wall <= MAX_SAFE_INT and 0 <= logical <= MAX_SAFE_INT):
+    if not envelope_proved(eid, workspace, origin, wall, logical, parents, kind):
         return None
-    good_tokens, stamps = _GOOD_TOKENS, _ID_STAMPS  # the validators' caches, read inline
     try:
-        if type(origin) is not str or origin not in good_tokens:
-            origin = validate_token(origin, "origin")
-        if type(workspace) is not str or workspace not in good_tokens:
-            workspace = validate_token(workspace, "workspace")
-        if eid != f"{origin}@{wall}.{logical}":  # the id is event_id(origin, hlc)
-            return None
-        if len(parents) > MAX_PARENTS or eid in parents:
-            return None
-        for parent in parents:  # each strictly earlier than the event (Timestamp order)
-            stamp = stamps.get(parent) if type(parent) is str else None
-            if stamp is None:
-                stamp = parse_event_id(parent)
-            if not (stamp.wall_ms, stamp.logical, stamp.origin) < (wall, logical, origin):
-                return None
-        if len(parents) > 1 and parents != sorted(set(parents)):
-            return None
-        if kind == Merge.KIND and len(parents) < 2:
-            return None
         change = FAST_KINDS[kind](*values, eid)
     except InvalidEvent:
         return None
@@ -319,7 +365,7 @@ def fast_event(
         return None
     hlc_stamp = _new_timestamp(wall, logical, origin)
     event: Event = _new_event(eid, workspace, origin, hlc_stamp, tuple(parents), FORMAT, change)
-    remember_event_id(eid, hlc_stamp)  # proved equal to event_id(origin, hlc)
+    remember_event_id(eid, hlc_stamp)  # type: ignore[arg-type]  # proved event_id(origin, hlc)
     return event
 
 

@@ -26,11 +26,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from schemalog.encoding.fast_event import FAST_KINDS, fast_event
+from schemalog.encoding.fast_event import FAST_KINDS, FIELD_CHECKS, fast_event
 from schemalog.model.clock import MAX_SAFE_INT
 from schemalog.model.events import Event
 
-__all__ = ["read"]
+__all__ = [
+    "FLAT_LINES",
+    "KIND_AT",
+    "KIND_KEY",
+    "NOT_PROVED",
+    "parents_of",
+    "read",
+    "read_default",
+]
 
 _STR = r'"([^"\\\x00-\x1f]*)"'  # a string whose JSON form is its text between quotes
 _SUM = r'"(sha256-v[12]:[0-9a-f]{64})"'
@@ -155,6 +163,16 @@ def _default(text: str) -> Any:
         return _SCALARS[text]
     value = int(text)
     return value if -MAX_SAFE_INT <= value <= MAX_SAFE_INT else _NOT_PROVED
+
+
+# The flat kinds' line patterns and what replay's fused path (log/replay/fused.py)
+# needs to read them the way ``read`` does, without building the event.
+FLAT_LINES = {kind: _LINES[kind] for kind in FIELD_CHECKS}
+KIND_AT = _KIND_AT
+KIND_KEY = _KIND_KEY
+NOT_PROVED = _NOT_PROVED
+read_default = _default
+parents_of = _ids
 
 
 def read(text: str) -> tuple[str, str | None, Event] | None:

@@ -90,6 +90,10 @@ _SPECIAL = frozenset(
 )
 
 
+# Flat kinds that neither create nor can be made twice (``visit_fields``).
+_PLAIN_KINDS = frozenset({"rename_property", "rename_table", "comment_on_table", "tag"})
+
+
 class _Lane:
     """One origin's chain: its latest event and its sync points."""
 
@@ -238,6 +242,49 @@ class DuplicateScanner:
                 self._place(at, self._twice_key(c), _Entry(event.id, event, ()))
         else:
             self._advance(event.id, event.origin, event.parents, isinstance(c, Merge), clock)
+
+    def visit_fields(
+        self,
+        event_id: str,
+        origin: str,
+        parents: Sequence[str],
+        clock: int,
+        kind: str,
+        fields: tuple[Any, ...],
+        line: bytes,
+    ) -> None:
+        """``visit`` of a flat-kind event given as its change's fields (replay's fused
+        path, log/replay/fused.py: ``schema.FIELD_HANDLERS``' order) and its packed
+        clock; ``line`` is its record, decoded only if a concurrent twin shows up."""
+        if kind in _PLAIN_KINDS and self.exact:
+            lane_no = self._lane_of.get(origin)  # the common case, as in ``visit``
+            if lane_no is not None:
+                lane = self._lanes[lane_no]
+                if len(parents) == 1 and parents[0] == lane.last_id:
+                    self._position += 1
+                    lane.vc[lane_no] = clock
+                    lane.last, lane.last_id = clock, event_id
+                    return
+        if kind == AddProperty.KIND:
+            name, table = fields[1].name, fields[0]
+            self.visit_creation(event_id, origin, parents, name, table, line, clock)
+        elif kind in _PLAIN_KINDS:
+            self._advance(event_id, origin, parents, False, clock)
+        else:
+            at = self._advance(event_id, origin, parents, False, clock)
+            if at is not None:
+                self._place(at, self._twice_key_fields(kind, fields), _Entry(event_id, line, ()))
+
+    def _twice_key_fields(self, kind: str, fields: tuple[Any, ...]) -> tuple[Key, str]:
+        """``_twice_key`` of a change given as its fields."""
+        table = self.table_alias.get(fields[0], fields[0])
+        if kind == DropTable.KIND:
+            return ("t", table), "drop"
+        if kind == DropProperty.KIND:
+            return ("p", table, self.prop_alias.get(fields[1], fields[1])), "drop"
+        x = fields[1]
+        ends = [self.table_alias.get(t, t) for t in (x.from_table_id, x.to_table_id)]
+        return ("c", table, *ends), "add" if kind == AddConnection.KIND else "drop"
 
     def visit_facts(
         self, event_id: str, origin: str, parents: Sequence[str], merge: bool = False

@@ -49,10 +49,10 @@ record semantics). Merged-log semantics need a store, a list, or a plan.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
-from typing import cast
+from typing import Any, cast
 
 from schemalog.encoding.codec import Record, decode_record
 from schemalog.errors import InvalidEvent
@@ -182,6 +182,31 @@ class EffectiveStream:
                 if vc is not None:
                     recent = self._recent
                     recent[event.id] = vc
+                    if len(recent) >= _RECENT:
+                        self._older, self._recent = recent, {}
+
+    def visit_fields(
+        self,
+        event_id: str,
+        origin: str,
+        parents: Sequence[str],
+        clock: int,
+        kind: str,
+        fields: tuple[Any, ...],
+        line: bytes,
+    ) -> None:
+        """``visit`` of a flat-kind event given as its fields (replay's fused path:
+        ``DuplicateScanner.visit_fields``)."""
+        scanner = self.scanner
+        if scanner is not None:
+            scanner.visit_fields(event_id, origin, parents, clock, kind, fields, line)
+            if not scanner.exact:
+                self._fall_back()
+            elif self.losers:
+                vc = scanner.vector_clock(event_id, origin)
+                if vc is not None:
+                    recent = self._recent
+                    recent[event_id] = vc
                     if len(recent) >= _RECENT:
                         self._older, self._recent = recent, {}
 

@@ -103,10 +103,12 @@ from schemalog.model.parts import unchecked
 from schemalog.model.pmap import PMap
 
 __all__ = [
+    "FIELD_HANDLERS",
     "NODE",
     "REL",
     "STATE_FORMAT",
     "Applied",
+    "Refusal",
     "Rejected",
     "SchemaState",
     "TableState",
@@ -217,6 +219,7 @@ _new_table = unchecked(TableState)  # every field, _by_key and _ids last
 _new_property = unchecked(PropertyDef)
 # Connection's own order, compared in C (order=True compares in a Python method)
 _pair = attrgetter("from_table_id", "to_table_id")
+_type = attrgetter("type")
 
 
 def empty_state() -> SchemaState:
@@ -337,12 +340,15 @@ def _check_endpoints(state: SchemaState, conns: tuple[Connection, ...]) -> tuple
     return None
 
 
-class _Reject(Exception):
-    """Internal: carries (rule, message) out of the per-kind handlers."""
+class Refusal(Exception):
+    """Carries (rule, message) out of the per-kind handlers (``apply`` makes it a Rejected)."""
 
     def __init__(self, rule: str, message: str) -> None:
         self.rule = rule
         self.message = message
+
+
+_Reject = Refusal
 
 
 def _unknown_table(table_id: str) -> _Reject:
@@ -499,10 +505,13 @@ def _create_rel_table(state: SchemaState, change: CreateRelTable) -> SchemaState
 
 
 def _add_property(state: SchemaState, change: AddProperty) -> SchemaState:
-    table = state.tables.get(change.table_id)
+    return _add_property_fields(state, change.table_id, change.property)
+
+
+def _add_property_fields(state: SchemaState, table_id: str, new: PropertyDef) -> SchemaState:
+    table = state.tables.get(table_id)
     if table is None:
-        raise _unknown_table(change.table_id)
-    new = change.property
+        raise _unknown_table(table_id)
     ids = table._ids
     if ids is None:
         ids = table._id_index()
@@ -532,9 +541,12 @@ def _add_property(state: SchemaState, change: AddProperty) -> SchemaState:
 
 
 def _drop_property(state: SchemaState, change: DropProperty) -> SchemaState:
+    return _drop_property_fields(state, change.table_id, change.property_id)
+
+
+def _drop_property_fields(state: SchemaState, table_id: str, property_id: str) -> SchemaState:
     ids: tuple[str, ...] | None
-    table, ids, at = _locate(state, change.table_id, change.property_id)
-    property_id = change.property_id
+    table, ids, at = _locate(state, table_id, property_id)
     props = table.properties
     prop = props[at]
     if table.primary_key == property_id:
@@ -564,8 +576,13 @@ def _drop_property(state: SchemaState, change: DropProperty) -> SchemaState:
 
 
 def _rename_property(state: SchemaState, change: RenameProperty) -> SchemaState:
-    table, ids, at = _locate(state, change.table_id, change.property_id)
-    property_id = change.property_id
+    return _rename_property_fields(state, change.table_id, change.property_id, change.new_name)
+
+
+def _rename_property_fields(
+    state: SchemaState, table_id: str, property_id: str, new_name: str
+) -> SchemaState:
+    table, ids, at = _locate(state, table_id, property_id)
     props = table.properties
     prop = props[at]
     if prop.type == "SERIAL":
@@ -573,13 +590,13 @@ def _rename_property(state: SchemaState, change: RenameProperty) -> SchemaState:
     index = table._by_key
     if index is None:
         index = table._name_index()
-    new_key = catalog_key(change.new_name)
+    new_key = catalog_key(new_name)
     other = index.get(new_key)
     if other is not None and other.property_id != property_id:
-        raise _Reject("property-name-taken", f"{table.name!r} already has {change.new_name!r}")
-    _check_property_name(table.name, change.new_name)
+        raise _Reject("property-name-taken", f"{table.name!r} already has {new_name!r}")
+    _check_property_name(table.name, new_name)
     # every field comes from a valid property or a validated event
-    renamed = _new_property(property_id, change.new_name, prop.type, prop.default)
+    renamed = _new_property(property_id, new_name, prop.type, prop.default)
     if ids.count(property_id) > 1:  # (not from apply: equal ids) rename them all
         props = tuple([renamed if p.property_id == property_id else p for p in props])
     else:
@@ -596,22 +613,25 @@ def _rename_property(state: SchemaState, change: RenameProperty) -> SchemaState:
 
 
 def _rename_table(state: SchemaState, change: RenameTable) -> SchemaState:
-    table = state.tables.get(change.table_id)
+    return _rename_table_fields(state, change.table_id, change.new_name)
+
+
+def _rename_table_fields(state: SchemaState, table_id: str, new_name: str) -> SchemaState:
+    table = state.tables.get(table_id)
     if table is None:
-        raise _unknown_table(change.table_id)
-    for prop in table.properties:
-        if prop.type == "SERIAL":
-            serial = [p.name for p in table.properties if p.type == "SERIAL"]
-            raise _Reject("serial-rename", f"{table.name!r} has SERIAL {serial}: cannot be renamed")
+        raise _unknown_table(table_id)
+    if "SERIAL" in map(_type, table.properties):  # (a loop in C)
+        serial = [p.name for p in table.properties if p.type == "SERIAL"]
+        raise _Reject("serial-rename", f"{table.name!r} has SERIAL {serial}: cannot be renamed")
     names = state.names
-    new_key = catalog_key(change.new_name)
+    new_key = catalog_key(new_name)
     owner = names.get(new_key)
     if owner is not None and owner != table.table_id:
-        raise _Reject("name-taken", f"name {change.new_name!r} is taken by table {owner}")
+        raise _Reject("name-taken", f"name {new_name!r} is taken by table {owner}")
     names = names.delete(catalog_key(table.name)).set(new_key, table.table_id)
     renamed = _derive(
         table,
-        change.new_name,
+        new_name,
         table.properties,
         table.connections,
         table.comment,
@@ -625,9 +645,13 @@ def _rename_table(state: SchemaState, change: RenameTable) -> SchemaState:
 
 
 def _drop_table(state: SchemaState, change: DropTable) -> SchemaState:
-    table = state.tables.get(change.table_id)
+    return _drop_table_fields(state, change.table_id)
+
+
+def _drop_table_fields(state: SchemaState, table_id: str) -> SchemaState:
+    table = state.tables.get(table_id)
     if table is None:
-        raise _unknown_table(change.table_id)
+        raise _unknown_table(table_id)
     users = state.referenced_by.get(table.table_id)
     if users:
         user_names = sorted(state.tables[u].name for u in users)
@@ -643,9 +667,12 @@ def _drop_table(state: SchemaState, change: DropTable) -> SchemaState:
 
 
 def _add_connection(state: SchemaState, change: AddConnection) -> SchemaState:
-    table = _rel(state, change.table_id)
-    conn = change.connection
-    if conn in table.connections:
+    return _add_connection_fields(state, change.table_id, change.connection)
+
+
+def _add_connection_fields(state: SchemaState, table_id: str, conn: Connection) -> SchemaState:
+    table = _rel(state, table_id)
+    if _pair(conn) in map(_pair, table.connections):  # tuples compared in C, not __eq__
         raise _Reject("connection-exists", f"{table.name!r} already has this FROM/TO pair")
     problem = _check_endpoints(state, (conn,))
     if problem is not None:
@@ -662,13 +689,22 @@ def _add_connection(state: SchemaState, change: AddConnection) -> SchemaState:
 
 
 def _drop_connection(state: SchemaState, change: DropConnection) -> SchemaState:
-    table = _rel(state, change.table_id)
-    conn = change.connection
-    if conn not in table.connections:
+    return _drop_connection_fields(state, change.table_id, change.connection)
+
+
+def _drop_connection_fields(state: SchemaState, table_id: str, conn: Connection) -> SchemaState:
+    table = _rel(state, table_id)
+    pair, conns = _pair(conn), table.connections
+    pairs = list(map(_pair, conns))  # tuples compared in C, not __eq__
+    if pair not in pairs:
         raise _Reject("unknown-connection", f"{table.name!r} has no such FROM/TO pair")
-    if len(table.connections) == 1:
+    if len(conns) == 1:
         raise _Reject("last-connection", f"{table.name!r} must keep one FROM/TO pair")
-    conns = tuple([c for c in table.connections if c != conn])
+    if pairs.count(pair) == 1:
+        at = pairs.index(pair)
+        conns = conns[:at] + conns[at + 1 :]
+    else:  # (not from apply: equal pairs) every one goes
+        conns = tuple([c for c, p in zip(conns, pairs, strict=True) if p != pair])
     new = _derive(
         table, table.name, table.properties, conns, table.comment, table._by_key, table._ids
     )
@@ -680,15 +716,19 @@ def _drop_connection(state: SchemaState, change: DropConnection) -> SchemaState:
 
 
 def _comment_on_table(state: SchemaState, change: CommentOnTable) -> SchemaState:
-    table = state.tables.get(change.table_id)
+    return _comment_fields(state, change.table_id, change.comment)
+
+
+def _comment_fields(state: SchemaState, table_id: str, comment: str) -> SchemaState:
+    table = state.tables.get(table_id)
     if table is None:
-        raise _unknown_table(change.table_id)
+        raise _unknown_table(table_id)
     new = _derive(
         table,
         table.name,
         table.properties,
         table.connections,
-        change.comment,
+        comment,
         table._by_key,
         table._ids,
     )
@@ -738,6 +778,27 @@ _HANDLERS: dict[type, Callable[[SchemaState, Any], SchemaState]] = {
     Merge: _no_change,
     Tag: _no_change,
 }
+
+
+def _tag_fields(state: SchemaState, name: str) -> SchemaState:
+    return state
+
+
+FIELD_HANDLERS: dict[str, Callable[..., SchemaState]] = {
+    AddProperty.KIND: _add_property_fields,
+    DropProperty.KIND: _drop_property_fields,
+    RenameProperty.KIND: _rename_property_fields,
+    RenameTable.KIND: _rename_table_fields,
+    DropTable.KIND: _drop_table_fields,
+    AddConnection.KIND: _add_connection_fields,
+    DropConnection.KIND: _drop_connection_fields,
+    CommentOnTable.KIND: _comment_fields,
+    Tag.KIND: _tag_fields,
+}
+"""The handlers of the flat kinds over the change's fields (its dataclass's order)
+instead of the change: replay's fused path (log/replay/fused.py) builds no change
+object. Each raises ``Refusal`` where ``apply`` returns a Rejected, state untouched
+(the object handlers above call these: one place per rule)."""
 
 
 def _handler(change: object) -> Callable[[SchemaState, Any], SchemaState]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable, Sequence
 
 from schemalog.encoding.codec import CHECKSUM_PREFIX, V1_PREFIX, Record, decode_record
 from schemalog.history.known_ids import KnownIds, id_digest
@@ -169,7 +170,7 @@ class Batches:
         """A skip of the effective stream: reported, but no dependents and no quarantine."""
         self.skipped.append(entry)
 
-    def _descends_from_skipped(self, parents: tuple[str, ...]) -> bool:
+    def _descends_from_skipped(self, parents: Sequence[str]) -> bool:
         tainted = self.tainted
         return tainted.count > 0 and any(id_digest(p) in tainted for p in parents)
 
@@ -251,8 +252,14 @@ class Batches:
         self._skip(Skipped(pos, event.id, "rejected", reason), line)
         return state
 
-    def run_window(self, window: Window) -> None:
-        """The hot loop over one decoded window; commits every ``batch_events`` records."""
+    def run_window(
+        self, window: Window, resolve: Callable[[int, object], None] | None = None
+    ) -> None:
+        """The loop over one decoded window; commits every ``batch_events`` records.
+
+        ``resolve(position, record)`` visits each record right before its decision
+        (``resolve.Resolver``); None when the records were visited already.
+        """
         apply_ = apply  # looked up per window: tests inject a crashing apply
         record_t = Record
         applied_t = Applied
@@ -280,6 +287,8 @@ class Batches:
             for rec in window.records:
                 line = lines[i]
                 i += 1
+                if resolve is not None:
+                    resolve(pos, rec)
                 if (
                     type(rec) is record_t
                     and rec.prev == head

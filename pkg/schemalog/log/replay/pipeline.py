@@ -12,17 +12,18 @@ from __future__ import annotations
 import functools
 import gc
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
 from schemalog.encoding.codec import state_hash
 from schemalog.history.duplicates import DuplicateScanner
 from schemalog.log.effective import EffectivePlan, lines_of_chunks
 from schemalog.log.replay.batches import ANY, UNKNOWN, Batches, Crash, Stop, record_id
-from schemalog.log.replay.decode import decode_windows
+from schemalog.log.replay.decode import Window, decode_windows
+from schemalog.log.replay.fused import Fused, fused_possible
 from schemalog.log.replay.read import Lines, RawSource, read_lines, rereader
 from schemalog.log.replay.report import Failure, Policy, Quarantine, ReplayGap, ReplayReport
-from schemalog.log.replay.resolve import LazyScan, effective_stream, resolve_windows
+from schemalog.log.replay.resolve import LazyScan, Resolver, effective_stream
 from schemalog.log.replay.strict import StrictWatch
 from schemalog.log.store.errors import RecordTooLarge
 from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, RawChunk
@@ -75,6 +76,21 @@ class _Counted:
             if tracer is not None:
                 tracer.chunk(chunk.position - chunk.offset, len(chunk.lines), chunk.nbytes)
             yield chunk
+
+
+def _staged(
+    run: Batches, windows: Iterator[Window], resolve: Resolver
+) -> Generator[None, None, None]:
+    """The staged path: each decoded window through the apply stage, resolved per record."""
+    try:
+        for window in windows:
+            run.run_window(window, resolve)
+            del window
+            yield
+    finally:
+        close = getattr(windows, "close", None)
+        if close is not None:
+            close()
 
 
 @_rare_collections
@@ -165,28 +181,30 @@ def replay(
     )
     counted = _Counted(tracer)
     chunks = read_lines(source, start_position, max_chunk_bytes, warm if warming else None)
-    decoded = decode_windows(counted(chunks), tracer.clock if tracer is not None else None)
-    if strict is not None:
-        decoded = strict.windows(decoded)
     # one chain so far needs no duplicate scan (resolve.py); losers need it for goes_with
     lazy = None
     if start_position == 0 and reread is not None and stream.scanner is not None:
         lazy = LazyScan(stream, reread) if not (stream.warmed or stream.losers) else None
-    windows = resolve_windows(decoded, stream, lazy)
+    steps: Generator[None, None, None]
+    if fused_possible(tracer):
+        steps = Fused(run, stream, lazy, strict).steps(counted(chunks))
+    else:
+        decoded = decode_windows(counted(chunks), tracer.clock if tracer is not None else None)
+        if strict is not None:
+            decoded = strict.windows(decoded)
+        steps = _staged(run, decoded, Resolver(stream, lazy))
     stopped: Failure | None = None
     error: BaseException | None = None
     try:
         while True:
             try:
-                window = next(windows)
+                next(steps)
             except StopIteration:
                 break
             except RecordTooLarge as exc:
                 run.rollback()
                 stopped = Failure(exc.position, None, "too-large", str(exc))
                 break
-            run.run_window(window)
-            del window
     except Stop as stop:
         run.rollback()
         stopped = stop.failure
@@ -197,7 +215,7 @@ def replay(
         stopped = Failure(crash.position, eid, "crash", f"{type(cause).__name__}: {cause}")
         error = cause
     except ReplayGap:
-        windows.close()
+        steps.close()
         raise  # the caller's chunks do not cover the log: a bug, not a bad log
     except Exception as exc:  # a tracer hook between the stages
         run.rollback()
@@ -210,7 +228,7 @@ def replay(
             run.rollback()
             stopped = Failure(run.position, None, "crash", f"{type(last).__name__}: {last}")
             error = last
-    windows.close()  # closes every stage down to the store's reader
+    steps.close()  # closes every stage down to the store's reader
     if tracer is not None:
         tracer.end()
     head_out = run.c_head if isinstance(run.c_head, str) or run.c_head is None else None

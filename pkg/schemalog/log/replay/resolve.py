@@ -1,11 +1,16 @@
 """Stage 3, resolve: the effective stream of a merged log (``log.effective``).
 
 The streaming duplicate scan visits every decoded event once, in log order,
-as the windows pass; the apply stage then asks the stream, per record,
-whether it is a loser or a duplicate and which ids it aliases. Visiting a
-window ahead of its apply decides nothing differently: the scan marks only
-the creation it visits (``history.duplicates``; tests/test_duplicates.py
-holds it equal to merge's analysis over the whole log).
+right before the apply stage decides it (``Resolver``, called by
+``Batches.run_window``; the fused path calls ``EffectiveStream.visit_fields``
+at the same point); the apply stage then asks the stream whether it is a
+loser or a duplicate and which ids it aliases. Every decision about a record
+reads what the scan found up to and including it: the scan marks only the
+creation it visits (``history.duplicates``; tests/test_duplicates.py holds it
+equal to merge's analysis over the whole log). (Visiting a whole decoded
+window ahead, as this stage once did, let a duplicate found later in the
+window make an earlier genuine rejection a "concurrent" skip; the fused path,
+which visits per record, showed it.)
 
 The plan (losers, and whether the log has resolutions) comes from a
 pre-pass over the log from position 0 when the source can be read twice.
@@ -27,7 +32,7 @@ it leaves the chain.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from schemalog.encoding.codec import Record
 from schemalog.history.duplicates import DuplicateScanner
@@ -39,10 +44,9 @@ from schemalog.log.effective import (
     lines_of_chunks,
     plan_of_chunks,
 )
-from schemalog.log.replay.decode import Window
 from schemalog.log.store.port import RawChunk
 
-__all__ = ["LazyScan", "effective_stream", "resolve_windows"]
+__all__ = ["LazyScan", "Resolver", "effective_stream"]
 
 
 def effective_stream(
@@ -66,26 +70,19 @@ class LazyScan:
         self.position = 0
         self.last_id: str | None = None
 
-    def chain_length(self, window: Window) -> int:
-        """How many of the window's records continue the chain."""
-        record_t = Record
+    def follows(self, position: int, eid: str, parents: Sequence[str]) -> bool:
+        """Whether the record at ``position`` continues the chain (then it is counted)."""
         last = self.last_id
-        n = 0
-        for rec in window.records:
-            if type(rec) is not record_t:
-                break
-            event = rec.event
-            parents = event.parents
-            if last is None:
-                if parents or self.position + n != 0:
-                    break
-            elif len(parents) != 1 or parents[0] != last:
-                break
-            last = event.id
-            n += 1
-        self.last_id = last
-        self.position += n
-        return n
+        if position != self.position:
+            return False
+        if last is None:
+            if parents or position != 0:
+                return False
+        elif len(parents) != 1 or parents[0] != last:
+            return False
+        self.last_id = eid
+        self.position += 1
+        return True
 
     def start(self) -> None:
         """The log left the chain at ``position``: the scan sees the records before it."""
@@ -125,22 +122,25 @@ class _Deferred(DuplicateScanner):
         return getattr(self, name)
 
 
-def resolve_windows(
-    windows: Iterable[Window], stream: EffectiveStream, lazy: LazyScan | None = None
-) -> Generator[Window, None, None]:
-    record_t = Record
-    for window in windows:
-        first = 0
+class Resolver:
+    """Visits each record right before the apply stage decides it (``Batches.run_window``).
+
+    Decisions about a record read what the scan found up to and including it
+    (the stream's duplicates, aliases and ``merged``): visiting records further
+    ahead would let a duplicate found later turn an earlier genuine rejection
+    into a "concurrent" skip.
+    """
+
+    def __init__(self, stream: EffectiveStream, lazy: LazyScan | None) -> None:
+        self.stream = stream
+        self.lazy = lazy
+
+    def __call__(self, position: int, rec: object) -> None:
+        lazy = self.lazy
         if lazy is not None and lazy.pending:
-            if window.position == lazy.position:  # (windows come in order from 0)
-                first = lazy.chain_length(window)
-                if first == len(window.records):
-                    yield window
-                    continue
+            if type(rec) is Record and lazy.follows(position, rec.event.id, rec.event.parents):
+                return
             lazy.start()
-        if stream.scanner is not None:  # None once the stream fell back to the whole log
-            visit = stream.visit
-            for rec in itertools.islice(window.records, first, None):
-                if type(rec) is record_t:
-                    visit(rec.event)
-        yield window
+        stream = self.stream
+        if stream.scanner is not None and type(rec) is Record:
+            stream.visit(rec.event)

@@ -56,6 +56,37 @@ class StrictWatch:
                 self._watch(window)
             yield window
 
+    def watch(self, window: Window) -> None:
+        """Watch one window (the next in log order)."""
+        if not self.doubt:
+            self._watch(window)
+
+    def one(self, position: int, eid: str, parents: list[str], checksum: str) -> None:
+        """Watch one sound record at ``position`` given as its fields (replay's fused path)."""
+        if self.doubt:
+            return
+        if position != self.position:
+            self.doubt = True
+            return
+        recent, older, known = self._recent, self._older, self.known
+        digest = id_digest(eid)
+        if eid in recent or eid in older or digest in known:
+            self.doubt = True
+            return
+        for parent in parents:
+            if parent not in recent and parent not in older and id_digest(parent) not in known:
+                self.doubt = True
+                return
+        known.add(digest)
+        recent.add(eid)
+        if len(recent) >= _RECENT:
+            self._older, self._recent = recent, set()
+        if self.format is None:
+            self.format = record_version(checksum)
+        if not self.anchored and checksum == self.expected_head:
+            self.anchored = True
+        self.position += 1
+
     def _watch(self, window: Window) -> None:
         if window.position != self.position:
             self.doubt = True  # not a replay from 0 without a gap: no claim

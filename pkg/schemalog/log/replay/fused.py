@@ -1,0 +1,236 @@
+"""Replay's fused hot path: records of the flat kinds from their lines onto the state.
+
+The staged path (decode -> resolve -> apply, the package doc) builds a
+``Record``, an ``Event``, its ``Timestamp`` and its change for every record,
+and the strict watch, the duplicate scan and ``apply`` read them back. For
+the nine flat kinds (every change but creations, merges and SORTED BY:
+about 96 % of a long log) this path does the same work on the fields its
+line's canonical shape matched (``encoding.fast_record``): the checksum and
+hash link, the envelope and the fields, proved by the same cached validators
+(``encoding.fast_event``), the strict watch (``StrictWatch.one``), the
+duplicate scan (``EffectiveStream.visit_fields``) and the schema's rule
+(``schema.FIELD_HANDLERS``), one record after another, with no object per
+record but the state's own.
+
+What it does not prove goes through the staged path, record by record
+(``Fused.staged``), and the staged path is the one source of every error and
+every decision: a rare kind or shape, a line that is not canonical or whose
+checksum is wrong, a trailing newline, an oversized event. After the scan has
+seen a record, the rest of the staged path takes it (``Fused.after_visit``)
+when its link is broken, it follows a skipped record, it descends from a
+skipped or tainted event, it is a loser or a duplicate, it names an aliased
+id, or the schema refuses it. So this path can only make a sound record
+cheaper, never change what replay decides; tests/test_replay_fused.py holds
+the two paths equal on generated, merged and damaged logs.
+
+It runs when nothing observes single stages: no tracer (a tracer times each
+record's decode), and the stages' ``decode_record`` and ``apply`` not
+replaced (tests replace them to inject crashes into the staged path).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Generator, Iterable
+
+from schemalog.encoding import codec
+from schemalog.encoding.fast_event import FIELD_CHECKS, envelope_proved
+from schemalog.encoding.fast_record import (
+    FLAT_LINES,
+    KIND_AT,
+    KIND_KEY,
+    NOT_PROVED,
+    parents_of,
+    read_default,
+)
+from schemalog.errors import InvalidEvent
+from schemalog.log.effective import EffectiveStream
+from schemalog.log.replay import batches as batches_stage
+from schemalog.log.replay import decode as decode_stage
+from schemalog.log.replay.batches import UNKNOWN, Batches, Crash, Stop
+from schemalog.log.replay.decode import Window
+from schemalog.log.replay.read import Lines
+from schemalog.log.replay.resolve import LazyScan, Resolver
+from schemalog.log.replay.strict import StrictWatch
+from schemalog.model import schema
+from schemalog.model.clock import Timestamp
+from schemalog.model.parts import remember_event_id, unchecked
+from schemalog.model.schema import FIELD_HANDLERS, Refusal
+
+__all__ = ["Fused", "fused_possible"]
+
+_LOGICAL = 1 << 53  # the duplicate scan's packed clock (history.duplicates)
+_new_timestamp = unchecked(Timestamp)
+_KIND_LEN = len(KIND_KEY)
+_V2 = codec.CHECKSUM_PREFIX
+_MAX_EVENT = codec.DEFAULT_MAX_EVENT_BYTES
+# the event's bytes in a line: after '{"checksum":"<71 chars>","event":' (97 bytes),
+# before ',"prev":null}' (13) or ',"prev":"<prev>"}' (11 + len(prev))
+_EVENT_AT = 97
+
+
+def fused_possible(tracer: object) -> bool:
+    """Whether replay may take the fused path (module doc)."""
+    return (
+        tracer is None
+        and batches_stage.apply is schema.apply  # type: ignore[attr-defined]
+        and decode_stage.decode_record is codec.decode_record  # type: ignore[attr-defined]
+    )
+
+
+class Fused:
+    """One replay's fused loop over ``Batches`` (its state, head, heads and commits)."""
+
+    def __init__(
+        self,
+        run: Batches,
+        stream: EffectiveStream,
+        lazy: LazyScan | None,
+        strict: StrictWatch | None,
+    ) -> None:
+        self.run = run
+        self.stream = stream
+        self.lazy = lazy
+        self.strict = strict
+        self.resolve = Resolver(stream, lazy)
+
+    def steps(self, chunks: Iterable[Lines]) -> Generator[None, None, None]:
+        """Replay ``chunks``, yielding after each one."""
+        for chunk in chunks:
+            self.chunk(chunk)
+            yield
+
+    def staged(self, lines: list[bytes], i: int, pos: int) -> None:
+        """The record ``lines[i]`` at ``pos`` through the staged path, every stage."""
+        crash: Exception | None = None
+        records: list[codec.Record | codec.DecodeFailure] = []
+        try:
+            records.append(decode_stage.decode_record(lines[i], pos))  # type: ignore[attr-defined]
+        except Exception as exc:
+            crash = exc
+        window = Window(pos, lines, i, records, crash, 0.0)
+        if self.strict is not None:
+            self.strict.watch(window)
+        self.run.run_window(window, self.resolve)
+
+    def after_visit(self, lines: list[bytes], i: int, pos: int) -> None:
+        """The record ``lines[i]``, already watched and scanned, through the apply stage."""
+        rec = codec.decode_record(lines[i], pos)  # proved by the fused path: a Record
+        self.run.run_window(Window(pos, lines, i, [rec], None, 0.0))
+
+    def chunk(self, chunk: Lines) -> None:
+        """The hot loop over one chunk's lines (module doc); commits as ``Batches`` does."""
+        run, stream, lazy, strict = self.run, self.stream, self.lazy, self.strict
+        lines, pos, i = chunk.lines, chunk.position, chunk.offset
+        n = len(lines)
+        flat_lines, checks, handlers = FLAT_LINES, FIELD_CHECKS, FIELD_HANDLERS
+        sha256 = hashlib.sha256
+        losers, duplicates = stream.losers, stream.duplicates  # live dicts
+        table_alias, prop_alias = stream.table_alias, stream.prop_alias
+        skipped_ids, tainted = run.skipped_ids, run.tainted
+        stamps_remember = remember_event_id
+        state, head, applied, heads = run.state, run.head, run.applied, run.heads
+        line = b""
+        try:
+            while i < n:
+                line = lines[i]
+                fields = None
+                try:
+                    text = line.decode()
+                except UnicodeDecodeError:
+                    text = ""
+                at = text.find(KIND_KEY, KIND_AT) + _KIND_LEN
+                kind = text[at : text.find('"', at)] if at >= _KIND_LEN else ""
+                pattern = flat_lines.get(kind)
+                m = pattern.fullmatch(text) if pattern is not None else None
+                if m is not None and run.alt is UNKNOWN:
+                    g = m.groups()
+                    sum_ = g[0]
+                    logical_s, wall_s, eid, origin, parents_s, workspace, prev = g[-7:]
+                    end = len(line) - (13 if prev is None else 11 + len(prev))
+                    data = line[_EVENT_AT:end]
+                    if sum_[8] == "2":
+                        if prev is not None and prev[8] != "2":
+                            ok = False
+                        else:
+                            inner = sha256(data).digest()
+                            link = line[end + 9 : -2] if prev is not None else b""
+                            ok = sha256(link + b"\n" + inner).hexdigest() == sum_[10:]
+                    else:
+                        ok = (prev is None or prev[8] == "1") and sha256(data).hexdigest() == sum_[
+                            10:
+                        ]
+                    if ok and end - _EVENT_AT <= _MAX_EVENT:
+                        wall, logical = int(wall_s), int(logical_s)
+                        parents = parents_of(parents_s)
+                        if envelope_proved(eid, workspace, origin, wall, logical, parents, kind):
+                            values = list(g[1:-7])
+                            if kind == "add_property":
+                                values[0] = read_default(values[0])
+                            try:
+                                if values[0] is not NOT_PROVED:
+                                    fields = checks[kind](*values, eid)
+                            except InvalidEvent:
+                                fields = None
+                if fields is None:
+                    run.state, run.head, run.applied = state, head, applied
+                    self.staged(lines, i, pos)
+                    state, head, applied, heads = run.state, run.head, run.applied, run.heads
+                else:
+                    # the record is proved: what decode_record leaves, then watch and scan
+                    stamps_remember(eid, _new_timestamp(wall, logical, origin))
+                    if strict is not None:
+                        strict.one(pos, eid, parents, sum_)
+                    if lazy is None or not lazy.pending or not lazy.follows(pos, eid, parents):
+                        if lazy is not None and lazy.pending:
+                            lazy.start()
+                        if stream.scanner is not None:
+                            clock = wall * _LOGICAL + logical
+                            stream.visit_fields(eid, origin, parents, clock, kind, fields, line)
+                    try:
+                        if (
+                            prev != head
+                            or (skipped_ids and not skipped_ids.isdisjoint(parents))
+                            or (tainted.count and run._descends_from_skipped(parents))
+                            or (losers and eid in losers)
+                            or (duplicates and eid in duplicates)
+                            or ((table_alias or prop_alias) and _aliased(kind, fields, stream))
+                        ):
+                            raise Refusal("", "")  # the apply stage decides
+                        state = handlers[kind](state, *fields)
+                    except Refusal:
+                        run.state, run.head, run.applied = state, head, applied
+                        self.after_visit(lines, i, pos)
+                        state, head, applied, heads = run.state, run.head, run.applied, run.heads
+                    else:
+                        head = sum_
+                        applied += 1
+                        if parents:
+                            heads.difference_update(parents)
+                        heads.add(eid)
+                        if pos + 1 == run.batch_end:
+                            run.state, run.head, run.applied = state, head, applied
+                            run.position = pos + 1
+                            run.commit()
+                            heads = run.heads
+                i += 1
+                pos += 1
+                run.position = pos
+        except (Stop, Crash):
+            raise
+        except Exception as exc:
+            raise Crash(pos, line, exc) from exc
+        run.state, run.head, run.applied = state, head, applied
+
+
+def _aliased(kind: str, fields: tuple[object, ...], stream: EffectiveStream) -> bool:
+    """Whether a flat change names an id the stream aliases (the apply stage aliases it)."""
+    t, p = stream.table_alias, stream.prop_alias
+    if fields and fields[0] in t:
+        return True
+    if kind == "drop_property" or kind == "rename_property":
+        return fields[1] in p
+    if kind == "add_connection" or kind == "drop_connection":
+        x = fields[1]
+        return x.from_table_id in t or x.to_table_id in t  # type: ignore[attr-defined]
+    return False

@@ -1,0 +1,266 @@
+"""Replay's fused path (log/replay/fused.py) decides exactly what the staged path decides.
+
+Every log here is replayed twice, fused and staged (``pipeline.fused_possible``
+forced off), under both policies, in small chunks and batches, and from a
+checkpoint; the reports must be equal in every field (state, position, head,
+applied, skips with their reasons, breaks, stop, heads, batches, warnings),
+the quarantined lines, the crash's type and message, the duplicate scan a
+report hands on, and the strict watch's verdict. The logs: generated ones of
+one and three writers, merged replicas with losers and duplicates, and every
+damage of tests/test_replay.py's kind applied at many positions: a flipped
+byte, a lost, repeated, swapped or foreign line, a record re-linked and
+re-hashed, a change re-pointed at an unknown table and re-hashed (a refusal
+after the fused path proved the record), a trailing newline, a space.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import schemalog.log.replay.pipeline as pipeline
+from schemalog.encoding.codec import _record_bytes, canonical_bytes, record_checksum
+from schemalog.history.merge import STRATEGIES, merge_events
+from schemalog.log.replay import ReplayReport, replay, resume
+from schemalog.log.replay import fused as fused_stage
+from schemalog.log.replay.strict import StrictWatch
+from schemalog.log.store.port import RawChunk
+from schemalog.model import schema
+from schemalog.synth.generator import fast_record, generate
+from schemalog.synth.replicas import synth_replicas
+from strategies import forked_histories
+from test_replay import chunks
+
+Lines = list[bytes]
+
+
+def _generated(n: int, origins: int, seed: int) -> Lines:
+    out: Lines = []
+    prev = None
+    for event in generate(n, origins=origins, seed=seed):
+        line = fast_record(event, prev)
+        prev = json.loads(line)["checksum"]
+        out.append(line)
+    return out
+
+
+def _merged(replicas: int, seed: int, rate: float, strategy: str) -> Lines:
+    logs = synth_replicas(replicas, 15, 40, seed, conflict_rate=rate)
+    return merge_events(logs, strategy).lines()
+
+
+def _rehash(lines: Lines, start: int) -> Lines:
+    """``lines`` with the records from ``start`` on re-linked into a valid chain."""
+    out = list(lines[:start])
+    prev = json.loads(out[-1])["checksum"] if out else None
+    for line in lines[start:]:
+        obj = json.loads(line)
+        data = canonical_bytes(obj["event"])
+        sum_ = record_checksum(prev, data)
+        out.append(_record_bytes(sum_, data, prev))
+        prev = sum_
+    return out
+
+
+def _relinked(lines: Lines, k: int) -> Lines:
+    """Record ``k`` names a wrong prev (the record before the previous), re-hashed from there."""
+    obj = json.loads(lines[k])
+    data = canonical_bytes(obj["event"])
+    prev = json.loads(lines[k - 2])["checksum"] if k >= 2 else None
+    out = list(lines)
+    out[k] = _record_bytes(record_checksum(prev, data), data, prev)
+    return out[: k + 1] + _rehash(out, k + 1)[k + 1 :]
+
+
+def _repointed(lines: Lines, k: int) -> Lines | None:
+    """Record ``k``'s change names an unknown table (the record stays valid), re-hashed."""
+    obj = json.loads(lines[k])
+    change = obj["event"]["change"]
+    if "table_id" not in change or change.get("kind", "").startswith("create"):
+        return None
+    change["table_id"] = "nobody@1700000000000.0"
+    out = list(lines)
+    out[k] = json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
+    return _rehash(out, k)
+
+
+def _damages(lines: Lines, seed: int) -> list[tuple[str, Lines]]:
+    rng = random.Random(seed)
+    n = len(lines)
+    picks = sorted({rng.randrange(1, n - 1) for _ in range(4)} | {1, n // 2, n - 2})
+    out: list[tuple[str, Lines]] = []
+    for k in picks:
+        line = lines[k]
+        i = rng.randrange(100, len(line) - 20)
+        flipped = line[:i] + bytes([line[i] ^ 0x01]) + line[i + 1 :]
+        out.append((f"flip@{k}", [*lines[:k], flipped, *lines[k + 1 :]]))
+        out.append((f"lost@{k}", [*lines[:k], *lines[k + 1 :]]))
+        out.append((f"twice@{k}", [*lines[: k + 1], line, *lines[k + 1 :]]))
+        out.append((f"swap@{k}", [*lines[:k], lines[k + 1], line, *lines[k + 2 :]]))
+        out.append((f"garbage@{k}", [*lines[:k], b'{"not":"a record"}', *lines[k + 1 :]]))
+        out.append((f"newline@{k}", [*lines[:k], line + b"\n", *lines[k + 1 :]]))
+        out.append((f"space@{k}", [*lines[:k], line.replace(b'":', b'": ', 1), *lines[k + 1 :]]))
+        out.append((f"relinked@{k}", _relinked(lines, k)))
+        repointed = _repointed(lines, k)
+        if repointed is not None:
+            out.append((f"repointed@{k}", repointed))
+    out.append(("truncated", lines[: n // 3]))
+    return out
+
+
+def _store(lines: Lines) -> list[RawChunk]:
+    """A re-readable source of the raw lines (a damaged log: no store would append it)."""
+    return list(chunks(lines, 1 << 22))
+
+
+def _scan_facts(report: ReplayReport) -> Any:
+    scanner = report.scanner
+    if scanner is None:
+        return None
+    return (scanner.duplicates, scanner.table_alias, scanner.prop_alias, scanner.exact)
+
+
+def _run(fused: bool, call: Callable[[], Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    with monkeypatch.context() as m:
+        if not fused:
+            m.setattr(pipeline, "fused_possible", lambda tracer: False)
+        return call()
+
+
+def _replays(source: Any, **options: Any) -> Callable[[], Any]:
+    def call() -> Any:
+        quarantined: list[tuple[Any, bytes]] = []
+        strict = StrictWatch()
+        report = replay(
+            source() if callable(source) else source,
+            quarantine=lambda s, line: quarantined.append((s, line)),
+            strict=strict,
+            **options,
+        )
+        error = None if report.error is None else (type(report.error), str(report.error))
+        # the watch's verdict (StrictWatch.clean without the store's own facts); how far
+        # it read past a stop differs: the staged path decodes a window ahead
+        watch = (
+            not strict.doubt
+            and strict.anchored
+            and report.stopped is None
+            and not report.breaks
+            and report.position == strict.position,
+            strict.format,
+        )
+        return report, quarantined, error, _scan_facts(report), watch
+
+    return call
+
+
+def assert_same(lines: Lines, monkeypatch: pytest.MonkeyPatch, label: str = "") -> None:
+    """Both paths on ``lines``: a store, chunks, small batches, both policies, a resume."""
+    longest = max((len(x) + 1 for x in lines), default=1)
+    for policy in ("stop", "skip"):
+        sources: list[tuple[str, Any, dict[str, Any]]] = [
+            ("store", lambda: _store(lines), {}),
+            ("chunks", lambda: list(chunks(lines, 3 * longest)), {"batch_events": 5}),
+            ("one-shot", lambda: chunks(lines, 2 * longest), {"batch_events": 3}),
+        ]
+        for name, source, options in sources:
+            call = _replays(source, on_corrupt=policy, **options)
+            fused, staged = _run(True, call, monkeypatch), _run(False, call, monkeypatch)
+            assert fused == staged, f"{label} {policy} {name}"
+        # a resume from a checkpoint halfway, both ways
+        half = replay(list(chunks(lines, longest))[: len(lines) // 2], on_corrupt=policy)
+
+        def resumed(half: ReplayReport = half, policy: str = policy) -> Any:
+            r = resume(_store(lines), half, on_corrupt=policy, batch_events=4)
+            return r, _scan_facts(r)
+
+        fused_r, staged_r = _run(True, resumed, monkeypatch), _run(False, resumed, monkeypatch)
+        assert fused_r == staged_r, f"{label} {policy} resume"
+
+
+@pytest.mark.parametrize(("origins", "seed"), [(1, 3), (3, 5), (3, 11)])
+def test_generated_logs_and_their_damages(
+    origins: int, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = _generated(400, origins, seed)
+    assert_same(lines, monkeypatch, "sound")
+    for label, damaged in _damages(lines, seed):
+        assert_same(damaged, monkeypatch, label)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_merged_replicas_with_losers_and_duplicates(
+    strategy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: set[str] = set()
+    for seed in range(6):
+        lines = _merged(3, seed, 0.5, strategy)
+        report = replay(_store(lines))
+        seen.update(s.kind for s in report.skipped)
+        assert_same(lines, monkeypatch, f"merged seed {seed}")
+        for label, damaged in _damages(lines, seed)[:12]:
+            assert_same(damaged, monkeypatch, f"merged seed {seed} {label}")
+    if strategy != "reject":
+        assert "loser" in seen  # the logs did exercise the effective stream
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+@given(history=forked_histories(), strategy=st.sampled_from(STRATEGIES))
+def test_forked_histories_merged(
+    history: Any, strategy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix, a, b = history
+    lines = merge_events([prefix + a, prefix + b], strategy).lines()
+    if lines:
+        assert_same(lines, monkeypatch, strategy)
+
+
+def test_a_crash_in_the_fused_path_rolls_back_like_the_staged_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A handler that raises (a bug, not bad input) is a crash at its record, both paths."""
+    lines = _generated(300, 3, 7)
+    renames = [i for i, line in enumerate(lines) if b'"kind":"rename_property"' in line]
+    victim = next(i for i in renames if i > 100)
+    victim_id = json.loads(lines[victim])["event"]["id"]
+    real_apply = schema.apply
+    real_handler = schema.FIELD_HANDLERS["rename_property"]
+    change = json.loads(lines[victim])["event"]["change"]
+    victim_fields = (change["table_id"], change["property_id"], change["new_name"])
+
+    def crashing_handler(state: Any, *fields: Any) -> Any:
+        if fields == victim_fields:
+            raise RuntimeError("boom")
+        return real_handler(state, *fields)
+
+    def crashing_apply(state: Any, event: Any) -> Any:
+        if event.id == victim_id:
+            raise RuntimeError("boom")
+        return real_apply(state, event)
+
+    with monkeypatch.context() as m:
+        m.setitem(schema.FIELD_HANDLERS, "rename_property", crashing_handler)
+        fused = replay(_store(lines), batch_events=16)
+    assert fused_stage.fused_possible(None)
+    import schemalog.log.replay.batches as batches
+
+    with monkeypatch.context() as m:
+        m.setattr(batches, "apply", crashing_apply)
+        staged = replay(_store(lines), batch_events=16)
+    assert fused.stopped is not None and fused.stopped.kind == "crash"
+    assert fused.stopped.position == victim
+    assert fused == staged
+    assert (type(fused.error), str(fused.error)) == (type(staged.error), str(staged.error))
