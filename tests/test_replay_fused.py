@@ -264,3 +264,28 @@ def test_a_crash_in_the_fused_path_rolls_back_like_the_staged_one(
     assert fused.stopped.position == victim
     assert fused == staged
     assert (type(fused.error), str(fused.error)) == (type(staged.error), str(staged.error))
+
+
+def test_the_fused_path_takes_every_sound_record_of_a_flat_kind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a sound log only creations, merges and SORTED BY go the staged way (a fused path
+    that proves nothing would still pass the equality tests above)."""
+    lines = _generated(600, 3, 13)
+    taken: list[int] = []
+    real = fused_stage.Fused.staged
+
+    def counted(self: fused_stage.Fused, lines_: Lines, i: int, pos: int) -> None:
+        taken.append(pos)
+        real(self, lines_, i, pos)
+
+    monkeypatch.setattr(fused_stage.Fused, "staged", counted)
+    monkeypatch.setattr(fused_stage.Fused, "after_visit", None)  # a sound log never needs it
+    report = replay(_store(lines))
+    assert report.ok and report.position == len(lines)
+    flat = fused_stage.FIELD_CHECKS
+    not_flat = [
+        i for i, line in enumerate(lines) if json.loads(line)["event"]["change"]["kind"] not in flat
+    ]
+    assert taken == not_flat
+    assert len(not_flat) < len(lines) // 5
