@@ -334,16 +334,18 @@ class DuplicateScanner:
         """Index a creation (or a change that can be made twice) and match it (``_match``)."""
         position, lane_no, clock, vc = at
         lanes = self._index.get(group_key)
-        if lanes is None:
-            lanes = self._index[group_key] = {}
-        if lanes:
-            self._match(entry, group_key, vc, lanes)
-        slot = lanes.get(lane_no)
-        if slot is None:
-            slot = lanes[lane_no] = _Slot()
-        slot.clocks.append(clock)
-        slot.positions.append(position)
-        slot.entries.append(entry)
+        if lanes is None:  # the common case: the first creation of its key
+            self._index[group_key] = {lane_no: _Slot([clock], [position], [entry])}
+        else:
+            if lanes:
+                self._match(entry, group_key, vc, lanes)
+            slot = lanes.get(lane_no)
+            if slot is None:
+                lanes[lane_no] = _Slot([clock], [position], [entry])
+            else:
+                slot.clocks.append(clock)
+                slot.positions.append(position)
+                slot.entries.append(entry)
         self._size += 1
         if self._size >= self._next_prune:
             self._prune()
@@ -386,6 +388,11 @@ class DuplicateScanner:
         ):
             self.exact = False  # the origin forked (or may have: W hides which)
             return None
+        if own and lane is not None and lane_no < len(vc):
+            # its own chain: only its own entry changes, in place, as in ``visit``
+            vc[lane_no] = clock
+            lane.last, lane.last_id = clock, event_id
+            return position, lane_no, clock, vc
         vc = list(vc)
         if len(vc) <= lane_no:
             vc.extend([0] * (lane_no + 1 - len(vc)))
@@ -540,10 +547,15 @@ class _Slot:
 
     __slots__ = ("clocks", "entries", "positions")
 
-    def __init__(self) -> None:
-        self.clocks: list[int] = []
-        self.positions: list[int] = []
-        self.entries: list[_Entry] = []
+    def __init__(
+        self,
+        clocks: list[int] | None = None,
+        positions: list[int] | None = None,
+        entries: list[_Entry] | None = None,
+    ) -> None:
+        self.clocks: list[int] = clocks if clocks is not None else []
+        self.positions: list[int] = positions if positions is not None else []
+        self.entries: list[_Entry] = entries if entries is not None else []
 
     def drop(self, n: int) -> None:
         del self.clocks[:n], self.positions[:n], self.entries[:n]
