@@ -31,7 +31,7 @@ from schemalog.log.replay import ReplayReport, replay, resume
 from schemalog.log.replay import fused as fused_stage
 from schemalog.log.replay.strict import StrictWatch
 from schemalog.log.store.port import RawChunk
-from schemalog.model import schema
+from schemalog.model import schema, schema_drafts
 from schemalog.synth.generator import fast_record, generate
 from schemalog.synth.replicas import synth_replicas
 from strategies import forked_histories
@@ -237,7 +237,7 @@ def test_a_crash_in_the_fused_path_rolls_back_like_the_staged_one(
     victim = next(i for i in renames if i > 100)
     victim_id = json.loads(lines[victim])["event"]["id"]
     real_apply = schema.apply
-    real_handler = schema.FIELD_HANDLERS["rename_property"]
+    real_handler = schema_drafts.DRAFT_HANDLERS["rename_property"]
     change = json.loads(lines[victim])["event"]["change"]
     victim_fields = (change["table_id"], change["property_id"], change["new_name"])
 
@@ -252,7 +252,7 @@ def test_a_crash_in_the_fused_path_rolls_back_like_the_staged_one(
         return real_apply(state, event)
 
     with monkeypatch.context() as m:
-        m.setitem(schema.FIELD_HANDLERS, "rename_property", crashing_handler)
+        m.setitem(schema_drafts.DRAFT_HANDLERS, "rename_property", crashing_handler)
         fused = replay(_store(lines), batch_events=16)
     assert fused_stage.fused_possible(None)
     import schemalog.log.replay.batches as batches

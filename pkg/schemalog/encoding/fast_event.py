@@ -114,7 +114,7 @@ def _property_values(
 
 
 # The flat kinds' checkers: the change's fields in its dataclass order (what
-# ``schema.FIELD_HANDLERS`` take), proved valid, or None on doubt. Replay's fused
+# ``model.schema_drafts.DRAFT_HANDLERS`` take), proved valid, or None on doubt. Replay's fused
 # path (log/replay/fused.py) applies the fields; the builders below wrap them.
 
 

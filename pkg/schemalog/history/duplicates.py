@@ -254,7 +254,7 @@ class DuplicateScanner:
         line: bytes,
     ) -> None:
         """``visit`` of a flat-kind event given as its change's fields (replay's fused
-        path, log/replay/fused.py: ``schema.FIELD_HANDLERS``' order) and its packed
+        path, log/replay/fused.py: ``fast_event.FIELD_CHECKS``' fields) and its packed
         clock; ``line`` is its record, decoded only if a concurrent twin shows up."""
         if kind in _PLAIN_KINDS and self.exact:
             lane_no = self._lane_of.get(origin)  # the common case, as in ``visit``

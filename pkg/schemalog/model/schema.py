@@ -103,7 +103,6 @@ from schemalog.model.parts import unchecked
 from schemalog.model.pmap import PMap
 
 __all__ = [
-    "FIELD_HANDLERS",
     "NODE",
     "REL",
     "STATE_FORMAT",
@@ -778,27 +777,6 @@ _HANDLERS: dict[type, Callable[[SchemaState, Any], SchemaState]] = {
     Merge: _no_change,
     Tag: _no_change,
 }
-
-
-def _tag_fields(state: SchemaState, name: str) -> SchemaState:
-    return state
-
-
-FIELD_HANDLERS: dict[str, Callable[..., SchemaState]] = {
-    AddProperty.KIND: _add_property_fields,
-    DropProperty.KIND: _drop_property_fields,
-    RenameProperty.KIND: _rename_property_fields,
-    RenameTable.KIND: _rename_table_fields,
-    DropTable.KIND: _drop_table_fields,
-    AddConnection.KIND: _add_connection_fields,
-    DropConnection.KIND: _drop_connection_fields,
-    CommentOnTable.KIND: _comment_fields,
-    Tag.KIND: _tag_fields,
-}
-"""The handlers of the flat kinds over the change's fields (its dataclass's order)
-instead of the change: replay's fused path (log/replay/fused.py) builds no change
-object. Each raises ``Refusal`` where ``apply`` returns a Rejected, state untouched
-(the object handlers above call these: one place per rule)."""
 
 
 def _handler(change: object) -> Callable[[SchemaState, Any], SchemaState]:

@@ -2,15 +2,16 @@
 
 The staged path (decode -> resolve -> apply, the package doc) builds a
 ``Record``, an ``Event``, its ``Timestamp`` and its change for every record,
-and the strict watch, the duplicate scan and ``apply`` read them back. For
-the nine flat kinds (every change but creations, merges and SORTED BY:
-about 96 % of a long log) this path does the same work on the fields its
-line's canonical shape matched (``encoding.fast_record``): the checksum and
-hash link, the envelope and the fields, proved by the same cached validators
-(``encoding.fast_event``), the strict watch (``StrictWatch.one``), the
-duplicate scan (``EffectiveStream.visit_fields``) and the schema's rule
-(``schema.FIELD_HANDLERS``), one record after another, with no object per
-record but the state's own.
+and the strict watch, the duplicate scan and ``apply`` read them back; and
+``apply`` derives a new table for every change. For the nine flat kinds
+(every change but creations, merges and SORTED BY: about 96 % of a long log)
+this path proves a window of lines on the fields their canonical shape
+matched (``encoding.fast_record``): the checksum and hash link, the envelope
+and the fields, by the same cached validators (``encoding.fast_event``).
+Then, record by record, the strict watch (``StrictWatch.one``), the duplicate
+scan (``EffectiveStream.visit_fields``) and the schema's rule on tables
+changed in place (``model.schema_drafts``): no object per record but one
+tuple of its facts and the state's own.
 
 What it does not prove goes through the staged path, record by record
 (``Fused.staged``), and the staged path is the one source of every error and
@@ -56,7 +57,8 @@ from schemalog.log.replay.strict import StrictWatch
 from schemalog.model import schema
 from schemalog.model.clock import Timestamp
 from schemalog.model.parts import remember_event_id, unchecked
-from schemalog.model.schema import FIELD_HANDLERS, Refusal
+from schemalog.model.schema import Refusal
+from schemalog.model.schema_drafts import DRAFT_HANDLERS, with_drafts
 
 __all__ = ["Fused", "fused_possible"]
 
@@ -142,7 +144,8 @@ class Fused:
     def apply_window(self, lines: list[bytes], i: int, pos: int, proved: list[Any]) -> None:
         """Watch, scan and apply the window's records (``proved[k]``: ``lines[i + k]``)."""
         run, stream, lazy, strict = self.run, self.stream, self.lazy, self.strict
-        handlers = FIELD_HANDLERS
+        handlers = DRAFT_HANDLERS
+        run.state = with_drafts(run.state)  # (once: commits keep the working state's maps)
         losers, duplicates = stream.losers, stream.duplicates  # live dicts
         table_alias, prop_alias = stream.table_alias, stream.prop_alias
         skipped_ids, tainted = run.skipped_ids, run.tainted
