@@ -269,8 +269,8 @@ def test_a_crash_in_the_fused_path_rolls_back_like_the_staged_one(
 def test_the_fused_path_takes_every_sound_record_of_a_flat_kind(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """On a sound log only creations, merges and SORTED BY go the staged way (a fused path
-    that proves nothing would still pass the equality tests above)."""
+    """On a sound log only creations and SORTED BY go the staged way (a fused path that
+    proves nothing would still pass the equality tests above)."""
     lines = _generated(600, 3, 13)
     taken: list[int] = []
     real = fused_stage.Fused.staged
@@ -283,7 +283,7 @@ def test_the_fused_path_takes_every_sound_record_of_a_flat_kind(
     monkeypatch.setattr(fused_stage.Fused, "after_visit", None)  # a sound log never needs it
     report = replay(_store(lines))
     assert report.ok and report.position == len(lines)
-    flat = fused_stage.FIELD_CHECKS
+    flat = fused_stage.FUSED_KINDS
     not_flat = [
         i for i, line in enumerate(lines) if json.loads(line)["event"]["change"]["kind"] not in flat
     ]

@@ -1,33 +1,37 @@
-"""Where replay's time goes: each stage on the same log, as a multiple of the floor.
+"""Where replay's time goes: its stages on the same log, as a multiple of the floor.
 
 ``PYTHONPATH=pkg .venv/bin/python bench/replay/stages.py LOG [--runs N]`` prints
-one JSON line. All stages run in this one process over the same lines, in
-``--runs`` rounds (default 3) of every stage, best time of each kept, and are
-reported in microseconds per event and as a multiple of the floor measured in
-the same run:
+one JSON line. Everything runs in this one process over the same log, in
+``--runs`` rounds (default 3) of every measurement, the best of each kept, in
+microseconds of CPU per event and as a multiple of the floor of the same run:
 
 * ``floor``: split the file's lines, ``json.loads`` and ``sha256`` each;
-* ``decode``: ``codec.decode_record`` of each line (shape or parse, checksum,
-  validation, objects);
-* ``apply``: ``schema.apply`` of each decoded event from the empty state, on
-  a working copy as replay's batches do (no effective-stream aliasing);
-* ``scan``: the streaming duplicate scan (``DuplicateScanner.visit``);
+* ``read``: the store's chunks (``iter_raw``), nothing else;
 * ``plan``: the effective pre-pass over the store (``plan_of_chunks``);
-* ``replay``: the whole ``replay`` of the store (what bench/replay/run.py times).
-
-The stages overlap (replay does decode, apply, scan and plan, plus its loop),
-so ``replay`` minus their sum is the loop's own cost. The caches of validated
-names and ids are warm after the first run, so the best of several runs is a
-little kinder to ``decode`` than one cold replay.
+* ``prove``: the fused path's proof of every line (log/replay/fused.py
+  ``_prove``: shape, checksum, envelope, fields), a window at a time;
+* ``replay``: the whole ``replay`` of the store (what bench/replay/run.py
+  times), and inside it, timed by wrapping the fused path's steps:
+  ``in_prove`` (proving windows), ``in_apply`` (watch, scan and apply of the
+  proved records, with the next two), ``in_commit`` (batch commits: the
+  working state's copy, drafts frozen) and ``in_staged`` (records the fused
+  path leaves to the staged path: creations, merges, anything unproved);
+* ``replay_no_scan``: the same replay with the duplicate scan's visits made
+  no-ops (its difference to ``replay`` is the scan's share; the state and
+  decisions of this log do not depend on it: it has no duplicates);
+* ``replay_staged``: the replay through the staged path only (decode_record,
+  Event objects, ``schema.apply``), as before the fused path.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -37,13 +41,22 @@ def _timed(work: Callable[[], Any]) -> float:
     return time.process_time() - t0
 
 
+@contextmanager
+def _patched(obj: Any, name: str, value: Any) -> Iterator[None]:
+    old = getattr(obj, name)
+    setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        setattr(obj, name, old)
+
+
 def stages(path: str, runs: int) -> dict[str, Any]:
-    from schemalog.encoding import codec
-    from schemalog.history.duplicates import DuplicateScanner
+    from schemalog.log import effective
     from schemalog.log.effective import plan_of_chunks
-    from schemalog.log.replay import replay
+    from schemalog.log.replay import batches, fused, pipeline, replay
+    from schemalog.log.replay.decode import WINDOW
     from schemalog.log.store.ndjson import NdjsonStore
-    from schemalog.model.schema import Applied, apply, empty_state, working_copy
 
     with open(path, "rb") as f:
         data = f.read()
@@ -51,6 +64,7 @@ def stages(path: str, runs: int) -> dict[str, Any]:
     if lines[-1] == b"":
         lines.pop()
     n = len(lines)
+    store = NdjsonStore.open(path, readonly=True, verify=False)
 
     def floor() -> None:
         loads, sha = json.loads, hashlib.sha256
@@ -58,55 +72,91 @@ def stages(path: str, runs: int) -> dict[str, Any]:
             loads(line)
             sha(line).digest()
 
-    records: list[Any] = []
+    def read() -> None:
+        for _ in store.iter_raw(0):
+            pass
 
-    def decode() -> None:
-        records.clear()
-        decode_record = codec.decode_record
-        for i, line in enumerate(lines):
-            records.append(decode_record(line, i))
+    def prove() -> None:
+        old = gc.get_threshold()
+        gc.set_threshold(20_000, *old[1:])  # as replay runs
+        try:
+            for i in range(0, n, WINDOW):
+                list(map(fused._prove, lines[i : i + WINDOW]))
+        finally:
+            gc.set_threshold(*old)
 
-    decode()  # the records the later stages take
-    events = [r.event for r in records if type(r) is codec.Record]
+    inside = {"in_prove": 0.0, "in_apply": 0.0, "in_commit": 0.0, "in_staged": 0.0}
 
-    def apply_all() -> None:
-        state = working_copy(empty_state())  # as replay's batches apply
-        for event in events:
-            result = apply(state, event)
-            if type(result) is Applied:
-                state = result.state
+    def timing(key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any) -> Any:
+            t0 = time.process_time()
+            try:
+                return fn(*args)
+            finally:
+                inside[key] += time.process_time() - t0
 
-    def scan() -> None:
-        scanner = DuplicateScanner()
-        for event in events:
-            scanner.visit(event)
+        return timed
 
-    store = NdjsonStore.open(path, readonly=True, verify=False)
-    stages = {
+    def traced_replay() -> None:
+        with (
+            _patched(fused, "_prove", timing("in_prove", fused._prove)),
+            _patched(fused.Fused, "apply_window", timing("in_apply", fused.Fused.apply_window)),
+            _patched(batches.Batches, "commit", timing("in_commit", batches.Batches.commit)),
+            _patched(fused.Fused, "staged", timing("in_staged", fused.Fused.staged)),
+        ):
+            replay(store)
+
+    def no_scan() -> None:
+        noop = lambda *args: None  # noqa: E731
+        with (
+            _patched(effective.EffectiveStream, "visit_fields", noop),
+            _patched(effective.EffectiveStream, "visit", noop),
+        ):
+            replay(store)
+
+    def staged() -> None:
+        with _patched(pipeline, "fused_possible", lambda tracer: False):
+            replay(store)
+
+    measured: dict[str, Callable[[], None]] = {
         "floor": floor,
-        "decode": decode,
-        "apply": apply_all,
-        "scan": scan,
+        "read": read,
         "plan": lambda: plan_of_chunks(lambda: store.iter_raw(0)),
+        "prove": prove,
         "replay": lambda: replay(store),
+        "replay_no_scan": no_scan,
+        "replay_staged": staged,
     }
-    # Rounds of every stage, best of each kept: the machine's speed drifts
-    # over a run, and a drift must not land on one stage only.
-    seconds = {name: float("inf") for name in stages}
+    # Rounds of every measurement, best of each kept: the machine's speed drifts
+    # over a run, and a drift must not land on one measurement only.
+    seconds = {name: float("inf") for name in measured}
+    split: dict[str, float] = {}
     try:
         for _ in range(runs):
-            for name, work in stages.items():
+            for name, work in measured.items():
                 seconds[name] = min(seconds[name], _timed(work))
+            for key in inside:
+                inside[key] = 0.0
+            total = _timed(traced_replay)
+            if not split or total < split["replay_traced"]:
+                split = {"replay_traced": total, **inside}
     finally:
         store.close()
+    seconds["scan"] = seconds["replay"] - seconds["replay_no_scan"]
     floor_s = seconds["floor"]
+
+    def us(s: float) -> float:
+        return round(s / n * 1e6, 2)
+
     return {
         "log": path,
         "events": n,
         "runs": runs,
-        "us_per_event": {k: round(s / n * 1e6, 2) for k, s in seconds.items()},
+        "us_per_event": {k: us(s) for k, s in seconds.items()},
         "x_floor": {k: round(s / floor_s, 2) for k, s in seconds.items()},
+        "inside_replay_us_per_event": {k: us(s) for k, s in split.items()},
         "replay_over_floor_ratio": round(floor_s / seconds["replay"], 3),
+        "fused_over_staged_speed": round(seconds["replay_staged"] / seconds["replay"], 3),
     }
 
 

@@ -34,10 +34,12 @@ __all__ = [
     "FLAT_LINES",
     "KIND_AT",
     "KIND_KEY",
+    "MERGE_LINE",
     "NOT_PROVED",
     "parents_of",
     "read",
     "read_default",
+    "resolutions_of",
 ]
 
 _STR = r'"([^"\\\x00-\x1f]*)"'  # a string whose JSON form is its text between quotes
@@ -168,6 +170,8 @@ def _default(text: str) -> Any:
 # The flat kinds' line patterns and what replay's fused path (log/replay/fused.py)
 # needs to read them the way ``read`` does, without building the event.
 FLAT_LINES = {kind: _LINES[kind] for kind in FIELD_CHECKS}
+MERGE_LINE = _LINES["merge"]
+resolutions_of = _resolutions
 KIND_AT = _KIND_AT
 KIND_KEY = _KIND_KEY
 NOT_PROVED = _NOT_PROVED

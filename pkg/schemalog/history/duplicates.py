@@ -268,6 +268,8 @@ class DuplicateScanner:
         if kind == AddProperty.KIND:
             name, table = fields[1].name, fields[0]
             self.visit_creation(event_id, origin, parents, name, table, line, clock)
+        elif kind == Merge.KIND:
+            self._advance(event_id, origin, parents, True, clock)
         elif kind in _PLAIN_KINDS:
             self._advance(event_id, origin, parents, False, clock)
         else:

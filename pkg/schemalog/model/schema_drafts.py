@@ -38,6 +38,7 @@ from schemalog.model.events import (
     DropConnection,
     DropProperty,
     DropTable,
+    Merge,
     RenameProperty,
     RenameTable,
     Tag,
@@ -290,7 +291,7 @@ def _drop_table(state: SchemaState, table_id: str) -> SchemaState:
     return state
 
 
-def _tag(state: SchemaState, name: str) -> SchemaState:
+def _no_change(state: SchemaState, *fields: object) -> SchemaState:
     return state
 
 
@@ -303,6 +304,8 @@ DRAFT_HANDLERS: dict[str, Callable[..., SchemaState]] = {
     AddConnection.KIND: _add_connection,
     DropConnection.KIND: _drop_connection,
     CommentOnTable.KIND: _comment,
-    Tag.KIND: _tag,
+    Tag.KIND: _no_change,
+    Merge.KIND: _no_change,  # (its resolutions act through the effective stream)
 }
-"""``apply`` of the flat kinds on drafts, given the change's fields (module doc)."""
+"""``apply`` of the flat kinds (and Merge, which changes no table) on drafts, given
+the change's fields (module doc)."""
