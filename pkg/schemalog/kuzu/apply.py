@@ -57,6 +57,7 @@ from schemalog.kuzu.record import (
     record_statements,
 )
 from schemalog.kuzu.verdict import Loss, Verdict, assess, losses, repair_report
+from schemalog.log.replay.report import ReplayReport
 from schemalog.model.names import catalog_key
 from schemalog.model.schema import (
     NODE,
@@ -344,7 +345,7 @@ def apply_log(
     if plan.withheld or plan.destructive:
         full = plan_diff(old_model, new_model, allow_destructive=True) if plan.withheld else plan
         lost = losses(backend, old_model, full.steps)
-    target_hash = state_hash(target)
+    target_hash = _target_hash(state_or_replay_result, target)
     from_position = record.position if record is not None else None
     ddl = tuple(plan.statements)
 
@@ -368,7 +369,8 @@ def apply_log(
     )
     if up_to_date:
         return result("up-to-date")
-    exists = has_record_table(backend)
+    # read_record looked: a record read back iff its table exists (None: no table)
+    exists = record is not None if verdict is not None else has_record_table(backend)
     books = tuple(
         record_statements(
             position,
@@ -376,12 +378,21 @@ def apply_log(
             target,
             create=not exists,
             rebuild=exists and verdict is None,  # a record that did not read back
+            hashed=target_hash,
         )
     )
     if dry_run:
         return result("dry-run", books)
     backend.execute([*ddl, *books])
     return result("applied", books)
+
+
+def _target_hash(given: Any, target: SchemaState) -> str:
+    # replay hashed the state it reports (pipeline.py: state_hash(final)); anything
+    # else is hashed here
+    if isinstance(given, ReplayReport) and given.state is target:
+        return given.state_hash
+    return state_hash(target)
 
 
 def adopt_database(backend: KuzuBackend, state_or_replay_result: Any) -> None:

@@ -81,6 +81,7 @@ from schemalog.model.events import (
     SetSortedBy,
     Tag,
     canonical_type,
+    parsed_type,
 )
 from schemalog.model.names import RESERVED_PREFIX, catalog_key
 from schemalog.model.schema import NODE, REL, SchemaState, TableState
@@ -140,7 +141,9 @@ Model = Mapping[str, TableModel]
 
 def _prop_model(prop: PropertyDef) -> PropModel:
     typ = canonical_type(prop.type)
-    return PropModel(prop.property_id, prop.name, typ, default_expression(prop.default, typ))
+    # the parsed type is cached: a 1M-event log's state re-parsed 4,600 of them (~0.1 s)
+    expression = default_expression(prop.default, parsed_type(typ))
+    return PropModel(prop.property_id, prop.name, typ, expression)
 
 
 def table_model(table: TableState) -> TableModel:
