@@ -229,7 +229,13 @@ def record_statements(
     if create or rebuild:
         cols = ", ".join(f"{quote_identifier(n)} {t}" for n, t in _COLUMNS.items())
         out.append(f"CREATE NODE TABLE {_T}({cols}, PRIMARY KEY(`key`))")
-    blob = json.dumps(state_to_obj(state), ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+    blob = json.dumps(  # a fresh tree: no cycle to check for
+        state_to_obj(state),
+        ensure_ascii=True,
+        sort_keys=True,
+        separators=(",", ":"),
+        check_circular=False,
+    )
     head_expr = "NULL" if head is None else string_literal(head)
     out.append(
         f"MERGE (a:{_T} {{key: {string_literal(_KEY)}}}) SET a.format = {RECORD_FORMAT}, "
