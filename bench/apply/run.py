@@ -33,6 +33,12 @@ table while open), and ``gc.collect()`` runs before each leg, outside the
 clock. One untimed pair first warms the process (the first on-disk database of
 a process pays ~1 s once). ``apply_s`` and ``direct_s`` are the medians of
 their legs.
+
+Each leg's CPU time is reported beside its wall time (``*_cpu_s``; this
+process, plus every thread of the engine's child process from Linux's
+``schedstat``), and ``cpu_ratio`` is the median of the pairs' CPU ratios: on
+the shared machine other sessions take the cores, and the wall ratio then
+moves by +-0.3 from one pair to the next while the CPU ratio holds.
 """
 
 from __future__ import annotations
@@ -142,17 +148,21 @@ def run_engine(
     transport: list[str] = []
     applied: list[ApplyResult] = []
 
-    def leg(label: str, work: Callable[[KuzuBackend], None]) -> float:
-        """Time ``work`` on a fresh empty on-disk database; delete it afterwards."""
+    def leg(label: str, work: Callable[[KuzuBackend], None]) -> tuple[float, float | None]:
+        """Time ``work`` on a fresh empty on-disk database (wall, CPU); delete it afterwards."""
         where = tempfile.mkdtemp(prefix=f"{name}-{label}-", dir=tmp)
         try:
             gc.collect()
             backend = open_backend(os.path.join(where, "db"), engine)
-            transport.append("child" if isinstance(backend, RemoteBackend) else "in-process")
+            child = backend._child.pid if isinstance(backend, RemoteBackend) else None
+            transport.append("in-process" if child is None else "child")
             try:
+                cpu = _cpu_s(child)
                 t = time.perf_counter()
                 work(backend)
-                return time.perf_counter() - t
+                wall = time.perf_counter() - t
+                after = _cpu_s(child)
+                return wall, (after - cpu if after is not None and cpu is not None else None)
             finally:
                 backend.close()
         finally:
@@ -173,16 +183,22 @@ def run_engine(
     for i in range(pairs):
         order = ("apply", "direct") if i % 2 == 0 else ("direct", "apply")
         times = {which: leg(which, legs[which]) for which in order}
+        (apply_s, apply_cpu), (direct_s, direct_cpu) = times["apply"], times["direct"]
+        cpu_ratio = apply_cpu / direct_cpu if apply_cpu and direct_cpu else None
         rows.append(
             {
                 "order": ",".join(order),
-                "apply_s": round(times["apply"], 3),
-                "direct_s": round(times["direct"], 3),
-                "ratio": round(times["apply"] / times["direct"], 3),
+                "apply_s": round(apply_s, 3),
+                "direct_s": round(direct_s, 3),
+                "ratio": round(apply_s / direct_s, 3),
+                "apply_cpu_s": None if apply_cpu is None else round(apply_cpu, 3),
+                "direct_cpu_s": None if direct_cpu is None else round(direct_cpu, 3),
+                "cpu_ratio": None if cpu_ratio is None else round(cpu_ratio, 3),
             }
         )
     assert len(set(transport)) == 1, transport  # both legs of every pair alike
     ratio = statistics.median(r["ratio"] for r in rows)
+    cpu_ratios = [r["cpu_ratio"] for r in rows if r["cpu_ratio"] is not None]
     result = applied[-1]
     return {
         "engine": name,
@@ -192,10 +208,27 @@ def run_engine(
         "ratio": ratio,
         "target": TARGET,
         "within_target": ratio <= TARGET,
+        "cpu_ratio": statistics.median(cpu_ratios) if len(cpu_ratios) == pairs else None,
         "pairs": rows,
         "apply_statements": len(result.statements),
         "bookkeeping_statements": len(result.bookkeeping),
     }
+
+
+def _cpu_s(child: int | None) -> float | None:
+    """CPU seconds of this process, plus every thread of ``child`` (Linux
+    ``schedstat``, ns; None where it cannot be read)."""
+    own = time.process_time()
+    if child is None:
+        return own
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{child}/task"):
+            with open(f"/proc/{child}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return own + total / 1e9
 
 
 if __name__ == "__main__":
