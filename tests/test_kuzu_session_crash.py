@@ -132,6 +132,68 @@ def test_parse_alter_shapes() -> None:
     assert parse_alter("MATCH (a) RETURN a") is None
 
 
+_SHORTCUT_PIECES = [
+    "ALTER", "alter", "Alter", "DROP", "drop", "TABLE", "table", "R", "`R`", "w", "ADD",
+    "FROM", "TO", "RENAME", "IF", "EXISTS", "MATCH", "MERGE", "CREATE", "ALTERED", "DROPS",
+    "_ALTER", "1", "é", "ſ", "/* c */", "/*", "*/", "// c\n", " ", "  ", "\t", "\n",
+    "\u00a0", "\x1c", "'x'", ";", "(", ")",
+]  # fmt: skip
+
+
+def test_parse_alter_shortcut_agrees_with_the_full_parse() -> None:
+    """A statement opening with another word than ALTER/DROP is ruled out before it is
+    tokenized (the record's MERGE holds the whole state); the answer must not change."""
+    import random
+
+    from schemalog.kuzu.hazards import _parse_shapes
+
+    corpus = [
+        text
+        for path in sorted((Path(__file__).parent / "ddl_corpus").glob("*.cypher"))
+        for text in path.read_text(encoding="utf-8").split(";")
+    ]
+    rng = random.Random(20)
+    corpus += [
+        "".join(rng.choice(_SHORTCUT_PIECES) for _ in range(rng.randint(1, 9))) for _ in range(5000)
+    ]
+    corpus += [
+        "ALTER TABLE R DROP w x",
+        "ALTER TABLE R DROP w /* never closed",
+        "/* c */ ALTER TABLE R DROP w",
+        "// c\nDROP TABLE R",
+        "\u00a0ALTER TABLE R DROP w",
+        "ALTERTABLE R DROP w",
+        "DROPTABLE R",
+    ]
+    corpus += [" " + s for s in corpus[:200]] + ["\n\t" + s.lower() for s in corpus[:200]]
+    seen = set()
+    for statement in corpus:
+        found = parse_alter(statement)
+        assert found == _parse_shapes(statement), statement
+        seen.add(None if found is None else found[0])
+    # the corpus reaches every answer, so a shortcut that hid one would show
+    assert seen == {None, "drop_property", "add_connection", "rename_table", "drop_table",
+                    "unknown_drop"}  # fmt: skip
+
+
+def test_parse_alter_does_not_tokenize_the_record_statement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import schemalog.kuzu.hazards as hazards
+    from schemalog.kuzu.record import record_statements
+
+    def refuse(text: str) -> object:
+        raise AssertionError(f"tokenized {text[:40]!r}")
+
+    monkeypatch.setattr(hazards, "tokenize", refuse)
+    merge = record_statements(3, None, empty_state(), create=False)[-1]
+    assert merge.startswith("MERGE ")
+    assert parse_alter(merge + " // ALTER TABLE R DROP w") is None
+    assert hazards.SessionHazards().first_crash([merge + " /* c */"]) is None
+    with pytest.raises(AssertionError, match="tokenized"):  # the patch is in effect
+        parse_alter("ALTER TABLE R DROP w /* c */")
+
+
 def test_session_hazards_follow_drops_renames_and_reopens() -> None:
     h = SessionHazards()
     assert h.first_crash(["ALTER TABLE R ADD FROM A TO C"]) is None

@@ -8,22 +8,29 @@ TypeError traceback), and the other ways a record can be unreadable.
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
+import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+import schemalog.kuzu.record as record_module
 from ddl_helpers import assert_matches, fresh
 from schemalog.cli import main
 from schemalog.kuzu.apply import (
     BOOKKEEPING_TABLE,
+    RECORD_FORMAT,
     RecordCorrupt,
     RecordMissing,
     apply_log,
     read_record,
 )
+from schemalog.kuzu.cypher import string_literal
 from schemalog.kuzu.native import NativeKuzuBackend
+from schemalog.model.state_json import state_to_obj
 from schemalog.synth.generator import write_log
 from test_cli_apply import _write_log
 from test_drift import _log
@@ -133,6 +140,76 @@ def test_apply_and_drift_give_one_verdict_on_a_bad_record(
     # nothing was written by either command
     with NativeKuzuBackend(db) as b, pytest.raises(expected):
         read_record(b)
+
+
+# -- the record's two formats: 1 (the state as JSON) read, 2 (zlib + base64) written --
+
+
+def _state_text(db: str) -> tuple[int, str]:
+    with NativeKuzuBackend(db) as b:
+        row = b.query(f"MATCH (a:{T}) RETURN a.format AS f, a.state AS s")[0]
+    return row["f"], row["s"]
+
+
+def _packed(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def test_a_format_1_record_still_reads_and_the_next_apply_writes_format_2(
+    applied_db: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    log, db = applied_db
+    fmt, text = _state_text(db)
+    assert fmt == RECORD_FORMAT == 2
+    with NativeKuzuBackend(db) as b:
+        record = read_record(b)
+    assert record is not None
+    plain = json.dumps(state_to_obj(record.state), sort_keys=True, separators=(",", ":"))
+    assert json.loads(zlib.decompress(base64.b64decode(text))) == json.loads(plain)
+    assert len(text) < len(plain)  # what the format is for
+    _tamper(db, f"MATCH (a:{T}) SET a.format = 1, a.state = {string_literal(plain)}")
+    with NativeKuzuBackend(db) as b:
+        again = read_record(b)
+    assert again == record
+    code, _out, err = _run(capsys, "drift", str(log), "--db", db)
+    assert code == 0, err
+    assert _run(capsys, "apply", str(log), "--db", db)[0] == 0
+    assert _state_text(db)[0] == 1  # up to date: nothing rewritten
+    with NativeKuzuBackend(db) as b:
+        apply_log(b, SimpleNamespace(state=record.state, position=record.position + 1, head="x"))
+    assert _state_text(db)[0] == 2
+
+
+_JSON = b'{"format":1,"tables":[]}'
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "reason"),
+    [
+        (2, "not base64!", "not base64"),
+        (2, "QUJD", "incorrect header check"),  # base64 of b"ABC": not zlib
+        (2, _packed(zlib.compress(_JSON)[:-3]), "not one whole zlib stream"),
+        (2, _packed(zlib.compress(_JSON) + b"tail"), "not one whole zlib stream"),
+        (2, _packed(zlib.compress(b"{not json")), "cannot be read"),
+        (2, _packed(zlib.compress(b"[]" + b" " * 5000)), "inflates past"),
+        (2, _JSON.decode(), "not base64"),  # format 2 holding format 1's text
+        (1, _packed(zlib.compress(_JSON)), "cannot be read"),  # and the other way round
+    ],
+)
+def test_a_bad_format_2_state_is_corrupt_naming_the_field(
+    applied_db: tuple[Path, str],
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: int,
+    text: str,
+    reason: str,
+) -> None:
+    monkeypatch.setattr(record_module, "_MAX_STATE_BYTES", 4096)
+    _, db = applied_db
+    _tamper(db, f"MATCH (a:{T}) SET a.format = {fmt}, a.state = {string_literal(text)}")
+    with NativeKuzuBackend(db) as b, pytest.raises(RecordCorrupt) as info:
+        read_record(b)
+    assert info.value.field == f"{BOOKKEEPING_TABLE}.state"
+    assert reason in str(info.value)
 
 
 # -- the repair keeps what matches ----------------------------------------------
