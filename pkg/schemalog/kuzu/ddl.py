@@ -253,7 +253,8 @@ def _create_node(t: TableModel) -> Step:
 def _create_rel(t: TableModel, names: Mapping[str, str]) -> Step:
     if not t.connections:
         raise ValueError(f"rel table {t.name!r} has no FROM/TO pair: Kuzu cannot create it")
-    pairs = tuple((names[a], names[b]) for a, b in sorted(t.connections))
+    # by name: the statement is a function of the schema a reader sees, not of its ids
+    pairs = tuple(sorted((names[a], names[b]) for a, b in t.connections))
     parts = [f"FROM {q(a)} TO {q(b)}" for a, b in pairs]
     parts += [_prop_ddl(p) for p in t.properties]
     if t.multiplicity is not None:
