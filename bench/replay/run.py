@@ -215,7 +215,8 @@ def run_peer_pyodide(events: int, ours: dict[str, Any] | None) -> dict[str, Any]
         if done.returncode != 0:  # Pyodide's stack lines hold its whole minified source
             tail = "\n".join(line[:300] for line in done.stderr.splitlines()[-15:])
             raise SystemExit(f"[bench/replay] {runner} {' '.join(args)} failed:\n{tail}")
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return figures
 
     name = f"peer-pyodide-{events}.sqlite"
     db = OUT / name
