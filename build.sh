@@ -305,6 +305,18 @@ cmd_serve() {
   "$VENV/bin/python" tools/devserver.py --directory "$SITE" --port "$port"
 }
 
+# The peer's pure wheels for Pyodide (bench/peer/pyodide_runner.mjs), pinned by sha256:
+# downloaded here, so that the benchmark itself runs offline.
+setup_peer_wheels() {
+  local pins=bench/peer/pyodide-wheels.txt dir="$ROOT/bench/out/peer-wheels"
+  if stamp_ok peer-wheels "$pins" && compgen -G "$dir/eventsourcing-*.whl" >/dev/null; then return; fi
+  log "downloading the peer's wheels for Pyodide into $dir ($pins, --require-hashes)"
+  rm -rf "$dir"; mkdir -p "$dir"
+  "$VENV/bin/python" -m pip download -q --no-deps --only-binary=:all: --python-version 3.14 \
+    --implementation py --abi none --platform any --require-hashes -r "$pins" -d "$dir"
+  stamp_set peer-wheels "$pins"
+}
+
 # bench [NAME...]: every bench/*/run.py, or only the named ones (replay, merge, ...).
 cmd_bench() {
   cmd_build
@@ -312,6 +324,7 @@ cmd_bench() {
     log "installing the bench extra (eventsourcing, the peer of bench/replay)"
     "$VENV/bin/python" -m pip install -q -e ".[bench]"
   fi
+  setup_peer_wheels
   local names=("$@") b found=0
   [ ${#names[@]} -gt 0 ] || for b in bench/*/run.py; do names+=("$(basename "$(dirname "$b")")"); done
   for name in "${names[@]}"; do

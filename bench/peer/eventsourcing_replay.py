@@ -9,6 +9,10 @@ same process (its memory then includes the recorder's copy of every event:
 ``rss_before_get_kib`` says how much was there before the get). Each prints
 one JSON line: events, seconds, events/s, ru_maxrss.
 
+``pyodide_runner.mjs`` (next to this file) runs the same three legs inside
+Pyodide under Node, one fresh runtime each: it imports this module and calls
+``write`` and ``get`` with Node's CPU clock; Pyodide has no ``resource``.
+
 The events mirror our synthetic log's kinds (create a node table with three
 properties, add / rename / drop a property, rename a table, comment) and the
 aggregate applies them to dicts of tables and properties, as our schema
@@ -19,9 +23,9 @@ from __future__ import annotations
 
 import json
 import random
-import resource
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from eventsourcing.application import Application
@@ -109,8 +113,16 @@ def _app(recorder: str, file: str | None) -> Application:
     return Application(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
 
 
+def _maxrss_kib() -> int | None:
+    try:
+        import resource
+    except ImportError:  # Pyodide: the runner reports the WebAssembly heap instead
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def _get(app: Application, aggregate_id: Any, n: int, recorder: str) -> dict[str, Any]:
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = _maxrss_kib()
     t0 = time.process_time()
     schema = app.repository.get(aggregate_id)
     seconds = time.process_time() - t0
@@ -121,9 +133,40 @@ def _get(app: Application, aggregate_id: Any, n: int, recorder: str) -> dict[str
         "seconds": round(seconds, 3),
         "events_per_s": round(n / seconds),
         "rss_before_get_kib": rss_before,
-        "ru_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "ru_maxrss_kib": _maxrss_kib(),
         "tables": len(schema.tables),
     }
+
+
+def get_timed(
+    recorder: str,
+    n: int,
+    file: str | None,
+    aggregate_id: str | None,
+    cpu: Callable[[], float],
+    heap: Callable[[], int],
+) -> dict[str, Any]:
+    """One leg for a runtime where ``time.process_time`` is not CPU time (Pyodide: it
+    is Emscripten's wall clock) and ``resource`` is missing: ``cpu`` (the runner's
+    process CPU seconds) and ``heap`` (its memory size, which never shrinks, so a
+    peak) are read right around ``repository.get``, as ``process_time`` is."""
+    import uuid
+
+    if recorder == "sqlite":
+        assert aggregate_id is not None
+        app, the_id = _app("sqlite", file), uuid.UUID(aggregate_id)
+    else:
+        app = _app("popo", None)
+        the_id = write(app, n)
+    heap_before = heap()
+    c0 = cpu()
+    out = _get(app, the_id, n, recorder)
+    cpu_seconds = cpu() - c0
+    out["heap_before_get"] = heap_before
+    out["heap_after"] = heap()
+    out["host_cpu_seconds"] = round(cpu_seconds, 3)
+    out["events_per_host_cpu_s"] = round(n / cpu_seconds) if cpu_seconds > 0 else None
+    return out
 
 
 def main() -> None:

@@ -150,6 +150,12 @@ def run_pyodide(path: Path, budgets: list[int]) -> dict[str, Any]:
         r["replay_wasm_heap_growth"] = rep["wasm_heap_growth"]
         r["wasm_heap_before"] = rep["wasm_heap_before"]
         r["within_target"] = rep["wasm_heap_growth"] <= r["memory_target"]
+        if rep.get("events_per_host_cpu_s") and floor.get("events_per_host_cpu_s"):
+            # Node's process CPU: Pyodide's process_time (ratio_cpu) is a wall clock
+            r["replay_events_per_host_cpu_s"] = round(rep["events_per_host_cpu_s"])
+            r["ratio_host_cpu"] = round(
+                rep["events_per_host_cpu_s"] / floor["events_per_host_cpu_s"], 3
+            )
         result[f"{budget // MIB}MiB"] = r
     return result
 
@@ -185,6 +191,70 @@ def run_peer(events: int, ours: dict[str, Any] | None) -> dict[str, Any]:
     return result
 
 
+PEER_WHEELS = OUT / "peer-wheels"  # filled by ./build.sh bench (bench/peer/pyodide-wheels.txt)
+
+
+def run_peer_pyodide(events: int, ours: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The peer in Pyodide under Node (bench/peer/pyodide_runner.mjs): the same three legs
+    as run_peer, each in a fresh node process, over ``events`` (our Pyodide log's size).
+
+    The SQLite file is on NODEFS (bench/out): the write and the get are two processes, and
+    the get reads a real file through the OS page cache, as CPython's get and our Pyodide
+    replay do. Ratios use Node's process CPU for both sides, and the wall clock beside it."""
+    runner = str(ROOT / "bench" / "peer" / "pyodide_runner.mjs")
+    if not any(PEER_WHEELS.glob("eventsourcing-*.whl")):
+        print(
+            f"[bench/replay] no {PEER_WHEELS.relative_to(ROOT)}: Pyodide peer skipped "
+            "(./build.sh bench replay downloads its pinned wheels)",
+            file=sys.stderr,
+        )
+        return None
+
+    def leg(*args: str) -> dict[str, Any]:
+        done = subprocess.run(["node", runner, *args], capture_output=True, text=True, cwd=ROOT)
+        if done.returncode != 0:  # Pyodide's stack lines hold its whole minified source
+            tail = "\n".join(line[:300] for line in done.stderr.splitlines()[-15:])
+            raise SystemExit(f"[bench/replay] {runner} {' '.join(args)} failed:\n{tail}")
+        figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return figures
+
+    name = f"peer-pyodide-{events}.sqlite"
+    db = OUT / name
+    for stale in OUT.glob(name + "*"):  # the file and any -wal / -shm left by a killed run
+        stale.unlink()
+    written = leg("write-sqlite", str(events), name)
+    sqlite = leg("get-sqlite", str(events), name, written["aggregate_id"])
+    db.unlink(missing_ok=True)
+    popo = leg("popo", str(events))
+    result: dict[str, Any] = {
+        "peer": "eventsourcing 9.5.6",
+        "runtime": f"pyodide {sqlite['pyodide']} (node {sqlite['node']}, "
+        f"python {sqlite['python']}, sqlite {sqlite['sqlite']})",
+        "sqlite": sqlite,
+        "popo": popo,
+    }
+    row32 = (ours or {}).get("32MiB")
+    if row32 is not None and ours is not None and ours.get("events") == events:
+        if row32.get("replay_events_per_host_cpu_s"):
+            ev_s = row32["replay_events_per_host_cpu_s"]
+            result["ours_events_per_host_cpu_s"] = ev_s
+            result["ours_over_sqlite"] = round(ev_s / sqlite["events_per_host_cpu_s"], 3)
+            result["ours_over_popo"] = round(ev_s / popo["events_per_host_cpu_s"], 3)
+        wall = row32["replay_events_per_s"]
+        result["ours_events_per_s_wall"] = wall
+        result["ours_over_sqlite_wall"] = round(wall / sqlite["events_per_s"], 3)
+        result["ours_over_popo_wall"] = round(wall / popo["events_per_s"], 3)
+        # the WebAssembly heap never shrinks: its size after the work is its peak
+        ours_heap = row32["wasm_heap_before"] + row32["replay_wasm_heap_growth"]
+        result["sqlite_heap_over_ours"] = round(sqlite["heap_after"] / ours_heap, 2)
+        result["sqlite_heap_growth_over_ours"] = round(
+            (sqlite["heap_after"] - sqlite["heap_before_get"])
+            / max(row32["replay_wasm_heap_growth"], 1),
+            2,
+        )
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -209,7 +279,13 @@ def main() -> None:
         print("[bench/replay] no build/pyodide-dist or node: Pyodide leg skipped", file=sys.stderr)
         return
     ppath = ensure_log(args.pyodide_events) if args.pyodide_events else path
-    print(json.dumps(run_pyodide(ppath, budgets)), flush=True)
+    ours_pyodide = run_pyodide(ppath, budgets)
+    print(json.dumps(ours_pyodide), flush=True)
+    peer = (
+        None if args.no_peer else run_peer_pyodide(args.pyodide_events or args.events, ours_pyodide)
+    )
+    if peer is not None:
+        print(json.dumps(peer), flush=True)
 
 
 if __name__ == "__main__":
