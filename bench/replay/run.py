@@ -21,6 +21,15 @@ canonical JSON bytes; ``memory_target_state_in_memory`` as the bytes its Python
 objects take (what tracemalloc still holds once the replay returns its report),
 the fairer figure for an in-memory peak.
 
+Memory (issue 20): the last line, ``{"memory": [...]}``, is one row per
+runtime, measure and budget: the peak (CPython: tracemalloc's peak and the
+growth of ``ru_maxrss`` over the baseline; Pyodide: the WebAssembly heap
+growth, which comes in steps of a fifth of the heap or more, and the growth of
+the allocator's peak footprint, which does not), the target (``budget +
+state_bytes + 16 MiB``) and whether it is met, and per runtime and measure
+whether the smallest budget's peak is below the largest's. The same rows are
+printed as a table on stderr.
+
 Prints one JSON line per runtime. Options: ``--events N``, ``--budgets 8,32``
 (MiB), ``--no-pyodide``, ``--no-tracemalloc``, ``--pyodide-events N`` (a
 smaller log for the slower runtime; default: the same log).
@@ -148,6 +157,7 @@ def run_pyodide(path: Path, budgets: list[int]) -> dict[str, Any]:
         result["events"] = rep["events"]
         r["floor_wasm_heap_growth"] = floor["wasm_heap_growth"]
         r["replay_wasm_heap_growth"] = rep["wasm_heap_growth"]
+        r["replay_malloc_peak_growth"] = rep.get("malloc_peak_growth")
         r["wasm_heap_before"] = rep["wasm_heap_before"]
         r["within_target"] = rep["wasm_heap_growth"] <= r["memory_target"]
         if rep.get("events_per_host_cpu_s") and floor.get("events_per_host_cpu_s"):
@@ -255,6 +265,79 @@ def run_peer_pyodide(events: int, ours: dict[str, Any] | None) -> dict[str, Any]
     return result
 
 
+def memory_rows(results: list[dict[str, Any]], budgets: list[int]) -> dict[str, Any]:
+    """The memory figures of the runs, against the target, and small budget < large budget."""
+    measures = {
+        "cpython": [("tracemalloc_peak", "replay_tracemalloc_peak"), ("maxrss_growth", None)],
+        "pyodide": [
+            ("wasm_heap_growth", "replay_wasm_heap_growth"),
+            ("malloc_peak_growth", "replay_malloc_peak_growth"),
+        ],
+    }
+    rows: list[dict[str, Any]] = []
+    lower: list[dict[str, Any]] = []
+    for result in results:
+        runtime = "pyodide" if result["runtime"].startswith("pyodide") else "cpython"
+        for measure, key in measures[runtime]:
+            peaks: dict[int, int] = {}
+            for budget in budgets:
+                r = result.get(f"{budget // MIB}MiB")
+                if r is None:
+                    continue
+                if key is None:  # ru_maxrss over the process's baseline before the work
+                    if r.get("replay_maxrss") is None or r.get("maxrss_baseline") is None:
+                        continue
+                    peak = r["replay_maxrss"] - r["maxrss_baseline"]
+                elif r.get(key) is not None:
+                    peak = r[key]
+                else:
+                    continue
+                peaks[budget] = peak
+                rows.append(
+                    {
+                        "runtime": result["runtime"],
+                        "events": result.get("events"),
+                        "measure": measure,
+                        "budget_mib": budget // MIB,
+                        "peak": peak,
+                        "target": r["memory_target"],
+                        "met": peak <= r["memory_target"],
+                    }
+                )
+            if len(peaks) >= 2:
+                small, large = min(peaks), max(peaks)
+                lower.append(
+                    {
+                        "runtime": result["runtime"],
+                        "measure": measure,
+                        f"peak_{small // MIB}MiB": peaks[small],
+                        f"peak_{large // MIB}MiB": peaks[large],
+                        "met": peaks[small] < peaks[large],
+                    }
+                )
+    return {"memory": rows, "smaller_budget_lower": lower}
+
+
+def print_memory(summary: dict[str, Any]) -> None:
+    print(json.dumps(summary), flush=True)
+    mb = 1e6
+    print("[bench/replay] memory (MB; target = budget + state + 16 MiB)", file=sys.stderr)
+    for row in summary["memory"]:
+        print(
+            f"  {row['runtime'][:28]:28} {row['measure']:17} {row['budget_mib']:>3} MiB: "
+            f"{row['peak'] / mb:7.1f} / target {row['target'] / mb:6.1f} "
+            f"{'met' if row['met'] else 'NOT MET'}",
+            file=sys.stderr,
+        )
+    for row in summary["smaller_budget_lower"]:
+        figures = ", ".join(f"{k} {v / mb:.1f}" for k, v in row.items() if k.startswith("peak_"))
+        print(
+            f"  {row['runtime'][:28]:28} {row['measure']:17} smaller budget lower: "
+            f"{'yes' if row['met'] else 'NO'} ({figures})",
+            file=sys.stderr,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -268,24 +351,30 @@ def main() -> None:
     budgets = [int(b) * MIB for b in args.budgets.split(",")]
     path = ensure_log(args.events)
     ours = None
+    results: list[dict[str, Any]] = []
     if not args.no_cpython:
         ours = run_cpython(path, budgets, not args.no_tracemalloc)
+        results.append(ours)
         print(json.dumps(ours), flush=True)
     if not args.no_peer:
         print(json.dumps(run_peer(args.events, ours)), flush=True)
     if args.no_pyodide:
-        return
-    if not (DIST / "pyodide.mjs").exists() or shutil.which("node") is None:
+        pass
+    elif not (DIST / "pyodide.mjs").exists() or shutil.which("node") is None:
         print("[bench/replay] no build/pyodide-dist or node: Pyodide leg skipped", file=sys.stderr)
-        return
-    ppath = ensure_log(args.pyodide_events) if args.pyodide_events else path
-    ours_pyodide = run_pyodide(ppath, budgets)
-    print(json.dumps(ours_pyodide), flush=True)
-    peer = (
-        None if args.no_peer else run_peer_pyodide(args.pyodide_events or args.events, ours_pyodide)
-    )
-    if peer is not None:
-        print(json.dumps(peer), flush=True)
+    else:
+        ppath = ensure_log(args.pyodide_events) if args.pyodide_events else path
+        ours_pyodide = run_pyodide(ppath, budgets)
+        results.append(ours_pyodide)
+        print(json.dumps(ours_pyodide), flush=True)
+        peer = (
+            None
+            if args.no_peer
+            else run_peer_pyodide(args.pyodide_events or args.events, ours_pyodide)
+        )
+        if peer is not None:
+            print(json.dumps(peer), flush=True)
+    print_memory(memory_rows(results, budgets))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,18 @@ next position replay needs: lines of a chunk before the start are handed to
 a chunk that starts after the next position needed is a ``ReplayGap``. A
 record larger than the budget ends the stream with the store's
 ``RecordTooLarge``.
+
+Memory: one chunk at a time. A stage that loops ``for chunk in chunks`` still
+names the chunk it has finished while it asks for the next one, and so does
+every stage above it: the read of the next chunk would run with the previous
+one alive, twice the budget. So ``Lines.lines`` is this stage's own list (a
+copy of the chunk's list of lines, 8 bytes a line; the store's or caller's
+list is left as it was, and dropped here), emptied before the next chunk is
+read: a stage may use a chunk's lines until it asks for the next one.
+The re-reads (``rereader``: the plan's pre-pass, the duplicate scan's warm-up)
+only stream lines past a scan, sometimes while replay's own chunk is in memory:
+they read a store in chunks of ``REREAD_BYTES``, so they add that much to the
+budget, not a second budget.
 """
 
 from __future__ import annotations
@@ -16,9 +28,14 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple, Protocol
 
 from schemalog.log.replay.report import ReplayGap
+from schemalog.log.store.errors import RecordTooLarge
 from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, RawChunk
 
-__all__ = ["Lines", "RawSource", "read_lines", "rereader"]
+__all__ = ["REREAD_BYTES", "Lines", "RawSource", "read_lines", "rereader"]
+
+# The re-reads' chunk size (module doc); a record larger than this, within the
+# budget, is read in a chunk of its own.
+REREAD_BYTES = 1 << 20
 
 
 class RawSource(Protocol):
@@ -61,17 +78,20 @@ def read_lines(
     warming = before_start is not None
     try:
         for chunk in it:
-            lines = chunk.lines
+            lines = chunk.lines[:]  # this stage's own list (module doc)
+            first, nbytes = chunk.start, chunk.nbytes
+            del chunk  # the store's list: not kept while the next chunk is read
             if warming:
                 assert before_start is not None
-                warming = before_start(chunk.start, lines)
-            end = chunk.start + len(lines)
-            if end <= position:
-                continue  # entirely before the start
-            if chunk.start > position:
-                raise ReplayGap(position, chunk.start)
-            yield Lines(position, lines, position - chunk.start, chunk.nbytes)
-            position = end
+                warming = before_start(first, lines)
+            end = first + len(lines)
+            if end > position:
+                if first > position:
+                    raise ReplayGap(position, first)
+                yield Lines(position, lines, position - first, nbytes)
+                position = end
+            lines.clear()  # the stages above may still name it (module doc)
+            del lines
     finally:
         close = getattr(it, "close", None)
         if close is not None:
@@ -82,8 +102,45 @@ def rereader(source: object, max_chunk_bytes: int) -> Callable[[], Iterable[RawC
     """A re-reader of the source's raw chunks from position 0, if it can be read again."""
     iter_raw: Any = getattr(source, "iter_raw", None)
     if iter_raw is not None:
-        return lambda: iter_raw(start=0, max_chunk_bytes=max_chunk_bytes)
+        return lambda: _small_chunks(iter_raw, max_chunk_bytes)
     if isinstance(source, Iterable) and iter(source) is not source:
         chunks = source
         return lambda: chunks
     return None
+
+
+def _small_chunks(iter_raw: Any, budget: int) -> Iterator[RawChunk]:
+    """A store's chunks from 0 of at most ``REREAD_BYTES``, a larger record in one of its own.
+
+    Ends with ``RecordTooLarge`` only at a record larger than ``budget``, as a
+    read at the budget would. (A store fixes the end of a read when it starts:
+    after a large record the read starts again, and sees what was appended.)
+    """
+    small = min(budget, REREAD_BYTES)
+    position = 0
+    while True:
+        it = iter_raw(start=position, max_chunk_bytes=small)
+        try:
+            for chunk in it:
+                position = chunk.start + len(chunk.lines)
+                yield chunk
+                del chunk  # before the next is read: one chunk in memory, not two
+            return
+        except RecordTooLarge as exc:
+            if small >= budget:
+                raise
+            if exc.size > budget:  # as a read at the budget names it
+                raise RecordTooLarge(exc.position, exc.size, budget) from None
+            position, size = exc.position, exc.size
+        finally:
+            it.close()
+        one = iter_raw(start=position, max_chunk_bytes=size)
+        try:
+            chunk = next(one)  # that record alone: the next line does not fit with it
+        except StopIteration:
+            return  # the log shrank under the read
+        finally:
+            one.close()
+        position = chunk.start + len(chunk.lines)
+        yield chunk
+        del chunk

@@ -783,8 +783,10 @@ class NdjsonStore(LineStore):
 
 
 # A chunk is read in pieces of this size and split as it comes, so reading one
-# never holds the chunk twice (its bytes and its lines): peak = the lines + a piece.
-_READ_PIECE = BLOCK_BYTES
+# never holds the chunk twice (its bytes and its lines): peak = the lines + a
+# piece and its lines. Small next to a budget; a read and a split per piece cost
+# nothing next to the lines' decoding.
+_READ_PIECE = 256 * 1024
 # A read of a few lines starts with pieces this small (a page, one checksum).
 _SMALL_PIECE = 16 * 1024
 
@@ -860,12 +862,13 @@ def _raw_chunks(f: BinaryIO, pos: int, offset: int, end: int, budget: int) -> It
                 left = 0  # the file shrank under us: hand out what was read
                 break
             left -= len(piece)
-            buf = rest + piece if rest else piece
+            size = len(rest) + len(piece)
+            parts = piece.split(b"\n")
             del piece
-            parts = buf.split(b"\n")
+            if rest:  # the line that ``rest`` began (no copy of the whole piece)
+                parts[0] = rest + parts[0]
             rest = parts.pop()
-            nbytes += len(buf) - len(rest)
-            del buf
+            nbytes += size - len(rest)
             if lines:
                 lines.extend(parts)
             else:
