@@ -35,11 +35,9 @@ renames) and lets drift recognise renames made behind our back.
 
 from __future__ import annotations
 
-import functools
-import gc
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from schemalog.encoding.codec import state_hash
 from schemalog.errors import SchemalogError
@@ -59,6 +57,7 @@ from schemalog.kuzu.record import (
     record_statements,
 )
 from schemalog.kuzu.verdict import Loss, Verdict, assess, losses, repair_report
+from schemalog.log.collector import rare_collections
 from schemalog.log.replay.report import ReplayReport
 from schemalog.model.names import catalog_key
 from schemalog.model.schema import (
@@ -293,32 +292,13 @@ def check_steps(
 
 # ---------------------------------------------------------------- apply
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
+# Planning a 200-table state allocates ~15,000 short-lived containers that
+# reference counting frees: at the default threshold (700) that was 18 collector
+# passes, 2-14 ms of a ~0.2-0.3 s apply.
 _GC_YOUNG = 50_000
 
 
-def _rare_collections(fn: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run ``fn`` with the cyclic collector's young generation larger (as replay does).
-
-    Planning a 200-table state allocates ~15,000 short-lived containers that
-    reference counting frees: at the default threshold (700) that was 18
-    collector passes, 2-14 ms of a ~0.2-0.3 s apply. Restored on the way out.
-    """
-
-    @functools.wraps(fn)
-    def with_rare_collections(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        old = gc.get_threshold()
-        gc.set_threshold(max(old[0], _GC_YOUNG), *old[1:])
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            gc.set_threshold(*old)
-
-    return with_rare_collections
-
-
-@_rare_collections
+@rare_collections(_GC_YOUNG)
 def apply_log(
     backend: KuzuBackend,
     state_or_replay_result: Any,

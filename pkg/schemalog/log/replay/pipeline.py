@@ -9,14 +9,13 @@ scan replaces it), the tracer's chunk spans and the byte and chunk counts.
 
 from __future__ import annotations
 
-import functools
-import gc
 import itertools
-from collections.abc import Callable, Generator, Iterable, Iterator
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Generator, Iterable, Iterator
+from typing import Any
 
 from schemalog.encoding.codec import state_hash
 from schemalog.history.duplicates import DuplicateScanner
+from schemalog.log.collector import rare_collections
 from schemalog.log.effective import EffectivePlan, lines_of_chunks
 from schemalog.log.replay.batches import ANY, UNKNOWN, Batches, Crash, Stop, record_id
 from schemalog.log.replay.decode import Window, decode_windows
@@ -33,31 +32,7 @@ from schemalog.model.schema import SchemaState, empty_state, persistent
 __all__ = ["DEFAULT_BATCH_EVENTS", "replay", "resume"]
 
 DEFAULT_BATCH_EVENTS = 1024
-_GC_YOUNG = 20_000
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _rare_collections(fn: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run ``fn`` with the cyclic collector's young generation 30x larger.
-
-    A replay allocates millions of small objects that reference counting
-    frees (records, events, derived tables; almost no cycles) while the live
-    state and caches stay large: at the default threshold (700 allocations)
-    the collector's passes took about a tenth of a replay. The previous
-    thresholds are restored on the way out.
-    """
-
-    @functools.wraps(fn)
-    def with_rare_collections(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        old = gc.get_threshold()
-        gc.set_threshold(max(old[0], _GC_YOUNG), *old[1:])
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            gc.set_threshold(*old)
-
-    return with_rare_collections
+_GC_YOUNG = 20_000  # a replay's young generation (log/collector.py)
 
 
 class _Counted:
@@ -93,7 +68,7 @@ def _staged(
             close()
 
 
-@_rare_collections
+@rare_collections(_GC_YOUNG)  # see log/collector.py
 def replay(
     source: RawSource | Iterable[RawChunk],
     *,
