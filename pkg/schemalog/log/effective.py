@@ -175,15 +175,7 @@ class EffectiveStream:
         scanner = self.scanner
         if scanner is not None:
             scanner.visit(event)
-            if not scanner.exact:
-                self._fall_back()
-            elif self.losers:  # kept for goes_with: replay visits a window ahead of apply
-                vc = scanner.vector_clock(event.id, event.origin)
-                if vc is not None:
-                    recent = self._recent
-                    recent[event.id] = vc
-                    if len(recent) >= _RECENT:
-                        self._older, self._recent = recent, {}
+            self._visited(scanner, event.id, event.origin)
 
     def visit_fields(
         self,
@@ -200,15 +192,20 @@ class EffectiveStream:
         scanner = self.scanner
         if scanner is not None:
             scanner.visit_fields(event_id, origin, parents, clock, kind, fields, line)
-            if not scanner.exact:
-                self._fall_back()
-            elif self.losers:
-                vc = scanner.vector_clock(event_id, origin)
-                if vc is not None:
-                    recent = self._recent
-                    recent[event_id] = vc
-                    if len(recent) >= _RECENT:
-                        self._older, self._recent = recent, {}
+            self._visited(scanner, event_id, origin)
+
+    def _visited(self, scanner: DuplicateScanner, event_id: str, origin: str) -> None:
+        """After the scan placed an event: fall back if it cannot decide, else keep the
+        event's vector clock for ``goes_with`` (a log with resolutions only)."""
+        if not scanner.exact:
+            self._fall_back()
+        elif self.losers:
+            vc = scanner.vector_clock(event_id, origin)
+            if vc is not None:
+                recent = self._recent
+                recent[event_id] = vc
+                if len(recent) >= _RECENT:
+                    self._older, self._recent = recent, {}
 
     def skip(self, event_id: str, event: Event | None = None) -> tuple[str, str] | None:
         """``(kind, reason)`` when the stream leaves a visited event out (give ``event``
