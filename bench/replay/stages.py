@@ -9,7 +9,7 @@ microseconds of CPU per event and as a multiple of the floor of the same run:
 * ``read``: the store's chunks (``iter_raw``), nothing else;
 * ``plan``: the effective pre-pass over the store (``plan_of_chunks``);
 * ``prove``: the fused path's proof of every line (log/replay/fused.py
-  ``_prove``: shape, checksum, envelope, fields), a window at a time;
+  ``prove_line``: shape, checksum, envelope, fields), a window at a time;
 * ``replay``: the whole ``replay`` of the store (what bench/replay/run.py
   times), and inside it, timed by wrapping the fused path's steps:
   ``in_prove`` (proving windows), ``in_apply`` (watch, scan and apply of the
@@ -81,7 +81,7 @@ def stages(path: str, runs: int) -> dict[str, Any]:
         gc.set_threshold(20_000, *old[1:])  # as replay runs
         try:
             for i in range(0, n, WINDOW):
-                list(map(fused._prove, lines[i : i + WINDOW]))
+                list(map(fused.prove_line, lines[i : i + WINDOW]))
         finally:
             gc.set_threshold(*old)
 
@@ -99,7 +99,7 @@ def stages(path: str, runs: int) -> dict[str, Any]:
 
     def traced_replay() -> None:
         with (
-            _patched(fused, "_prove", timing("in_prove", fused._prove)),
+            _patched(fused, "prove_line", timing("in_prove", fused.prove_line)),
             _patched(fused.Fused, "apply_window", timing("in_apply", fused.Fused.apply_window)),
             _patched(batches.Batches, "commit", timing("in_commit", batches.Batches.commit)),
             _patched(fused.Fused, "staged", timing("in_staged", fused.Fused.staged)),

@@ -5,10 +5,9 @@ The staged path (decode -> resolve -> apply, the package doc) builds a
 and the strict watch, the duplicate scan and ``apply`` read them back; and
 ``apply`` derives a new table for every change. For the nine flat kinds and
 merges (every change but creations and SORTED BY: about 98 % of the bench log)
-this path proves a window of lines on the fields their canonical shape
-matched (``encoding.fast_record``): the checksum and hash link, the envelope
-and the fields, by the same cached validators (``encoding.fast_event``).
-Then, record by record, the strict watch (``StrictWatch.one``), the duplicate
+this path proves a window of lines by their grammar (``encoding.proved_line``:
+one regex per line proves the envelope and most fields; the checksum and hash
+link, parents and the rare checks in Python). Then, record by record, the strict watch (``StrictWatch.one``), the duplicate
 scan (``EffectiveStream.visit_fields``) and the schema's rule on tables
 changed in place (``model.schema_drafts``): no object per record but one
 tuple of its facts and the state's own.
@@ -31,23 +30,11 @@ replaced (tests replace them to inject crashes into the staged path).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Generator, Iterable
 from typing import Any
 
 from schemalog.encoding import codec
-from schemalog.encoding.fast_event import FAST_KINDS, FIELD_CHECKS, envelope_proved
-from schemalog.encoding.fast_record import (
-    FLAT_LINES,
-    KIND_AT,
-    KIND_KEY,
-    MERGE_LINE,
-    NOT_PROVED,
-    parents_of,
-    read_default,
-    resolutions_of,
-)
-from schemalog.errors import InvalidEvent
+from schemalog.encoding.proved_line import PROVED_KINDS, prove_line
 from schemalog.log.effective import EffectiveStream
 from schemalog.log.replay import batches as batches_stage
 from schemalog.log.replay import decode as decode_stage
@@ -57,24 +44,12 @@ from schemalog.log.replay.read import Lines
 from schemalog.log.replay.resolve import LazyScan, Resolver
 from schemalog.log.replay.strict import StrictWatch
 from schemalog.model import schema
-from schemalog.model.clock import Timestamp
-from schemalog.model.parts import remember_event_id, unchecked
 from schemalog.model.schema import Refusal
 from schemalog.model.schema_drafts import DRAFT_HANDLERS, with_drafts
 
 __all__ = ["FUSED_KINDS", "Fused", "fused_possible"]
 
-FUSED_KINDS = frozenset([*FIELD_CHECKS, "merge"])  # the kinds this path proves and applies
-
-_LOGICAL = 1 << 53  # the duplicate scan's packed clock (history.duplicates)
-_new_timestamp = unchecked(Timestamp)
-_sha256 = hashlib.sha256
-_KIND_LEN = len(KIND_KEY)
-_V2 = codec.CHECKSUM_PREFIX
-_MAX_EVENT = codec.DEFAULT_MAX_EVENT_BYTES
-# the event's bytes in a line: after '{"checksum":"<71 chars>","event":' (97 bytes),
-# before ',"prev":null}' (13) or ',"prev":"<prev>"}' (11 + len(prev))
-_EVENT_AT = 97
+FUSED_KINDS = PROVED_KINDS  # the kinds this path proves and applies
 
 
 def fused_possible(tracer: object) -> bool:
@@ -138,7 +113,7 @@ class Fused:
         while i < n:
             j = min(i + WINDOW, n)
             try:
-                proved = list(map(_prove, lines[i:j]))
+                proved = list(map(prove_line, lines[i:j]))
             except Exception:  # (a bug) the line that raised is left to the staged path
                 proved = [_proved_or_none(line) for line in lines[i:j]]
             self.apply_window(lines, i, pos, proved)
@@ -209,70 +184,9 @@ class Fused:
 
 def _proved_or_none(line: bytes) -> tuple[Any, ...] | None:
     try:
-        return _prove(line)
+        return prove_line(line)
     except Exception:
         return None
-
-
-def _prove(line: bytes) -> tuple[Any, ...] | None:
-    """A flat-kind record's facts, proved as ``decode_record`` proves them, or None.
-
-    ``(kind, fields, id, origin, packed clock, parents, checksum, prev)``; None for
-    anything not proved (the staged path then decodes the line and says why).
-    """
-    try:
-        text = line.decode()
-    except UnicodeDecodeError:
-        return None
-    at = text.find(KIND_KEY, KIND_AT) + _KIND_LEN
-    if at < _KIND_LEN:
-        return None
-    kind = text[at : text.find('"', at)]
-    pattern = FLAT_LINES.get(kind) if kind != "merge" else MERGE_LINE
-    if pattern is None:
-        return None
-    m = pattern.fullmatch(text)
-    if m is None:
-        return None
-    g = m.groups()
-    sum_ = g[0]
-    logical_s, wall_s, eid, origin, parents_s, workspace, prev = g[-7:]
-    end = len(line) - (13 if prev is None else 11 + len(prev))
-    if end - _EVENT_AT > _MAX_EVENT:
-        return None
-    data = line[_EVENT_AT:end]
-    if sum_[8] == "2":  # v2: sha256(prev + "\n" + sha256(event bytes)); prev in the line
-        if prev is not None and prev[8] != "2":
-            return None
-        link = line[end + 9 : -2] if prev is not None else b""
-        if _sha256(link + b"\n" + _sha256(data).digest()).hexdigest() != sum_[10:]:
-            return None
-    elif (prev is not None and prev[8] != "1") or _sha256(data).hexdigest() != sum_[10:]:
-        return None
-    wall, logical = int(wall_s), int(logical_s)
-    parents = parents_of(parents_s)
-    if not envelope_proved(eid, workspace, origin, wall, logical, parents, kind):
-        return None
-    values = list(g[1:-7])
-    if kind == "merge":  # proved by the Merge dataclass; it changes no table
-        try:
-            FAST_KINDS[kind](resolutions_of(values[0]), eid)
-        except InvalidEvent:
-            return None
-        remember_event_id(eid, _new_timestamp(wall, logical, origin))
-        return kind, (), eid, origin, wall * _LOGICAL + logical, parents, sum_, prev
-    if kind == "add_property":
-        values[0] = read_default(values[0])
-        if values[0] is NOT_PROVED:
-            return None
-    try:
-        fields = FIELD_CHECKS[kind](*values, eid)
-    except InvalidEvent:
-        return None
-    if fields is None:
-        return None
-    remember_event_id(eid, _new_timestamp(wall, logical, origin))  # as fast_event does
-    return kind, fields, eid, origin, wall * _LOGICAL + logical, parents, sum_, prev
 
 
 def _aliased(kind: str, fields: tuple[object, ...], stream: EffectiveStream) -> bool:

@@ -1,0 +1,297 @@
+"""A flat record's facts proved by its line's grammar, for replay's fused path.
+
+``record_fast`` matches a line against its kind's canonical shape with every
+value a plain JSON string, then proves each value with the validators the
+dataclasses use. For the nine flat kinds and merges (about 98 % of a log's
+records) the line patterns here carry the values' grammars too, so one regex
+match proves most of a record in C:
+
+* ids (table ids, FROM/TO ids, parents) are ``origin@wall.logical`` with an
+  origin token and at most 15 digits per number (below 2**53, so every
+  such id parses to a valid timestamp), property ids are ``<id>/pN``;
+* the event's id is its origin, wall and logical clock by back-reference,
+  and origin and workspace are tokens;
+* a name is printable ASCII without backtick, 1..128 characters, no space
+  at either end and not starting with ``_schemalog`` in any case (table
+  names also without ``.``): the names rule (``model.names``) for ASCII. Any
+  other name is matched by a second group and goes to ``validate_name``;
+* a comment is at most 4,096 code points of a JSON string that needs no
+  escape (no control character, and UTF-8 has no lone surrogate).
+
+What stays in Python: the checksum, the type and default of a new property
+(cached and rare), each parent earlier than the event (a small cache of
+recent clocks), the parents sorted and unique, and a merge's resolutions.
+
+``prove_line(line)`` returns the record's facts or None, never an error: a
+16-digit clock, an escaped string, a rare kind or anything invalid is left to
+the staged path (``codec.decode_record``), which decides and words every
+error. So this module can only make a sound record cheaper.
+tests/test_decode_fast.py holds it to ``decode_record`` on every edit of every
+kind's line, tests/test_replay_fused.py holds replay's two paths equal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+from schemalog.encoding import codec
+from schemalog.encoding.fast_event import FAST_KINDS
+from schemalog.encoding.fast_record import (
+    KIND_AT,
+    KIND_KEY,
+    NOT_PROVED,
+    read_default,
+    resolutions_of,
+)
+from schemalog.errors import InvalidEvent
+from schemalog.model.names import validate_name, validate_table_name
+from schemalog.model.parts import (
+    MAX_PARENTS,
+    Connection,
+    PropertyDef,
+    check_type,
+    parsed_type,
+    unchecked,
+)
+from schemalog.model.types import check_default
+
+__all__ = ["LOGICAL", "PROVED_KINDS", "prove_line"]
+
+LOGICAL = 1 << 53  # a packed clock: wall * LOGICAL + logical (history.duplicates)
+
+_TOKEN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+_WALL = r"[1-9][0-9]{0,14}"  # at most 15 digits: < 2**53 (longer ones: the staged path)
+_NUMBER = r"(?:0|[1-9][0-9]{0,14})"
+_EID = rf"{_TOKEN}@{_WALL}\.{_NUMBER}"
+_PID = rf"{_EID}/p(?:0|[1-9][0-9]{{0,5}})"
+_ANY = r'[^"\\\x00-\x1f]'  # a character that a canonical JSON string holds unescaped
+# Printable ASCII but '"', '\\' (escaped in JSON) and '`' (model.names); the
+# ends not a space; table names also without '.'
+_MID = r"\x20\x21\x23-\x5b\x5d-\x5f\x61-\x7e"
+_END = r"\x21\x23-\x5b\x5d-\x5f\x61-\x7e"
+_TABLE_MID = r"\x20\x21\x23-\x2d\x2f-\x5b\x5d-\x5f\x61-\x7e"
+_TABLE_END = r"\x21\x23-\x2d\x2f-\x5b\x5d-\x5f\x61-\x7e"
+
+
+def _plain(mid: str, end: str) -> str:
+    # 1..128 characters (names.MAX_NAME_LENGTH), not the reserved prefix
+    return rf"(?!(?i:_schemalog))[{end}](?:[{mid}]{{0,126}}[{end}])?"
+
+
+_PLACEHOLDERS = {
+    "EID": f'"({_EID})"',
+    "PID": f'"({_PID})"',
+    "NAME": f'"(?:({_plain(_MID, _END)})|({_ANY}*))"',  # two groups: plain, or other
+    "TNAME": f'"(?:({_plain(_TABLE_MID, _TABLE_END)})|({_ANY}*))"',
+    "TEXT": f'"({_ANY}{{0,4096}})"',  # names.MAX_TEXT_LENGTH
+    "S": f'"({_ANY}*)"',
+    "D": rf'(null|true|false|0|-?[1-9][0-9]{{0,15}}|"{_ANY}*")',
+    "SUM": r'"(sha256-v[12]:[0-9a-f]{64})"',
+    "PREV": r'(?:null|"(sha256-v[12]:[0-9a-f]{64})")',
+    "PARENTS": rf'((?:"{_EID}"(?:,"{_EID}"){{0,{MAX_PARENTS - 1}}})?)',
+    "RESOLUTIONS": (
+        rf'((?:\{{"conflict_key":"{_ANY}*","losers":\[(?:"{_ANY}*"(?:,"{_ANY}*")*)?\],'
+        rf'"winner":"{_ANY}*"\}}(?:,\{{"conflict_key":"{_ANY}*","losers":\['
+        rf'(?:"{_ANY}*"(?:,"{_ANY}*")*)?\],"winner":"{_ANY}*"\}})*)?)'
+    ),
+    # the envelope: groups logical, wall, id, origin; the id is origin@wall.logical
+    "HLC": rf'\{{"logical":(?P<logical>{_NUMBER}),"wall_ms":(?P<wall>{_WALL})\}}',
+    "ID": rf'"((?P<origin>{_TOKEN})@(?P=wall)\.(?P=logical))"',
+    "ORIGIN": r'"(?P=origin)"',
+    "TOKEN": f'"{_TOKEN}"',
+}
+_CHANGES = {
+    "add_property": '{"kind":"add_property","property":{"default":<D>,"name":<NAME>,'
+    '"property_id":<PID>,"type":<S>},"table_id":<EID>}',
+    "drop_property": '{"kind":"drop_property","property_id":<PID>,"table_id":<EID>}',
+    "rename_property": '{"kind":"rename_property","new_name":<NAME>,"property_id":<PID>,'
+    '"table_id":<EID>}',
+    "rename_table": '{"kind":"rename_table","new_name":<TNAME>,"table_id":<EID>}',
+    "drop_table": '{"kind":"drop_table","table_id":<EID>}',
+    "add_connection": '{"connection":{"from_table_id":<EID>,"to_table_id":<EID>},'
+    '"kind":"add_connection","table_id":<EID>}',
+    "drop_connection": '{"connection":{"from_table_id":<EID>,"to_table_id":<EID>},'
+    '"kind":"drop_connection","table_id":<EID>}',
+    "comment_on_table": '{"comment":<TEXT>,"kind":"comment_on_table","table_id":<EID>}',
+    "tag": '{"kind":"tag","name":<NAME>}',
+    "merge": '{"kind":"merge","resolutions":[<RESOLUTIONS>]}',
+}
+# Record keys: checksum, event, prev; event keys: change, format, hlc, id,
+# origin, parents, workspace (codec's canonical order)
+_RECORD = (
+    '{"checksum":<SUM>,"event":{"change":<CHANGE>,"format":1,"hlc":<HLC>,"id":<ID>,'
+    '"origin":<ORIGIN>,"parents":[<PARENTS>],"workspace":<TOKEN>},"prev":<PREV>}'
+)
+
+
+def _pattern(change: str) -> re.Pattern[str]:
+    parts = re.split(r"<([A-Z]+)>", _RECORD.replace("<CHANGE>", change))
+    return re.compile(
+        "".join(
+            re.escape(part) if i % 2 == 0 else _PLACEHOLDERS[part] for i, part in enumerate(parts)
+        )
+    )
+
+
+_LINES = {kind: _pattern(change) for kind, change in _CHANGES.items()}
+PROVED_KINDS = frozenset(_LINES)
+_ENVELOPE_GROUPS = 6  # logical, wall, id, origin, parents, prev: the last groups
+_KIND_LEN = len(KIND_KEY)
+_sha256 = hashlib.sha256
+_MAX_EVENT = codec.DEFAULT_MAX_EVENT_BYTES
+# the event's bytes in a line: after '{"checksum":"<71 chars>","event":' (97 bytes),
+# before ',"prev":null}' (13) or ',"prev":"<prev>"}' (11 + len(prev))
+_EVENT_AT = 97
+_new_property = unchecked(PropertyDef)
+_new_connection = unchecked(Connection)
+
+# Recent events' clocks, (wall, logical, origin), by id: parents name recent
+# events. Bounded: cleared when full; a miss reads the id (its grammar is proved).
+_CLOCKS: dict[str, tuple[int, int, str]] = {}
+_CLOCKS_MAX = 4096
+
+
+def _name(plain: str | None, other: str, field: str) -> str:
+    return plain if plain is not None else validate_name(other, field)
+
+
+def _table_name(plain: str | None, other: str, field: str) -> str:
+    return plain if plain is not None else validate_table_name(other, field)
+
+
+def _add_property(g: tuple[Any, ...], eid: str) -> tuple[Any, ...] | None:
+    default_text, plain, other, property_id, type_, table_id = g[1:7]
+    if property_id != eid + "/p0":  # a new property carries its event's id (check_identity)
+        return None
+    name = _name(plain, other, "name")
+    check_type(type_, "type")
+    default = read_default(default_text)
+    if default is NOT_PROVED:
+        return None
+    if default is not None:
+        check_default(default, parsed_type(type_), "default")
+    return table_id, _new_property(property_id, name, type_, default)
+
+
+def _drop_property(g: tuple[Any, ...], eid: str) -> tuple[Any, ...]:
+    return g[2], g[1]
+
+
+def _rename_property(g: tuple[Any, ...], eid: str) -> tuple[Any, ...]:
+    return g[4], g[3], _name(g[1], g[2], "new_name")
+
+
+def _rename_table(g: tuple[Any, ...], eid: str) -> tuple[Any, ...]:
+    return g[3], _table_name(g[1], g[2], "new_name")
+
+
+def _drop_table(g: tuple[Any, ...], eid: str) -> tuple[Any, ...]:
+    return (g[1],)
+
+
+def _connection(g: tuple[Any, ...], eid: str) -> tuple[Any, ...]:
+    return g[3], _new_connection(g[1], g[2])
+
+
+def _comment(g: tuple[Any, ...], eid: str) -> tuple[Any, ...]:
+    return g[2], g[1]
+
+
+def _tag(g: tuple[Any, ...], eid: str) -> tuple[Any, ...]:
+    return (_name(g[1], g[2], "name"),)
+
+
+def _merge(g: tuple[Any, ...], eid: str) -> tuple[Any, ...]:
+    FAST_KINDS["merge"](resolutions_of(g[1]), eid)  # the Merge dataclass proves it
+    return ()
+
+
+# Each kind's fields (the draft handlers' arguments, model.schema_drafts) from
+# its line's groups; None or InvalidEvent: not proved
+_FIELDS: dict[str, Callable[[tuple[Any, ...], str], tuple[Any, ...] | None]] = {
+    "add_property": _add_property,
+    "drop_property": _drop_property,
+    "rename_property": _rename_property,
+    "rename_table": _rename_table,
+    "drop_table": _drop_table,
+    "add_connection": _connection,
+    "drop_connection": _connection,
+    "comment_on_table": _comment,
+    "tag": _tag,
+    "merge": _merge,
+}
+assert _FIELDS.keys() == _LINES.keys()
+
+
+def _clock_of(event_id: str) -> tuple[int, int, str]:
+    """The clock of an id its grammar proved (``origin@wall.logical``)."""
+    origin, _, rest = event_id.partition("@")
+    wall, _, logical = rest.partition(".")
+    return int(wall), int(logical), origin
+
+
+def prove_line(line: bytes) -> tuple[Any, ...] | None:
+    """A flat-kind record's facts, proved as ``decode_record`` proves them, or None.
+
+    ``(kind, fields, id, origin, packed clock, parents, checksum, prev)``; None for
+    anything not proved (the staged path then decodes the line and says why).
+    """
+    try:
+        text = line.decode()
+    except UnicodeDecodeError:
+        return None
+    at = text.find(KIND_KEY, KIND_AT) + _KIND_LEN
+    if at < _KIND_LEN:
+        return None
+    kind = text[at : text.find('"', at)]
+    pattern = _LINES.get(kind)
+    if pattern is None:
+        return None
+    m = pattern.fullmatch(text)
+    if m is None:
+        return None
+    g = m.groups()
+    sum_ = g[0]
+    logical_s, wall_s, eid, origin, parents_s, prev = g[-_ENVELOPE_GROUPS:]
+    end = len(line) - (13 if prev is None else 11 + len(prev))
+    if end - _EVENT_AT > _MAX_EVENT:
+        return None
+    data = line[_EVENT_AT:end]
+    if sum_[8] == "2":  # v2: sha256(prev + "\n" + sha256(event bytes)); prev in the line
+        if prev is not None and prev[8] != "2":
+            return None
+        link = line[end + 9 : -2] if prev is not None else b""
+        if _sha256(link + b"\n" + _sha256(data).digest()).hexdigest() != sum_[10:]:
+            return None
+    elif (prev is not None and prev[8] != "1") or _sha256(data).hexdigest() != sum_[10:]:
+        return None
+    wall, logical = int(wall_s), int(logical_s)
+    me = (wall, logical, origin)
+    clocks = _CLOCKS
+    if parents_s:
+        parents = parents_s[1:-1].split('","')
+        for parent in parents:  # each strictly earlier than the event (so not the event)
+            clock = clocks.get(parent)
+            if clock is None:
+                clock = _clock_of(parent)
+            if not clock < me:
+                return None
+        if len(parents) > 1 and parents != sorted(set(parents)):
+            return None
+    else:
+        parents = []
+    if kind == "merge" and len(parents) < 2:
+        return None
+    try:
+        fields = _FIELDS[kind](g, eid)
+    except InvalidEvent:
+        return None
+    if fields is None:
+        return None
+    if len(clocks) >= _CLOCKS_MAX:
+        clocks.clear()
+    clocks[eid] = me
+    return kind, fields, eid, origin, wall * LOGICAL + logical, parents, sum_, prev
