@@ -26,17 +26,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from schemalog.encoding.fast_event import FAST_KINDS, FIELD_CHECKS, fast_event
+from schemalog.encoding.fast_event import FAST_KINDS, fast_event
 from schemalog.model.clock import MAX_SAFE_INT
 from schemalog.model.events import Event
 
 __all__ = [
-    "FLAT_LINES",
     "KIND_AT",
     "KIND_KEY",
-    "MERGE_LINE",
     "NOT_PROVED",
-    "parents_of",
     "read",
     "read_default",
     "resolutions_of",
@@ -167,16 +164,12 @@ def _default(text: str) -> Any:
     return value if -MAX_SAFE_INT <= value <= MAX_SAFE_INT else _NOT_PROVED
 
 
-# The flat kinds' line patterns and what replay's fused path (log/replay/fused.py)
-# needs to read them the way ``read`` does, without building the event.
-FLAT_LINES = {kind: _LINES[kind] for kind in FIELD_CHECKS}
-MERGE_LINE = _LINES["merge"]
+# What encoding.proved_line (replay's fused path) reads the way ``read`` does
 resolutions_of = _resolutions
 KIND_AT = _KIND_AT
 KIND_KEY = _KIND_KEY
 NOT_PROVED = _NOT_PROVED
 read_default = _default
-parents_of = _ids
 
 
 def read(text: str) -> tuple[str, str | None, Event] | None:

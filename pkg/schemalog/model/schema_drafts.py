@@ -165,7 +165,7 @@ def with_drafts(state: SchemaState) -> SchemaState:
 
 
 # The handlers take the change's fields in its dataclass's order (what
-# encoding.fast_event.FIELD_CHECKS proves), on a state from ``with_drafts``; each
+# encoding.proved_line proves), on a state from ``with_drafts``; each
 # checks everything before its first write.
 
 

@@ -7,10 +7,11 @@ and the strict watch, the duplicate scan and ``apply`` read them back; and
 merges (every change but creations and SORTED BY: about 98 % of the bench log)
 this path proves a window of lines by their grammar (``encoding.proved_line``:
 one regex per line proves the envelope and most fields; the checksum and hash
-link, parents and the rare checks in Python). Then, record by record, the strict watch (``StrictWatch.one``), the duplicate
-scan (``EffectiveStream.visit_fields``) and the schema's rule on tables
-changed in place (``model.schema_drafts``): no object per record but one
-tuple of its facts and the state's own.
+link, parents and the rare checks in Python). Then, record by record, the
+strict watch (``StrictWatch.one``), the duplicate scan
+(``EffectiveStream.visit_fields``) and the schema's rule on tables changed in
+place (``model.schema_drafts``): no object per record but one tuple of its
+facts and the state's own.
 
 What it does not prove goes through the staged path, record by record
 (``Fused.staged``), and the staged path is the one source of every error and
