@@ -35,10 +35,10 @@ from contextlib import contextmanager
 from typing import Any
 
 
-def _timed(work: Callable[[], Any]) -> float:
-    t0 = time.process_time()
+def _timed(work: Callable[[], Any], clock: Callable[[], float]) -> float:
+    t0 = clock()
     work()
-    return time.process_time() - t0
+    return clock() - t0
 
 
 @contextmanager
@@ -51,7 +51,9 @@ def _patched(obj: Any, name: str, value: Any) -> Iterator[None]:
         setattr(obj, name, old)
 
 
-def stages(path: str, runs: int) -> dict[str, Any]:
+def stages(path: str, runs: int, clock: Callable[[], float] = time.process_time) -> dict[str, Any]:
+    """``clock``: CPU seconds (Pyodide's ``time.process_time`` is Emscripten's wall
+    clock; bench/replay/stages_pyodide.mjs passes Node's process CPU)."""
     from schemalog.log import effective
     from schemalog.log.effective import plan_of_chunks
     from schemalog.log.replay import batches, fused, pipeline, replay
@@ -89,11 +91,11 @@ def stages(path: str, runs: int) -> dict[str, Any]:
 
     def timing(key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any) -> Any:
-            t0 = time.process_time()
+            t0 = clock()
             try:
                 return fn(*args)
             finally:
-                inside[key] += time.process_time() - t0
+                inside[key] += clock() - t0
 
         return timed
 
@@ -134,10 +136,10 @@ def stages(path: str, runs: int) -> dict[str, Any]:
     try:
         for _ in range(runs):
             for name, work in measured.items():
-                seconds[name] = min(seconds[name], _timed(work))
+                seconds[name] = min(seconds[name], _timed(work, clock))
             for key in inside:
                 inside[key] = 0.0
-            total = _timed(traced_replay)
+            total = _timed(traced_replay, clock)
             if not split or total < split["replay_traced"]:
                 split = {"replay_traced": total, **inside}
     finally:
