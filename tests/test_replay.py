@@ -445,6 +445,35 @@ def test_resume_around_skipped_corrupt_lines_matches_one_replay(batch: int) -> N
     assert cut_short.head is None and any("chain head" in w for w in cut_short.warnings)
 
 
+def test_a_record_re_linked_to_the_head_before_a_skipped_line_is_a_break() -> None:
+    """After a skipped corrupt line, the next record may link to the line's claimed
+    checksum or to the head before it; the first intact record settles which. A
+    record further on that links back to the head before the skipped line is a
+    re-linked chain: a break, not a re-anchoring. The corrupt record here is a
+    leaf (nothing descends from it), so every record after it is regular."""
+    wall = [1_700_000_000_000]
+    a = HybridLogicalClock("a", lambda: wall[0])
+    events = [new_event(a, "ws", [], build_node_table("A", [("id", "INT64")], "id"))]
+    table = events[0].id
+    for i in range(1, 8):
+        wall[0] += 10
+        parents = [events[0].id] if i == 2 else [events[-1].id]  # 2 builds on 0, not on 1
+        events.append(new_event(a, "ws", parents, CommentOnTable(table, f"c{i}")))
+    lines = chain(events)
+    lines[1] = _flip(lines[1], lines[1].index(b'"workspace"') + 14)  # claimed checksum intact
+    lines[5] = encode_record(events[5], checksum_of(lines[0]))  # re-linked to line 0
+    report = replay(chunks(lines, 8192), on_corrupt="skip", batch_events=2)
+    assert [(s.position, s.kind) for s in report.skipped] == [(1, "corrupt")]
+    assert [b.position for b in report.breaks] == [5, 6]  # 6: line 5's checksum changed
+    assert report.breaks[0].actual == checksum_of(lines[0])
+    stopped = replay(chunks(lines, 8192), batch_events=2)
+    assert stopped.stopped is not None and stopped.stopped.kind == "corrupt"
+    lines[1] = chain(events)[1]  # intact again: the re-link alone stops a strict replay
+    stopped = replay(chunks(lines, 8192), batch_events=2)
+    assert stopped.stopped is not None and stopped.stopped.kind == "chain"
+    assert stopped.stopped.position == 5
+
+
 def test_deleted_record_under_skip_is_a_break_then_goes_on() -> None:
     lines = list(synth_lines())
     del lines[70]

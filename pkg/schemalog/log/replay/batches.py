@@ -308,6 +308,8 @@ class Batches:
                         if parents:
                             heads.difference_update(parents)
                         heads.add(event.id)
+                        if self.alt is not UNKNOWN:  # the next intact record settled the
+                            self.alt = UNKNOWN  # head: no later one re-anchors (package doc)
                     else:
                         self.head, self.applied = head, applied
                         state = self.irregular(line, pos, rec, state)
