@@ -8,19 +8,15 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { benchPyodide, hostCpu } from "./pyodide_env.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "..", "..");
 const [kind, logName, budget] = process.argv.slice(2);
 if (!kind || !logName || !budget) {
   console.error("usage: pyodide_runner.mjs KIND LOG_FILE_NAME BUDGET");
   process.exit(2);
 }
-const { loadPyodide } = await import(path.join(root, "build", "pyodide-dist", "pyodide.mjs"));
-const pyodide = await loadPyodide({ indexURL: path.join(root, "build", "pyodide-dist") + "/" });
-await pyodide.loadPackage("kuzu-schemalog", { messageCallback: () => {}, errorCallback: (m) => console.error(m) });
-pyodide.FS.mkdirTree("/data");
-pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: path.join(root, "bench", "out") }, "/data");
+const pyodide = await benchPyodide();
 const heap = () => pyodide._module.HEAP8.length;
 const footprint = () => pyodide._module._malloc_footprint();
 const maxFootprint = () => pyodide._module._malloc_max_footprint();
@@ -31,11 +27,6 @@ pyodide.runPython("import schemalog.log.replay, schemalog.log.store.ndjson");
 const before = heap();
 const footprintBefore = footprint();
 const measure = pyodide.globals.get("measure");
-// Pyodide's time.process_time is Emscripten's wall clock: Node's process CPU is the CPU time
-const hostCpu = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
 const result = measure(kind, `/data/${logName}`, Number(budget), false, hostCpu).toJs({
   dict_converter: Object.fromEntries,
 });

@@ -5,28 +5,21 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { benchPyodide, hostCpu } from "./pyodide_env.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "..", "..");
 const [logName, runs = "2"] = process.argv.slice(2);
 if (!logName) {
   console.error("usage: stages_pyodide.mjs LOG_FILE_NAME [RUNS]");
   process.exit(2);
 }
-const { loadPyodide } = await import(path.join(root, "build", "pyodide-dist", "pyodide.mjs"));
-const pyodide = await loadPyodide({ indexURL: path.join(root, "build", "pyodide-dist") + "/" });
-await pyodide.loadPackage("kuzu-schemalog", { messageCallback: () => {}, errorCallback: (m) => console.error(m) });
-pyodide.FS.mkdirTree("/data");
-pyodide.FS.mount(pyodide.FS.filesystems.NODEFS, { root: path.join(root, "bench", "out") }, "/data");
+const pyodide = await benchPyodide();
+globalThis.hostCpu = hostCpu;
 // stages.py's functions, without running its main (no argv here)
 const source = readFileSync(path.join(here, "stages.py"), "utf8");
 pyodide.runPython(source.replace('if __name__ == "__main__":', "if False:"), {
   globals: pyodide.globals,
 });
-globalThis.hostCpu = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
 const out = pyodide.runPython(`
 import json, js
 json.dumps(stages("/data/${logName}", ${Number(runs)}, js.hostCpu))
