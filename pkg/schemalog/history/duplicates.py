@@ -25,6 +25,19 @@ visiting a log in its order, holding O(lanes x sync points + open creations):
   and an event of an existing lane is at least W anyway, so W stands in for
   it. A *new* lane (a new origin) must descend from everything pruned: its
   vector clock must dominate W, computed without parents below W.
+* A Merge has no lane: its vector clock is kept by its id for the events that
+  name it as a parent. Once a lane event names it (directly or through later
+  Merges), the Merge is *anchored* there, and once that event is at or below
+  W, every lane's latest event descends from the Merge: the Merge is pruned as
+  a creation is. Its id then reads as an event below W of its origin's lane
+  (pruned only once its clock is at or below W there: above it, the id would
+  read as a lane event it is not), or, for an origin with no lane (a
+  resolution's own origin), as a parent not in the log, which every later event
+  of an existing lane that descends from its lane's latest may leave out: its
+  vector clock is at most W, which such an event dominates. A writer names
+  heads, and a pruned Merge is no head, so only unusual logs name one again.
+* An index entry is a tuple until its key is placed a second time (nearly
+  every key is placed once before it is pruned).
 
 Anything the streaming method cannot decide exactly -- an origin whose events
 are not a chain (a fork: a forged or unusual log), a new origin that does not
@@ -63,6 +76,25 @@ __all__ = ["DuplicateScanner", "packed_clock"]
 
 _LOGICAL = 1 << 53  # logical counters are < 2**53 (clock.py)
 _PRUNE_EVERY = 1024  # creations indexed between prunes (each holds its event)
+
+# Index keys are flat: the element key (conflicts.py's Key) with its role in its
+# tag; connections carry the role as "c+" (added) or "c-" (dropped).
+_ROLES = {"n": "create", "pn": "add", "t": "drop", "p": "drop", "c+": "add", "c-": "drop"}
+_CREATES = frozenset({"n", "pn"})  # creations (their detail is computed on demand)
+_ADD_PROPERTY, _MERGE = "add_property", "merge"
+
+
+def _split(flat: tuple[str, ...]) -> tuple[Key, str]:
+    """``(element key, role)`` of a flat index key."""
+    tag = flat[0]
+    return (("c", *flat[1:]) if tag[0] == "c" else flat), _ROLES[tag]
+
+
+def _flat(key: Key, role: str) -> tuple[str, ...]:
+    """The flat index key of ``(element key, role)``."""
+    if key[0] == "c":
+        return ("c+" if role == "add" else "c-", *key[1:])
+    return tuple(key)
 
 
 def packed_clock(event_id: str) -> tuple[str, int]:
@@ -125,13 +157,19 @@ class DuplicateScanner:
         self._lane_of: dict[str, int] = {}
         self._lanes: list[_Lane] = []
         self._merge_vcs: dict[str, list[int]] = {}
-        # (element key, role) -> lane -> that lane's creations of the key, in log order
-        self._index: dict[tuple[Key, str], dict[int, _Slot]] = {}
+        # Merge id -> (lane, clock) of a lane event that descends from it (module doc)
+        self._merge_anchors: dict[str, tuple[int, int]] = {}
+        self._merge_parents: dict[str, list[str]] = {}  # a Merge's unanchored Merge parents
+        self._gone: dict[str, int] = {}  # origin without a lane -> its last pruned Merge's clock
+        # flat key -> the first creation (lane, clock, position, id, source) or, once the key
+        # repeats, lane -> that lane's creations of the key, in log order
+        self._index: dict[tuple[str, ...], tuple[Any, ...] | dict[int, _Slot]] = {}
         self._position = 0
         self._size = 0
         self._next_prune = _PRUNE_EVERY
         self._watermark: list[int] = []
         self._stale_parent = False  # the event being placed has a parent below the watermark
+        self._cited: list[str] | None = None  # kept Merges among its parents
 
     # ------------------------------------------------ saved with a snapshot
 
@@ -142,8 +180,9 @@ class DuplicateScanner:
             return [str(v) for v in values]
 
         index = []
-        for (key, role), lanes in self._index.items():
-            for lane_no, slot in lanes.items():
+        for flat, group in self._index.items():
+            key, role = _split(flat)
+            for lane_no, slot in self._lanes_of(flat, group).items():
                 index.append(
                     {
                         "key": list(key),
@@ -158,6 +197,7 @@ class DuplicateScanner:
             "aliases": {"prop": self.prop_alias, "table": self.table_alias},
             "duplicates": self.duplicates,
             "exact": self.exact,
+            "gone_merge_origins": {k: str(v) for k, v in self._gone.items()},
             "index": index,
             "lanes": [
                 {
@@ -170,6 +210,8 @@ class DuplicateScanner:
                 }
                 for origin, ln in zip(self._lane_of, self._lanes, strict=True)
             ],
+            "merge_anchors": {k: [a, str(c)] for k, (a, c) in self._merge_anchors.items()},
+            "merge_parents": {k: list(v) for k, v in self._merge_parents.items()},
             "merge_vcs": {k: clocks(v) for k, v in self._merge_vcs.items()},
             "next_prune": self._next_prune,
             "position": self._position,
@@ -178,7 +220,9 @@ class DuplicateScanner:
 
     @classmethod
     def from_obj(cls, obj: Any) -> DuplicateScanner:
-        """The scanner ``to_obj`` saved (KeyError, TypeError, ValueError, InvalidEvent if not)."""
+        """The scanner ``to_obj`` saved (KeyError, TypeError, ValueError, InvalidEvent if not).
+
+        A scan saved before Merges were pruned has no anchors: its Merges stay."""
 
         def ints(values: Any) -> list[int]:
             return [int(v) for v in values]
@@ -196,14 +240,22 @@ class DuplicateScanner:
             scanner._lane_of[item["origin"]] = len(scanner._lanes)
             scanner._lanes.append(lane)
         scanner._merge_vcs = {k: ints(v) for k, v in obj["merge_vcs"].items()}
+        scanner._merge_anchors = {
+            k: (int(a), int(c)) for k, (a, c) in obj.get("merge_anchors", {}).items()
+        }
+        scanner._merge_parents = {k: list(v) for k, v in obj.get("merge_parents", {}).items()}
+        scanner._gone = {k: int(v) for k, v in obj.get("gone_merge_origins", {}).items()}
         for item in obj["index"]:
             slot = _Slot()
             slot.clocks = ints(item["clocks"])
             slot.positions = [int(v) for v in item["positions"]]
+            flat = _flat(tuple(item["key"]), item["role"])
+            detail = None if flat[0] in _CREATES else ()  # as the live scan's (_place)
             for event_obj in item["events"]:
                 event = event_from_obj(event_obj)
-                slot.entries.append(_Entry(event.id, event))
-            group = scanner._index.setdefault((tuple(item["key"]), item["role"]), {})
+                slot.entries.append(_Entry(event.id, event, detail))
+            group = scanner._index.setdefault(flat, {})
+            assert isinstance(group, dict)
             group[int(item["lane"])] = slot
             scanner._size += len(slot.clocks)
         scanner._next_prune = int(obj["next_prune"])
@@ -239,7 +291,7 @@ class DuplicateScanner:
         elif isinstance(c, DropTable | DropProperty | AddConnection | DropConnection):
             at = self._advance(event.id, event.origin, event.parents, False, clock)
             if at is not None:
-                self._place(at, self._twice_key(c), _Entry(event.id, event, ()))
+                self._place(at, self._twice_key(c), event.id, event)
         else:
             self._advance(event.id, event.origin, event.parents, isinstance(c, Merge), clock)
 
@@ -256,37 +308,60 @@ class DuplicateScanner:
         """``visit`` of a flat-kind event given as its change's fields (replay's fused
         path, log/replay/fused.py: ``fast_event.FIELD_CHECKS``' fields) and its packed
         clock; ``line`` is its record, decoded only if a concurrent twin shows up."""
-        if kind in _PLAIN_KINDS and self.exact:
+        if self.exact and kind != _MERGE:
             lane_no = self._lane_of.get(origin)  # the common case, as in ``visit``
             if lane_no is not None:
                 lane = self._lanes[lane_no]
                 if len(parents) == 1 and parents[0] == lane.last_id:
-                    self._position += 1
-                    lane.vc[lane_no] = clock
+                    position = self._position
+                    self._position = position + 1
+                    vc = lane.vc
+                    vc[lane_no] = clock
                     lane.last, lane.last_id = clock, event_id
+                    if kind in _PLAIN_KINDS:
+                        return
+                    if kind == _ADD_PROPERTY:
+                        table, name = fields[0], fields[1].name
+                        key: tuple[str, ...] = (
+                            "pn",
+                            self.table_alias.get(table, table),
+                            name.lower() if name.isascii() else catalog_key(name),
+                        )
+                    else:
+                        key = self._twice_key_fields(kind, fields)
+                    index = self._index
+                    if key in index:
+                        self._place((position, lane_no, clock, vc), key, event_id, line)
+                        return
+                    index[key] = (lane_no, clock, position, event_id, line)  # (as _place)
+                    self._size += 1
+                    if self._size >= self._next_prune:
+                        self._prune()
                     return
-        if kind == AddProperty.KIND:
+        if kind == _ADD_PROPERTY:
             name, table = fields[1].name, fields[0]
             self.visit_creation(event_id, origin, parents, name, table, line, clock)
-        elif kind == Merge.KIND:
+        elif kind == _MERGE:
             self._advance(event_id, origin, parents, True, clock)
         elif kind in _PLAIN_KINDS:
             self._advance(event_id, origin, parents, False, clock)
         else:
             at = self._advance(event_id, origin, parents, False, clock)
             if at is not None:
-                self._place(at, self._twice_key_fields(kind, fields), _Entry(event_id, line, ()))
+                self._place(at, self._twice_key_fields(kind, fields), event_id, line)
 
-    def _twice_key_fields(self, kind: str, fields: tuple[Any, ...]) -> tuple[Key, str]:
+    def _twice_key_fields(self, kind: str, fields: tuple[Any, ...]) -> tuple[str, ...]:
         """``_twice_key`` of a change given as its fields."""
         table = self.table_alias.get(fields[0], fields[0])
         if kind == DropTable.KIND:
-            return ("t", table), "drop"
+            return "t", table
         if kind == DropProperty.KIND:
-            return ("p", table, self.prop_alias.get(fields[1], fields[1])), "drop"
+            return "p", table, self.prop_alias.get(fields[1], fields[1])
         x = fields[1]
-        ends = [self.table_alias.get(t, t) for t in (x.from_table_id, x.to_table_id)]
-        return ("c", table, *ends), "add" if kind == AddConnection.KIND else "drop"
+        alias = self.table_alias
+        f, t = x.from_table_id, x.to_table_id
+        tag = "c+" if kind == AddConnection.KIND else "c-"
+        return tag, table, alias.get(f, f), alias.get(t, t)
 
     def visit_facts(
         self, event_id: str, origin: str, parents: Sequence[str], merge: bool = False
@@ -311,39 +386,46 @@ class DuplicateScanner:
         if at is None:
             return
         if add_to is None:
-            group_key: tuple[Key, str] = (("n", catalog_key(name)), "create")
+            key: tuple[str, ...] = ("n", catalog_key(name))
         else:
-            table = self.table_alias.get(add_to, add_to)
-            group_key = (("pn", table, catalog_key(name)), "add")
-        self._place(at, group_key, _Entry(event_id, source))
+            key = ("pn", self.table_alias.get(add_to, add_to), catalog_key(name))
+        self._place(at, key, event_id, source)
 
     def _twice_key(
         self, c: DropTable | DropProperty | AddConnection | DropConnection
-    ) -> tuple[Key, str]:
-        """The (element key, role) of a change that made twice concurrently is a duplicate."""
+    ) -> tuple[str, ...]:
+        """The flat key of a change that made twice concurrently is a duplicate."""
         table = self.table_alias.get(c.table_id, c.table_id)
         if isinstance(c, DropTable):
-            return ("t", table), "drop"
+            return "t", table
         if isinstance(c, DropProperty):
-            return ("p", table, self.prop_alias.get(c.property_id, c.property_id)), "drop"
+            return "p", table, self.prop_alias.get(c.property_id, c.property_id)
         x = c.connection
         ends = [self.table_alias.get(t, t) for t in (x.from_table_id, x.to_table_id)]
-        return ("c", table, *ends), "add" if isinstance(c, AddConnection) else "drop"
+        return "c+" if isinstance(c, AddConnection) else "c-", table, *ends
 
     def _place(
-        self, at: tuple[int, int, int, list[int]], group_key: tuple[Key, str], entry: _Entry
+        self,
+        at: tuple[int, int, int, list[int]],
+        key: tuple[str, ...],
+        event_id: str,
+        source: Event | bytes,
     ) -> None:
         """Index a creation (or a change that can be made twice) and match it (``_match``)."""
         position, lane_no, clock, vc = at
-        lanes = self._index.get(group_key)
-        if lanes is None:  # the common case: the first creation of its key
-            self._index[group_key] = {lane_no: _Slot([clock], [position], [entry])}
+        index = self._index
+        group = index.get(key)
+        if group is None:  # the common case: the first creation of its key, as a tuple
+            index[key] = (lane_no, clock, position, event_id, source)
         else:
-            if lanes:
-                self._match(entry, group_key, vc, lanes)
-            slot = lanes.get(lane_no)
+            if type(group) is tuple:
+                group = index[key] = self._lanes_of(key, group)
+            assert isinstance(group, dict)
+            entry = _Entry(event_id, source, None if key[0] in _CREATES else ())
+            self._match(entry, key, vc, group)
+            slot = group.get(lane_no)
             if slot is None:
-                lanes[lane_no] = _Slot([clock], [position], [entry])
+                group[lane_no] = _Slot([clock], [position], [entry])
             else:
                 slot.clocks.append(clock)
                 slot.positions.append(position)
@@ -351,6 +433,17 @@ class DuplicateScanner:
         self._size += 1
         if self._size >= self._next_prune:
             self._prune()
+
+    @staticmethod
+    def _lanes_of(
+        key: tuple[str, ...], group: tuple[Any, ...] | dict[int, _Slot]
+    ) -> dict[int, _Slot]:
+        """An index entry as lane -> creations (a tuple entry made a group of one)."""
+        if type(group) is not tuple:
+            return group  # type: ignore[return-value]
+        lane_no, clock, position, event_id, source = group
+        entry = _Entry(event_id, source, None if key[0] in _CREATES else ())
+        return {lane_no: _Slot([clock], [position], [entry])}
 
     def _advance(
         self,
@@ -369,9 +462,13 @@ class DuplicateScanner:
         lane = self._lanes[lane_no] if lane_no is not None else None
         own = lane is not None and len(parents) == 1 and parents[0] == lane.last_id
         self._stale_parent = False
+        self._cited = None
         vc = lane.vc if own and lane is not None else self._vc_of_parents(parents)
+        cited = self._cited
         if merge:  # no lane: nothing conflicts with a resolution; a copy (lane.vc changes)
             self._merge_vcs[event_id] = list(vc)
+            if cited is not None:  # anchored when this Merge is (module doc)
+                self._merge_parents[event_id] = cited
             return None
         if clock is None:
             _, clock = packed_clock(event_id)
@@ -380,6 +477,9 @@ class DuplicateScanner:
                 v > (vc[i] if i < len(vc) else 0) for i, v in enumerate(self._watermark)
             ):
                 self.exact = False  # a new origin, maybe concurrent with pruned creations
+                return None
+            if self._gone.get(origin, -1) >= clock:
+                self.exact = False  # a pruned Merge of this origin would read as its event
                 return None
             lane_no = self._lane_of[origin] = len(self._lanes)
             lane = _Lane()
@@ -390,6 +490,8 @@ class DuplicateScanner:
         ):
             self.exact = False  # the origin forked (or may have: W hides which)
             return None
+        if cited is not None:
+            self._anchor(cited, lane_no, clock)
         if own and lane is not None and lane_no < len(vc):
             # its own chain: only its own entry changes, in place, as in ``visit``
             vc[lane_no] = clock
@@ -404,6 +506,16 @@ class DuplicateScanner:
             lane.sync_vcs.append(vc)
         lane.last, lane.last_id, lane.vc = clock, event_id, vc
         return position, lane_no, clock, vc
+
+    def _anchor(self, merges: list[str], lane_no: int, clock: int) -> None:
+        """Merges (and their Merge parents) the event at ``clock`` of a lane descends from."""
+        anchors, parents_of = self._merge_anchors, self._merge_parents
+        todo = list(merges)
+        while todo:
+            m = todo.pop()
+            if m not in anchors and m in self._merge_vcs:
+                anchors[m] = (lane_no, clock)
+                todo.extend(parents_of.pop(m, ()))
 
     def vector_clock(self, event_id: str, origin: str) -> list[int] | None:
         """A copy of the vector clock of the event just visited (``event_id`` of
@@ -428,7 +540,7 @@ class DuplicateScanner:
                 origin, clock = packed_clock(p)
                 lane_no = self._lane_of.get(origin)
                 if lane_no is None:
-                    continue
+                    continue  # not (yet) in the log, or a pruned Merge (module doc)
                 lane = self._lanes[lane_no]
                 if clock > lane.last:
                     continue  # not (yet) in the log
@@ -440,8 +552,14 @@ class DuplicateScanner:
                     pv = mark
                 else:
                     i = bisect_right(lane.sync_clocks, clock) - 1
+                    if i < 0:
+                        continue  # before the lane's first event: no event of it
                     pv = list(lane.sync_vcs[i])  # a kept sync point is at or before it
                     pv[lane_no] = clock
+            elif self._cited is None:
+                self._cited = [p]
+            else:
+                self._cited.append(p)
             if len(pv) > len(vc):
                 vc.extend([0] * (len(pv) - len(vc)))
             for i, v in enumerate(pv):
@@ -450,10 +568,10 @@ class DuplicateScanner:
         return vc
 
     def _match(
-        self, x: _Entry, group_key: tuple[Key, str], vc: list[int], lanes: dict[int, _Slot]
+        self, x: _Entry, flat: tuple[str, ...], vc: list[int], lanes: dict[int, _Slot]
     ) -> None:
         """Alias ``x`` to the earliest concurrent identical creation (merge's ``_alias``)."""
-        key, role = group_key
+        key, role = _split(flat)
         best: tuple[int, _Entry] | None = None
         for ylane, slot in lanes.items():
             seen = vc[ylane] if ylane < len(vc) else 0
@@ -498,7 +616,7 @@ class DuplicateScanner:
         return entry.detail
 
     def _prune(self) -> None:
-        """Drop creations every lane's latest event descends from (module doc)."""
+        """Drop creations and Merges every lane's latest event descends from (module doc)."""
         lanes_now = self._lanes
         mark = [
             min(ln.vc[k] if k < len(ln.vc) else 0 for ln in lanes_now)
@@ -510,8 +628,14 @@ class DuplicateScanner:
             if cut > 0:
                 del lane.sync_clocks[:cut], lane.sync_vcs[:cut]
         kept = 0
-        for group_key in list(self._index):
-            group = self._index[group_key]
+        index: dict[tuple[str, ...], tuple[Any, ...] | dict[int, _Slot]] = {}
+        for key, group in self._index.items():  # a new dict: a dict never shrinks
+            if type(group) is tuple:
+                if group[1] > mark[group[0]]:
+                    index[key] = group
+                    kept += 1
+                continue
+            assert isinstance(group, dict)
             for ylane in list(group):
                 slot = group[ylane]
                 cut = bisect_right(slot.clocks, mark[ylane])
@@ -521,10 +645,26 @@ class DuplicateScanner:
                 if cut:
                     slot.drop(cut)
                 kept += len(slot.clocks)
-            if not group:
-                del self._index[group_key]
+            if group:
+                index[key] = group
+        self._index = index
         self._size = kept
         self._next_prune = max(2 * kept, kept + _PRUNE_EVERY)
+        self._prune_merges(mark)
+
+    def _prune_merges(self, mark: list[int]) -> None:
+        """Drop the vector clocks of anchored Merges every lane descends from (module doc)."""
+        anchors, vcs, lane_of = self._merge_anchors, self._merge_vcs, self._lane_of
+        gone = [m for m, (a, c) in anchors.items() if c <= mark[a]]
+        for m in gone:
+            origin, clock = packed_clock(m)
+            lane_no = lane_of.get(origin)
+            if lane_no is None:
+                self._gone[origin] = max(self._gone.get(origin, -1), clock)
+            elif clock > mark[lane_no]:
+                continue  # not yet: its id would read as an event of the lane above W
+            del anchors[m], vcs[m]
+            self._merge_parents.pop(m, None)
 
 
 class _Entry:
