@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tracemalloc
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +19,8 @@ from schemalog.history import duplicates
 from schemalog.history.duplicates import DuplicateScanner
 from schemalog.history.merge import merge_events
 from schemalog.log.effective import _duplicates
-from schemalog.model.events import Event, Merge
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import Event, Merge, build_node_table, new_event
 from schemalog.synth.generator import DEFAULT_MIX, generate
 from schemalog.synth.replicas import synth_replicas
 from strategies import forked_histories
@@ -31,9 +33,15 @@ class _KeepsMerges(DuplicateScanner):
         pass
 
 
-def _lockstep(events: Sequence[Event], every: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def _lockstep(
+    events: Sequence[Event],
+    every: int,
+    monkeypatch: pytest.MonkeyPatch,
+    prune_after: Sequence[Event] = (),
+) -> None:
     """Scan ``events`` three ways and compare after every event: pruning every ``every``
-    placements (Merges too), the same keeping every Merge, and pruning nothing."""
+    placements (Merges too) and after each of ``prune_after``, the same keeping every
+    Merge, and pruning nothing."""
     scans: list[DuplicateScanner] = []
     for cls, prune_every in (
         (DuplicateScanner, every),
@@ -49,6 +57,9 @@ def _lockstep(events: Sequence[Event], every: int, monkeypatch: pytest.MonkeyPat
         for scan, prune_every in zip(scans, (every, every, 10**9), strict=True):
             monkeypatch.setattr(duplicates, "_PRUNE_EVERY", prune_every)
             scan.visit(event)
+        if event in prune_after:
+            pruned._prune()
+            kept._prune()
         merges += isinstance(event.change, Merge)
         assert pruned.exact == kept.exact, event.id
         clock = pruned.vector_clock(event.id, event.origin)
@@ -167,3 +178,75 @@ def test_a_saved_scan_goes_on_as_the_live_one(log: str, monkeypatch: pytest.Monk
     # (their saved forms may differ in a sync point's own entry, which a lookup overwrites)
     assert saved.to_obj()["index"] == live.to_obj()["index"]
     assert (live.duplicates, live.table_alias, live.prop_alias) == _duplicates(events)
+
+
+def _clocks(*origins: str) -> tuple[list[int], dict[str, HybridLogicalClock]]:
+    wall = [1_700_000_000_000]
+    return wall, {o: HybridLogicalClock(o, lambda: wall[0]) for o in origins}
+
+
+def _table(name: str) -> Any:
+    return build_node_table(name, [("id", "INT64", None)], "id")
+
+
+def test_a_pruned_merge_above_the_watermark_of_its_origin_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Merge of a's, anchored on b and pruned there, would read as an event of a's lane
+    between a1 and a2 (where x is): b3 would seem to descend from x. It is kept instead."""
+    wall, c = _clocks("a", "b")
+
+    def event(origin: str, parents: list[Event], change: Any) -> Event:
+        wall[0] += 1
+        return new_event(c[origin], "ws", [p.id for p in parents], change)
+
+    a1 = event("a", [], _table("A1"))
+    b1 = event("b", [a1], _table("B1"))
+    x = event("a", [a1], _table("T"))
+    m = event("a", [a1, b1], Merge())  # not after x: a Merge is on no lane
+    b2 = event("b", [m], _table("B2"))  # anchors m on b
+    a2 = event("a", [x, b2], _table("A2"))  # every lane descends from b2: m can go
+    b3 = event("b", [b2, m], _table("T"))  # concurrent with x: a duplicate of it
+    events = [a1, b1, x, m, b2, a2, b3]
+    assert _duplicates(events)[0] == {b3.id: x.id}
+    _lockstep(events, 10**9, monkeypatch, prune_after=[a2])
+
+
+def test_a_pruned_merge_of_an_origin_without_a_lane_is_left_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A resolution's origin writes after its Merge was pruned: a3 naming the Merge again
+    must not read it as an event of that origin's new lane (whose clock covers b2's Q)."""
+    wall, c = _clocks("a", "b", "merge-x")
+
+    def event(origin: str, parents: list[Event], change: Any) -> Event:
+        wall[0] += 1
+        return new_event(c[origin], "ws", [p.id for p in parents], change)
+
+    a1 = event("a", [], _table("A1"))
+    b1 = event("b", [a1], _table("B1"))
+    r = event("merge-x", [a1, b1], Merge())
+    a2 = event("a", [r], _table("A2"))  # anchors r on a
+    b2 = event("b", [a2], _table("Q"))  # every lane descends from a2: r can go
+    z = event("merge-x", [b2], _table("Z"))  # a new lane, after r
+    a3 = event("a", [a2, r], _table("Q"))  # concurrent with b2's Q: a duplicate of it
+    events = [a1, b1, r, a2, b2, z, a3]
+    assert _duplicates(events)[0] == {a3.id: b2.id}
+    _lockstep(events, 10**9, monkeypatch, prune_after=[b2])
+
+
+def test_a_merge_no_lane_event_names_yet_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resolution every lane has seen the parents of is still a head: b2 builds on it
+    alone, and only its vector clock says that b2 follows b1 (no fork)."""
+    wall, c = _clocks("a", "b", "merge-x")
+
+    def event(origin: str, parents: list[Event], change: Any) -> Event:
+        wall[0] += 1
+        return new_event(c[origin], "ws", [p.id for p in parents], change)
+
+    a1 = event("a", [], _table("A1"))
+    b1 = event("b", [a1], _table("B1"))
+    a2 = event("a", [b1], _table("A2"))
+    r = event("merge-x", [a1, b1], Merge())  # every lane has seen a1 and b1 (W)
+    b2 = event("b", [r], _table("B2"))
+    _lockstep([a1, b1, a2, r, b2], 10**9, monkeypatch, prune_after=[r])
