@@ -466,7 +466,7 @@ class DuplicateScanner:
         vc = lane.vc if own and lane is not None else self._vc_of_parents(parents)
         cited = self._cited
         if merge:  # no lane: nothing conflicts with a resolution; a copy (lane.vc changes)
-            self._merge_vcs[event_id] = list(vc)
+            self._merge_vcs[event_id] = list(vc) if own else vc
             if cited is not None:  # anchored when this Merge is (module doc)
                 self._merge_parents[event_id] = cited
             return None
@@ -497,13 +497,12 @@ class DuplicateScanner:
             vc[lane_no] = clock
             lane.last, lane.last_id = clock, event_id
             return position, lane_no, clock, vc
-        vc = list(vc)
+        # not own: a sync point (the vector clock may change here); vc is a new list
         if len(vc) <= lane_no:
             vc.extend([0] * (lane_no + 1 - len(vc)))
         vc[lane_no] = clock
-        if not own:  # the vector clock may change here: a sync point
-            lane.sync_clocks.append(clock)
-            lane.sync_vcs.append(vc)
+        lane.sync_clocks.append(clock)
+        lane.sync_vcs.append(vc)
         lane.last, lane.last_id, lane.vc = clock, event_id, vc
         return position, lane_no, clock, vc
 
@@ -533,23 +532,32 @@ class DuplicateScanner:
         return a_lane is not None and a_lane < len(vc) and vc[a_lane] >= a_clock
 
     def _vc_of_parents(self, parents: Sequence[str]) -> list[int]:
-        vc: list[int] = []
+        """The pointwise maximum of the parents' vector clocks (a new list)."""
+        vc: list[int] | None = None
+        lane_of, lanes, mark = self._lane_of, self._lanes, self._watermark
         for p in parents:
             pv = self._merge_vcs.get(p)
             if pv is None:
-                origin, clock = packed_clock(p)
-                lane_no = self._lane_of.get(origin)
-                if lane_no is None:
-                    continue  # not (yet) in the log, or a pruned Merge (module doc)
-                lane = self._lanes[lane_no]
-                if clock > lane.last:
-                    continue  # not (yet) in the log
-                mark = self._watermark
+                lane_no = lane_of.get(p.rpartition("@")[0])
+                lane = lanes[lane_no] if lane_no is not None else None
+                if lane is not None and p == lane.last_id:
+                    clock = lane.last  # the common case: a lane's latest event
+                else:
+                    origin, clock = packed_clock(p)
+                    lane_no = lane_of.get(origin)
+                    if lane_no is None:
+                        continue  # not (yet) in the log, or a pruned Merge (module doc)
+                    lane = lanes[lane_no]
+                    if clock > lane.last:
+                        continue  # not (yet) in the log
+                assert lane_no is not None and lane is not None
                 if lane_no < len(mark) and clock <= mark[lane_no]:
                     # Below the watermark (module doc: pruning): its vector clock is at
                     # most the watermark, which an event of an existing lane dominates.
                     self._stale_parent = True
                     pv = mark
+                elif clock == lane.last:
+                    pv = lane.vc  # (its own entry is the lane's latest clock)
                 else:
                     i = bisect_right(lane.sync_clocks, clock) - 1
                     if i < 0:
@@ -560,12 +568,15 @@ class DuplicateScanner:
                 self._cited = [p]
             else:
                 self._cited.append(p)
+            if vc is None:
+                vc = list(pv)
+                continue
             if len(pv) > len(vc):
                 vc.extend([0] * (len(pv) - len(vc)))
             for i, v in enumerate(pv):
                 if v > vc[i]:
                     vc[i] = v
-        return vc
+        return vc if vc is not None else []
 
     def _match(
         self, x: _Entry, flat: tuple[str, ...], vc: list[int], lanes: dict[int, _Slot]
