@@ -192,7 +192,8 @@ class EffectiveStream:
         scanner = self.scanner
         if scanner is not None:
             scanner.visit_fields(event_id, origin, parents, clock, kind, fields, line)
-            self._visited(scanner, event_id, origin)
+            if self.losers or not scanner.exact:  # (else _visited does nothing: a call saved)
+                self._visited(scanner, event_id, origin)
 
     def _visited(self, scanner: DuplicateScanner, event_id: str, origin: str) -> None:
         """After the scan placed an event: fall back if it cannot decide, else keep the
