@@ -19,6 +19,10 @@ microseconds of CPU per event and as a multiple of the floor of the same run:
 * ``replay_no_scan``: the same replay with the duplicate scan's visits made
   no-ops (its difference to ``replay`` is the scan's share; the state and
   decisions of this log do not depend on it: it has no duplicates);
+* ``scan_alone``: the duplicate scan by itself: the visits one replay made
+  (``EffectiveStream.visit_fields`` and ``visit``, recorded once, outside the
+  clock) made again on a fresh stream of the same plan, with replay's collector
+  threshold. ``scan`` is the difference of two replays, this one is measured;
 * ``replay_staged``: the replay through the staged path only (decode_record,
   Event objects, ``schema.apply``), as before the fused path.
 """
@@ -120,6 +124,38 @@ def stages(path: str, runs: int, clock: Callable[[], float] = time.process_time)
         with _patched(pipeline, "fused_possible", lambda tracer: False):
             replay(store)
 
+    visits: list[tuple[bool, Any]] = []  # (fields?, arguments) of every visit, in order
+    visit_fields, visit = effective.EffectiveStream.visit_fields, effective.EffectiveStream.visit
+
+    def recording_fields(self: Any, *args: Any) -> None:
+        visits.append((True, args))
+        visit_fields(self, *args)
+
+    def recording(self: Any, event: Any) -> None:
+        visits.append((False, event))
+        visit(self, event)
+
+    with (
+        _patched(effective.EffectiveStream, "visit_fields", recording_fields),
+        _patched(effective.EffectiveStream, "visit", recording),
+    ):
+        replay(store)
+    plan = plan_of_chunks(lambda: store.iter_raw(0))
+
+    def scan_alone() -> None:
+        old = gc.get_threshold()
+        gc.set_threshold(20_000, *old[1:])  # as replay runs
+        try:
+            stream = plan.stream()
+            by_fields, by_event = stream.visit_fields, stream.visit
+            for fields, args in visits:
+                if fields:
+                    by_fields(*args)
+                else:
+                    by_event(args)
+        finally:
+            gc.set_threshold(*old)
+
     measured: dict[str, Callable[[], None]] = {
         "floor": floor,
         "read": read,
@@ -128,6 +164,7 @@ def stages(path: str, runs: int, clock: Callable[[], float] = time.process_time)
         "replay": lambda: replay(store),
         "replay_no_scan": no_scan,
         "replay_staged": staged,
+        "scan_alone": scan_alone,
     }
     # Rounds of every measurement, best of each kept: the machine's speed drifts
     # over a run, and a drift must not land on one measurement only.
