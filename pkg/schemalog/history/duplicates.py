@@ -5,7 +5,8 @@ the same definition, or one property name added twice identically to one
 table, are no conflict; the later one is a duplicate and an alias of the
 first. ``conflicts._analyze_facts`` decides it for a whole set at once and
 holds facts of every event. ``DuplicateScanner`` decides the same thing while
-visiting a log in its order, holding O(lanes x sync points + open creations):
+visiting a log in its order, holding O(lanes x sync points + open creations +
+open Merges) (its state and saved form: duplicate_state.py):
 
 * Lanes, as in conflicts.py: each origin's events form a chain, so an event
   is (lane, clock) and its vector clock ``vc[lane]`` = the highest clock of
@@ -41,8 +42,10 @@ visiting a log in its order, holding O(lanes x sync points + open creations):
 
 Anything the streaming method cannot decide exactly -- an origin whose events
 are not a chain (a fork: a forged or unusual log), a new origin that does not
-descend from a pruned creation -- sets ``exact`` to False; the caller then runs
-``conflicts._analyze_facts`` over the whole log (O(events) memory, as merge).
+descend from a pruned creation, a new origin whose first event is not later
+than a pruned Merge of the same origin (its HLC went back: forged) -- sets
+``exact`` to False; the caller then runs ``conflicts._analyze_facts`` over the
+whole log (O(events) memory, as merge).
 
 Parents that are not in the log (yet) are left out, as merge's analysis does
 for parents it cannot see.
@@ -50,14 +53,21 @@ for parents it cannot see.
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
-from schemalog.encoding.fast_event import event_from_obj
 from schemalog.errors import InvalidEvent
-from schemalog.history.conflicts import Key, _classify, _spec, _touches
+from schemalog.history.conflicts import _classify, _spec, _touches
+from schemalog.history.duplicate_state import (
+    CREATES,
+    Entry,
+    Lane,
+    ScanState,
+    Slot,
+    lanes_of,
+    split_key,
+)
 from schemalog.model.events import (
     AddConnection,
     AddProperty,
@@ -76,25 +86,7 @@ __all__ = ["DuplicateScanner", "packed_clock"]
 
 _LOGICAL = 1 << 53  # logical counters are < 2**53 (clock.py)
 _PRUNE_EVERY = 1024  # creations indexed between prunes (each holds its event)
-
-# Index keys are flat: the element key (conflicts.py's Key) with its role in its
-# tag; connections carry the role as "c+" (added) or "c-" (dropped).
-_ROLES = {"n": "create", "pn": "add", "t": "drop", "p": "drop", "c+": "add", "c-": "drop"}
-_CREATES = frozenset({"n", "pn"})  # creations (their detail is computed on demand)
-_ADD_PROPERTY, _MERGE = "add_property", "merge"
-
-
-def _split(flat: tuple[str, ...]) -> tuple[Key, str]:
-    """``(element key, role)`` of a flat index key."""
-    tag = flat[0]
-    return (("c", *flat[1:]) if tag[0] == "c" else flat), _ROLES[tag]
-
-
-def _flat(key: Key, role: str) -> tuple[str, ...]:
-    """The flat index key of ``(element key, role)``."""
-    if key[0] == "c":
-        return ("c+" if role == "add" else "c-", *key[1:])
-    return tuple(key)
+_ADD_PROPERTY, _MERGE = AddProperty.KIND, Merge.KIND
 
 
 def packed_clock(event_id: str) -> tuple[str, int]:
@@ -126,20 +118,7 @@ _SPECIAL = frozenset(
 _PLAIN_KINDS = frozenset({"rename_property", "rename_table", "comment_on_table", "tag"})
 
 
-class _Lane:
-    """One origin's chain: its latest event and its sync points."""
-
-    __slots__ = ("last", "last_id", "sync_clocks", "sync_vcs", "vc")
-
-    def __init__(self) -> None:
-        self.last = 0  # clock of the lane's latest event
-        self.last_id = ""
-        self.vc: list[int] = []  # vector clock of the latest event
-        self.sync_clocks: list[int] = []  # clocks of the sync points, ascending
-        self.sync_vcs: list[list[int]] = []  # vector clock at each sync point
-
-
-class DuplicateScanner:
+class DuplicateScanner(ScanState):
     """Visit every event of a log in log order; then read ``duplicates`` and the aliases.
 
     ``visit(event)`` takes a decoded event. A pre-pass over raw lines uses
@@ -150,118 +129,10 @@ class DuplicateScanner:
     """
 
     def __init__(self) -> None:
-        self.duplicates: dict[str, str] = {}  # duplicate creation id -> the creation it duplicates
-        self.table_alias: dict[str, str] = {}
-        self.prop_alias: dict[str, str] = {}
-        self.exact = True
-        self._lane_of: dict[str, int] = {}
-        self._lanes: list[_Lane] = []
-        self._merge_vcs: dict[str, list[int]] = {}
-        # Merge id -> (lane, clock) of a lane event that descends from it (module doc)
-        self._merge_anchors: dict[str, tuple[int, int]] = {}
-        self._merge_parents: dict[str, list[str]] = {}  # a Merge's unanchored Merge parents
-        self._gone: dict[str, int] = {}  # origin without a lane -> its last pruned Merge's clock
-        # flat key -> the first creation (lane, clock, position, id, source) or, once the key
-        # repeats, lane -> that lane's creations of the key, in log order
-        self._index: dict[tuple[str, ...], tuple[Any, ...] | dict[int, _Slot]] = {}
-        self._position = 0
-        self._size = 0
+        super().__init__()
         self._next_prune = _PRUNE_EVERY
-        self._watermark: list[int] = []
         self._stale_parent = False  # the event being placed has a parent below the watermark
         self._cited: list[str] | None = None  # kept Merges among its parents
-
-    # ------------------------------------------------ saved with a snapshot
-
-    def to_obj(self) -> dict[str, Any]:
-        """JSON-able state (clocks as decimal strings: they exceed JSON's safe integers)."""
-
-        def clocks(values: Sequence[int]) -> list[str]:
-            return [str(v) for v in values]
-
-        index = []
-        for flat, group in self._index.items():
-            key, role = _split(flat)
-            for lane_no, slot in self._lanes_of(flat, group).items():
-                index.append(
-                    {
-                        "key": list(key),
-                        "role": role,
-                        "lane": lane_no,
-                        "clocks": clocks(slot.clocks),
-                        "positions": list(slot.positions),
-                        "events": [e.event().to_obj() for e in slot.entries],
-                    }
-                )
-        return {
-            "aliases": {"prop": self.prop_alias, "table": self.table_alias},
-            "duplicates": self.duplicates,
-            "exact": self.exact,
-            "gone_merge_origins": {k: str(v) for k, v in self._gone.items()},
-            "index": index,
-            "lanes": [
-                {
-                    "last": str(ln.last),
-                    "last_id": ln.last_id,
-                    "origin": origin,
-                    "sync_clocks": clocks(ln.sync_clocks),
-                    "sync_vcs": [clocks(v) for v in ln.sync_vcs],
-                    "vc": clocks(ln.vc),
-                }
-                for origin, ln in zip(self._lane_of, self._lanes, strict=True)
-            ],
-            "merge_anchors": {k: [a, str(c)] for k, (a, c) in self._merge_anchors.items()},
-            "merge_parents": {k: list(v) for k, v in self._merge_parents.items()},
-            "merge_vcs": {k: clocks(v) for k, v in self._merge_vcs.items()},
-            "next_prune": self._next_prune,
-            "position": self._position,
-            "watermark": clocks(self._watermark),
-        }
-
-    @classmethod
-    def from_obj(cls, obj: Any) -> DuplicateScanner:
-        """The scanner ``to_obj`` saved (KeyError, TypeError, ValueError, InvalidEvent if not).
-
-        A scan saved before Merges were pruned has no anchors: its Merges stay."""
-
-        def ints(values: Any) -> list[int]:
-            return [int(v) for v in values]
-
-        scanner = cls()
-        scanner.exact = bool(obj["exact"])
-        scanner.duplicates = dict(obj["duplicates"])
-        scanner.table_alias = dict(obj["aliases"]["table"])
-        scanner.prop_alias = dict(obj["aliases"]["prop"])
-        for item in obj["lanes"]:
-            lane = _Lane()
-            lane.last, lane.last_id, lane.vc = int(item["last"]), item["last_id"], ints(item["vc"])
-            lane.sync_clocks = ints(item["sync_clocks"])
-            lane.sync_vcs = [ints(v) for v in item["sync_vcs"]]
-            scanner._lane_of[item["origin"]] = len(scanner._lanes)
-            scanner._lanes.append(lane)
-        scanner._merge_vcs = {k: ints(v) for k, v in obj["merge_vcs"].items()}
-        scanner._merge_anchors = {
-            k: (int(a), int(c)) for k, (a, c) in obj.get("merge_anchors", {}).items()
-        }
-        scanner._merge_parents = {k: list(v) for k, v in obj.get("merge_parents", {}).items()}
-        scanner._gone = {k: int(v) for k, v in obj.get("gone_merge_origins", {}).items()}
-        for item in obj["index"]:
-            slot = _Slot()
-            slot.clocks = ints(item["clocks"])
-            slot.positions = [int(v) for v in item["positions"]]
-            flat = _flat(tuple(item["key"]), item["role"])
-            detail = None if flat[0] in _CREATES else ()  # as the live scan's (_place)
-            for event_obj in item["events"]:
-                event = event_from_obj(event_obj)
-                slot.entries.append(_Entry(event.id, event, detail))
-            group = scanner._index.setdefault(flat, {})
-            assert isinstance(group, dict)
-            group[int(item["lane"])] = slot
-            scanner._size += len(slot.clocks)
-        scanner._next_prune = int(obj["next_prune"])
-        scanner._position = int(obj["position"])
-        scanner._watermark = ints(obj["watermark"])
-        return scanner
 
     def visit(self, event: Event) -> None:
         """The next event of the log (log order)."""
@@ -419,13 +290,13 @@ class DuplicateScanner:
             index[key] = (lane_no, clock, position, event_id, source)
         else:
             if type(group) is tuple:
-                group = index[key] = self._lanes_of(key, group)
+                group = index[key] = lanes_of(key, group)
             assert isinstance(group, dict)
-            entry = _Entry(event_id, source, None if key[0] in _CREATES else ())
+            entry = Entry(event_id, source, None if key[0] in CREATES else ())
             self._match(entry, key, vc, group)
             slot = group.get(lane_no)
             if slot is None:
-                group[lane_no] = _Slot([clock], [position], [entry])
+                group[lane_no] = Slot([clock], [position], [entry])
             else:
                 slot.clocks.append(clock)
                 slot.positions.append(position)
@@ -433,17 +304,6 @@ class DuplicateScanner:
         self._size += 1
         if self._size >= self._next_prune:
             self._prune()
-
-    @staticmethod
-    def _lanes_of(
-        key: tuple[str, ...], group: tuple[Any, ...] | dict[int, _Slot]
-    ) -> dict[int, _Slot]:
-        """An index entry as lane -> creations (a tuple entry made a group of one)."""
-        if type(group) is not tuple:
-            return group  # type: ignore[return-value]
-        lane_no, clock, position, event_id, source = group
-        entry = _Entry(event_id, source, None if key[0] in _CREATES else ())
-        return {lane_no: _Slot([clock], [position], [entry])}
 
     def _advance(
         self,
@@ -462,9 +322,12 @@ class DuplicateScanner:
         lane = self._lanes[lane_no] if lane_no is not None else None
         own = lane is not None and len(parents) == 1 and parents[0] == lane.last_id
         self._stale_parent = False
-        self._cited = None
-        vc = lane.vc if own and lane is not None else self._vc_of_parents(parents)
-        cited = self._cited
+        cited: list[str] | None = None
+        if own and lane is not None:
+            vc = lane.vc
+        else:
+            vc = self._vc_of_parents(parents)
+            cited = self._cited
         if merge:  # no lane: nothing conflicts with a resolution; a copy (lane.vc changes)
             self._merge_vcs[event_id] = list(vc) if own else vc
             if cited is not None:  # anchored when this Merge is (module doc)
@@ -482,7 +345,7 @@ class DuplicateScanner:
                 self.exact = False  # a pruned Merge of this origin would read as its event
                 return None
             lane_no = self._lane_of[origin] = len(self._lanes)
-            lane = _Lane()
+            lane = Lane()
             self._lanes.append(lane)
         elif not own and (
             (vc[lane_no] if lane_no < len(vc) else 0) != lane.last
@@ -532,7 +395,9 @@ class DuplicateScanner:
         return a_lane is not None and a_lane < len(vc) and vc[a_lane] >= a_clock
 
     def _vc_of_parents(self, parents: Sequence[str]) -> list[int]:
-        """The pointwise maximum of the parents' vector clocks (a new list)."""
+        """The pointwise maximum of the parents' vector clocks (a new list); the kept
+        Merges among them in ``_cited``."""
+        self._cited = None
         vc: list[int] | None = None
         lane_of, lanes, mark = self._lane_of, self._lanes, self._watermark
         for p in parents:
@@ -579,11 +444,11 @@ class DuplicateScanner:
         return vc if vc is not None else []
 
     def _match(
-        self, x: _Entry, flat: tuple[str, ...], vc: list[int], lanes: dict[int, _Slot]
+        self, x: Entry, flat: tuple[str, ...], vc: list[int], lanes: dict[int, Slot]
     ) -> None:
         """Alias ``x`` to the earliest concurrent identical creation (merge's ``_alias``)."""
-        key, role = _split(flat)
-        best: tuple[int, _Entry] | None = None
+        key, role = split_key(flat)
+        best: tuple[int, Entry] | None = None
         for ylane, slot in lanes.items():
             seen = vc[ylane] if ylane < len(vc) else 0
             for j in range(bisect_right(slot.clocks, seen), len(slot.clocks)):
@@ -609,7 +474,7 @@ class DuplicateScanner:
             self.prop_alias[xd[1]] = self.prop_alias.get(yd[1], yd[1])
         self.duplicates[x.event_id] = first.event_id
 
-    def _detail(self, entry: _Entry) -> Any:
+    def _detail(self, entry: Entry) -> Any:
         """The creation's detail as conflicts.py compares them (computed once, on demand)."""
         if entry.detail is None:
             table_alias, prop_alias = self.table_alias, self.prop_alias
@@ -639,7 +504,7 @@ class DuplicateScanner:
             if cut > 0:
                 del lane.sync_clocks[:cut], lane.sync_vcs[:cut]
         kept = 0
-        index: dict[tuple[str, ...], tuple[Any, ...] | dict[int, _Slot]] = {}
+        index: dict[tuple[str, ...], tuple[Any, ...] | dict[int, Slot]] = {}
         for key, group in self._index.items():  # a new dict: a dict never shrinks
             if type(group) is tuple:
                 if group[1] > mark[group[0]]:
@@ -676,39 +541,3 @@ class DuplicateScanner:
                 continue  # not yet: its id would read as an event of the lane above W
             del anchors[m], vcs[m]
             self._merge_parents.pop(m, None)
-
-
-class _Entry:
-    """One creation: its id and its event, or the record line to decode it from."""
-
-    __slots__ = ("detail", "event_id", "source")
-
-    def __init__(self, event_id: str, source: Event | bytes, detail: Any = None) -> None:
-        self.event_id = event_id
-        self.source = source
-        self.detail: Any = detail  # None: not computed yet
-
-    def event(self) -> Event:
-        """The creation event (InvalidEvent or ValueError if its line does not decode)."""
-        if isinstance(self.source, bytes):
-            self.source = event_from_obj(json.loads(self.source)["event"])
-        return self.source
-
-
-class _Slot:
-    """Creations of one (key, role) by one lane, in log order."""
-
-    __slots__ = ("clocks", "entries", "positions")
-
-    def __init__(
-        self,
-        clocks: list[int] | None = None,
-        positions: list[int] | None = None,
-        entries: list[_Entry] | None = None,
-    ) -> None:
-        self.clocks: list[int] = clocks if clocks is not None else []
-        self.positions: list[int] = positions if positions is not None else []
-        self.entries: list[_Entry] = entries if entries is not None else []
-
-    def drop(self, n: int) -> None:
-        del self.clocks[:n], self.positions[:n], self.entries[:n]
