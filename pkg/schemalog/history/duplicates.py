@@ -360,12 +360,14 @@ class DuplicateScanner(ScanState):
             vc[lane_no] = clock
             lane.last, lane.last_id = clock, event_id
             return position, lane_no, clock, vc
-        # not own: a sync point (the vector clock may change here); vc is a new list
+        if own:  # (never: a lane's clock is longer than its number)
+            vc = list(vc)
         if len(vc) <= lane_no:
             vc.extend([0] * (lane_no + 1 - len(vc)))
         vc[lane_no] = clock
-        lane.sync_clocks.append(clock)
-        lane.sync_vcs.append(vc)
+        if not own:  # the vector clock may change here: a sync point (vc: _vc_of_parents' new list)
+            lane.sync_clocks.append(clock)
+            lane.sync_vcs.append(vc)
         lane.last, lane.last_id, lane.vc = clock, event_id, vc
         return position, lane_no, clock, vc
 
