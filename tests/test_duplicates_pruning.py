@@ -151,7 +151,7 @@ def test_retained_memory_of_the_scan_stays_bounded_on_a_long_merged_log() -> Non
         tracemalloc.stop()
     assert scan.exact
     # Between prunes the index holds up to ~2,000 creations, in every third alike;
-    # kept Merges would add ~100 bytes each (a list of 3 clocks, a dict slot).
+    # kept Merges would add ~240 bytes each (a list of 3 clocks, its slot in a growing dict).
     assert late - early < 32 * 1024, (early, late)
 
 
