@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from schemalog.encoding.proved_line import prove_line
 from schemalog.history import duplicates
 from schemalog.history.duplicates import DuplicateScanner
 from schemalog.history.merge import line_checksum, merge_events
 from schemalog.log.effective import _duplicates
-from schemalog.log.replay import fused
 from schemalog.model.clock import HybridLogicalClock
 from schemalog.model.events import Event, Merge, build_node_table, new_event
 from schemalog.synth.generator import DEFAULT_MIX, fast_record, generate
@@ -278,7 +278,7 @@ def test_the_fused_paths_visits_scan_as_the_events_do(
     proved = 0
     for event, line in zip(events, _lines(events), strict=True):
         by_event.visit(event)
-        facts = fused._prove(line)
+        facts = prove_line(line)
         if facts is None:  # creations (and anything else the fused path leaves): staged
             by_fields.visit(event)
         else:
