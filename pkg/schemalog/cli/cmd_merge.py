@@ -83,6 +83,7 @@ def _download(url: str, path: Path) -> str:
         with open(path, "wb") as fh:
             for chunk in store.iter_raw(0):
                 fh.writelines(line + b"\n" for line in chunk.lines)
+                del chunk  # before the next chunk is fetched: one in memory, not two
     finally:
         store.close()
     return str(path)

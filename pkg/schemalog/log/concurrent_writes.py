@@ -220,11 +220,22 @@ def catch_up(store: EventStore, view: ReplayReport) -> ReplayReport:
         report = resume(store, view, plan=_NO_RESOLUTIONS, start_scanner=view.scanner)
     else:
         report = resume(store, view)
-    if report.stopped is None and report.position > view.position:
-        for chunk in store.iter_raw(view.position):
-            if any(MERGE_MARK in line for line in chunk.lines):
-                return replay(store)
+    if report.stopped is None and report.position > view.position and _merged(
+        store, view.position
+    ):
+        return replay(store)
     return report
+
+
+def _merged(store: EventStore, start: int) -> bool:
+    """Whether a record from ``start`` on is a Merge; one chunk in memory at a time,
+    and none once it answers (a whole replay may follow)."""
+    for chunk in store.iter_raw(start):
+        found = any(MERGE_MARK in line for line in chunk.lines)
+        del chunk  # before the next chunk is read: one chunk in memory, not two
+        if found:
+            return True
+    return False
 
 
 def log_conflicts(events: Iterable[Event]) -> tuple[ConflictReport, ...]:

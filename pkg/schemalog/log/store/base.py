@@ -334,6 +334,7 @@ class LineStore:
         scan = IdScan(self._corrupt)
         for chunk in self.iter_raw(0):
             scan.feed(chunk.lines)
+            del chunk  # before the next chunk is read: one chunk in memory, not two
         index = scan.index()
         self._ids = index
         self._indexed = scan.pos
@@ -397,6 +398,7 @@ class LineStore:
         for chunk in self.iter_raw(0):
             for line in chunk.lines:
                 yield line_id(line).decode("ascii")
+            del chunk  # before the next chunk is read: one chunk in memory, not two
 
     # ------------------------------------------------ append
 

@@ -129,7 +129,11 @@ class HttpxTransport:
 
 
 def _lines(body: bytes) -> list[bytes]:
-    return body.split(b"\n")[:-1] if body else []
+    if not body:
+        return []
+    lines = body.split(b"\n")
+    lines.pop()  # after the last newline (a slice would copy the list)
+    return lines
 
 
 class HttpStore:
@@ -274,11 +278,17 @@ class HttpStore:
             reply = self._call("GET", "/raw" + query)
             if stop is None:  # the log's length when the iteration began, as local stores do
                 stop = int(reply.headers[COUNT_HEADER.lower()])
+            nbytes = len(reply.body)
             lines = _lines(reply.body)
+            del reply  # its body, a second copy of the chunk's bytes
             if not lines:
                 return
-            yield RawChunk(pos, lines, len(reply.body))
+            # handed over (as NdjsonStore's chunks): nothing of this chunk is named
+            # here while the reader has it, nor when the next one is fetched
+            handed = [RawChunk(pos, lines, nbytes)]
             pos += len(lines)
+            del lines
+            yield handed.pop()
 
     def heads(self) -> tuple[str, ...]:
         return tuple(self._call("GET", "/heads").json())
@@ -287,6 +297,7 @@ class HttpStore:
         for chunk in self.iter_raw(0):
             for line in chunk.lines:
                 yield line_id(line).decode("ascii")
+            del chunk  # before the next chunk is read: one chunk in memory, not two
 
     def __contains__(self, event_id: object) -> bool:
         if type(event_id) is not str or not event_id.isascii() or not event_id:

@@ -757,6 +757,7 @@ class NdjsonStore(LineStore):
             while k < len(positions) and positions[k] < stop:
                 found.add(line_id(chunk.lines[positions[k] - chunk.start]))
                 k += 1
+            del chunk  # before the next chunk is read: one chunk in memory, not two
             if k == len(positions):
                 break
         return names - found
@@ -878,9 +879,13 @@ def _raw_chunks(f: BinaryIO, pos: int, offset: int, end: int, budget: int) -> It
             if left <= 0:
                 return  # bytes without a newline at the end: the file changed under us
             raise RecordTooLarge(pos, _line_size(f, rest, left), budget)
-        yield RawChunk(pos, lines, nbytes)
+        # Handed over: while the reader has the chunk this frame names none of it,
+        # so a reader that drops it (read_lines keeps a copy of the list) frees it
+        # then, and nothing of it is alive when the next chunk is read.
+        handed = [RawChunk(pos, lines, nbytes)]
         pos += len(lines)
-        del lines  # before the next chunk is read: one chunk in memory at a time
+        del lines
+        yield handed.pop()
 
 
 def _line_size(f: BinaryIO, head: bytes, left: int) -> int:

@@ -251,6 +251,7 @@ def verify_store(
         for chunk in store.iter_raw(0):
             for line in chunk.lines:
                 yield 0, line, True
+            del chunk  # before the next chunk is read: one chunk in memory, not two
 
     return _verify(name, [name], source, _Anchors(expected_head, expected_log), False, None)
 
@@ -295,6 +296,7 @@ def _store_lines(store: EventStore, close: bool) -> Iterator[bytes]:
     try:
         for chunk in store.iter_raw(0):
             yield from chunk.lines
+            del chunk  # before the next chunk is read: one chunk in memory, not two
     finally:
         if close:
             store.close()
@@ -401,10 +403,13 @@ def _lines(
                 if not block:
                     break
                 buf = carry + block if carry else block
+                del block
                 lines = buf.split(b"\n")
+                del buf  # the lines hold its bytes
                 carry = lines.pop()
                 for line in lines:
                     yield seg_index, line, True
+                del lines  # before the next block is read
             if carry:
                 yield seg_index, carry, False
 
