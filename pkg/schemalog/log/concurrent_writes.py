@@ -220,9 +220,7 @@ def catch_up(store: EventStore, view: ReplayReport) -> ReplayReport:
         report = resume(store, view, plan=_NO_RESOLUTIONS, start_scanner=view.scanner)
     else:
         report = resume(store, view)
-    if report.stopped is None and report.position > view.position and _merged(
-        store, view.position
-    ):
+    if report.stopped is None and report.position > view.position and _merged(store, view.position):
         return replay(store)
     return report
 
