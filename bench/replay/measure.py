@@ -91,6 +91,9 @@ def measure(
     cpu = time.process_time() - c0
     host = host_cpu() - h0 if host_cpu is not None else None
     out: dict[str, Any] = {"kind": kind, "budget": budget, "events": events}
+    # the work's peak RSS, read as the peer reads its own right after its get: not
+    # what this script does next (the state's canonical JSON, for state_bytes)
+    out["maxrss"] = _maxrss_bytes()
     if trace_memory:
         _, peak = tracemalloc.get_traced_memory()
         # What the replay leaves alive: its report, i.e. the schema state in
@@ -160,7 +163,6 @@ def main(argv: list[str]) -> None:
     out["maxrss_baseline"] = baseline
     if pinned:
         out["pkg"] = pinned
-    out["maxrss"] = _maxrss_bytes()
     print(json.dumps(out))
 
 

@@ -27,8 +27,10 @@ growth of ``ru_maxrss`` over the baseline; Pyodide: the WebAssembly heap
 growth, which comes in steps of a fifth of the heap or more, and the growth of
 the allocator's peak footprint, which does not), the target (``budget +
 state_bytes + 16 MiB``) and whether it is met, and per runtime and measure
-whether the smallest budget's peak is below the largest's. The same rows are
-printed as a table on stderr.
+whether the smallest budget's peak is below the largest's; with the peer, its
+SQLite replay's peak memory over ours at 32 MiB (CPython: ``ru_maxrss`` of both
+processes, each read right after its replay; Pyodide: the heaps) against the
+issue's 10x. The same rows are printed as a table on stderr.
 
 Prints one JSON line per runtime. Options: ``--events N``, ``--budgets 8,32``
 (MiB), ``--no-pyodide``, ``--no-tracemalloc``, ``--pyodide-events N`` (a
@@ -265,8 +267,36 @@ def run_peer_pyodide(events: int, ours: dict[str, Any] | None) -> dict[str, Any]
     return result
 
 
-def memory_rows(results: list[dict[str, Any]], budgets: list[int]) -> dict[str, Any]:
-    """The memory figures of the runs, against the target, and small budget < large budget."""
+PEER_MEMORY_RATIO = 10  # issue 20: our peak RSS at most a tenth of the peer's (SQLite)
+
+
+def peer_rows(peers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The peer's (SQLite) peak memory over ours at 32 MiB, against ``PEER_MEMORY_RATIO``:
+    CPython's ``ru_maxrss`` of both processes, Pyodide's WebAssembly heap of both."""
+    rows: list[dict[str, Any]] = []
+    for peer in peers:
+        pyodide = "runtime" in peer  # run_peer_pyodide names its runtime
+        key = "sqlite_heap_over_ours" if pyodide else "sqlite_maxrss_over_ours"
+        if peer.get(key) is None:
+            continue
+        rows.append(
+            {
+                "runtime": peer["runtime"] if pyodide else f"cpython {platform.python_version()}",
+                "measure": "peer_wasm_heap_over_ours" if pyodide else "peer_maxrss_over_ours",
+                "budget_mib": 32,
+                "ratio": peer[key],
+                "target": PEER_MEMORY_RATIO,
+                "met": peer[key] >= PEER_MEMORY_RATIO,
+            }
+        )
+    return rows
+
+
+def memory_rows(
+    results: list[dict[str, Any]], budgets: list[int], peers: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The memory figures of the runs, against the target, and small budget < large budget;
+    with the peer's runs, its peak over ours against ``PEER_MEMORY_RATIO``."""
     measures = {
         "cpython": [("tracemalloc_peak", "replay_tracemalloc_peak"), ("maxrss_growth", None)],
         "pyodide": [
@@ -315,7 +345,7 @@ def memory_rows(results: list[dict[str, Any]], budgets: list[int]) -> dict[str, 
                         "met": peaks[small] < peaks[large],
                     }
                 )
-    return {"memory": rows, "smaller_budget_lower": lower}
+    return {"memory": rows, "smaller_budget_lower": lower, "peer": peer_rows(peers or [])}
 
 
 def print_memory(summary: dict[str, Any]) -> None:
@@ -336,6 +366,13 @@ def print_memory(summary: dict[str, Any]) -> None:
             f"{'yes' if row['met'] else 'NO'} ({figures})",
             file=sys.stderr,
         )
+    for row in summary.get("peer", []):
+        print(
+            f"  {row['runtime'][:28]:28} {row['measure']:24} {row['budget_mib']:>3} MiB: "
+            f"{row['ratio']:5.2f}x / target {row['target']}x "
+            f"{'met' if row['met'] else 'NOT MET'}",
+            file=sys.stderr,
+        )
 
 
 def main() -> None:
@@ -352,12 +389,14 @@ def main() -> None:
     path = ensure_log(args.events)
     ours = None
     results: list[dict[str, Any]] = []
+    peers: list[dict[str, Any]] = []
     if not args.no_cpython:
         ours = run_cpython(path, budgets, not args.no_tracemalloc)
         results.append(ours)
         print(json.dumps(ours), flush=True)
     if not args.no_peer:
-        print(json.dumps(run_peer(args.events, ours)), flush=True)
+        peers.append(run_peer(args.events, ours))
+        print(json.dumps(peers[-1]), flush=True)
     if args.no_pyodide:
         pass
     elif not (DIST / "pyodide.mjs").exists() or shutil.which("node") is None:
@@ -373,8 +412,9 @@ def main() -> None:
             else run_peer_pyodide(args.pyodide_events or args.events, ours_pyodide)
         )
         if peer is not None:
+            peers.append(peer)
             print(json.dumps(peer), flush=True)
-    print_memory(memory_rows(results, budgets))
+    print_memory(memory_rows(results, budgets, peers))
 
 
 if __name__ == "__main__":
