@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from schemalog.encoding.codec import state_hash
+from schemalog.encoding.codec import canonical_bytes, checksum, state_hash
 from schemalog.errors import InvalidState
 from schemalog.model.clock import HybridLogicalClock
 from schemalog.model.events import (
@@ -41,6 +41,7 @@ from schemalog.model.schema import (
     working_copy,
 )
 from schemalog.model.state_json import state_from_obj, state_to_obj
+from schemalog.synth.generator import generate
 from strategies import forked_histories, histories, slow_ok
 
 
@@ -275,6 +276,20 @@ def test_state_hash_changes_with_names_and_is_stable() -> None:
     log.ok(RenameTable(a, "B"))
     assert state_hash(log.state) != h1
     assert state_hash(empty_state()) == state_hash(empty_state())
+
+
+@pytest.mark.parametrize("events", [0, 1, 7, 60, 400])
+def test_state_hash_is_the_hash_of_the_whole_state_encoding(events: int) -> None:
+    """``state_hash`` hashes table by table: the same digest as the whole canonical
+    encoding of ``state_to_obj``, on states of 0 to many tables of every kind."""
+    state = empty_state()
+    for event in generate(events, origins=3, seed=events):
+        result = apply(state, event)
+        if isinstance(result, Applied):
+            state = result.state
+    assert len(state.tables) > 0 or events == 0
+    whole = checksum(canonical_bytes(state_to_obj(state)))
+    assert state_hash(state) == whole
 
 
 def test_snapshot_with_broken_invariants_is_rejected() -> None:

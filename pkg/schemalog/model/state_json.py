@@ -34,7 +34,7 @@ from schemalog.model.schema import (
     restore_table,
 )
 
-__all__ = ["state_from_obj", "state_to_obj"]
+__all__ = ["ordered_tables", "state_from_obj", "state_to_obj", "table_to_obj"]
 
 
 def _table_to_obj(table: TableState) -> dict[str, Any]:
@@ -61,10 +61,17 @@ def _table_to_obj(table: TableState) -> dict[str, Any]:
     return obj
 
 
+def ordered_tables(state: SchemaState) -> list[TableState]:
+    """The state's tables in the order of its plain form: by id."""
+    return sorted(state.tables.values(), key=lambda t: t.table_id)
+
+
 def state_to_obj(state: SchemaState) -> dict[str, Any]:
     """Plain JSON-able form, tables sorted by id (deterministic across processes)."""
-    tables = sorted(state.tables.values(), key=lambda t: t.table_id)
-    return {"format": STATE_FORMAT, "tables": [_table_to_obj(t) for t in tables]}
+    return {"format": STATE_FORMAT, "tables": [_table_to_obj(t) for t in ordered_tables(state)]}
+
+
+table_to_obj = _table_to_obj  # one table's part of ``state_to_obj``
 
 
 _TABLE_KEYS = frozenset(
