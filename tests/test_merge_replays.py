@@ -321,6 +321,23 @@ def adversarial_logs(draw: st.DrawFn, max_steps: int = 24) -> list[list[Event]]:
     return [b.events for b in branches]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known, not fixed (README, merges): two concurrent drops of a table whose "
+    "first drop lost both take its place (merge.takes_over), the second is rejected",
+)
+def test_two_duplicates_of_a_lost_drop_replay_cleanly() -> None:
+    """Found by test_adversarial_merges_replay_cleanly_and_apply (session 7), kept as a
+    file: o0 drops rel C, o2 connects to C and later drops it, o1 drops C; the merge
+    makes o0's drop a loser, then o2's connection a loser of o1's drop. Both later
+    drops are duplicates of o0's lost drop and both take its place: o2's applies, and
+    o1's (a resolution's winner) is then rejected as concurrent. The same in
+    ``replay_merged``. Strict: it fails as soon as the merged log replays cleanly."""
+    data = (Path(__file__).parent / "merge_cases" / "two-drops-of-a-lost-drop.ndjson").read_bytes()
+    report = _replay_lines(data)
+    assert _problems(report) == []
+
+
 @settings(
     max_examples=60,
     deadline=None,
