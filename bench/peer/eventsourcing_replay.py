@@ -114,6 +114,12 @@ def _app(recorder: str, file: str | None) -> Application:
 
 
 def _maxrss_kib() -> int | None:
+    """Peak RSS as bench/replay/measure.py reads ours: VmHWM, which exec resets."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            return int(next(x for x in f if x.startswith("VmHWM:")).split()[1])
+    except (OSError, StopIteration):
+        pass
     try:
         import resource
     except ImportError:  # Pyodide: the runner reports the WebAssembly heap instead
