@@ -8,7 +8,7 @@ saved state (a snapshot's) goes on as the live scan does."""
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -181,9 +181,16 @@ def test_a_saved_scan_goes_on_as_the_live_one(log: str, monkeypatch: pytest.Monk
     assert (live.duplicates, live.table_alias, live.prop_alias) == _duplicates(events)
 
 
-def _clocks(*origins: str) -> tuple[list[int], dict[str, HybridLogicalClock]]:
+def _writer(*origins: str) -> Callable[[str, list[Event], Any], Event]:
+    """``event(origin, parents, change)``: one new event of ``origin``, a millisecond on."""
     wall = [1_700_000_000_000]
-    return wall, {o: HybridLogicalClock(o, lambda: wall[0]) for o in origins}
+    clocks = {o: HybridLogicalClock(o, lambda: wall[0]) for o in origins}
+
+    def event(origin: str, parents: list[Event], change: Any) -> Event:
+        wall[0] += 1
+        return new_event(clocks[origin], "ws", [p.id for p in parents], change)
+
+    return event
 
 
 def _table(name: str) -> Any:
@@ -195,11 +202,7 @@ def test_a_pruned_merge_above_the_watermark_of_its_origin_is_kept(
 ) -> None:
     """A Merge of a's, anchored on b and pruned there, would read as an event of a's lane
     between a1 and a2 (where x is): b3 would seem to descend from x. It is kept instead."""
-    wall, c = _clocks("a", "b")
-
-    def event(origin: str, parents: list[Event], change: Any) -> Event:
-        wall[0] += 1
-        return new_event(c[origin], "ws", [p.id for p in parents], change)
+    event = _writer("a", "b")
 
     a1 = event("a", [], _table("A1"))
     b1 = event("b", [a1], _table("B1"))
@@ -218,11 +221,7 @@ def test_a_pruned_merge_of_an_origin_without_a_lane_is_left_out(
 ) -> None:
     """A resolution's origin writes after its Merge was pruned: a3 naming the Merge again
     must not read it as an event of that origin's new lane (whose clock covers b2's Q)."""
-    wall, c = _clocks("a", "b", "merge-x")
-
-    def event(origin: str, parents: list[Event], change: Any) -> Event:
-        wall[0] += 1
-        return new_event(c[origin], "ws", [p.id for p in parents], change)
+    event = _writer("a", "b", "merge-x")
 
     a1 = event("a", [], _table("A1"))
     b1 = event("b", [a1], _table("B1"))
@@ -239,11 +238,7 @@ def test_a_pruned_merge_of_an_origin_without_a_lane_is_left_out(
 def test_a_merge_no_lane_event_names_yet_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     """A resolution every lane has seen the parents of is still a head: b2 builds on it
     alone, and only its vector clock says that b2 follows b1 (no fork)."""
-    wall, c = _clocks("a", "b", "merge-x")
-
-    def event(origin: str, parents: list[Event], change: Any) -> Event:
-        wall[0] += 1
-        return new_event(c[origin], "ws", [p.id for p in parents], change)
+    event = _writer("a", "b", "merge-x")
 
     a1 = event("a", [], _table("A1"))
     b1 = event("b", [a1], _table("B1"))

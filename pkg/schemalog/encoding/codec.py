@@ -512,7 +512,13 @@ def check_chain(
         raise broken
 
 
-_EMPTY_STATE = empty_state()
+def _state_frame() -> tuple[bytes, bytes]:
+    """What a state's encoding holds before its first table and after its last."""
+    head, _, tail = canonical_bytes(state_to_obj(empty_state())).rpartition(b"[]")
+    return head + b"[", b"]" + tail
+
+
+_STATE_FRAME = _state_frame()
 
 
 def state_hash(state: SchemaState) -> str:
@@ -523,12 +529,12 @@ def state_hash(state: SchemaState) -> str:
     same bytes, since an array's encoding is its items' joined by commas; the
     frame around them is an empty state's encoding (tests/test_schema.py).
     """
-    head, _, tail = canonical_bytes(state_to_obj(_EMPTY_STATE)).rpartition(b"[]")
-    digest = hashlib.sha256(head + b"[")
+    head, tail = _STATE_FRAME
+    digest = hashlib.sha256(head)
     sep = b""
     for table in ordered_tables(state):
         digest.update(sep)
         digest.update(canonical_bytes(table_to_obj(table)))
         sep = b","
-    digest.update(b"]" + tail)
+    digest.update(tail)
     return V1_PREFIX + digest.hexdigest()

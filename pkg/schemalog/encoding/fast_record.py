@@ -31,9 +31,8 @@ from schemalog.model.clock import MAX_SAFE_INT
 from schemalog.model.events import Event
 
 __all__ = [
-    "KIND_AT",
-    "KIND_KEY",
     "NOT_PROVED",
+    "kind_of",
     "read",
     "read_default",
     "resolutions_of",
@@ -166,10 +165,17 @@ def _default(text: str) -> Any:
 
 # What encoding.proved_line (replay's fused path) reads the way ``read`` does
 resolutions_of = _resolutions
-KIND_AT = _KIND_AT
-KIND_KEY = _KIND_KEY
 NOT_PROVED = _NOT_PROVED
 read_default = _default
+
+
+def kind_of(text: str) -> str:
+    """The kind a record line names first (its change's, in canonical order), or ""."""
+    at = text.find(_KIND_KEY, _KIND_AT)
+    if at < 0:
+        return ""
+    at += len(_KIND_KEY)
+    return text[at : text.find('"', at)]
 
 
 def read(text: str) -> tuple[str, str | None, Event] | None:
@@ -177,11 +183,7 @@ def read(text: str) -> tuple[str, str | None, Event] | None:
 
     The checksum is *not* verified here: the caller hashes the event's bytes.
     """
-    at = text.find(_KIND_KEY, _KIND_AT)
-    if at < 0:
-        return None
-    at += len(_KIND_KEY)
-    kind = text[at : text.find('"', at)]
+    kind = kind_of(text)
     pattern = _LINES.get(kind)
     if pattern is None:
         return None

@@ -39,13 +39,7 @@ from typing import Any
 
 from schemalog.encoding import codec
 from schemalog.encoding.fast_event import FAST_KINDS
-from schemalog.encoding.fast_record import (
-    KIND_AT,
-    KIND_KEY,
-    NOT_PROVED,
-    read_default,
-    resolutions_of,
-)
+from schemalog.encoding.fast_record import NOT_PROVED, kind_of, read_default, resolutions_of
 from schemalog.errors import InvalidEvent
 from schemalog.model.names import validate_name, validate_table_name
 from schemalog.model.parts import (
@@ -139,7 +133,6 @@ def _pattern(change: str) -> re.Pattern[str]:
 _LINES = {kind: _pattern(change) for kind, change in _CHANGES.items()}
 PROVED_KINDS = frozenset(_LINES)
 _ENVELOPE_GROUPS = 6  # logical, wall, id, origin, parents, prev: the last groups
-_KIND_LEN = len(KIND_KEY)
 _sha256 = hashlib.sha256
 _MAX_EVENT = codec.DEFAULT_MAX_EVENT_BYTES
 # the event's bytes in a line: after '{"checksum":"<71 chars>","event":' (97 bytes),
@@ -243,10 +236,7 @@ def prove_line(line: bytes) -> tuple[Any, ...] | None:
         text = line.decode()
     except UnicodeDecodeError:
         return None
-    at = text.find(KIND_KEY, KIND_AT) + _KIND_LEN
-    if at < _KIND_LEN:
-        return None
-    kind = text[at : text.find('"', at)]
+    kind = kind_of(text)
     pattern = _LINES.get(kind)
     if pattern is None:
         return None
