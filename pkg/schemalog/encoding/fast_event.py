@@ -70,8 +70,6 @@ from schemalog.model.types import check_default
 
 __all__ = [
     "FAST_KINDS",
-    "FIELD_CHECKS",
-    "envelope_proved",
     "event_from_obj",
     "fast_event",
     "from_obj_fast",
@@ -113,9 +111,9 @@ def _property_values(
     return _new_property(expected_id, name, type_, default)
 
 
-# The flat kinds' checkers: the change's fields in its dataclass order (what
-# ``model.schema_drafts.DRAFT_HANDLERS`` take), proved valid, or None on doubt. Replay's fused
-# path (log/replay/fused.py) applies the fields; the builders below wrap them.
+# The flat kinds' checkers: the change's fields in its dataclass order, proved
+# valid, or None on doubt; the builders below wrap them. (Replay's fused path
+# proves these kinds by their line's grammar instead: encoding/proved_line.py.)
 
 
 def _add_property_fields(

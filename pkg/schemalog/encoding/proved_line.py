@@ -26,8 +26,9 @@ recent clocks), the parents sorted and unique, and a merge's resolutions.
 16-digit clock, an escaped string, a rare kind or anything invalid is left to
 the staged path (``codec.decode_record``), which decides and words every
 error. So this module can only make a sound record cheaper.
-tests/test_decode_fast.py holds it to ``decode_record`` on every edit of every
-kind's line, tests/test_replay_fused.py holds replay's two paths equal.
+tests/test_proved_line.py holds it to ``decode_record`` on every edit of every
+kind's line (and pyodide-tests/ to itself in Pyodide), tests/test_replay_fused.py
+holds replay's two paths equal.
 """
 
 from __future__ import annotations

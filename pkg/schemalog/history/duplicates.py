@@ -177,7 +177,7 @@ class DuplicateScanner(ScanState):
         line: bytes,
     ) -> None:
         """``visit`` of a flat-kind event given as its change's fields (replay's fused
-        path, log/replay/fused.py: ``fast_event.FIELD_CHECKS``' fields) and its packed
+        path, log/replay/fused.py: ``proved_line.prove_line``'s fields) and its packed
         clock; ``line`` is its record, decoded only if a concurrent twin shows up."""
         if self.exact and kind != _MERGE:
             lane_no = self._lane_of.get(origin)  # the common case, as in ``visit``
