@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from schemalog.encoding.codec import decode_record_or_raise
 from schemalog.history.merge import MergeResult, merge_events, replay_merged, resolution_event
 from schemalog.history.merge_records import merge_record_logs
 from schemalog.kuzu.apply import apply_log
@@ -321,21 +322,24 @@ def adversarial_logs(draw: st.DrawFn, max_steps: int = 24) -> list[list[Event]]:
     return [b.events for b in branches]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known, not fixed (README, merges): two concurrent drops of a table whose "
-    "first drop lost both take its place (merge.takes_over), the second is rejected",
-)
 def test_two_duplicates_of_a_lost_drop_replay_cleanly() -> None:
     """Found by test_adversarial_merges_replay_cleanly_and_apply (session 7), kept as a
     file: o0 drops rel C, o2 connects to C and later drops it, o1 drops C; the merge
     makes o0's drop a loser, then o2's connection a loser of o1's drop. Both later
-    drops are duplicates of o0's lost drop and both take its place: o2's applies, and
-    o1's (a resolution's winner) is then rejected as concurrent. The same in
-    ``replay_merged``. Strict: it fails as soon as the merged log replays cleanly."""
+    drops are duplicates of o0's lost drop; only the first in log order (o2's) takes
+    its place (merge.takes_over), o1's stays a duplicate. Before that rule both took
+    it: o2's applied and o1's (a resolution's winner) was rejected as concurrent,
+    in replay and in ``replay_merged`` alike."""
     data = (Path(__file__).parent / "merge_cases" / "two-drops-of-a-lost-drop.ndjson").read_bytes()
     report = _replay_lines(data)
     assert _problems(report) == []
+    assert [(s.kind, s.event_id) for s in report.skipped if s.event_id.startswith("o1@")] == [
+        ("duplicate", "o1@1700000000011.1")
+    ]
+    records = [decode_record_or_raise(line, i) for i, line in enumerate(data.splitlines())]
+    reference = replay_merged([r.event for r in records])
+    assert [r for _, r in reference.skipped if r.startswith("rejected")] == []
+    assert reference.state_hash == report.state_hash
 
 
 @settings(

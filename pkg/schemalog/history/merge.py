@@ -443,13 +443,26 @@ class Plan:
 def takes_over(event: Event, losers: Mapping[str, str], duplicates: Mapping[str, str]) -> bool:
     """A duplicate that applies after all: the same drop or connection change made
     concurrently, whose first copy lost (nothing to alias, so the copy takes its
-    place: its writer made that change whatever became of the other's)."""
+    place: its writer made that change whatever became of the other's).
+
+    Only one copy takes the lost one's place: the first in log order that is not
+    a loser itself (``duplicates`` holds copies in the order the log has them).
+    Every later copy stays a duplicate: two copies applied would make the same
+    change twice, and the second would be rejected as a change on a dropped table.
+    """
     first = duplicates.get(event.id)
-    return (
-        first is not None
-        and first in losers
-        and not isinstance(event.change, CreateNodeTable | CreateRelTable | AddProperty)
-    )
+    if (
+        first is None
+        or first not in losers
+        or isinstance(event.change, CreateNodeTable | CreateRelTable | AddProperty)
+    ):
+        return False
+    return _first_copy(first, losers, duplicates) == event.id
+
+
+def _first_copy(first: str, losers: Mapping[str, str], duplicates: Mapping[str, str]) -> str:
+    # copies of a lost change are rare: a walk over the duplicates is cheap enough
+    return next(d for d, of in duplicates.items() if of == first and d not in losers)
 
 
 def resolution_plan(events: Iterable[Event]) -> Plan:
