@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 from typing import Any
 
 from hypothesis import given
@@ -85,6 +86,44 @@ def test_every_one_character_edit() -> None:
             for data in _edited(text, i):
                 line = codec._record_bytes(codec.record_checksum(_PREV, data), data, _PREV)
                 proved += _agrees(line)
+    assert proved > 0
+
+
+def _v2_line(data: bytes, prev: str) -> tuple[str, bytes]:
+    """A v2 record of ``data`` after ``prev``, whatever characters prev holds."""
+    link = prev.encode("utf-8", "surrogatepass")
+    sum_ = (
+        codec.CHECKSUM_PREFIX
+        + hashlib.sha256(link + b"\n" + hashlib.sha256(data).digest()).hexdigest()
+    )
+    return sum_, b'{"checksum":"%s","event":%s,"prev":"%s"}' % (sum_.encode(), data, link)
+
+
+def test_every_edit_of_checksum_and_prev() -> None:
+    """The checksum and prev are matched as any 64 characters (proved_line's doc):
+    the checksum must then equal the digest, and prev be 64 hex digits, either the
+    checksum proved last (checked then) or checked on its own. Each edited line
+    is re-hashed, so only the digits' grammar can reject it."""
+    proved = 0
+    events = [e for e in _line_events() if e.kind in PROVED_KINDS][:4]
+    for event in events:
+        data = codec.event_bytes(event)
+        first = _line(event.to_obj())
+        assert _agrees(first)  # the checksum proved last: the next prev's cache
+        before = codec.decode_record(first, 0)
+        assert type(before) is codec.Record
+        for prev in (before.checksum, _PREV):
+            for i in range(len(prev)):
+                for edit in (
+                    prev[:i] + prev[i + 1 :],
+                    *(piece.decode("utf-8", "surrogatepass") for piece in _edited(prev, i)),
+                ):
+                    assert _agrees(first)
+                    sum_, line = _v2_line(data, edit)
+                    proved += _agrees(line)
+                    # and the checksum itself edited (a digit, or the prefix)
+                    wrong = sum_[:i] + ("0" if sum_[i : i + 1] != "0" else "1") + sum_[i + 1 :]
+                    assert not _agrees(line.replace(sum_.encode(), wrong.encode(), 1))
     assert proved > 0
 
 
