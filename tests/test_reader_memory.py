@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 import schemalog.log.store.locate as locate_module
-from schemalog.cli import cmd_merge
+from schemalog.cli import cmd_merge, cmd_replay
 from schemalog.log import concurrent_writes
 from schemalog.log.concurrent_writes import catch_up
 from schemalog.log.replay import ReplayReport, replay
@@ -139,6 +139,7 @@ READERS: dict[str, Callable[[Any], object]] = {
     "verify_store": lambda store: verify_store(store),
     "expect-log store": lambda store: _drain(reference_lines(store)[1]),
     "StoreEvents": _store_events,
+    "replay --on-corrupt skip anchor": lambda store: _drain(cmd_replay._record_lines(store)),
 }
 
 

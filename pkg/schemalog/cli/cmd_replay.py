@@ -183,8 +183,7 @@ def _anchor_missing(path: str, head: str | None, copy: str | None) -> str | None
 
     store = NdjsonStore.open(path, readonly=True, verify=False)
     try:
-        lines = (line for chunk in store.iter_raw(0, 8 << 20) for line in chunk.lines)
-        parted = anchor_problem(lines, expected_head=head, expected_log=copy)
+        parted = anchor_problem(_record_lines(store), expected_head=head, expected_log=copy)
     except BadAnchor as exc:
         raise UsageError(str(exc)) from None
     except StoreMissing as exc:
@@ -192,6 +191,13 @@ def _anchor_missing(path: str, head: str | None, copy: str | None) -> str | None
     finally:
         store.close()
     return None if parted is None else f"{path}: {parted}"
+
+
+def _record_lines(store: Any) -> Iterator[bytes]:
+    """The log's lines, 8 MiB chunks, one chunk alive (tests/test_reader_memory.py)."""
+    for chunk in store.iter_raw(0, 8 << 20):
+        yield from chunk.lines
+        del chunk  # before the next chunk is read: one chunk in memory, not two
 
 
 def _print_text(log: str, report: Any, tracer: Any) -> None:
