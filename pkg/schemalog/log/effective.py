@@ -20,6 +20,9 @@ come before the resolution that names it, so losers need the whole log first;
 the pre-pass decodes only lines that contain the bytes ``"kind":"merge"`` (the
 canonical encoding writes every change kind exactly so, and a string value
 cannot contain those bytes unescaped), so it costs one scan of the raw lines.
+Where the store hands out raw blocks (``iter_blocks``: a ``RawReader``'s
+``blocks``), the scan is one ``find`` over each block before any line is cut,
+and only the lines it hits are cut out: the same lines, in the same order.
 For a conflict key named by several resolutions the last in log order counts
 -- the rule of ``merge._effective_resolutions`` (a merged log is in causal
 order; any log appended by writers that see their parents is a topological
@@ -60,7 +63,7 @@ from schemalog.history.conflicts import Facts, _analyze_facts, _spec
 from schemalog.history.duplicates import DuplicateScanner
 from schemalog.history.merge import Plan, effective_event, takes_over
 from schemalog.log.store.errors import RecordTooLarge
-from schemalog.log.store.port import RawChunk
+from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, RawBlock, RawChunk
 from schemalog.model.events import CreateNodeTable, CreateRelTable, Event, Merge, Resolution
 
 __all__ = [
@@ -69,11 +72,13 @@ __all__ = [
     "LOSER",
     "EffectivePlan",
     "EffectiveStream",
+    "RawReader",
     "effective_events",
     "events_of_chunks",
     "lines_of_chunks",
     "plan_of_chunks",
     "plan_of_events",
+    "raw_reader",
 ]
 
 LOSER = "loser"
@@ -346,7 +351,7 @@ def plan_of_events(events: Iterable[Event]) -> EffectivePlan:
         return EMPTY_PLAN
     raw_chunks = getattr(events, "raw_chunks", None)  # a store's view (store.events)
     if callable(raw_chunks):
-        return plan_of_chunks(raw_chunks)
+        return plan_of_chunks(RawReader(raw_chunks, getattr(events, "raw_blocks", None)))
     resolutions: dict[str, Resolution] = {}
     for event in events:
         if isinstance(event.change, Merge):
@@ -364,6 +369,35 @@ def _plan(resolutions: dict[str, Resolution]) -> EffectivePlan:
             if loser not in losers:
                 losers[loser], winners[loser] = key, res.winner
     return EffectivePlan(Plan(losers, {}, {}, {}, winners))
+
+
+class RawReader:
+    """``read()``: a log's raw chunks, again on each call; ``blocks()``, when not None:
+    the same lines as raw blocks (a store's ``iter_blocks``), for a search in C."""
+
+    __slots__ = ("_chunks", "blocks")
+
+    def __init__(
+        self,
+        chunks: Callable[[], Iterable[RawChunk]],
+        blocks: Callable[[], Iterable[RawBlock]] | None = None,
+    ) -> None:
+        self._chunks = chunks
+        self.blocks = blocks
+
+    def __call__(self) -> Iterable[RawChunk]:
+        return self._chunks()
+
+
+def raw_reader(source: Any, start: int = 0, budget: int = DEFAULT_CHUNK_BYTES) -> RawReader:
+    """A ``RawReader`` of a store's lines from ``start`` within ``budget`` (its blocks if
+    it has ``iter_blocks``)."""
+    iter_raw = source.iter_raw
+    iter_blocks = getattr(source, "iter_blocks", None)
+    return RawReader(
+        lambda: iter_raw(start, budget),
+        None if iter_blocks is None else lambda: iter_blocks(start, budget),
+    )
 
 
 def _decoded(lines: Iterable[bytes]) -> Iterator[Event]:
@@ -400,15 +434,50 @@ def _all_lines(
             close()
 
 
+def _marked_lines(read: Callable[[], Iterable[RawBlock]], marker: bytes) -> Iterator[bytes]:
+    """The lines of ``read()``'s blocks that contain ``marker``, in order, each once.
+
+    One ``find`` runs over a whole block (every line of a block ends with a
+    newline); a hit's line is cut out between the newlines around it, and the
+    search goes on after that line. A record too large for the budget ends it.
+    """
+    it = iter(read())
+    try:
+        while True:
+            try:
+                block = next(it)
+            except (StopIteration, RecordTooLarge):
+                return
+            find = block.find
+            i = find(marker)
+            while i >= 0:
+                end = find(b"\n", i)
+                yield bytes(block[block.rfind(b"\n", 0, i) + 1 : end])
+                i = find(marker, end + 1)
+            # dropped before the next block is read: one block in memory, not two
+            del block, find
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
+
+
 def plan_of_chunks(read: Callable[[], Iterable[RawChunk]]) -> EffectivePlan:
     """The plan of a log whose raw chunks ``read()`` yields from position 0.
 
     Decodes only the lines marked as Merge events with resolutions (module doc;
-    a merge that only joins heads decides nothing). A record too large for the
+    a merge that only joins heads decides nothing), found in the raw blocks
+    when ``read`` is a ``RawReader`` that has them. A record too large for the
     chunk budget ends the pre-pass there (replay reports it).
     """
     resolutions: dict[str, Resolution] = {}
-    for line in _all_lines(read, containing=_RESOLVING):
+    blocks = getattr(read, "blocks", None)
+    marked = (
+        _marked_lines(blocks, _RESOLVING)
+        if blocks is not None
+        else _all_lines(read, containing=_RESOLVING)
+    )
+    for line in marked:
         rec = decode_record(line, 0)
         if type(rec) is Record and isinstance(rec.event.change, Merge):
             for r in rec.event.change.resolutions:

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple, Protocol
 
+from schemalog.log.effective import RawReader
 from schemalog.log.replay.report import ReplayGap
 from schemalog.log.store.errors import RecordTooLarge
 from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, RawChunk
@@ -102,7 +103,11 @@ def rereader(source: object, max_chunk_bytes: int) -> Callable[[], Iterable[RawC
     """A re-reader of the source's raw chunks from position 0, if it can be read again."""
     iter_raw: Any = getattr(source, "iter_raw", None)
     if iter_raw is not None:
-        return lambda: _small_chunks(iter_raw, max_chunk_bytes)
+        # the store's raw blocks, if it has them, for the plan's search (effective.py);
+        # they are of its block size, a larger record in one of its own, as here
+        iter_blocks: Any = getattr(source, "iter_blocks", None)
+        blocks = None if iter_blocks is None else lambda: iter_blocks(0, max_chunk_bytes)
+        return RawReader(lambda: _small_chunks(iter_raw, max_chunk_bytes), blocks)
     if isinstance(source, Iterable) and iter(source) is not source:
         chunks = source
         return lambda: chunks

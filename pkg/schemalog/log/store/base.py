@@ -38,7 +38,7 @@ from schemalog.log.store.errors import (
     RecordTooLarge,
     StoreClosed,
 )
-from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, Head, Page, RawChunk
+from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, RAW_BLOCK_BYTES, Head, Page, RawChunk
 from schemalog.model.clock import DEFAULT_MAX_DRIFT_MS
 from schemalog.model.events import Event
 from schemalog.model.parts import parse_event_id
@@ -276,6 +276,45 @@ class LineStore:
             if lines:
                 yield RawChunk(pos, lines, nbytes)
                 pos += len(lines)
+
+    def _line_blocks(
+        self,
+        start: int = 0,
+        max_chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        block_bytes: int = RAW_BLOCK_BYTES,
+    ) -> Iterator[bytes]:
+        """``iter_blocks`` (port) over ``_lines``: a read's lines joined into one block.
+
+        The adapters whose ``_lines`` is a slice or one query (memory, PostgreSQL)
+        offer it as their ``iter_blocks``: a join and a ``max`` of the lengths run in
+        C, where ``iter_raw`` looks at every line. A read takes as many lines as
+        filled about ``block_bytes`` last time (at most 4,096, as ``iter_raw``).
+        """
+        self._check_open()
+        self._refresh()
+        stop = self._count()
+        pos = max(start, 0)
+        size = max(1, min(block_bytes, max_chunk_bytes))
+        step = 64
+        while pos < stop:
+            lines = self._lines(pos, min(stop, pos + step))  # a new list (the primitives')
+            if not lines:
+                return  # the log shrank under us
+            if max(map(len, lines)) >= max_chunk_bytes:
+                # a line above the budget, its newline counted: the lines before it first
+                i = next(i for i, line in enumerate(lines) if len(line) >= max_chunk_bytes)
+                if i:
+                    yield b"\n".join(lines[:i]) + b"\n"
+                raise RecordTooLarge(pos + i, len(lines[i]) + 1, max_chunk_bytes)
+            n = len(lines)
+            lines.append(b"")  # the last line's newline
+            block = b"\n".join(lines)
+            del lines
+            pos += n
+            step = max(1, min(4096, n * size // len(block)))
+            handed = [block]  # handed over: this frame names no block while the reader has it
+            del block
+            yield handed.pop()
 
     # ------------------------------------------------ the port
 

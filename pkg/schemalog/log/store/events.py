@@ -2,7 +2,8 @@
 
 Compat, metrics and the version walk need the *effective* events of a log
 (merge losers and duplicates out): ``effective.plan_of_events`` scans the raw
-lines once for resolutions (``raw_chunks``) and a duplicate found on the way
+lines once for resolutions (``raw_chunks``, or ``raw_blocks`` when the store
+has them) and a duplicate found on the way
 can make the stream re-read the log, so it needs something it can iterate
 again, never a one-shot generator. ``StoreEvents`` is that: each iteration streams the store
 from position 0 in raw chunks, decodes one record at a time and checks the
@@ -13,10 +14,11 @@ naming the position.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from schemalog.encoding.codec import ChainVerifier, DecodeFailure, decode_record
-from schemalog.log.store.port import EventStore, RawChunk
+from schemalog.log.store.port import EventStore, RawBlock, RawChunk
 from schemalog.model.events import Event
 
 __all__ = ["StoreEvents"]
@@ -36,6 +38,14 @@ class StoreEvents:
     def raw_chunks(self) -> Iterator[RawChunk]:
         """The store's raw chunks from position 0 (effective.plan_of_events reads Merge lines)."""
         return iter(self.store.iter_raw(0, self.chunk_bytes))
+
+    @property
+    def raw_blocks(self) -> Callable[[], Iterator[RawBlock]] | None:
+        """The store's raw blocks from position 0, if it has them (``iter_blocks``)."""
+        iter_blocks: Any = getattr(self.store, "iter_blocks", None)
+        if iter_blocks is None:
+            return None
+        return lambda: iter(iter_blocks(0, self.chunk_bytes))
 
     def __iter__(self) -> Iterator[Event]:
         chain = ChainVerifier()

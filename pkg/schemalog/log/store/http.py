@@ -136,6 +136,10 @@ def _lines(body: bytes) -> list[bytes]:
     return lines
 
 
+# ``iter_blocks``' reply size: a round trip per MiB (the replay's re-reads: REREAD_BYTES)
+HTTP_BLOCK_BYTES = 1 << 20
+
+
 class HttpStore:
     """The store port over HTTP; ``token`` is the log's bearer token for writes."""
 
@@ -288,6 +292,43 @@ class HttpStore:
             handed = [RawChunk(pos, lines, nbytes)]
             pos += len(lines)
             del lines
+            yield handed.pop()
+
+    def iter_blocks(
+        self,
+        start: int = 0,
+        max_chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        block_bytes: int = HTTP_BLOCK_BYTES,
+    ) -> Iterator[bytes]:
+        """The ``/raw`` replies' bodies as they come (port): whole lines, never split.
+
+        A reply holds about ``block_bytes``; a record larger than that, within
+        ``max_chunk_bytes``, comes in a reply of its own (the service answers 413
+        for it, naming its size); a larger one is ``RecordTooLarge`` at the budget.
+        """
+        pos, stop = max(start, 0), None
+        size = max(1, min(block_bytes, max_chunk_bytes))
+
+        def raw(max_bytes: int) -> Reply:
+            end = "" if stop is None else f"&stop={stop}"
+            return self._call("GET", f"/raw?start={pos}&max_bytes={max_bytes}{end}")
+
+        while stop is None or pos < stop:
+            try:
+                reply = raw(size)
+            except RecordTooLarge as exc:
+                if size >= max_chunk_bytes or exc.size > max_chunk_bytes:
+                    raise RecordTooLarge(exc.position, exc.size, max_chunk_bytes) from None
+                reply = raw(exc.size)  # that record alone
+            if stop is None:  # the log's length when the iteration began, as iter_raw
+                stop = int(reply.headers[COUNT_HEADER.lower()])
+            body = reply.body
+            del reply
+            if not body:
+                return
+            pos += body.count(b"\n")
+            handed = [body]  # handed over: this frame names no body while the reader has it
+            del body
             yield handed.pop()
 
     def heads(self) -> tuple[str, ...]:

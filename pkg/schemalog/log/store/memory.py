@@ -36,6 +36,8 @@ class MemoryStore(LineStore):
     def _write(self, lines: list[bytes]) -> None:
         self._store.extend(lines)
 
+    iter_blocks = LineStore._line_blocks  # (port) the lines are in memory: joined per read
+
     def raw_lines(self) -> list[bytes]:
         """A copy of the stored lines (for tests and export)."""
         return list(self._store)

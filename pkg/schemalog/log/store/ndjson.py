@@ -108,7 +108,7 @@ from schemalog.log.store.errors import (
     StoreTruncated,
     StoreWriteFailed,
 )
-from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, RawChunk, Recovered
+from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, RAW_BLOCK_BYTES, RawChunk, Recovered
 
 __all__ = [
     "DEFAULT_SEGMENT_BYTES",
@@ -736,6 +736,31 @@ class NdjsonStore(LineStore):
             yield from _raw_chunks(f, pos, offset, end, max_chunk_bytes)
             pos = seg.first + last
 
+    def iter_blocks(
+        self,
+        start: int = 0,
+        max_chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        block_bytes: int = RAW_BLOCK_BYTES,
+    ) -> Iterator[bytearray]:
+        """The lines of ``iter_raw`` as raw blocks of whole lines (port; ``_raw_blocks``)."""
+        self._check_open()
+        self._refresh()
+        stop = self._count()
+        pos = max(start, 0)
+        if pos >= stop:
+            return
+        # the same lines as iter_raw: records appended while the caller iterates are not
+        # visited, a torn tail never is
+        tip, tip_end = self._segments[-1], self._segments[-1].end
+        while pos < stop:
+            seg = self._segments[self._segment_index(pos)]
+            last = min(stop - seg.first, seg.count)
+            end = tip_end if seg is tip else seg.end
+            f = self._handle(seg.path)
+            offset = _line_start(f, seg, pos - seg.first)
+            yield from _raw_blocks(f, seg, offset, end, max_chunk_bytes, block_bytes)
+            pos = seg.first + last
+
     def _unstored(self, names: set[bytes]) -> set[bytes]:
         """``LineStore._unstored`` in one pass when a read per name would cost more.
 
@@ -888,7 +913,68 @@ def _raw_chunks(f: BinaryIO, pos: int, offset: int, end: int, budget: int) -> It
         yield handed.pop()
 
 
-def _line_size(f: BinaryIO, head: bytes, left: int) -> int:
+def _raw_blocks(
+    f: BinaryIO, seg: _Segment, offset: int, end: int, budget: int, block: int
+) -> Iterator[bytearray]:
+    """The whole lines in ``[offset, end)`` of ``f`` as blocks of about ``block`` bytes.
+
+    Each block is read into its own buffer after the head of the line the
+    previous block could not hold (``rest``, a line's bytes at most), so no
+    block is copied; a line longer than a block is read on into a buffer twice
+    as large, up to ``budget``: a line without a newline in its first
+    ``budget`` bytes is larger than the budget (``RecordTooLarge``, as
+    ``_raw_chunks`` names it). Nothing is counted: the position of such a line
+    is found from the segment's marks, then.
+    """
+    size = max(1, min(block, budget))
+    left = end - offset
+    rest: bytes | bytearray = b""
+    while left > 0:
+        r = len(rest)
+        if r >= budget:
+            f.seek(end - left)
+            line_size = _line_size(f, rest, left)
+            raise RecordTooLarge(_position_at(f, seg, end - left - r), line_size, budget)
+        # fill a block; a line longer than one: twice what it has, never past the budget
+        want = min(left, budget - r, size - r if r < size else r)
+        buf = bytearray(r + want)
+        buf[:r] = rest
+        f.seek(end - left)  # ``f`` is the store's shared handle: the caller may read
+        got = f.readinto(memoryview(buf)[r:])  # type: ignore[attr-defined] # (a BufferedReader)
+        if not got:
+            return  # the file shrank under us: the lines read so far were handed out
+        left -= got
+        if got < want:
+            del buf[r + got :]
+        cut = buf.rfind(b"\n", r) + 1
+        if not cut:
+            rest = buf  # the head of a line longer than a block
+            continue
+        rest = bytes(buf[cut:])
+        del buf[cut:]
+        # handed over as _raw_chunks does: this frame names no block while the reader has it
+        handed = [buf]
+        del buf
+        yield handed.pop()
+    # bytes after the last newline (``rest``): the file changed under us, as _raw_chunks
+
+
+def _position_at(f: BinaryIO, seg: _Segment, offset: int) -> int:
+    """The position of the line that starts at byte ``offset`` of ``seg`` (from its marks)."""
+    k = bisect_right(seg.mark_offsets, offset) - 1
+    base = seg.mark_offsets[k]
+    lines = seg.mark_lines[k]
+    f.seek(base)
+    while base < offset:
+        piece = f.read(min(offset - base, _READ_PIECE))
+        if not piece:
+            break
+        lines += piece.count(b"\n")
+        base += len(piece)
+    return seg.first + lines
+
+
+def _line_size(f: BinaryIO, head: bytes | bytearray, left: int) -> int:
     """Size (newline included) of the line whose first bytes ``head`` were read from ``f``."""
     size = len(head)
     while left > 0:

@@ -163,6 +163,8 @@ class PostgresStore(LineStore):
         count, head, fence = rows[0]
         self._n, self._head, self._fence = int(count), head, fence
 
+    iter_blocks = LineStore._line_blocks  # (port) one query's rows joined per block
+
     def _count(self) -> int:
         return self._n
 
