@@ -14,7 +14,9 @@ budgets and cancels out.
 The kinds of reader: a loop that consumes each chunk (the id index,
 ``_unstored``, ``catch_up``'s look for a Merge, ``merge``'s download), a
 generator that yields a chunk's lines (``event_ids``, ``verify_store``, an
-``--expect-log`` store), and a store's ``iter_raw`` itself (HTTP).
+``--expect-log`` store), and a store's ``iter_raw`` itself (HTTP). The plan's
+pre-pass searches a store's raw blocks instead (``iter_blocks``): one block
+alive, the same way.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ import schemalog.log.store.locate as locate_module
 from schemalog.cli import cmd_merge, cmd_replay
 from schemalog.log import concurrent_writes
 from schemalog.log.concurrent_writes import catch_up
+from schemalog.log.effective import plan_of_chunks
 from schemalog.log.replay import ReplayReport, replay
-from schemalog.log.replay.read import read_lines
+from schemalog.log.replay.read import read_lines, rereader
 from schemalog.log.store import verify as verify_module
 from schemalog.log.store.events import StoreEvents
 from schemalog.log.store.http import COUNT_HEADER, HttpStore, Reply
@@ -359,3 +362,41 @@ def test_the_http_store_event_ids_hold_one_reply(log: Path) -> None:
 
     growth, bound = _growth(measure)
     assert growth <= 2 * bound, f"HttpStore.event_ids: the peak grew by {growth} bytes"
+
+
+def _blocks_of(store: Any, block: int) -> Any:
+    """``store`` whose raw blocks are of ``block`` bytes (the pre-pass asks for the default)."""
+    iter_blocks = type(store).iter_blocks.__get__(store)
+
+    def sized(start: int = 0, max_chunk_bytes: int = DEFAULT_CHUNK_BYTES, _: int = 0) -> Any:
+        return iter_blocks(start, max_chunk_bytes, block)
+
+    store.iter_blocks = sized
+    return store
+
+
+@pytest.mark.parametrize("kind", ["ndjson", "http"])
+def test_the_plan_searches_one_block_at_a_time(log: Path, kind: str) -> None:
+    """``plan_of_chunks`` over a store's raw blocks (replay's re-reader): the block it
+    searched is gone when the store reads the next, and the store's generator names
+    none it handed out: the peak grows by one block from small blocks to large ones."""
+
+    def measure(block: int) -> int:
+        store: Any
+        if kind == "ndjson":
+            store = NdjsonStore.open(log, readonly=True, verify=False)
+        else:
+            store = HttpStore("http://test/logs/x", _LogServer(log))
+        _blocks_of(store, block)
+        reader = rereader(store, DEFAULT_CHUNK_BYTES)
+        assert reader is not None and getattr(reader, "blocks", None) is not None
+        try:
+            return _peak(lambda: plan_of_chunks(reader))
+        finally:
+            store.close()
+
+    growth, bound = _growth(measure)
+    assert growth <= bound, (
+        f"{kind}: the plan's peak grew by {growth} bytes from {SMALL}-byte blocks to "
+        f"{LARGE}: more than {bound:.0f}, one block; two blocks are alive at once"
+    )
