@@ -7,7 +7,11 @@ microseconds of CPU per event and as a multiple of the floor of the same run:
 
 * ``floor``: split the file's lines, ``json.loads`` and ``sha256`` each;
 * ``read``: the store's chunks (``iter_raw``), nothing else;
-* ``plan``: the effective pre-pass over the store (``plan_of_chunks``);
+* ``read_blocks``: the store's raw blocks (``iter_blocks``), nothing else;
+* ``plan``: the effective pre-pass over the store as replay makes it
+  (``plan_of_chunks`` of ``rereader``: a search over the raw blocks);
+* ``plan_lines``: the same pre-pass over the split lines of replay's re-reads
+  (the path of a store without raw blocks);
 * ``prove``: the fused path's proof of every line (log/replay/fused.py
   ``prove_line``: shape, checksum, envelope, fields), a window at a time;
 * ``replay``: the whole ``replay`` of the store (what bench/replay/run.py
@@ -62,7 +66,9 @@ def stages(path: str, runs: int, clock: Callable[[], float] = time.process_time)
     from schemalog.log.effective import plan_of_chunks
     from schemalog.log.replay import batches, fused, pipeline, replay
     from schemalog.log.replay.decode import WINDOW
+    from schemalog.log.replay.read import rereader
     from schemalog.log.store.ndjson import NdjsonStore
+    from schemalog.log.store.port import DEFAULT_CHUNK_BYTES
 
     with open(path, "rb") as f:
         data = f.read()
@@ -81,6 +87,13 @@ def stages(path: str, runs: int, clock: Callable[[], float] = time.process_time)
     def read() -> None:
         for _ in store.iter_raw(0):
             pass
+
+    def read_blocks() -> None:
+        for _ in store.iter_blocks(0):
+            pass
+
+    reread = rereader(store, DEFAULT_CHUNK_BYTES)  # replay's (its budget: the default)
+    assert reread is not None
 
     def prove() -> None:
         old = gc.get_threshold()
@@ -140,7 +153,7 @@ def stages(path: str, runs: int, clock: Callable[[], float] = time.process_time)
         _patched(effective.EffectiveStream, "visit", recording),
     ):
         replay(store)
-    plan = plan_of_chunks(lambda: store.iter_raw(0))
+    plan = plan_of_chunks(reread)
 
     def scan_alone() -> None:
         old = gc.get_threshold()
@@ -159,7 +172,9 @@ def stages(path: str, runs: int, clock: Callable[[], float] = time.process_time)
     measured: dict[str, Callable[[], None]] = {
         "floor": floor,
         "read": read,
-        "plan": lambda: plan_of_chunks(lambda: store.iter_raw(0)),
+        "read_blocks": read_blocks,
+        "plan": lambda: plan_of_chunks(reread),
+        "plan_lines": lambda: plan_of_chunks(lambda: reread()),
         "prove": prove,
         "replay": lambda: replay(store),
         "replay_no_scan": no_scan,
