@@ -377,3 +377,20 @@ def test_ndjson_blocks_follow_appends_and_skip_records_appended_meanwhile(
     assert data.count(b"\n") == 40
     assert data == b"".join(path.read_bytes().splitlines(keepends=True)[:40])
     assert os.path.getsize(path) > len(data)
+
+
+@pytest.mark.parametrize("segments", [1, 3])
+def test_a_record_too_large_far_into_the_log_is_named_at_its_position(
+    segments: int, tmp_path: Path
+) -> None:
+    """The block reader counts no lines: a too large record's position comes from the
+    segment's marks (one per 64 KiB), here many marks in, in a later segment."""
+    lines = [line for _ in range(12) for line in _merged_lines(seed=13)]  # about 300 KB
+    for at in (len(lines) // 2, len(lines) - 1):
+        big = [*lines[:at], b"y" * 9000, *lines[at:]]
+        store = _ndjson(tmp_path, big, segments=segments)
+        assert len(store._segments[-1].mark_lines) > 1
+        for block in (1, 100, 1 << 18):
+            assert assert_same(store, 8192, block) == [x for x in big[:at] if MARK in x]
+        assert _line_path(store, 8192)[1] == (at, 9001, 8192)
+        store.close()

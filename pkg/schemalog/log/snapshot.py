@@ -69,7 +69,7 @@ from typing import Any
 from schemalog.encoding.codec import DecodeFailure, canonical_bytes, decode_record, state_hash
 from schemalog.errors import InvalidState, SchemalogError
 from schemalog.history.duplicates import DuplicateScanner
-from schemalog.log.effective import plan_of_chunks
+from schemalog.log.effective import plan_of_chunks, raw_reader
 from schemalog.log.replay import RawSource, ReplayReport, replay
 from schemalog.log.store.errors import RecordTooLarge
 from schemalog.log.store.port import DEFAULT_CHUNK_BYTES
@@ -507,17 +507,15 @@ def replay_with_snapshots(
     if snap is not None and scanner is not None:
         # Its scan says records [0, position) hold no resolution (a scan is saved only
         # then, module doc): the delta is all that is left to look at.
-        plan = plan_of_chunks(lambda: source.iter_raw(start=snap.position, max_chunk_bytes=budget))
+        plan = plan_of_chunks(raw_reader(source, snap.position, budget))
     else:
-        plan = given_plan or plan_of_chunks(
-            lambda: source.iter_raw(start=0, max_chunk_bytes=budget)
-        )
+        plan = given_plan or plan_of_chunks(raw_reader(source, 0, budget))
     if plan.merged:
         # A resolution appended after a snapshot can make an event before it a
         # loser: the snapshot's state would still hold the loser's effect. A
         # snapshot records no losers, so a merged log is always replayed whole.
         if scanner is not None:  # the plan above saw the delta only
-            plan = plan_of_chunks(lambda: source.iter_raw(start=0, max_chunk_bytes=budget))
+            plan = plan_of_chunks(raw_reader(source, 0, budget))
         report = replay(source, plan=plan, **options)
         note = "merged log (resolutions): snapshots not used, replayed whole"
         return dataclasses.replace(report, warnings=(note, *report.warnings))

@@ -719,22 +719,8 @@ class NdjsonStore(LineStore):
         self, start: int = 0, max_chunk_bytes: int = DEFAULT_CHUNK_BYTES
     ) -> Iterator[RawChunk]:
         """Raw lines in chunks of at most ``max_chunk_bytes``, no decoding (``_raw_chunks``)."""
-        self._check_open()
-        self._refresh()
-        stop = self._count()
-        pos = max(start, 0)
-        if pos >= stop:
-            return
-        # records appended while the caller iterates are not visited
-        tip, tip_end = self._segments[-1], self._segments[-1].end
-        while pos < stop:
-            seg = self._segments[self._segment_index(pos)]
-            last = min(stop - seg.first, seg.count)
-            end = tip_end if seg is tip else seg.end
-            f = self._handle(seg.path)
-            offset = _line_start(f, seg, pos - seg.first)
+        for f, _, pos, offset, end in self._spans(start):
             yield from _raw_chunks(f, pos, offset, end, max_chunk_bytes)
-            pos = seg.first + last
 
     def iter_blocks(
         self,
@@ -743,22 +729,28 @@ class NdjsonStore(LineStore):
         block_bytes: int = RAW_BLOCK_BYTES,
     ) -> Iterator[bytearray]:
         """The lines of ``iter_raw`` as raw blocks of whole lines (port; ``_raw_blocks``)."""
+        for f, seg, _, offset, end in self._spans(start):
+            yield from _raw_blocks(f, seg, offset, end, max_chunk_bytes, block_bytes)
+
+    def _spans(self, start: int) -> Iterator[tuple[BinaryIO, _Segment, int, int, int]]:
+        """``(handle, segment, position, offset, end)``: the stored lines from ``start`` on,
+        one span of bytes per segment, as the store is when the read starts (the raw reads').
+
+        Records appended while the caller iterates are not visited, a torn tail never is.
+        """
         self._check_open()
         self._refresh()
         stop = self._count()
         pos = max(start, 0)
         if pos >= stop:
             return
-        # the same lines as iter_raw: records appended while the caller iterates are not
-        # visited, a torn tail never is
         tip, tip_end = self._segments[-1], self._segments[-1].end
         while pos < stop:
             seg = self._segments[self._segment_index(pos)]
             last = min(stop - seg.first, seg.count)
             end = tip_end if seg is tip else seg.end
             f = self._handle(seg.path)
-            offset = _line_start(f, seg, pos - seg.first)
-            yield from _raw_blocks(f, seg, offset, end, max_chunk_bytes, block_bytes)
+            yield f, seg, pos, _line_start(f, seg, pos - seg.first), end
             pos = seg.first + last
 
     def _unstored(self, names: set[bytes]) -> set[bytes]:
