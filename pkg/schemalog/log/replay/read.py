@@ -19,7 +19,8 @@ read: a stage may use a chunk's lines until it asks for the next one.
 The re-reads (``rereader``: the plan's pre-pass, the duplicate scan's warm-up)
 only stream lines past a scan, sometimes while replay's own chunk is in memory:
 they read a store in chunks of ``REREAD_BYTES``, so they add that much to the
-budget, not a second budget.
+budget, not a second budget. The plan's pre-pass searches the store's raw
+blocks instead when it has them (``iter_blocks``, 256 KiB: effective.py).
 """
 
 from __future__ import annotations
