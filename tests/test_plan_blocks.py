@@ -394,3 +394,15 @@ def test_a_record_too_large_far_into_the_log_is_named_at_its_position(
             assert assert_same(store, 8192, block) == [x for x in big[:at] if MARK in x]
         assert _line_path(store, 8192)[1] == (at, 9001, 8192)
         store.close()
+
+
+@pytest.mark.parametrize("kind", list(RAW_STORES))
+@pytest.mark.parametrize("case", sorted(Path(__file__).parent.glob("merge_cases/*.ndjson")))
+def test_the_kept_merge_cases(kind: str, case: Path, tmp_path: Path) -> None:
+    lines = case.read_bytes().splitlines()
+    assert any(MARK in line for line in lines)
+    store = RAW_STORES[kind](tmp_path, lines, b"")
+    longest = max(len(line) + 1 for line in lines)
+    for budget in (longest - 1, longest, 1 << 20):
+        for block in (1, 31, 32, 33, 200, 1 << 18):
+            assert_same(store, budget, block)
