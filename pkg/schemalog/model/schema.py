@@ -119,6 +119,7 @@ __all__ = [
     "rel_references",
     "restore_table",
     "table_by_name",
+    "undo_writes",
     "working_copy",
 ]
 
@@ -183,18 +184,53 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-class _WorkMap(dict[K, V]):
-    """A dict with ``PMap``'s two updates, made in place: the maps of a working state."""
+UndoLog = list[tuple[Any, ...]]
+"""What a batch of in-place writes overwrote: ``(undo, *args)`` entries, run in reverse
+by ``undo_writes`` (replay's rollback; its commit only clears the log)."""
 
-    __slots__ = ()
+_MISSING = object()  # an undo entry's old value of a key that was not there
+
+
+class _WorkMap(dict[K, V]):
+    """A dict with ``PMap``'s two updates, made in place: the maps of a working state.
+
+    With an undo log (``working_copy(state, undo)``), each update first records what
+    it overwrites, so that ``undo_writes`` can take the map back.
+    """
+
+    __slots__ = ("undo",)
+
+    def __init__(self, items: Any = (), undo: UndoLog | None = None) -> None:
+        dict.__init__(self, items)
+        self.undo = undo
 
     def set(self, key: K, value: V) -> _WorkMap[K, V]:
+        undo = self.undo
+        if undo is not None:  # logged before the write: a crash in it is still undone
+            undo.append((_restore_entry, self, key, dict.get(self, key, _MISSING)))
         self[key] = value
         return self
 
     def delete(self, key: K) -> _WorkMap[K, V]:
+        undo = self.undo
+        if undo is not None:
+            undo.append((_restore_entry, self, key, dict.get(self, key, _MISSING)))
         self.pop(key, None)
         return self
+
+
+def _restore_entry(items: dict[Any, Any], key: object, old: object) -> None:
+    if old is _MISSING:
+        dict.pop(items, key, None)
+    else:
+        dict.__setitem__(items, key, old)
+
+
+def undo_writes(undo: UndoLog) -> None:
+    """Take every write ``undo`` recorded back, the last first, and empty it."""
+    for entry in reversed(undo):
+        entry[0](*entry[1:])
+    undo.clear()
 
 
 StateMap = Union[PMap[K, V], _WorkMap[K, V]]  # noqa: UP007  # a generic alias needs Union
@@ -225,24 +261,27 @@ def empty_state() -> SchemaState:
     return SchemaState(PMap(), PMap(), PMap())
 
 
-def working_copy(state: SchemaState) -> SchemaState:
+def working_copy(state: SchemaState, undo: UndoLog | None = None) -> SchemaState:
     """A copy of ``state`` that ``apply`` updates in place (its maps are dicts).
 
     For replay's open batch only: a path-copying update costs about fifteen
     times a dict update, and a batch needs no state but its last one. A
     rejected event still leaves a working state untouched (the handlers write
-    only after every check); anything else that fails mid-apply leaves it
-    half-updated, which replay handles by going back to its committed copy.
-    Never hand a working state to anyone who keeps it: ``persistent`` first.
+    only after every check). With an ``undo`` log every write records what it
+    overwrote first, so replay's rollback takes a failed batch back in place
+    (``undo_writes``) and its commit only clears the log: nothing is copied per
+    batch. Never hand a working state to anyone who keeps it: ``persistent`` first.
     """
     return _new_state(
-        _work_map(state.tables), _work_map(state.names), _work_map(state.referenced_by)
+        _work_map(state.tables, undo),
+        _work_map(state.names, undo),
+        _work_map(state.referenced_by, undo),
     )
 
 
-def _work_map(items: StateMap[K, V]) -> _WorkMap[K, V]:
-    # a dict is copied whole in C (replay's commits and rollbacks); a PMap item by item
-    return _WorkMap(items) if type(items) is _WorkMap else _WorkMap(items.items())
+def _work_map(items: StateMap[K, V], undo: UndoLog | None) -> _WorkMap[K, V]:
+    # a dict is copied whole in C; a PMap item by item
+    return _WorkMap(items if type(items) is _WorkMap else items.items(), undo)
 
 
 def persistent(state: SchemaState) -> SchemaState:

@@ -57,7 +57,9 @@ from schemalog.model.schema import (
     _new_state,
     _new_table,
     _pair,
+    _restore_entry,
     _WorkMap,
+    UndoLog,
 )
 
 __all__ = ["DRAFT_HANDLERS", "DraftTables", "TableDraft", "with_drafts"]
@@ -129,6 +131,8 @@ class DraftTables(_WorkMap[str, Any]):
 
     __slots__ = ()
 
+    undo: UndoLog  # never None: ``with_drafts`` asks for a log
+
     def get(self, key: str, default: Any = None) -> Any:
         value = dict.get(self, key, default)
         return value.freeze() if type(value) is TableDraft else value
@@ -151,26 +155,25 @@ class DraftTables(_WorkMap[str, Any]):
         draft = _thaw(value) if value is not None else None
         if draft is None:
             raise Refusal("", "")  # no such table, or one a draft cannot hold
+        self.undo.append((_restore_entry, self, table_id, value))
         dict.__setitem__(self, table_id, draft)
         return draft
 
 
 def with_drafts(state: SchemaState) -> SchemaState:
-    """``state`` (a working state) with a tables map that can hold drafts."""
+    """``state`` (a working state with an undo log) with a tables map that can hold drafts."""
     if type(state.tables) is DraftTables:
         return state
-    if not (type(state.names) is _WorkMap and type(state.referenced_by) is _WorkMap):
-        raise TypeError("drafts need a working state (schema.working_copy)")
-    return _new_state(DraftTables(state.tables.items()), state.names, state.referenced_by)
+    names, refs = state.names, state.referenced_by
+    if not (type(names) is _WorkMap and type(refs) is _WorkMap and names.undo is not None):
+        raise TypeError("drafts need a working state with an undo log (schema.working_copy)")
+    return _new_state(DraftTables(state.tables.items(), names.undo), names, refs)
 
 
 # The handlers take the change's fields in its dataclass's order (what
 # encoding.proved_line proves), on a state from ``with_drafts``; each
-# checks everything before its first write.
-
-
-def _draft(state: SchemaState, table_id: str) -> TableDraft:
-    return cast(DraftTables, state.tables).draft(table_id)
+# checks everything before its first write, and logs what its writes
+# overwrite (the undo functions below) before it makes them.
 
 
 def _refuse() -> Refusal:
@@ -182,25 +185,36 @@ def _reserved(name: str) -> bool:
 
 
 def _add_property(state: SchemaState, table_id: str, new: PropertyDef) -> SchemaState:
-    draft = _draft(state, table_id)
+    tables = cast(DraftTables, state.tables)
+    draft = tables.draft(table_id)
     key = catalog_key(new.name)
     if new.property_id in draft.props or key in draft.keys or _reserved(new.name):
         raise _refuse()
     if new.type == "SERIAL":
         raise _refuse()
-    draft.props[new.property_id] = new
+    tables.undo.append((_unadd_property, draft, new.property_id, key, draft.frozen))
+    draft.props[new.property_id] = new  # the last column: its undo leaves the order
     draft.keys[key] = new
     draft.frozen = None
     return state
 
 
 def _drop_property(state: SchemaState, table_id: str, property_id: str) -> SchemaState:
-    draft = _draft(state, table_id)
-    prop = draft.props.get(property_id)
+    tables = cast(DraftTables, state.tables)
+    draft = tables.draft(table_id)
+    before = draft.props
+    prop = before.get(property_id)
     if prop is None or draft.primary_key == property_id:
         raise _refuse()
-    del draft.props[property_id]
-    del draft.keys[catalog_key(prop.name)]  # keys are unique in a draft: it is prop's
+    key = catalog_key(prop.name)
+    tables.undo.append(
+        (_undrop_property, draft, before, key, prop, draft.sorted_by, draft.serial, draft.frozen)
+    )
+    # a new dict, the old one kept for the undo: a column's place comes back with it
+    # (cheaper than finding the place: a dict copy is one C call)
+    props = draft.props = before.copy()
+    del props[property_id]
+    del draft.keys[key]  # keys are unique in a draft: it is prop's
     if draft.sorted_by:
         draft.sorted_by = tuple([k for k in draft.sorted_by if k.property_id != property_id])
     if prop.type == "SERIAL":
@@ -212,7 +226,8 @@ def _drop_property(state: SchemaState, table_id: str, property_id: str) -> Schem
 def _rename_property(
     state: SchemaState, table_id: str, property_id: str, new_name: str
 ) -> SchemaState:
-    draft = _draft(state, table_id)
+    tables = cast(DraftTables, state.tables)
+    draft = tables.draft(table_id)
     prop = draft.props.get(property_id)
     if prop is None or prop.type == "SERIAL":
         raise _refuse()
@@ -220,29 +235,35 @@ def _rename_property(
     other = draft.keys.get(new_key)
     if (other is not None and other.property_id != property_id) or _reserved(new_name):
         raise _refuse()
+    old_key = catalog_key(prop.name)
+    tables.undo.append((_unrename_property, draft, prop, old_key, new_key, draft.frozen))
     renamed = _new_property(property_id, new_name, prop.type, prop.default)
     draft.props[property_id] = renamed  # an existing key keeps its place: column order
-    del draft.keys[catalog_key(prop.name)]
+    del draft.keys[old_key]
     draft.keys[new_key] = renamed
     draft.frozen = None
     return state
 
 
 def _rename_table(state: SchemaState, table_id: str, new_name: str) -> SchemaState:
-    draft = _draft(state, table_id)
+    tables = cast(DraftTables, state.tables)
+    draft = tables.draft(table_id)
     names = state.names
     new_key = catalog_key(new_name)
     owner = names.get(new_key)
     if draft.serial or (owner is not None and owner != table_id):
         raise _refuse()
-    names.delete(catalog_key(draft.name)).set(new_key, table_id)  # a working map: in place
+    tables.undo.append((_restore_field, draft, "name", draft.name, draft.frozen))
+    names.delete(catalog_key(draft.name)).set(new_key, table_id)  # a working map: logged
     draft.name = new_name
     draft.frozen = None
     return state
 
 
 def _comment(state: SchemaState, table_id: str, comment: str) -> SchemaState:
-    draft = _draft(state, table_id)
+    tables = cast(DraftTables, state.tables)
+    draft = tables.draft(table_id)
+    tables.undo.append((_restore_field, draft, "comment", draft.comment, draft.frozen))
     draft.comment = comment
     draft.frozen = None
     return state
@@ -260,22 +281,26 @@ def _add_connection(state: SchemaState, table_id: str, conn: Connection) -> Sche
         raise _refuse()
     if not (_node_end(tables, conn.from_table_id) and _node_end(tables, conn.to_table_id)):
         raise _refuse()
-    draft.connections = tuple(sorted((*draft.connections, conn), key=_pair))
-    _add_refs(state.referenced_by, table_id, (conn,))  # a working map: in place
+    before = draft.connections
+    tables.undo.append((_restore_field, draft, "connections", before, draft.frozen))
+    draft.connections = tuple(sorted((*before, conn), key=_pair))
+    _add_refs(state.referenced_by, table_id, (conn,))  # a working map: logged
     draft.frozen = None
     return state
 
 
 def _drop_connection(state: SchemaState, table_id: str, conn: Connection) -> SchemaState:
-    draft = _draft(state, table_id)
+    tables = cast(DraftTables, state.tables)
+    draft = tables.draft(table_id)
     before = draft.connections
     pairs = list(map(_pair, before))
     pair = _pair(conn)
     if draft.kind != REL or len(before) == 1 or pairs.count(pair) != 1:
         raise _refuse()
     at = pairs.index(pair)
+    tables.undo.append((_restore_field, draft, "connections", before, draft.frozen))
     draft.connections = before[:at] + before[at + 1 :]
-    _drop_refs(state.referenced_by, table_id, before, draft.connections)
+    _drop_refs(state.referenced_by, table_id, before, draft.connections)  # logged
     draft.frozen = None
     return state
 
@@ -284,7 +309,7 @@ def _drop_table(state: SchemaState, table_id: str) -> SchemaState:
     value = dict.get(cast(DraftTables, state.tables), table_id)
     if value is None or state.referenced_by.get(table_id):
         raise _refuse()
-    if value.kind == REL:
+    if value.kind == REL:  # working maps: each update logged
         _drop_refs(state.referenced_by, table_id, value.connections, ())
     state.tables.delete(table_id)
     state.names.delete(catalog_key(value.name))
@@ -293,6 +318,47 @@ def _drop_table(state: SchemaState, table_id: str) -> SchemaState:
 
 def _no_change(state: SchemaState, *fields: object) -> SchemaState:
     return state
+
+
+# The undo of each draft write (``schema.undo_writes`` calls them, the last first).
+# Each sets back what its handler logged, so it also holds after a write that
+# stopped half-way; ``frozen`` comes back as it was (None or the frozen table).
+
+
+def _unadd_property(draft: TableDraft, property_id: str, key: str, frozen: Any) -> None:
+    draft.props.pop(property_id, None)
+    draft.keys.pop(key, None)
+    draft.frozen = frozen
+
+
+def _undrop_property(
+    draft: TableDraft,
+    props: dict[str, PropertyDef],
+    key: str,
+    prop: PropertyDef,
+    sorted_by: tuple[SortKey, ...],
+    serial: int,
+    frozen: Any,
+) -> None:
+    draft.props = props
+    draft.keys[key] = prop
+    draft.sorted_by = sorted_by
+    draft.serial = serial
+    draft.frozen = frozen
+
+
+def _unrename_property(
+    draft: TableDraft, prop: PropertyDef, old_key: str, new_key: str, frozen: Any
+) -> None:
+    draft.props[prop.property_id] = prop  # the key is there: its place is kept
+    draft.keys.pop(new_key, None)
+    draft.keys[old_key] = prop
+    draft.frozen = frozen
+
+
+def _restore_field(draft: TableDraft, name: str, old: object, frozen: Any) -> None:
+    setattr(draft, name, old)
+    draft.frozen = frozen
 
 
 DRAFT_HANDLERS: dict[str, Callable[..., SchemaState]] = {

@@ -2,10 +2,11 @@
 
 ``Batches`` holds one replay's mutable state: the open batch (a working copy
 of the state that ``apply`` updates in place, the chain head, the DAG heads,
-skips) and the committed one (``c_*``). Every ``batch_events`` records it
-commits (copies the working state, hands skipped lines to the quarantine
-callback, records a tracer span); a failure rolls the open batch back to the
-last commit. The chain link, the skip policy, dependents and the effective
+skips) and the committed one (``c_*``). Every write to the working state logs
+what it overwrote (``schema.working_copy``'s undo log). Every ``batch_events``
+records it commits (clears the log: nothing is copied; hands skipped lines to
+the quarantine callback, records a tracer span); a failure rolls the open
+batch back to the last commit (undoes the log, the last write first). The chain link, the skip policy, dependents and the effective
 stream's skips are decided per record here (``irregular`` for everything off
 the fast path); the rules are in the package doc.
 """
@@ -22,7 +23,14 @@ from schemalog.log.effective import EMPTY_PLAN, EffectiveStream
 from schemalog.log.replay.decode import Window
 from schemalog.log.replay.report import ChainBreak, Failure, Policy, Quarantine, Skipped
 from schemalog.log.trace import Tracer
-from schemalog.model.schema import Applied, SchemaState, apply, working_copy
+from schemalog.model.schema import (
+    Applied,
+    SchemaState,
+    UndoLog,
+    apply,
+    undo_writes,
+    working_copy,
+)
 
 __all__ = ["ANY", "UNKNOWN", "Batches", "Crash", "Stop", "record_id", "salvage"]
 
@@ -84,8 +92,10 @@ class Batches:
         self.batch_events = batch_events
         self.tracer = tracer
         self.quarantine = quarantine
-        # the open batch: a working copy (schema.working_copy), updated in place
-        self.state = working_copy(state)
+        # the open batch: a working copy (schema.working_copy), updated in place;
+        # what its writes overwrote since the last commit, to roll them back
+        self.undo: UndoLog = []
+        self.state = working_copy(state, self.undo)
         self.position = position
         self.head = head
         self.alt: object = UNKNOWN  # a second acceptable prev right after a skipped line
@@ -101,14 +111,24 @@ class Batches:
         self.tainted = KnownIds()
         self.batch_end = position + batch_events
         self.batch_t0 = tracer.now() if tracer else 0.0
-        # committed
-        self.c_state, self.c_position, self.c_head = state, position, head
+        # committed: the state handed out (``c_state``) and the working state to go
+        # back to (its maps are the open batch's; ``rollback`` undoes their writes)
+        self._c_state, self._c_work = state, self.state
+        self.c_position, self.c_head = position, head
         self.c_alt: object = UNKNOWN
         self.c_heads = set(heads)
         self.c_applied = 0
         self.c_skipped = 0
         self.c_breaks = 0
         self.batches = 0
+
+    @property
+    def c_state(self) -> SchemaState:
+        """The committed state: only between batches, right after a commit or a rollback
+        (it shares the working state's maps, which the next batch changes in place)."""
+        if self.undo:
+            raise AssertionError("the committed state is asked for inside an open batch")
+        return self._c_state
 
     # ------------------------------------------------------------ transactions
 
@@ -118,8 +138,9 @@ class Batches:
                 self.c_position, self.position, self.applied - self.c_applied, self.batch_t0, True
             )
             self.batch_t0 = self.tracer.now()
-        # the committed state must not see the next batch's in-place updates
-        self.c_state = working_copy(self.state)
+        # the working state is the committed one now: the next batch's writes are logged
+        self.undo.clear()
+        self._c_state = self._c_work = self.state
         self.c_position, self.c_head = self.position, self.head
         self.c_alt = self.alt
         if self.heads != self.c_heads:
@@ -146,7 +167,8 @@ class Batches:
                     self.batch_t0,
                     False,
                 )
-        self.state = working_copy(self.c_state)  # the failed batch updated its copy
+        undo_writes(self.undo)  # the failed batch's writes, the last first
+        self.state = self._c_work
         self.position, self.head = self.c_position, self.c_head
         self.alt = self.c_alt
         self.heads = set(self.c_heads)
