@@ -12,10 +12,16 @@ a dict by catalog key) inside the working state's tables map
 
 Everyone else reads the map through its mapping methods (``get``, ``[]``,
 ``items``, ``values``: every object handler of ``schema.apply``, and
-``working_copy`` at a commit) and gets a ``TableState``, frozen from the draft
-once per run of changes and kept until the next one. A handler of ``apply``
-that changes a table puts a ``TableState`` back, which the next draft change
-thaws again.
+``persistent`` at the end of a replay) and gets a ``TableState``, frozen from
+the draft once per run of changes and kept until the next one. A handler of
+``apply`` that changes a table puts a ``TableState`` back, which the next
+draft change thaws again.
+
+A replay's batch is rolled back in place: each draft handler logs what it
+overwrites (the undo functions at the end) in the working state's undo log
+before it writes, as the working maps do (``schema.working_copy``), so a
+commit neither copies nor freezes anything. tests/test_replay_undo.py fails a
+batch after every kind of change and compares with the commit.
 
 Each draft handler refuses (``Refusal``, nothing changed) wherever the
 object handler of the same kind rejects, and whenever it is not sure: a table
@@ -51,6 +57,7 @@ from schemalog.model.schema import (
     Refusal,
     SchemaState,
     TableState,
+    UndoLog,
     _add_refs,
     _drop_refs,
     _new_property,
@@ -59,7 +66,6 @@ from schemalog.model.schema import (
     _pair,
     _restore_entry,
     _WorkMap,
-    UndoLog,
 )
 
 __all__ = ["DRAFT_HANDLERS", "DraftTables", "TableDraft", "with_drafts"]

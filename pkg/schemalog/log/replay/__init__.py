@@ -27,9 +27,10 @@ A record larger than the chunk budget (the store raises ``RecordTooLarge``)
 ends the replay with ``kind="too-large"`` naming its position and size, under
 either policy (the chunk stream cannot go past it). A batch applies its
 events to a working copy of the state that ``apply`` updates in place
-(``schema.working_copy``: a dict update instead of a path copy per event); a
-commit copies it (a few thousand dict entries per batch), a rollback takes
-the committed copy back, and the report's state is persistent. Skips found
+(``schema.working_copy``: a dict update instead of a path copy per event);
+every write logs what it overwrote, a commit only clears that log (nothing is
+copied), a rollback undoes it, the last write first, and the report's state
+is persistent. Skips found
 in a batch, their quarantine callbacks, the chain head and the DAG heads are
 committed with the batch, so re-running from the report's checkpoint
 (``resume``) reprocesses the failed batch exactly as an uninterrupted replay
@@ -107,9 +108,8 @@ head after an earlier concurrent rejection is judged as if its writer saw
 the state; ``merge.replay_merged`` would skip it if it is rejected.)
 
 Default batch size 1024: the batch size sets how much work a crash repeats
-and how many batch spans a tracer keeps; per-batch bookkeeping is the copy of
-the working state (three dicts of about a table each) and a few attribute
-writes, under 1 % of a batch at 1024.
+and how many batch spans a tracer keeps; per-batch bookkeeping is clearing the
+undo log (releasing what the batch overwrote) and a few attribute writes.
 """
 
 from schemalog.log.replay.pipeline import DEFAULT_BATCH_EVENTS, replay, resume

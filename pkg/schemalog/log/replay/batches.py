@@ -2,13 +2,15 @@
 
 ``Batches`` holds one replay's mutable state: the open batch (a working copy
 of the state that ``apply`` updates in place, the chain head, the DAG heads,
-skips) and the committed one (``c_*``). Every write to the working state logs
-what it overwrote (``schema.working_copy``'s undo log). Every ``batch_events``
-records it commits (clears the log: nothing is copied; hands skipped lines to
-the quarantine callback, records a tracer span); a failure rolls the open
-batch back to the last commit (undoes the log, the last write first). The chain link, the skip policy, dependents and the effective
-stream's skips are decided per record here (``irregular`` for everything off
-the fast path); the rules are in the package doc.
+skips) and the committed one (``c_*``). Every write to the working state
+first logs what it overwrites (``schema.working_copy``'s undo log). Every
+``batch_events`` records it commits: it clears the log (nothing is copied:
+the working state is the committed one), hands skipped lines to the
+quarantine callback and records a tracer span; a failure rolls the open batch
+back to the last commit by undoing the log, the last write first. The chain
+link, the skip policy, dependents and the effective stream's skips are
+decided per record here (``irregular`` for everything off the fast path);
+the rules are in the package doc.
 """
 
 from __future__ import annotations
