@@ -111,6 +111,7 @@ __all__ = [
     "Rejected",
     "SchemaState",
     "TableState",
+    "UndoLog",
     "apply",
     "create_problem",
     "duplicate_connection",
@@ -119,7 +120,6 @@ __all__ = [
     "rel_references",
     "restore_table",
     "table_by_name",
-    "undo_writes",
     "working_copy",
 ]
 
@@ -184,53 +184,78 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-UndoLog = list[tuple[Any, ...]]
-"""What a batch of in-place writes overwrote: ``(undo, *args)`` entries, run in reverse
-by ``undo_writes`` (replay's rollback; its commit only clears the log)."""
+_MISSING = object()  # a saved value of a key that was not there
 
-_MISSING = object()  # an undo entry's old value of a key that was not there
+
+class UndoLog:
+    """What a batch's in-place writes overwrote, to take them back (replay's rollback).
+
+    A working map saves a key's value once per batch, before its first write
+    (``saved``: the value at the last commit, ``_MISSING`` if absent); an object
+    changed in place (a ``schema_drafts.TableDraft``) logs an ``(undo, *args)``
+    entry per write, in ``entries``, undone the last first. ``clear`` is the
+    commit (the working state is the committed one: nothing is copied), ``undo``
+    the rollback.
+    """
+
+    __slots__ = ("entries", "maps")
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[Any, ...]] = []
+        self.maps: list[_WorkMap[Any, Any]] = []  # every working map logging here
+
+    def __len__(self) -> int:
+        return len(self.entries) + sum(len(m.saved or ()) for m in self.maps)
+
+    def clear(self) -> None:
+        self.entries.clear()
+        for m in self.maps:
+            if m.saved:
+                m.saved.clear()
+
+    def undo(self) -> None:
+        """Take every logged write back: the maps' entries and the objects' fields."""
+        for entry in reversed(self.entries):
+            entry[0](*entry[1:])
+        for m in self.maps:  # each key to its committed value, whatever came after
+            for key, old in (m.saved or {}).items():
+                if old is _MISSING:
+                    dict.pop(m, key, None)
+                else:
+                    dict.__setitem__(m, key, old)
+        self.clear()
 
 
 class _WorkMap(dict[K, V]):
     """A dict with ``PMap``'s two updates, made in place: the maps of a working state.
 
-    With an undo log (``working_copy(state, undo)``), each update first records what
-    it overwrites, so that ``undo_writes`` can take the map back.
+    With an undo log (``working_copy(state, undo)``), the first update of a key in a
+    batch saves its value first (``UndoLog``).
     """
 
-    __slots__ = ("undo",)
+    __slots__ = ("log", "saved")
 
     def __init__(self, items: Any = (), undo: UndoLog | None = None) -> None:
         dict.__init__(self, items)
-        self.undo = undo
+        self.log = undo
+        self.saved: dict[K, Any] | None = None
+        if undo is not None:
+            self.saved = {}
+            undo.maps.append(self)
 
     def set(self, key: K, value: V) -> _WorkMap[K, V]:
-        undo = self.undo
-        if undo is not None:  # logged before the write: a crash in it is still undone
-            undo.append((_restore_entry, self, key, dict.get(self, key, _MISSING)))
+        saved = self.saved
+        if saved is not None and key not in saved:  # before the write: a crash in it
+            saved[key] = dict.get(self, key, _MISSING)  # is still taken back
         self[key] = value
         return self
 
     def delete(self, key: K) -> _WorkMap[K, V]:
-        undo = self.undo
-        if undo is not None:
-            undo.append((_restore_entry, self, key, dict.get(self, key, _MISSING)))
+        saved = self.saved
+        if saved is not None and key not in saved:
+            saved[key] = dict.get(self, key, _MISSING)
         self.pop(key, None)
         return self
-
-
-def _restore_entry(items: dict[Any, Any], key: object, old: object) -> None:
-    if old is _MISSING:
-        dict.pop(items, key, None)
-    else:
-        dict.__setitem__(items, key, old)
-
-
-def undo_writes(undo: UndoLog) -> None:
-    """Take every write ``undo`` recorded back, the last first, and empty it."""
-    for entry in reversed(undo):
-        entry[0](*entry[1:])
-    undo.clear()
 
 
 StateMap = Union[PMap[K, V], _WorkMap[K, V]]  # noqa: UP007  # a generic alias needs Union
@@ -267,9 +292,9 @@ def working_copy(state: SchemaState, undo: UndoLog | None = None) -> SchemaState
     For replay's open batch only: a path-copying update costs about fifteen
     times a dict update, and a batch needs no state but its last one. A
     rejected event still leaves a working state untouched (the handlers write
-    only after every check). With an ``undo`` log every write records what it
-    overwrote first, so replay's rollback takes a failed batch back in place
-    (``undo_writes``) and its commit only clears the log: nothing is copied per
+    only after every check). With an ``undo`` log every write saves what it
+    overwrites first, so replay's rollback takes a failed batch back in place
+    (``UndoLog.undo``) and its commit only clears the log: nothing is copied per
     batch. Never hand a working state to anyone who keeps it: ``persistent`` first.
     """
     return _new_state(

@@ -35,6 +35,7 @@ live in schema.py alone. tests/test_replay_fused.py holds the fused path
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import indexOf
 from typing import Any, cast
 
 from schemalog.model.events import (
@@ -64,7 +65,6 @@ from schemalog.model.schema import (
     _new_state,
     _new_table,
     _pair,
-    _restore_entry,
     _WorkMap,
 )
 
@@ -135,9 +135,11 @@ def _thaw(table: TableState) -> TableDraft | None:
 class DraftTables(_WorkMap[str, Any]):
     """A working state's tables map whose values may be drafts (module doc)."""
 
-    __slots__ = ()
+    __slots__ = ("entries",)
 
-    undo: UndoLog  # never None: ``with_drafts`` asks for a log
+    def __init__(self, items: Any, undo: UndoLog) -> None:
+        super().__init__(items, undo)
+        self.entries = undo.entries  # the drafts' undo entries (module doc)
 
     def get(self, key: str, default: Any = None) -> Any:
         value = dict.get(self, key, default)
@@ -161,7 +163,9 @@ class DraftTables(_WorkMap[str, Any]):
         draft = _thaw(value) if value is not None else None
         if draft is None:
             raise Refusal("", "")  # no such table, or one a draft cannot hold
-        self.undo.append((_restore_entry, self, table_id, value))
+        saved = self.saved
+        if table_id not in saved:  # type: ignore[operator]
+            saved[table_id] = value  # type: ignore[index]
         dict.__setitem__(self, table_id, draft)
         return draft
 
@@ -171,9 +175,10 @@ def with_drafts(state: SchemaState) -> SchemaState:
     if type(state.tables) is DraftTables:
         return state
     names, refs = state.names, state.referenced_by
-    if not (type(names) is _WorkMap and type(refs) is _WorkMap and names.undo is not None):
+    undo = names.log if type(names) is _WorkMap else None
+    if not (type(names) is _WorkMap and type(refs) is _WorkMap and undo is not None):
         raise TypeError("drafts need a working state with an undo log (schema.working_copy)")
-    return _new_state(DraftTables(state.tables.items(), names.undo), names, refs)
+    return _new_state(DraftTables(state.tables.items(), undo), names, refs)
 
 
 # The handlers take the change's fields in its dataclass's order (what
@@ -198,7 +203,7 @@ def _add_property(state: SchemaState, table_id: str, new: PropertyDef) -> Schema
         raise _refuse()
     if new.type == "SERIAL":
         raise _refuse()
-    tables.undo.append((_unadd_property, draft, new.property_id, key, draft.frozen))
+    tables.entries.append((_unadd_property, draft, new.property_id, key, draft.frozen))
     draft.props[new.property_id] = new  # the last column: its undo leaves the order
     draft.keys[key] = new
     draft.frozen = None
@@ -208,17 +213,17 @@ def _add_property(state: SchemaState, table_id: str, new: PropertyDef) -> Schema
 def _drop_property(state: SchemaState, table_id: str, property_id: str) -> SchemaState:
     tables = cast(DraftTables, state.tables)
     draft = tables.draft(table_id)
-    before = draft.props
-    prop = before.get(property_id)
+    props = draft.props
+    prop = props.get(property_id)
     if prop is None or draft.primary_key == property_id:
         raise _refuse()
     key = catalog_key(prop.name)
-    tables.undo.append(
-        (_undrop_property, draft, before, key, prop, draft.sorted_by, draft.serial, draft.frozen)
+    # its column's place, for the undo (a search in C; a copy of the dict kept
+    # until the commit cost more, freed cold there)
+    at = indexOf(props, property_id)
+    tables.entries.append(
+        (_undrop_property, draft, at, prop, key, draft.sorted_by, draft.serial, draft.frozen)
     )
-    # a new dict, the old one kept for the undo: a column's place comes back with it
-    # (cheaper than finding the place: a dict copy is one C call)
-    props = draft.props = before.copy()
     del props[property_id]
     del draft.keys[key]  # keys are unique in a draft: it is prop's
     if draft.sorted_by:
@@ -242,7 +247,7 @@ def _rename_property(
     if (other is not None and other.property_id != property_id) or _reserved(new_name):
         raise _refuse()
     old_key = catalog_key(prop.name)
-    tables.undo.append((_unrename_property, draft, prop, old_key, new_key, draft.frozen))
+    tables.entries.append((_unrename_property, draft, prop, old_key, new_key, draft.frozen))
     renamed = _new_property(property_id, new_name, prop.type, prop.default)
     draft.props[property_id] = renamed  # an existing key keeps its place: column order
     del draft.keys[old_key]
@@ -259,7 +264,7 @@ def _rename_table(state: SchemaState, table_id: str, new_name: str) -> SchemaSta
     owner = names.get(new_key)
     if draft.serial or (owner is not None and owner != table_id):
         raise _refuse()
-    tables.undo.append((_restore_field, draft, "name", draft.name, draft.frozen))
+    tables.entries.append((_restore_field, draft, "name", draft.name, draft.frozen))
     names.delete(catalog_key(draft.name)).set(new_key, table_id)  # a working map: logged
     draft.name = new_name
     draft.frozen = None
@@ -269,7 +274,7 @@ def _rename_table(state: SchemaState, table_id: str, new_name: str) -> SchemaSta
 def _comment(state: SchemaState, table_id: str, comment: str) -> SchemaState:
     tables = cast(DraftTables, state.tables)
     draft = tables.draft(table_id)
-    tables.undo.append((_restore_field, draft, "comment", draft.comment, draft.frozen))
+    tables.entries.append((_restore_field, draft, "comment", draft.comment, draft.frozen))
     draft.comment = comment
     draft.frozen = None
     return state
@@ -288,7 +293,7 @@ def _add_connection(state: SchemaState, table_id: str, conn: Connection) -> Sche
     if not (_node_end(tables, conn.from_table_id) and _node_end(tables, conn.to_table_id)):
         raise _refuse()
     before = draft.connections
-    tables.undo.append((_restore_field, draft, "connections", before, draft.frozen))
+    tables.entries.append((_restore_field, draft, "connections", before, draft.frozen))
     draft.connections = tuple(sorted((*before, conn), key=_pair))
     _add_refs(state.referenced_by, table_id, (conn,))  # a working map: logged
     draft.frozen = None
@@ -304,7 +309,7 @@ def _drop_connection(state: SchemaState, table_id: str, conn: Connection) -> Sch
     if draft.kind != REL or len(before) == 1 or pairs.count(pair) != 1:
         raise _refuse()
     at = pairs.index(pair)
-    tables.undo.append((_restore_field, draft, "connections", before, draft.frozen))
+    tables.entries.append((_restore_field, draft, "connections", before, draft.frozen))
     draft.connections = before[:at] + before[at + 1 :]
     _drop_refs(state.referenced_by, table_id, before, draft.connections)  # logged
     draft.frozen = None
@@ -326,7 +331,7 @@ def _no_change(state: SchemaState, *fields: object) -> SchemaState:
     return state
 
 
-# The undo of each draft write (``schema.undo_writes`` calls them, the last first).
+# The undo of each draft write (``schema.UndoLog.undo`` calls them, the last first).
 # Each sets back what its handler logged, so it also holds after a write that
 # stopped half-way; ``frozen`` comes back as it was (None or the frozen table).
 
@@ -339,14 +344,18 @@ def _unadd_property(draft: TableDraft, property_id: str, key: str, frozen: Any) 
 
 def _undrop_property(
     draft: TableDraft,
-    props: dict[str, PropertyDef],
-    key: str,
+    at: int,
     prop: PropertyDef,
+    key: str,
     sorted_by: tuple[SortKey, ...],
     serial: int,
     frozen: Any,
 ) -> None:
-    draft.props = props
+    props = draft.props
+    if prop.property_id not in props:  # back in its column's place
+        items = list(props.items())
+        items.insert(at, (prop.property_id, prop))
+        draft.props = dict(items)
     draft.keys[key] = prop
     draft.sorted_by = sorted_by
     draft.serial = serial

@@ -30,7 +30,6 @@ from schemalog.model.schema import (
     SchemaState,
     UndoLog,
     apply,
-    undo_writes,
     working_copy,
 )
 
@@ -96,7 +95,7 @@ class Batches:
         self.quarantine = quarantine
         # the open batch: a working copy (schema.working_copy), updated in place;
         # what its writes overwrote since the last commit, to roll them back
-        self.undo: UndoLog = []
+        self.undo = UndoLog()
         self.state = working_copy(state, self.undo)
         self.position = position
         self.head = head
@@ -113,9 +112,8 @@ class Batches:
         self.tainted = KnownIds()
         self.batch_end = position + batch_events
         self.batch_t0 = tracer.now() if tracer else 0.0
-        # committed: the state handed out (``c_state``) and the working state to go
-        # back to (its maps are the open batch's; ``rollback`` undoes their writes)
-        self._c_state, self._c_work = state, self.state
+        # committed: ``c_state`` (after a commit, the working state itself)
+        self._c_state = state
         self.c_position, self.c_head = position, head
         self.c_alt: object = UNKNOWN
         self.c_heads = set(heads)
@@ -142,7 +140,7 @@ class Batches:
             self.batch_t0 = self.tracer.now()
         # the working state is the committed one now: the next batch's writes are logged
         self.undo.clear()
-        self._c_state = self._c_work = self.state
+        self._c_state = self.state
         self.c_position, self.c_head = self.position, self.head
         self.c_alt = self.alt
         if self.heads != self.c_heads:
@@ -169,8 +167,7 @@ class Batches:
                     self.batch_t0,
                     False,
                 )
-        undo_writes(self.undo)  # the failed batch's writes, the last first
-        self.state = self._c_work
+        self.undo.undo()  # the failed batch's writes, in place: self.state is committed
         self.position, self.head = self.c_position, self.c_head
         self.alt = self.c_alt
         self.heads = set(self.c_heads)
