@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from operator import indexOf
-from typing import Any, cast
+from typing import Any
 
 from schemalog.model.events import (
     AddConnection,
@@ -196,7 +196,7 @@ def _reserved(name: str) -> bool:
 
 
 def _add_property(state: SchemaState, table_id: str, new: PropertyDef) -> SchemaState:
-    tables = cast(DraftTables, state.tables)
+    tables: DraftTables = state.tables  # type: ignore[assignment]  # (no call: per event)
     draft = tables.draft(table_id)
     key = catalog_key(new.name)
     if new.property_id in draft.props or key in draft.keys or _reserved(new.name):
@@ -211,7 +211,7 @@ def _add_property(state: SchemaState, table_id: str, new: PropertyDef) -> Schema
 
 
 def _drop_property(state: SchemaState, table_id: str, property_id: str) -> SchemaState:
-    tables = cast(DraftTables, state.tables)
+    tables: DraftTables = state.tables  # type: ignore[assignment]  # (no call: per event)
     draft = tables.draft(table_id)
     props = draft.props
     prop = props.get(property_id)
@@ -237,7 +237,7 @@ def _drop_property(state: SchemaState, table_id: str, property_id: str) -> Schem
 def _rename_property(
     state: SchemaState, table_id: str, property_id: str, new_name: str
 ) -> SchemaState:
-    tables = cast(DraftTables, state.tables)
+    tables: DraftTables = state.tables  # type: ignore[assignment]  # (no call: per event)
     draft = tables.draft(table_id)
     prop = draft.props.get(property_id)
     if prop is None or prop.type == "SERIAL":
@@ -257,7 +257,7 @@ def _rename_property(
 
 
 def _rename_table(state: SchemaState, table_id: str, new_name: str) -> SchemaState:
-    tables = cast(DraftTables, state.tables)
+    tables: DraftTables = state.tables  # type: ignore[assignment]  # (no call: per event)
     draft = tables.draft(table_id)
     names = state.names
     new_key = catalog_key(new_name)
@@ -272,7 +272,7 @@ def _rename_table(state: SchemaState, table_id: str, new_name: str) -> SchemaSta
 
 
 def _comment(state: SchemaState, table_id: str, comment: str) -> SchemaState:
-    tables = cast(DraftTables, state.tables)
+    tables: DraftTables = state.tables  # type: ignore[assignment]  # (no call: per event)
     draft = tables.draft(table_id)
     tables.entries.append((_restore_field, draft, "comment", draft.comment, draft.frozen))
     draft.comment = comment
@@ -286,7 +286,7 @@ def _node_end(tables: DraftTables, table_id: str) -> bool:
 
 
 def _add_connection(state: SchemaState, table_id: str, conn: Connection) -> SchemaState:
-    tables = cast(DraftTables, state.tables)
+    tables: DraftTables = state.tables  # type: ignore[assignment]  # (no call: per event)
     draft = tables.draft(table_id)
     if draft.kind != REL or _pair(conn) in map(_pair, draft.connections):
         raise _refuse()
@@ -301,7 +301,7 @@ def _add_connection(state: SchemaState, table_id: str, conn: Connection) -> Sche
 
 
 def _drop_connection(state: SchemaState, table_id: str, conn: Connection) -> SchemaState:
-    tables = cast(DraftTables, state.tables)
+    tables: DraftTables = state.tables  # type: ignore[assignment]  # (no call: per event)
     draft = tables.draft(table_id)
     before = draft.connections
     pairs = list(map(_pair, before))
@@ -317,7 +317,7 @@ def _drop_connection(state: SchemaState, table_id: str, conn: Connection) -> Sch
 
 
 def _drop_table(state: SchemaState, table_id: str) -> SchemaState:
-    value = dict.get(cast(DraftTables, state.tables), table_id)
+    value = dict.get(state.tables, table_id)  # type: ignore[arg-type]  # a raw draft
     if value is None or state.referenced_by.get(table_id):
         raise _refuse()
     if value.kind == REL:  # working maps: each update logged
