@@ -218,8 +218,8 @@ def _drop_property(state: SchemaState, table_id: str, property_id: str) -> Schem
     if prop is None or draft.primary_key == property_id:
         raise _refuse()
     key = catalog_key(prop.name)
-    # its column's place, for the undo (a search in C; a copy of the dict kept
-    # until the commit cost more, freed cold there)
+    # its column's place, for the undo (a search in C; keeping a copy of the dict
+    # instead held more until the commit, which then freed it cold)
     at = indexOf(props, property_id)
     tables.entries.append(
         (_undrop_property, draft, at, prop, key, draft.sorted_by, draft.serial, draft.frozen)
