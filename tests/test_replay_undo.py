@@ -131,6 +131,7 @@ def _every_change() -> Lines:
     ev(DropTable(e))  # a node, no longer referenced
     ev(RenameProperty(b, f"{b}/p1", "b1"))  # back to its first name
     ev(DropConnection(r, Connection(a, a)))
+    ev(build_add_property(a, "late", "STRING"))  # to a draft of an earlier batch
     ev(Tag("v2"))
     return chain(ev.events)
 
