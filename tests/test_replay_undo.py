@@ -166,8 +166,8 @@ def _plan(lines: Lines) -> EffectivePlan:
 
 @contextmanager
 def _crash_after(lines: Lines, k: int, fused: bool, m: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Record ``k`` is applied (in place) and then its batch crashes; yields the
-    positions the draft handlers applied (the fused path was taken)."""
+    """Record ``k`` is applied (in place) and then its batch crashes; yields a list
+    that grows by one per draft handler call (the fused path was taken)."""
     event = decode_record(lines[k], k).event  # type: ignore[union-attr]
     drafted: list[int] = []
     real_apply = schema.apply
@@ -309,7 +309,7 @@ def _failing_replay(
             # every map entry is the very object of the commit (drafts changed back in place)
             after, before = _entries(self.state), at_commit[id(self)]
             assert [d.keys() for d in after] == [d.keys() for d in before]
-            assert all(x[k] is y[k] for x, y in zip(after, before, strict=True) for k in x)
+            assert all(x[key] is y[key] for x, y in zip(after, before, strict=True) for key in x)
         except AssertionError as exc:  # reported by the test, not swallowed by replay
             rolled_back.append((self, exc))
         else:
