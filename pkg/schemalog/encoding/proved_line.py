@@ -42,9 +42,11 @@ from schemalog.encoding import codec
 from schemalog.encoding.fast_event import FAST_KINDS
 from schemalog.encoding.fast_record import NOT_PROVED, kind_of, read_default, resolutions_of
 from schemalog.errors import InvalidEvent
-from schemalog.model.names import validate_name, validate_table_name
+from schemalog.model.events import MAX_CONNECTIONS, MULTIPLICITIES, CreateNodeTable
+from schemalog.model.names import catalog_key, validate_name, validate_table_name
 from schemalog.model.parts import (
     MAX_PARENTS,
+    MAX_PROPERTIES,
     Connection,
     PropertyDef,
     check_type,
@@ -101,6 +103,33 @@ _PLACEHOLDERS = {
     "ORIGIN": r'"(?P=origin)"',
     "TOKEN": f'"{_TOKEN}"',
 }
+
+# A creation's arrays of objects: the line's pattern proves the whole array
+# (items without groups), then Python reads its items: properties by
+# ``findall`` of the item's pattern (a string holds no '"', so it finds the
+# items exactly where the line has them), FROM/TO ids by a split.
+_PROPERTY_ITEM = (
+    '{"default":<D>,"name":<NAME>,"property_id":<S>,"type":<S>}'  # ids: eid/pN, in Python
+)
+_CONNECTION_ITEM = '{"from_table_id":<EID>,"to_table_id":<EID>}'
+
+
+def _item(template: str, groups: bool) -> str:
+    parts = re.split(r"<([A-Z]+)>", template)
+    out = [re.escape(part) if i % 2 == 0 else _PLACEHOLDERS[part] for i, part in enumerate(parts)]
+    regex = "".join(out)
+    return regex if groups else re.sub(r"\((?!\?)", "(?:", regex)
+
+
+def _items(template: str) -> str:
+    item = _item(template, groups=False)
+    return f"((?:{item}(?:,{item})*)?)"  # one group: the array's text
+
+
+_PLACEHOLDERS["PROPS"] = _items(_PROPERTY_ITEM)
+_PLACEHOLDERS["CONNS"] = _items(_CONNECTION_ITEM)
+_PLACEHOLDERS["MULT"] = '"({})"'.format("|".join(map(re.escape, MULTIPLICITIES)))
+_PROPERTIES = re.compile(_item(_PROPERTY_ITEM, groups=True))
 _CHANGES = {
     "add_property": '{"kind":"add_property","property":{"default":<D>,"name":<NAME>,'
     '"property_id":<PID>,"type":<S>},"table_id":<EID>}',
@@ -116,6 +145,11 @@ _CHANGES = {
     "comment_on_table": '{"comment":<TEXT>,"kind":"comment_on_table","table_id":<EID>}',
     "tag": '{"kind":"tag","name":<NAME>}',
     "merge": '{"kind":"merge","resolutions":[<RESOLUTIONS>]}',
+    # creations: their table id and property ids are the event's (checked in Python)
+    "create_node_table": '{"kind":"create_node_table","name":<TNAME>,"primary_key":<S>,'
+    '"properties":[<PROPS>],"table_id":<S>}',
+    "create_rel_table": '{"connections":[<CONNS>],"kind":"create_rel_table",'
+    '"multiplicity":<MULT>,"name":<TNAME>,"properties":[<PROPS>],"table_id":<S>}',
 }
 # Record keys: checksum, event, prev; event keys: change, format, hlc, id,
 # origin, parents, workspace (codec's canonical order)
@@ -210,6 +244,72 @@ def _merge(g: tuple[Any, ...], eid: str) -> tuple[Any, ...]:
     return ()
 
 
+def _new_properties(text: str, eid: str) -> tuple[PropertyDef, ...] | None:
+    """A creation's properties from its array's text (``_PROPERTIES`` items), as
+    ``check_properties`` and ``check_own_ids`` take them: property ``i`` is
+    ``eid/p{i}``, names unique by catalog key, types canonical, defaults of their type."""
+    items = _PROPERTIES.findall(text)
+    if len(items) > MAX_PROPERTIES:
+        return None
+    out = []
+    keys = set()
+    prefix = eid + "/p"
+    for i, (default_text, plain, other, property_id, type_) in enumerate(items):
+        if property_id != f"{prefix}{i}":
+            return None
+        name = plain or validate_name(other, "name")  # (findall: "" for the group not taken)
+        check_type(type_, "type")
+        default = read_default(default_text)
+        if default is NOT_PROVED:
+            return None
+        if default is not None:
+            check_default(default, parsed_type(type_), "default")
+        key = catalog_key(name)
+        if key in keys:
+            return None
+        keys.add(key)
+        out.append(_new_property(property_id, name, type_, default))
+    return tuple(out)
+
+
+def _create_node_table(g: tuple[Any, ...], eid: str) -> tuple[Any, ...] | None:
+    plain, other, primary_key, properties, table_id = g[1:6]
+    if table_id != eid:
+        return None
+    name = _table_name(plain, other, "name")
+    props = _new_properties(properties, eid)
+    if props is None:
+        return None
+    # the primary key's rules (one of the properties, of a type a key can have) live
+    # in the dataclass: node tables are rare, its check costs a few microseconds
+    CreateNodeTable(table_id, name, props, primary_key)
+    return table_id, name, props, primary_key
+
+
+def _create_rel_table(g: tuple[Any, ...], eid: str) -> tuple[Any, ...] | None:
+    connections, multiplicity, plain, other, properties, table_id = g[1:7]
+    if table_id != eid:
+        return None
+    # the array is proved ``{"from_table_id":"<id>","to_table_id":"<id>"},...``: its
+    # ids are every fourth of its '"'-separated parts (an id holds no '"')
+    ids = connections.split('"')[3::4]
+    pairs = list(zip(ids[::2], ids[1::2], strict=True))
+    # at least one FROM/TO pair, at most MAX_CONNECTIONS, sorted and unique (as
+    # Connection orders them: by its two ids)
+    if (
+        not pairs
+        or len(pairs) > MAX_CONNECTIONS
+        or (len(pairs) > 1 and pairs != sorted(set(pairs)))
+    ):
+        return None
+    name = _table_name(plain, other, "name")
+    props = _new_properties(properties, eid)
+    if props is None:
+        return None
+    conns = tuple([_new_connection(f, t) for f, t in pairs])
+    return table_id, name, conns, props, multiplicity
+
+
 # Each kind's fields (the draft handlers' arguments, model.schema_drafts) from
 # its line's groups; None or InvalidEvent: not proved
 _FIELDS: dict[str, Callable[[tuple[Any, ...], str], tuple[Any, ...] | None]] = {
@@ -223,6 +323,8 @@ _FIELDS: dict[str, Callable[[tuple[Any, ...], str], tuple[Any, ...] | None]] = {
     "comment_on_table": _comment,
     "tag": _tag,
     "merge": _merge,
+    "create_node_table": _create_node_table,
+    "create_rel_table": _create_rel_table,
 }
 assert _FIELDS.keys() == _LINES.keys()
 

@@ -116,6 +116,8 @@ _SPECIAL = frozenset(
 
 # Flat kinds that neither create nor can be made twice (``visit_fields``).
 _PLAIN_KINDS = frozenset({"rename_property", "rename_table", "comment_on_table", "tag"})
+# Table creations given as their fields (``visit_fields``): the name is ``fields[1]``.
+_CREATE_KINDS = frozenset({CreateNodeTable.KIND, CreateRelTable.KIND})
 
 
 class DuplicateScanner(ScanState):
@@ -176,8 +178,8 @@ class DuplicateScanner(ScanState):
         fields: tuple[Any, ...],
         line: bytes,
     ) -> None:
-        """``visit`` of a flat-kind event given as its change's fields (replay's fused
-        path, log/replay/fused.py: ``proved_line.prove_line``'s fields) and its packed
+        """``visit`` of an event given as its change's fields (replay's fused path,
+        log/replay/fused.py: ``proved_line.prove_line``'s fields) and its packed
         clock; ``line`` is its record, decoded only if a concurrent twin shows up."""
         if self.exact and kind != _MERGE:
             lane_no = self._lane_of.get(origin)  # the common case, as in ``visit``
@@ -198,6 +200,8 @@ class DuplicateScanner(ScanState):
                             self.table_alias.get(table, table),
                             name.lower() if name.isascii() else catalog_key(name),
                         )
+                    elif kind in _CREATE_KINDS:
+                        key = ("n", catalog_key(fields[1]))  # (as visit_creation)
                     else:
                         key = self._twice_key_fields(kind, fields)
                     index = self._index
@@ -212,6 +216,8 @@ class DuplicateScanner(ScanState):
         if kind == _ADD_PROPERTY:
             name, table = fields[1].name, fields[0]
             self.visit_creation(event_id, origin, parents, name, table, line, clock)
+        elif kind in _CREATE_KINDS:
+            self.visit_creation(event_id, origin, parents, fields[1], None, line, clock)
         elif kind == _MERGE:
             self._advance(event_id, origin, parents, True, clock)
         elif kind in _PLAIN_KINDS:

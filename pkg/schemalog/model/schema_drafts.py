@@ -42,6 +42,8 @@ from schemalog.model.events import (
     AddConnection,
     AddProperty,
     CommentOnTable,
+    CreateNodeTable,
+    CreateRelTable,
     DropConnection,
     DropProperty,
     DropTable,
@@ -331,6 +333,63 @@ def _no_change(state: SchemaState, *fields: object) -> SchemaState:
     return state
 
 
+# Creations (``schema._create_node_table``/``_create_rel_table``'s rules: the id
+# and name free, no reserved property name, every FROM/TO a node table) put
+# the TableState ``apply`` builds; the table's first change thaws it as usual.
+
+
+def _new_table_free(state: SchemaState, table_id: str, name: str) -> str:
+    """The new table's catalog key, if its id and name are free (else Refusal)."""
+    key = catalog_key(name)
+    if table_id in state.tables or state.names.get(key) is not None:
+        raise _refuse()
+    return key
+
+
+def _any_reserved(properties: tuple[PropertyDef, ...]) -> bool:
+    return any(_reserved(prop.name) for prop in properties)
+
+
+def _create_node_table(
+    state: SchemaState,
+    table_id: str,
+    name: str,
+    properties: tuple[PropertyDef, ...],
+    primary_key: str,
+) -> SchemaState:
+    key = _new_table_free(state, table_id, name)
+    if _any_reserved(properties):
+        raise _refuse()
+    table = _new_table(table_id, NODE, name, properties, primary_key, (), None, "", (), None, None)
+    state.tables.set(table_id, table)  # working maps: each update logged
+    state.names.set(key, table_id)
+    return state
+
+
+def _create_rel_table(
+    state: SchemaState,
+    table_id: str,
+    name: str,
+    connections: tuple[Connection, ...],
+    properties: tuple[PropertyDef, ...],
+    multiplicity: str,
+) -> SchemaState:
+    key = _new_table_free(state, table_id, name)
+    tables: DraftTables = state.tables  # type: ignore[assignment]  # (no call: per event)
+    for conn in connections:
+        if not (_node_end(tables, conn.from_table_id) and _node_end(tables, conn.to_table_id)):
+            raise _refuse()
+    if _any_reserved(properties):
+        raise _refuse()
+    table = _new_table(
+        table_id, REL, name, properties, None, connections, multiplicity, "", (), None, None
+    )
+    tables.set(table_id, table)
+    state.names.set(key, table_id)
+    _add_refs(state.referenced_by, table_id, connections)  # working maps: logged
+    return state
+
+
 # The undo of each draft write (``schema.UndoLog.undo`` calls them, the last first).
 # Each sets back what its handler logged, so it also holds after a write that
 # stopped half-way; ``frozen`` comes back as it was (None or the frozen table).
@@ -387,6 +446,8 @@ DRAFT_HANDLERS: dict[str, Callable[..., SchemaState]] = {
     CommentOnTable.KIND: _comment,
     Tag.KIND: _no_change,
     Merge.KIND: _no_change,  # (its resolutions act through the effective stream)
+    CreateNodeTable.KIND: _create_node_table,
+    CreateRelTable.KIND: _create_rel_table,
 }
-"""``apply`` of the flat kinds (and Merge, which changes no table) on drafts, given
-the change's fields (module doc)."""
+"""``apply`` of the flat kinds, creations (and Merge, which changes no table) on
+drafts, given the change's fields (module doc)."""

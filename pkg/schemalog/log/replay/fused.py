@@ -191,7 +191,7 @@ def _proved_or_none(line: bytes) -> tuple[Any, ...] | None:
 
 
 def _aliased(kind: str, fields: tuple[object, ...], stream: EffectiveStream) -> bool:
-    """Whether a flat change names an id the stream aliases (the apply stage aliases it)."""
+    """Whether a change names an id the stream aliases (the apply stage aliases it)."""
     t, p = stream.table_alias, stream.prop_alias
     if fields and fields[0] in t:
         return True
@@ -200,4 +200,6 @@ def _aliased(kind: str, fields: tuple[object, ...], stream: EffectiveStream) -> 
     if kind == "add_connection" or kind == "drop_connection":
         x = fields[1]
         return x.from_table_id in t or x.to_table_id in t  # type: ignore[attr-defined]
+    if kind == "create_rel_table":  # (merge.effective_event aliases its FROM/TO ids)
+        return any(x.from_table_id in t or x.to_table_id in t for x in fields[2])  # type: ignore[attr-defined]
     return False
