@@ -1,12 +1,14 @@
 """``prove_line`` (replay's fused path) never proves what ``decode_record`` rejects.
 
-``encoding.proved_line`` proves a flat record by its line's grammar: one regex
-per kind holds the grammars of ids, names, comments and the envelope. Here
+``encoding.proved_line`` proves a record by its line's grammar: one regex per
+kind holds the grammars of ids, names, comments and the envelope (a
+creation's properties and FROM/TO pairs are then read item by item). Here
 every line it proves must be a record that the checked path decodes to the
 same facts, on every one-character edit and every field mutation of every
-kind's line (tests/test_decode_fast.py's corpus), on the grammars' edges
-(lengths, prefixes, digits, parents) and on drawn events; and it must prove
-the sound lines of its kinds, or the agreement would hold vacuously.
+kind's line (tests/test_decode_fast.py's corpus and larger creations), on the
+grammars' edges (lengths, prefixes, digits, parents, a creation's properties,
+primary key, FROM/TO pairs and multiplicity) and on drawn events; and it must
+prove the sound lines of its kinds, or the agreement would hold vacuously.
 """
 
 from __future__ import annotations
@@ -14,15 +16,45 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+from collections import Counter
 from typing import Any
 
 from hypothesis import given
 
 from schemalog.encoding import codec
 from schemalog.encoding.proved_line import LOGICAL, PROVED_KINDS, prove_line
-from schemalog.model.events import Event
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import Event, build_node_table, build_rel_table, new_event
 from strategies import events, slow_ok
 from test_decode_fast import _PREV, _edited, _line_events, _mutations
+
+
+def _creations() -> list[Event]:
+    """Larger creations than test_decode_fast's: every scalar default, names that are not
+    plain ASCII, a key that is not the first property, three FROM/TO pairs."""
+    clock = HybridLogicalClock("o4", lambda: 1_700_000_000_000)
+    node = build_node_table(
+        "Nöde",
+        [
+            ("b", "BOOLEAN", False),
+            ("名前", "STRING", "x \u00e9"),
+            ("key", "SERIAL"),
+            ("n", "INT64", -7),
+            ("d", "DECIMAL(18, 4)", "2.5"),
+            ("l", "INT64[]"),
+            ("a b", "UUID"),
+        ],
+        "key",
+    )
+    a = new_event(clock, "ws", ["o1@1700000000000.0"], node)
+    b = new_event(clock, "ws", [a.id], build_node_table("表", [("id", "STRING")], "id"))
+    pairs = [(a.id, b.id), (b.id, a.id), (b.id, b.id)]
+    rel = build_rel_table("R3", pairs, [("w", "DOUBLE", "1.5"), ("é", "DATE")], "ONE_MANY")
+    return [a, b, new_event(clock, "ws", [b.id], rel)]
+
+
+def _corpus() -> list[Event]:
+    return [*_line_events(), *_creations()]
 
 
 def _facts(record: codec.Record) -> tuple[Any, ...]:
@@ -66,7 +98,7 @@ def _agrees(line: bytes) -> bool:
 
 def test_proves_every_kind_it_reads() -> None:
     kinds = set()
-    for event in _line_events():
+    for event in _corpus():
         for prev in (None, _PREV):
             line = _line(event.to_obj(), prev)
             if _agrees(line):
@@ -77,16 +109,16 @@ def test_proves_every_kind_it_reads() -> None:
 
 
 def test_every_one_character_edit() -> None:
-    proved = 0
-    for event in _line_events():
+    proved: Counter[str] = Counter()
+    for event in _corpus():
         if event.kind not in PROVED_KINDS:
             continue
         text = codec.event_bytes(event).decode()
         for i in range(len(text)):
             for data in _edited(text, i):
                 line = codec._record_bytes(codec.record_checksum(_PREV, data), data, _PREV)
-                proved += _agrees(line)
-    assert proved > 0
+                proved[event.kind] += _agrees(line)
+    assert all(proved[kind] > 0 for kind in PROVED_KINDS), proved  # edits that stay sound
 
 
 def _v2_line(data: bytes, prev: str) -> tuple[str, bytes]:
@@ -128,8 +160,8 @@ def test_every_edit_of_checksum_and_prev() -> None:
 
 
 def test_every_field_mutation() -> None:
-    proved = 0
-    for event in _line_events():
+    proved: Counter[str] = Counter()
+    for event in _corpus():
         if event.kind not in PROVED_KINDS:
             continue
         for case in _mutations(event.to_obj()):
@@ -137,8 +169,8 @@ def test_every_field_mutation() -> None:
                 line = _line(case)
             except codec.NotCanonical:
                 continue
-            proved += _agrees(line)
-    assert proved > 0
+            proved[event.kind] += _agrees(line)
+    assert all(proved[kind] > 0 for kind in PROVED_KINDS), proved
 
 
 def _tag(name: str) -> dict[str, Any]:
@@ -238,6 +270,135 @@ _EDGES: list[tuple[dict[str, Any], bool]] = [
     (_stamped(9, 0, parents=sorted(f"o1@{i}.0" for i in range(1, 9)) * 32), False),
     (_stamped(10**6, 0, parents=sorted(f"o1@{i}.0" for i in range(1, 257))), True),
     (_stamped(10**6, 0, parents=sorted(f"o1@{i}.0" for i in range(1, 258))), False),
+]
+
+
+_SELF = _tag("x")["id"]  # the envelope's id: a creation's table id
+_A, _B = "o1@1700000000000.0", "o1@1700000000000.1"
+
+
+def _node(
+    props: list[Any], pk: int | str = 0, name: str = "N", table_id: str = _SELF
+) -> dict[str, Any]:
+    """A create_node_table in ``_tag``'s envelope; ``props`` as (name, type[, default])."""
+    properties = [
+        {
+            "default": p[2] if len(p) > 2 else None,
+            "name": p[0],
+            "property_id": f"{_SELF}/p{i}",
+            "type": p[1],
+        }
+        for i, p in enumerate(props)
+    ]
+    change = {
+        "kind": "create_node_table",
+        "name": name,
+        "primary_key": pk if type(pk) is str else f"{_SELF}/p{pk}",
+        "properties": properties,
+        "table_id": table_id,
+    }
+    return _with(_tag("x"), ("change",), change)
+
+
+def _rel(
+    pairs: list[tuple[str, str]],
+    props: tuple[Any, ...] = (),
+    multiplicity: str = "MANY_MANY",
+    name: str = "R",
+) -> dict[str, Any]:
+    """A create_rel_table in ``_tag``'s envelope (pairs in the order given)."""
+    obj = _node(list(props), name=name)
+    change = obj["change"]
+    del change["primary_key"]
+    change["kind"] = "create_rel_table"
+    change["connections"] = [{"from_table_id": f, "to_table_id": t} for f, t in pairs]
+    change["multiplicity"] = multiplicity
+    return obj
+
+
+def _with_property_id(obj: dict[str, Any], i: int, property_id: str) -> dict[str, Any]:
+    return _with(obj, ("change", "properties", i, "property_id"), property_id)
+
+
+_PK = [("id", "INT64")]
+_MANY = sorted((f"a@{i}.0", "b@1.0") for i in range(1, 1026))  # 1,025 FROM/TO pairs
+_EDGES += [
+    # a node table's primary key: one of its properties, of a type a key can have
+    (_node(_PK), True),
+    (_node([*_PK, ("x", "STRING")], pk=1), True),
+    (_node(_PK, pk=1), False),  # not a property
+    (_node(_PK, pk="o1@1700000000000.2/p0"), False),  # another event's property
+    (_node(_PK, pk=_SELF), False),  # the table's id
+    (_node([]), False),  # no property at all
+    (_node([("id", "SERIAL")]), True),
+    (_node([("id", "DATE")]), True),
+    (_node([("id", "UUID")]), True),
+    (_node([("id", "BOOLEAN")]), False),
+    (_node([("id", "INTERVAL")]), False),
+    (_node([("id", "INT64[]")]), False),
+    (_node([("id", "INT64[3]")]), False),
+    (_node([("id", "STRUCT(a INT64)")]), False),
+    (_node([("id", "MAP(STRING, INT64)")]), False),
+    (_node([("id", "UNION(a INT64, b STRING)")]), False),
+    # property names: unique by catalog key (ASCII letters folded only), the names rule
+    (_node([*_PK, ("a", "STRING"), ("A", "STRING")]), False),
+    (_node([*_PK, ("ID", "STRING")]), False),
+    (_node([*_PK, ("ä", "STRING"), ("Ä", "STRING")]), True),
+    (_node([*_PK, ("_ID", "STRING"), ("_label", "INT64")]), True),  # decodes; apply refuses
+    (_node([*_PK, ("_schemalog_x", "STRING")]), False),
+    (_node([*_PK, ("a.b", "STRING")]), True),  # a property name may hold a dot
+    (_node([*_PK, ("x ", "STRING")]), False),
+    (_node([*_PK, ("x`", "STRING")]), False),
+    (_node([*_PK, ("e\u0301", "STRING")]), False),
+    (_node([*_PK, ("a" * 128, "STRING")]), True),
+    (_node([*_PK, ("a" * 129, "STRING")]), False),
+    (_node([*_PK, ("", "STRING")]), False),
+    # the table's name and id
+    (_node(_PK, name="a.b"), False),
+    (_node(_PK, name="表"), True),
+    (_node(_PK, name="表.x"), False),
+    (_node(_PK, name="_Schemalog"), False),
+    (_node(_PK, name="a" * 128), True),
+    (_node(_PK, name="a" * 129), False),
+    (_node(_PK, table_id="o1@1700000000000.2"), False),
+    # property ids are the event's /p0, /p1, ... in order
+    (_with_property_id(_node([*_PK, ("x", "STRING")]), 1, f"{_SELF}/p2"), False),
+    (_with_property_id(_node([*_PK, ("x", "STRING")]), 1, f"{_SELF}/p01"), False),
+    (_with_property_id(_node([*_PK, ("x", "STRING")]), 1, "o1@1700000000000.2/p1"), False),
+    # types and defaults
+    (_node([*_PK, ("x", "int64")]), False),  # not canonical
+    (_node([*_PK, ("x", "INT65")]), False),
+    (_node([("id", "INT64", 5)]), True),
+    (_node([*_PK, ("x", "INT64", "5")]), False),
+    (_node([*_PK, ("x", "INT64", 2**53 - 1)]), True),
+    (_node([*_PK, ("x", "INT8", 128)]), False),
+    (_node([*_PK, ("x", "BOOLEAN", True)]), True),
+    (_node([*_PK, ("x", "BOOLEAN", 1)]), False),
+    (_node([*_PK, ("x", "STRING", "a\u2028}")]), True),
+    (_node([*_PK, ("x", "DATE", "2024-02-30")]), False),
+    # a rel table's FROM/TO pairs: at least one, sorted, each once, ids (of any table)
+    (_rel([(_A, _B)]), True),
+    (_rel([]), False),
+    (_rel([(_B, _A), (_A, _B)]), False),  # not sorted
+    (_rel([(_A, _B), (_A, _B)]), False),  # repeated
+    (_rel([(_A, _A), (_A, _B), (_B, _A)]), True),
+    (_rel([(_A, _SELF)]), True),  # itself, or tables unknown: it decodes, apply refuses
+    (_rel([(_A, "o1@1000000000000000.0")]), False),  # valid: 16 digits, the staged path's
+    (_rel([(_A, _A + "/p0")]), False),
+    (_rel([(_A, "-o@1.0")]), False),
+    (_rel(_MANY[:1024]), True),
+    (_rel(_MANY), False),  # more than MAX_CONNECTIONS
+    # multiplicities, names and properties
+    (_rel([(_A, _B)], multiplicity="MANY_ONE"), True),
+    (_rel([(_A, _B)], multiplicity="ONE_MANY"), True),
+    (_rel([(_A, _B)], multiplicity="ONE_ONE"), True),
+    (_rel([(_A, _B)], multiplicity="MANY"), False),
+    (_rel([(_A, _B)], multiplicity="many_many"), False),
+    (_rel([(_A, _B)], multiplicity=""), False),
+    (_rel([(_A, _B)], name="r.s"), False),
+    (_rel([(_A, _B)], (("x", "SERIAL"), ("_ID", "INT64"))), True),  # decodes; apply decides
+    (_rel([(_A, _B)], (("x", "INT64"), ("X", "STRING"))), False),
+    (_rel([(_A, _B)], (("x", "INT64", "a"),)), False),
 ]
 
 

@@ -6,7 +6,8 @@ checkpoint; the reports must be equal in every field (state, position, head,
 applied, skips with their reasons, breaks, stop, heads, batches, warnings),
 the quarantined lines, the crash's type and message, the duplicate scan a
 report hands on, and the strict watch's verdict. The logs: generated ones of
-one and three writers, merged replicas with losers and duplicates, and every
+one and three writers (and creation-heavy ones), merged replicas with losers
+and duplicates, a log breaking each rule of the flat kinds and of creations, and every
 damage of tests/test_replay.py's kind applied at many positions: a flipped
 byte, a lost, repeated, swapped or foreign line, a record re-linked and
 re-hashed, a change re-pointed at an unknown table and re-hashed (a refusal
@@ -40,10 +41,10 @@ from test_replay import chunks
 Lines = list[bytes]
 
 
-def _generated(n: int, origins: int, seed: int) -> Lines:
+def _generated(n: int, origins: int, seed: int, **options: Any) -> Lines:
     out: Lines = []
     prev = None
-    for event in generate(n, origins=origins, seed=seed):
+    for event in generate(n, origins=origins, seed=seed, **options):
         line = fast_record(event, prev)
         prev = json.loads(line)["checksum"]
         out.append(line)
@@ -407,4 +408,130 @@ def test_every_rule_of_the_flat_kinds_refuses_the_same_on_both_paths(
         "unknown-connection",
         "last-connection",
         "table-referenced",
+    }
+
+
+# Mostly creations, and what frees or takes their names and ends (renames, drops)
+_CREATION_HEAVY = {
+    "create_node_table": 8,
+    "create_rel_table": 8,
+    "drop_table": 4,
+    "rename_table": 3,
+    "add_property": 3,
+    "add_connection": 2,
+    "drop_connection": 1,
+    "merge": 1,
+    "tag": 1,
+}
+
+
+def _staged_positions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The positions the fused path leaves to the staged path from now on."""
+    taken: list[int] = []
+    real = fused_stage.Fused.staged
+
+    def counted(self: fused_stage.Fused, lines_: Lines, i: int, pos: int) -> None:
+        taken.append(pos)
+        real(self, lines_, i, pos)
+
+    monkeypatch.setattr(fused_stage.Fused, "staged", counted)
+    return taken
+
+
+@pytest.mark.parametrize(("origins", "seed"), [(1, 17), (3, 19)])
+def test_creation_heavy_logs_and_their_damages(
+    origins: int, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = _generated(300, origins, seed, mix=_CREATION_HEAVY)
+    creations = [i for i, line in enumerate(lines) if b'"kind":"create_' in line]
+    assert len(creations) > len(lines) // 3
+    with monkeypatch.context() as m:  # (not vacuous: the fused path takes the creations)
+        taken = _staged_positions(m)
+        assert replay(_store(lines)).ok and taken == []
+    assert_same(lines, monkeypatch, "sound")
+    for label, damaged in _damages(lines, seed):
+        assert_same(damaged, monkeypatch, label)
+
+
+def _creation_breakers() -> tuple[Lines, list[str]]:
+    """A one-writer log where each rule of the creations is broken once, between good
+    creations of every shape; the lines and the breakers' ids (as ``_rule_breakers``)."""
+    from schemalog.log.store import MemoryStore
+    from schemalog.model.clock import HybridLogicalClock
+    from schemalog.model.events import DropTable, RenameTable, build_node_table, build_rel_table
+    from schemalog.model.events import new_event as stamp
+
+    wall = [1_700_000_000_000]
+
+    def now() -> int:
+        wall[0] += 1
+        return wall[0]
+
+    clock = HybridLogicalClock("w", now)
+    events: list[Any] = []
+    breakers: list[str] = []
+    last: list[str] = []
+
+    def good(change: Any) -> str:
+        event = stamp(clock, "ws", last, change)
+        events.append(event)
+        last[:] = [event.id]
+        return event.id
+
+    def bad(change: Any) -> None:
+        event = stamp(clock, "ws", last, change)
+        events.append(event)
+        breakers.append(event.id)
+
+    a = good(build_node_table("A", [("id", "INT64")], "id"))
+    b = good(build_node_table("B", [("id", "SERIAL"), ("x", "STRING")], "id"))
+    r = good(build_rel_table("R", [(a, b)]))
+    unknown = "w@1600000000000.0"
+    # (each breaker's name is created by no later event: breakers are concurrent with
+    # what follows them, and two concurrent creations of one name are duplicates)
+    bad(build_node_table("b", [("id", "INT64")], "id"))  # name taken (any case)
+    bad(build_rel_table("a", [(a, b)]))  # a node table's name
+    bad(build_node_table("N", [("id", "INT64"), ("_ID", "STRING")], "id"))  # reserved
+    bad(build_rel_table("R1", [(a, b)], [("_label", "INT64")]))
+    bad(build_rel_table("R2", [(a, unknown)]))
+    bad(build_rel_table("R3", [(r, a)]))  # a rel table as an end
+    c = good(build_node_table("C", [("id", "STRING")], "id"))
+    good(DropTable(c))
+    bad(build_rel_table("R4", [(a, c)]))  # a dropped table
+    c2 = good(build_node_table("C", [("id", "UUID"), ("_x", "INT64")], "id"))  # name free
+    good(build_rel_table("R5", [(a, a), (a, b)], [("s", "SERIAL")], "ONE_ONE"))
+    good(build_rel_table("R6", [(b, a)], [("w", "DOUBLE")], "MANY_ONE"))
+    good(build_rel_table("R7", [(b, b)], (), "ONE_MANY"))
+    good(RenameTable(c2, "C2"))
+    good(build_node_table("C", [("id", "INT64")], "id"))  # the name a rename freed
+    good(build_node_table("表", [("名前", "STRING")], "名前"))
+    good(build_node_table("Ä", [("id", "INT64")], "id"))
+    good(build_node_table("ä", [("id", "INT64")], "id"))  # not folded: another name
+    store = MemoryStore()
+    store.append(events, expected=None)
+    lines = store.raw_lines()
+    # the table id taken: R's creation again, at the end (re-linked into the chain)
+    at = next(i for i, line in enumerate(lines) if json.loads(line)["event"]["id"] == r)
+    breakers.append(r)
+    return _rehash([*lines, lines[at]], len(lines)), breakers
+
+
+def test_every_rule_of_the_creations_refuses_the_same_on_both_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lines, breakers = _creation_breakers()
+    assert_same(lines, monkeypatch, "creation rules")
+    with monkeypatch.context() as m:  # the fused path proves them all (then refuses some)
+        taken = _staged_positions(m)
+        report = replay(_store(lines), on_corrupt="skip")
+        assert taken == []
+    refused = [s for s in report.skipped if s.kind in ("rejected", "concurrent")]
+    assert sorted(s.event_id for s in refused) == sorted(breakers)
+    rules = {s.reason.split("(")[1].split(")")[0] for s in refused}
+    assert rules == {
+        "name-taken",
+        "reserved-property-name",
+        "rel-endpoint-missing",
+        "rel-endpoint-not-node",
+        "table-exists",
     }
