@@ -499,8 +499,9 @@ def _creation_breakers() -> tuple[Lines, list[str]]:
     good(DropTable(c))
     bad(build_rel_table("R4", [(a, c)]))  # a dropped table
     c2 = good(build_node_table("C", [("id", "UUID"), ("_x", "INT64")], "id"))  # name free
-    good(build_rel_table("R5", [(a, a), (a, b)], [("s", "SERIAL")], "ONE_ONE"))
-    good(build_rel_table("R6", [(b, a)], [("w", "DOUBLE")], "MANY_ONE"))
+    r5 = good(build_rel_table("R5", [(a, a), (a, b)], [("x", "STRING")], "ONE_ONE"))
+    good(RenameTable(r5, "R5b"))  # (its repeat below: only its id is taken)
+    good(build_rel_table("R6", [(b, a)], [("w", "DOUBLE"), ("s", "SERIAL")], "MANY_ONE"))
     good(build_rel_table("R7", [(b, b)], (), "ONE_MANY"))
     good(RenameTable(c2, "C2"))
     good(build_node_table("C", [("id", "INT64")], "id"))  # the name a rename freed
@@ -510,9 +511,9 @@ def _creation_breakers() -> tuple[Lines, list[str]]:
     store = MemoryStore()
     store.append(events, expected=None)
     lines = store.raw_lines()
-    # the table id taken: R's creation again, at the end (re-linked into the chain)
-    at = next(i for i, line in enumerate(lines) if json.loads(line)["event"]["id"] == r)
-    breakers.append(r)
+    # the table id taken: R5's creation again, at the end (re-linked into the chain)
+    at = next(i for i, line in enumerate(lines) if json.loads(line)["event"]["id"] == r5)
+    breakers.append(r5)
     return _rehash([*lines, lines[at]], len(lines)), breakers
 
 
