@@ -3,8 +3,9 @@
 ``encoding.proved_line`` leans on the regex engine (back-references, scoped
 flags, bounded repeats): Pyodide runs Python 3.14's, CPython here 3.11's. The
 grammar's edges and a sample of the one-character edits and field mutations
-of every kind's line (tests/test_proved_line.py, where CPython holds them to
-``decode_record``) must give the same facts, or the same None, in Pyodide.
+of every kind's line, creations included (tests/test_proved_line.py, where
+CPython holds them to ``decode_record``) must give the same facts, or the
+same None, in Pyodide.
 """
 
 import contextlib
@@ -19,12 +20,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 import test_proved_line as cases  # noqa: E402
 from schemalog.encoding import codec  # noqa: E402
 from schemalog.encoding.proved_line import PROVED_KINDS, prove_line  # noqa: E402
-from test_decode_fast import _edited, _line_events, _mutations  # noqa: E402
+from test_decode_fast import _edited, _mutations  # noqa: E402
 
 
 def _lines() -> list[bytes]:
     lines = [cases._line(obj) for obj, _ in cases._EDGES]
-    for event in _line_events():
+    for event in cases._corpus():  # every proved kind, creations with all their parts
         if event.kind not in PROVED_KINDS:
             continue
         lines.append(cases._line(event.to_obj()))

@@ -1,10 +1,10 @@
-"""A flat record's facts proved by its line's grammar, for replay's fused path.
+"""A record's facts proved by its line's grammar, for replay's fused path.
 
 ``record_fast`` matches a line against its kind's canonical shape with every
 value a plain JSON string, then proves each value with the validators the
-dataclasses use. For the nine flat kinds and merges (about 98 % of a log's
-records) the line patterns here carry the values' grammars too, so one regex
-match proves most of a record in C:
+dataclasses use. For the nine flat kinds, merges and table creations (every
+kind but SORTED BY) the line patterns here carry the values' grammars too, so
+one regex match proves most of a record in C:
 
 * ids (table ids, FROM/TO ids, parents) are ``origin@wall.logical`` with an
   origin token and at most 15 digits per number (below 2**53, so every
@@ -16,11 +16,17 @@ match proves most of a record in C:
   names also without ``.``): the names rule (``model.names``) for ASCII. Any
   other name is matched by a second group and goes to ``validate_name``;
 * a comment is at most 4,096 code points of a JSON string that needs no
-  escape (no control character, and UTF-8 has no lone surrogate).
+  escape (no control character, and UTF-8 has no lone surrogate);
+* a creation's arrays: its properties' shape (names as above) and its FROM/TO
+  ids, and a multiplicity is one of ``MULTIPLICITIES``.
 
 What stays in Python: the checksum, the type and default of a new property
 (cached and rare), each parent earlier than the event (a small cache of
-recent clocks), the parents sorted and unique, and a merge's resolutions.
+recent clocks), the parents sorted and unique, and a merge's resolutions; for
+a creation, its table id and property ids being the event's (``/p0``,
+``/p1``... in order), its property names unique by catalog key, its FROM/TO
+pairs (at least one, sorted, each once) and a node table's primary key (the
+``CreateNodeTable`` dataclass checks it: node tables are rare).
 
 ``prove_line(line)`` returns the record's facts or None, never an error: a
 16-digit clock, an escaped string, a rare kind or anything invalid is left to

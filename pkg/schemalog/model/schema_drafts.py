@@ -23,6 +23,9 @@ before it writes, as the working maps do (``schema.working_copy``), so a
 commit neither copies nor freezes anything. tests/test_replay_undo.py fails a
 batch after every kind of change and compares with the commit.
 
+A creation puts the ``TableState`` that ``apply`` would put (its first
+change thaws it like any other).
+
 Each draft handler refuses (``Refusal``, nothing changed) wherever the
 object handler of the same kind rejects, and whenever it is not sure: a table
 whose property ids or name keys repeat (``apply`` never builds one; a draft

@@ -1,11 +1,11 @@
-"""Replay's fused hot path: records of the flat kinds from their lines onto the state.
+"""Replay's fused hot path: records from their lines onto the state.
 
 The staged path (decode -> resolve -> apply, the package doc) builds a
 ``Record``, an ``Event``, its ``Timestamp`` and its change for every record,
 and the strict watch, the duplicate scan and ``apply`` read them back; and
-``apply`` derives a new table for every change. For the nine flat kinds and
-merges (every change but creations and SORTED BY: about 98 % of the bench log)
-this path proves a window of lines by their grammar (``encoding.proved_line``:
+``apply`` derives a new table for every change. For the nine flat kinds,
+merges and table creations (every change but SORTED BY, which the bench log
+does not hold) this path proves a window of lines by their grammar (``encoding.proved_line``:
 one regex per line proves the envelope and most fields; the checksum and hash
 link, parents and the rare checks in Python). Then, record by record, the
 strict watch (``StrictWatch.one``), the duplicate scan
