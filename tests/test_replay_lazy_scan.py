@@ -87,13 +87,18 @@ def test_one_chain_visits_nothing_and_still_hands_out_its_scan(
     events = _left_the_chain(50)
     store = _store(events[:50])
     visited: list[str] = []
-    real_visit = DuplicateScanner.visit
+    real_visit, real_fields = DuplicateScanner.visit, DuplicateScanner.visit_fields
 
     def counting(self: DuplicateScanner, event: Event) -> None:
         visited.append(event.id)
         real_visit(self, event)
 
+    def counting_fields(self: DuplicateScanner, event_id: str, *facts: Any) -> None:
+        visited.append(event_id)  # (the fused path visits what it proved by its fields)
+        real_fields(self, event_id, *facts)
+
     monkeypatch.setattr(DuplicateScanner, "visit", counting)
+    monkeypatch.setattr(DuplicateScanner, "visit_fields", counting_fields)
     lazy = replay(store)
     assert visited == []  # one chain: the scan was left out
     with monkeypatch.context() as m:
