@@ -343,7 +343,7 @@ def _clock_of(event_id: str) -> tuple[int, int, str]:
 
 
 def prove_line(line: bytes) -> tuple[Any, ...] | None:
-    """A flat-kind record's facts, proved as ``decode_record`` proves them, or None.
+    """A record's facts (a proved kind), proved as ``decode_record`` proves them, or None.
 
     ``(kind, fields, id, origin, packed clock, parents, checksum, prev)``; None for
     anything not proved (the staged path then decodes the line and says why).
