@@ -342,6 +342,41 @@ def test_two_duplicates_of_a_lost_drop_replay_cleanly() -> None:
     assert reference.state_hash == report.state_hash
 
 
+def test_an_event_goes_with_its_loser_after_the_scan_fell_back() -> None:
+    """A merged log whose origin c forked (two events, neither naming the other): the
+    duplicate scan cannot go on and replay falls back to merge's analysis over the
+    whole log (``EffectiveStream._fall_back``). a's creation of N loses to b's (lww)
+    and a's property on it must go with the loser, as in ``replay_merged``, not be
+    a ``concurrent`` rejection (it was: the fall back left no scan to tell ancestry)."""
+    from schemalog.history.duplicates import DuplicateScanner
+
+    wall = [1_700_000_000_000]
+    root = _Branch("r", wall, [], empty_state())
+    root.write(_node_def("T", 0))
+    table = root.events[0].change.table_id  # type: ignore[union-attr]
+    a, b, c1, c2 = (_Branch(o, wall, root.events, root.state) for o in ("a", "b", "c", "c"))
+    for branch, change in (
+        (c1, CommentOnTable(table, "one")),
+        (c2, CommentOnTable(table, "two")),  # c again, not after its own comment
+        (a, _node_def("N", 0)),
+        (b, _node_def("N", 1)),
+    ):
+        wall[0] += 10
+        assert branch.write(change)
+    wall[0] += 10
+    assert a.write(build_add_property(a.events[-1].change.table_id, "x", "INT64"))  # type: ignore[union-attr]
+    result = merge_events([root.events, a.events, b.events, c1.events, c2.events], "lww")
+    scan = DuplicateScanner()
+    for event in result.events:
+        scan.visit(event)
+    assert not scan.exact  # the case: the streaming scan gives up
+    report = assert_replays_and_applies(result, engine=False)
+    assert [(s.kind, s.event_id) for s in report.skipped] == [
+        ("loser", a.events[-2].id),
+        ("with-loser", a.events[-1].id),
+    ]
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="a property re-added after dropping a duplicate is aliased to the first "

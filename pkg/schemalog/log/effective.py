@@ -61,7 +61,7 @@ from schemalog.encoding.codec import Record, decode_record
 from schemalog.errors import InvalidEvent
 from schemalog.history.conflicts import Facts, _analyze_facts, _spec
 from schemalog.history.duplicates import DuplicateScanner
-from schemalog.history.merge import Plan, effective_event, takes_over
+from schemalog.history.merge import Plan, _goes_with, effective_event, takes_over
 from schemalog.log.store.errors import RecordTooLarge
 from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, RawBlock, RawChunk
 from schemalog.model.events import CreateNodeTable, CreateRelTable, Event, Merge, Resolution
@@ -151,6 +151,8 @@ class EffectiveStream:
         self._recent: dict[str, list[int]] = {}
         self._older: dict[str, list[int]] = {}
         self._took_over: set[str] = set()  # duplicates applied in their loser's place
+        # every event's parents, read again once a fall back left no scan to tell ancestry
+        self._parents: dict[str, Sequence[str]] | None = None
         self.inexact = False
         self._reread = reread
         self.duplicates: dict[str, str] = dict(plan.plan.duplicates)
@@ -232,11 +234,15 @@ class EffectiveStream:
         from that loser's winner (its writer built on the losing side without
         knowing the decision). None when it goes with none, or when the
         duplicate scan cannot tell ancestry, or ``event`` was not among the
-        last 2,048 visited (then the rejection stays a rejection).
+        last 2,048 visited (then the rejection stays a rejection). After a fall
+        back (``_fall_back``: no scan) ancestry is read off the log's parents,
+        read again once, as ``merge.replay_merged`` reads it.
         """
         scanner = self.scanner
-        if not self.losers or scanner is None:
+        if not self.losers:
             return None
+        if scanner is None:
+            return self._goes_with_parents(event)
         vc = self._recent.get(event.id) or self._older.get(event.id)
         if vc is None:
             return None
@@ -256,6 +262,16 @@ class EffectiveStream:
             and not descends(winners.get(x, x))
         ]
         return min(went) if went else None
+
+    def _goes_with_parents(self, event: Event) -> str | None:
+        """``goes_with`` after a fall back: merge's rule over every event's parents."""
+        if self._reread is None:
+            return None  # inexact: nothing tells ancestry
+        if self._parents is None:
+            self._parents = {e.id: e.parents for e in self._reread()}
+        self._parents[event.id] = event.parents  # (the event as decoded here)
+        plan = Plan(self.losers, self.duplicates, self.table_alias, self.prop_alias, self._winners)
+        return _goes_with(event.id, plan, self._parents, self._took_over)
 
     def effective(self, event: Event) -> Event:
         """``event`` with aliased ids (call only for events ``skip`` keeps)."""
