@@ -379,28 +379,54 @@ def test_an_event_goes_with_its_loser_after_the_scan_fell_back() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="a property re-added after dropping a duplicate is aliased to the first "
-    "creation again (merge._alias, duplicates._match), whose property the drop removed",
+    reason="a change made again after undoing its concurrent duplicate is matched to the "
+    "first copy once more (conflicts._alias, duplicates._match), whose effect the undo removed",
 )
-def test_a_property_added_again_after_dropping_its_duplicate_replays_cleanly() -> None:
+@pytest.mark.parametrize("kind", ["property", "table", "connection"])
+def test_a_change_made_again_after_undoing_its_duplicate_replays_cleanly(kind: str) -> None:
     """Found by test_adversarial_merges_replay_cleanly_and_apply (session 8, 4,000
     examples), minimized: a adds T.x; b, concurrently, adds T.x too (a duplicate of
     a's: aliased to it), drops it (a's x, through the alias), adds T.x again and
     renames it. The new x is concurrent with a's and identical, so it is aliased to
     a's dropped x once more, and the rename is rejected (unknown-property): no merge
     strategy reports a conflict, yet the merged log does not replay cleanly, in
-    ``replay`` and in ``replay_merged`` alike."""
+    ``replay`` and in ``replay_merged`` alike. The same with a node table created,
+    dropped, created again and renamed, and a connection added, dropped, added again
+    and dropped."""
     a, b, wall, table = _two_sides()
     wall[0] += 10
-    assert a.write(build_add_property(table, "x", "INT64"))
-    wall[0] += 10
-    assert b.write(build_add_property(table, "x", "INT64"))
-    wall[0] += 10
-    assert b.write(DropProperty(table, b.events[-1].change.property.property_id))  # type: ignore[union-attr]
-    wall[0] += 10
-    assert b.write(build_add_property(table, "x", "INT64"))
-    wall[0] += 10
-    assert b.write(RenameProperty(table, b.events[-1].change.property.property_id, "y"))  # type: ignore[union-attr]
+    assert a.write(_node_def("S", 0)) and a.write(build_rel_table("R", [(table, table)]))
+    other, rel = (e.change.table_id for e in a.events[-2:])  # type: ignore[union-attr]
+    b = _Branch("b", wall, a.events, a.state)
+    pair = Connection(table, other)
+    ids: list[str] = []
+
+    def make() -> object:
+        if kind == "property":
+            return build_add_property(table, "x", "INT64")
+        return _node_def("N", 0) if kind == "table" else AddConnection(rel, pair)
+
+    def made(branch: _Branch) -> str:
+        change = branch.events[-1].change
+        if kind == "property":
+            return change.property.property_id  # type: ignore[union-attr]
+        return change.table_id  # type: ignore[union-attr]
+
+    def undo() -> object:
+        if kind == "property":
+            return DropProperty(table, ids[-1])
+        return DropTable(ids[-1]) if kind == "table" else DropConnection(rel, pair)
+
+    def build_on() -> object:
+        if kind == "property":
+            return RenameProperty(table, ids[-1], "y")
+        return RenameTable(ids[-1], "M") if kind == "table" else DropConnection(rel, pair)
+
+    for branch, step in ((a, make), (b, make), (b, undo), (b, make), (b, build_on)):
+        wall[0] += 10
+        assert branch.write(step())
+        if step is make:
+            ids.append(made(branch))
     for strategy in [*RESOLVING, "reject"]:
         assert_replays_and_applies(merge_events([a.events, b.events], strategy), engine=False)
 
