@@ -61,7 +61,7 @@ from schemalog.encoding.codec import Record, decode_record
 from schemalog.errors import InvalidEvent
 from schemalog.history.conflicts import Facts, _analyze_facts, _spec
 from schemalog.history.duplicates import DuplicateScanner
-from schemalog.history.merge import Plan, _goes_with, effective_event, takes_over
+from schemalog.history.merge import Plan, effective_event, takes_over
 from schemalog.log.store.errors import RecordTooLarge
 from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, RawBlock, RawChunk
 from schemalog.model.events import CreateNodeTable, CreateRelTable, Event, Merge, Resolution
@@ -151,8 +151,12 @@ class EffectiveStream:
         self._recent: dict[str, list[int]] = {}
         self._older: dict[str, list[int]] = {}
         self._took_over: set[str] = set()  # duplicates applied in their loser's place
-        # every event's parents, read again once a fall back left no scan to tell ancestry
+        # after a fall back (no scan to tell ancestry, goes_with): every event's parents,
+        # read again once, and per event the marked ids (losers, their copies and
+        # winners) it descends from
         self._parents: dict[str, Sequence[str]] | None = None
+        self._marks: dict[str, frozenset[str]] = {}
+        self._marked: frozenset[str] = frozenset()
         self.inexact = False
         self._reread = reread
         self.duplicates: dict[str, str] = dict(plan.plan.duplicates)
@@ -264,14 +268,52 @@ class EffectiveStream:
         return min(went) if went else None
 
     def _goes_with_parents(self, event: Event) -> str | None:
-        """``goes_with`` after a fall back: merge's rule over every event's parents."""
+        """``goes_with`` after a fall back: merge's rule (``merge._goes_with``) over the
+        log's parents, each event's marked ancestors computed once (linear, where a
+        walk over every rejected event's ancestors is quadratic on a hostile log)."""
         if self._reread is None:
             return None  # inexact: nothing tells ancestry
         if self._parents is None:
             self._parents = {e.id: e.parents for e in self._reread()}
-        self._parents[event.id] = event.parents  # (the event as decoded here)
-        plan = Plan(self.losers, self.duplicates, self.table_alias, self.prop_alias, self._winners)
-        return _goes_with(event.id, plan, self._parents, self._took_over)
+            copies = [d for d, first in self.duplicates.items() if first in self.losers]
+            self._marked = frozenset((*self.losers, *copies, *self._winners.values()))
+        seen: set[str] = set()
+        for p in event.parents:
+            seen.update(self._marked_above(p))
+        copies_of: dict[str, list[str]] = {}  # a loser's duplicates share its fate
+        for dup, first in self.duplicates.items():
+            if first in self.losers and dup not in self._took_over:
+                copies_of.setdefault(first, []).append(dup)
+        went = [
+            x
+            for x in self.losers
+            if (x in seen or any(d in seen for d in copies_of.get(x, ())))
+            and self._winners.get(x) not in seen
+        ]
+        return min(went) if went else None
+
+    def _marked_above(self, event_id: str) -> frozenset[str]:
+        """The marked ids among ``event_id`` and its ancestors (memoized, no recursion:
+        parents are earlier than their children, so the walk ends)."""
+        marks, parents, marked = self._marks, self._parents, self._marked
+        assert parents is not None
+        stack = [event_id]
+        while stack:
+            node = stack[-1]
+            if node in marks:
+                stack.pop()
+                continue
+            ps = parents.get(node, ())
+            todo = [p for p in ps if p not in marks]
+            if todo:
+                stack.extend(todo)
+                continue
+            found = {node} & marked
+            for p in ps:
+                found.update(marks[p])
+            marks[node] = frozenset(found) if found else _NONE
+            stack.pop()
+        return marks[event_id]
 
     def effective(self, event: Event) -> Event:
         """``event`` with aliased ids (call only for events ``skip`` keeps)."""
@@ -321,6 +363,7 @@ class EffectiveStream:
             live.update(exact)
 
 
+_NONE: frozenset[str] = frozenset()
 _NO_EVENT = cast(Event, None)  # conflicts found on the way are discarded: no events for them
 
 
