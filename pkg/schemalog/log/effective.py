@@ -153,10 +153,10 @@ class EffectiveStream:
         self._took_over: set[str] = set()  # duplicates applied in their loser's place
         # after a fall back (no scan to tell ancestry, goes_with): every event's parents,
         # read again once, and per event the marked ids (losers, their copies and
-        # winners) it descends from
+        # winners: one bit each) among it and its ancestors
         self._parents: dict[str, Sequence[str]] | None = None
-        self._marks: dict[str, frozenset[str]] = {}
-        self._marked: frozenset[str] = frozenset()
+        self._marks: dict[str, int] = {}
+        self._bit: dict[str, int] = {}
         self.inexact = False
         self._reread = reread
         self.duplicates: dict[str, str] = dict(plan.plan.duplicates)
@@ -269,17 +269,24 @@ class EffectiveStream:
 
     def _goes_with_parents(self, event: Event) -> str | None:
         """``goes_with`` after a fall back: merge's rule (``merge._goes_with``) over the
-        log's parents, each event's marked ancestors computed once (linear, where a
-        walk over every rejected event's ancestors is quadratic on a hostile log)."""
+        log's parents, each event's marked ancestors computed once, as a bit set
+        (linear, where a walk over every rejected event's ancestors is quadratic on
+        a hostile log)."""
         if self._reread is None:
             return None  # inexact: nothing tells ancestry
+        bit = self._bit
         if self._parents is None:
             self._parents = {e.id: e.parents for e in self._reread()}
             copies = [d for d, first in self.duplicates.items() if first in self.losers]
-            self._marked = frozenset((*self.losers, *copies, *self._winners.values()))
-        seen: set[str] = set()
+            for x in (*self.losers, *copies, *self._winners.values()):
+                bit.setdefault(x, len(bit))
+        seen = 0
         for p in event.parents:
-            seen.update(self._marked_above(p))
+            seen |= self._marked_above(p)
+
+        def descends(x: str | None) -> bool:
+            return x is not None and x in bit and (seen >> bit[x]) & 1 == 1
+
         copies_of: dict[str, list[str]] = {}  # a loser's duplicates share its fate
         for dup, first in self.duplicates.items():
             if first in self.losers and dup not in self._took_over:
@@ -287,15 +294,15 @@ class EffectiveStream:
         went = [
             x
             for x in self.losers
-            if (x in seen or any(d in seen for d in copies_of.get(x, ())))
-            and self._winners.get(x) not in seen
+            if (descends(x) or any(descends(d) for d in copies_of.get(x, ())))
+            and not descends(self._winners.get(x))
         ]
         return min(went) if went else None
 
-    def _marked_above(self, event_id: str) -> frozenset[str]:
-        """The marked ids among ``event_id`` and its ancestors (memoized, no recursion:
-        parents are earlier than their children, so the walk ends)."""
-        marks, parents, marked = self._marks, self._parents, self._marked
+    def _marked_above(self, event_id: str) -> int:
+        """The bits of the marked ids among ``event_id`` and its ancestors (memoized, no
+        recursion: parents are earlier than their children, so the walk ends)."""
+        marks, parents, bit = self._marks, self._parents, self._bit
         assert parents is not None
         stack = [event_id]
         while stack:
@@ -308,10 +315,10 @@ class EffectiveStream:
             if todo:
                 stack.extend(todo)
                 continue
-            found = {node} & marked
+            found = 1 << bit[node] if node in bit else 0
             for p in ps:
-                found.update(marks[p])
-            marks[node] = frozenset(found) if found else _NONE
+                found |= marks[p]
+            marks[node] = found
             stack.pop()
         return marks[event_id]
 
@@ -363,7 +370,6 @@ class EffectiveStream:
             live.update(exact)
 
 
-_NONE: frozenset[str] = frozenset()
 _NO_EVENT = cast(Event, None)  # conflicts found on the way are discarded: no events for them
 
 
