@@ -157,6 +157,7 @@ class EffectiveStream:
         self._parents: dict[str, Sequence[str]] | None = None
         self._marks: dict[str, int] = {}
         self._bit: dict[str, int] = {}
+        self._ids: list[str] = []  # bit -> marked id
         self.inexact = False
         self._reread = reread
         self.duplicates: dict[str, str] = dict(plan.plan.duplicates)
@@ -274,29 +275,33 @@ class EffectiveStream:
         a hostile log)."""
         if self._reread is None:
             return None  # inexact: nothing tells ancestry
-        bit = self._bit
+        bit, ids = self._bit, self._ids
         if self._parents is None:
             self._parents = {e.id: e.parents for e in self._reread()}
             copies = [d for d, first in self.duplicates.items() if first in self.losers]
             for x in (*self.losers, *copies, *self._winners.values()):
-                bit.setdefault(x, len(bit))
+                if x not in bit:
+                    bit[x] = len(ids)
+                    ids.append(x)
         seen = 0
         for p in event.parents:
             seen |= self._marked_above(p)
-
-        def descends(x: str | None) -> bool:
-            return x is not None and x in bit and (seen >> bit[x]) & 1 == 1
-
-        copies_of: dict[str, list[str]] = {}  # a loser's duplicates share its fate
-        for dup, first in self.duplicates.items():
-            if first in self.losers and dup not in self._took_over:
-                copies_of.setdefault(first, []).append(dup)
-        went = [
-            x
-            for x in self.losers
-            if (descends(x) or any(descends(d) for d in copies_of.get(x, ())))
-            and not descends(self._winners.get(x))
-        ]
+        losers, duplicates, took_over = self.losers, self.duplicates, self._took_over
+        went: set[str] = set()
+        rest = seen
+        while rest:  # the marked ancestors: losers, and copies of losers that did not
+            low = rest & -rest  # take their place (they share their loser's fate)
+            rest ^= low
+            marked = ids[low.bit_length() - 1]
+            if marked in losers:
+                went.add(marked)
+            first = duplicates.get(marked)
+            if first is not None and first in losers and marked not in took_over:
+                went.add(first)
+        for x in list(went):
+            winner = self._winners.get(x)
+            if winner is not None and winner in bit and (seen >> bit[winner]) & 1:
+                went.discard(x)  # its writer saw the decision's winner
         return min(went) if went else None
 
     def _marked_above(self, event_id: str) -> int:
