@@ -13,6 +13,7 @@ import pytest
 from schemalog import SchemaLog
 from schemalog.history.merge import merge_events, replay_merged
 from schemalog.log.concurrent_writes import ConcurrentWriteFailed, UnknownConflict, append_on_view
+from schemalog.log.replay import replay
 from schemalog.log.store import FencedOut, MemoryStore
 from schemalog.model.events import Event, Merge, RenameTable, Tag, new_event
 
@@ -243,3 +244,35 @@ def test_the_live_path_and_an_offline_merge_of_the_same_events_agree() -> None:
 def test_an_unknown_strategy_is_refused_when_the_log_is_opened() -> None:
     with pytest.raises(ValueError, match="strategy must be one of"):
         SchemaLog.in_memory(strategy="newest")
+
+
+def test_a_writer_whose_own_drop_was_a_duplicate_replays_cleanly() -> None:
+    """Found by a fuzz of stale writers (session 8). b's stale drop of T repeats a's:
+    a duplicate, left out of b's view, so b's next event does not name it and b's
+    lane forks; the duplicate scan cannot go on and replay falls back to merge's
+    analysis (``EffectiveStream._fall_back``). Then a's creation of N loses to b's
+    (lww), and a's property on its own N must go with that loser, as in
+    ``replay_merged``: it was a ``concurrent`` rejection when the fall back left
+    nothing to tell ancestry by."""
+    store = MemoryStore()
+    a = SchemaLog(store, origin="a", now_ms=fixed_clock(1_700_000_000_000), strategy="lww")
+    a.create_node_table("T", [("id", "INT64")], "id")
+    b = SchemaLog(store, origin="b", now_ms=fixed_clock(1_700_000_100_000), strategy="lww")
+    a.drop_table("T")
+    dropped = b.drop_table("T")  # stale: a duplicate of a's drop
+    assert isinstance(dropped, Event) and dropped.id not in b.view.heads
+    b.tag("after")  # stamped on b's view's heads: not on b's own drop
+    lost = a.create_node_table("N", [("id", "INT64")], "id")
+    added = a.add_property("N", "x", "INT64")
+    won = b.create_node_table("N", [("id", "INT64"), ("v", "STRING")], "id")  # stale, later
+    assert isinstance(lost, Event) and isinstance(added, Event) and isinstance(won, Event)
+    report = replay(store)
+    assert [(s.kind, s.event_id) for s in report.skipped] == [
+        ("duplicate", dropped.id),
+        ("loser", lost.id),
+        ("with-loser", added.id),
+    ]
+    assert report.ok
+    reference = replay_merged(list(a.events()))
+    assert reference.state_hash == report.state_hash
+    assert [r for _, r in reference.skipped if r.startswith("rejected")] == []

@@ -342,6 +342,126 @@ def test_two_duplicates_of_a_lost_drop_replay_cleanly() -> None:
     assert reference.state_hash == report.state_hash
 
 
+def test_an_event_goes_with_its_loser_after_the_scan_fell_back() -> None:
+    """A merged log whose origin c forked (two events, neither naming the other): the
+    duplicate scan cannot go on and replay falls back to merge's analysis over the
+    whole log (``EffectiveStream._fall_back``). a's creation of N loses to b's (lww)
+    and a's property on it must go with the loser, as in ``replay_merged``, not be
+    a ``concurrent`` rejection (it was: the fall back left no scan to tell ancestry)."""
+    from schemalog.history.duplicates import DuplicateScanner
+
+    wall = [1_700_000_000_000]
+    root = _Branch("r", wall, [], empty_state())
+    root.write(_node_def("T", 0))
+    table = root.events[0].change.table_id  # type: ignore[union-attr]
+    a, b, c1, c2 = (_Branch(o, wall, root.events, root.state) for o in ("a", "b", "c", "c"))
+    for branch, change in (
+        (c1, CommentOnTable(table, "one")),
+        (c2, CommentOnTable(table, "two")),  # c again, not after its own comment
+        (a, _node_def("N", 0)),
+        (b, _node_def("N", 1)),
+    ):
+        wall[0] += 10
+        assert branch.write(change)
+    wall[0] += 10
+    assert a.write(build_add_property(a.events[-1].change.table_id, "x", "INT64"))  # type: ignore[union-attr]
+    result = merge_events([root.events, a.events, b.events, c1.events, c2.events], "lww")
+    scan = DuplicateScanner()
+    for event in result.events:
+        scan.visit(event)
+    assert not scan.exact  # the case: the streaming scan gives up
+    report = assert_replays_and_applies(result, engine=False)
+    assert [(s.kind, s.event_id) for s in report.skipped] == [
+        ("loser", a.events[-2].id),
+        ("with-loser", a.events[-1].id),
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="merge.takes_over lets a copy of a lost drop take its place although another "
+    "writer, who saw the decision, made the drop again before it",
+)
+def test_a_copy_of_a_lost_drop_after_the_drop_was_made_again_replays_cleanly() -> None:
+    """Found by a fuzz of stale writers on one store (session 8), minimized. a drops
+    T.v; b renames it (rename-wins: a's drop loses). c, who has seen both and the
+    decision, drops T.v again. b, stale, drops T.v too: concurrent with a's drop and
+    identical, a duplicate of it (its earliest concurrent twin), and the first copy
+    of a lost drop, so it takes the drop's place (merge.takes_over), after c's drop
+    applied: rejected (unknown-property), in ``replay`` and ``replay_merged`` alike,
+    though the merge reports no conflict (c's and b's drops are identical)."""
+    a, b, wall, table = _two_sides()
+    prop = f"{table}/p1"
+    wall[0] += 10
+    assert a.write(DropProperty(table, prop))
+    wall[0] += 10
+    assert b.write(RenameProperty(table, prop, "w"))
+    decided = merge_events([a.events, b.events], "rename-wins")
+    assert [r.losers for r in decided.conflicts] == [(a.events[-1].id,)]
+    c = _Branch("c", wall, list(decided.events), replay_merged(decided.events).state)
+    wall[0] += 10
+    assert c.write(DropProperty(table, prop))
+    wall[0] += 10
+    assert b.write(DropProperty(table, prop))
+    for strategy in [*RESOLVING, "reject"]:
+        result = merge_events([a.events, b.events, c.events], strategy)
+        assert_replays_and_applies(result, engine=False)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a change made again after undoing its concurrent duplicate is matched to the "
+    "first copy once more (conflicts._alias, duplicates._match), whose effect the undo removed",
+)
+@pytest.mark.parametrize("kind", ["property", "table", "connection"])
+def test_a_change_made_again_after_undoing_its_duplicate_replays_cleanly(kind: str) -> None:
+    """Found by test_adversarial_merges_replay_cleanly_and_apply (session 8, 4,000
+    examples), minimized: a adds T.x; b, concurrently, adds T.x too (a duplicate of
+    a's: aliased to it), drops it (a's x, through the alias), adds T.x again and
+    renames it. The new x is concurrent with a's and identical, so it is aliased to
+    a's dropped x once more, and the rename is rejected (unknown-property): no merge
+    strategy reports a conflict, yet the merged log does not replay cleanly, in
+    ``replay`` and in ``replay_merged`` alike. The same with a node table created,
+    dropped, created again and renamed, and a connection added, dropped, added again
+    and dropped."""
+    a, b, wall, table = _two_sides()
+    wall[0] += 10
+    assert a.write(_node_def("S", 0)) and a.write(build_rel_table("R", [(table, table)]))
+    other, rel = (e.change.table_id for e in a.events[-2:])  # type: ignore[union-attr]
+    b = _Branch("b", wall, a.events, a.state)
+    pair = Connection(table, other)
+    ids: list[str] = []
+
+    def make() -> object:
+        if kind == "property":
+            return build_add_property(table, "x", "INT64")
+        return _node_def("N", 0) if kind == "table" else AddConnection(rel, pair)
+
+    def made(branch: _Branch) -> str:
+        change = branch.events[-1].change
+        if kind == "property":
+            return change.property.property_id  # type: ignore[union-attr]
+        return change.table_id  # type: ignore[union-attr]
+
+    def undo() -> object:
+        if kind == "property":
+            return DropProperty(table, ids[-1])
+        return DropTable(ids[-1]) if kind == "table" else DropConnection(rel, pair)
+
+    def build_on() -> object:
+        if kind == "property":
+            return RenameProperty(table, ids[-1], "y")
+        return RenameTable(ids[-1], "M") if kind == "table" else DropConnection(rel, pair)
+
+    for branch, step in ((a, make), (b, make), (b, undo), (b, make), (b, build_on)):
+        wall[0] += 10
+        assert branch.write(step())
+        if step is make:
+            ids.append(made(branch))
+    for strategy in [*RESOLVING, "reject"]:
+        assert_replays_and_applies(merge_events([a.events, b.events], strategy), engine=False)
+
+
 @settings(
     max_examples=60,
     deadline=None,

@@ -151,6 +151,13 @@ class EffectiveStream:
         self._recent: dict[str, list[int]] = {}
         self._older: dict[str, list[int]] = {}
         self._took_over: set[str] = set()  # duplicates applied in their loser's place
+        # after a fall back (no scan to tell ancestry, goes_with): every event's parents,
+        # read again once, and per event the marked ids (losers, their copies and
+        # winners: one bit each) among it and its ancestors
+        self._parents: dict[str, Sequence[str]] | None = None
+        self._marks: dict[str, int] = {}
+        self._bit: dict[str, int] = {}
+        self._ids: list[str] = []  # bit -> marked id
         self.inexact = False
         self._reread = reread
         self.duplicates: dict[str, str] = dict(plan.plan.duplicates)
@@ -232,11 +239,15 @@ class EffectiveStream:
         from that loser's winner (its writer built on the losing side without
         knowing the decision). None when it goes with none, or when the
         duplicate scan cannot tell ancestry, or ``event`` was not among the
-        last 2,048 visited (then the rejection stays a rejection).
+        last 2,048 visited (then the rejection stays a rejection). After a fall
+        back (``_fall_back``: no scan) ancestry is read off the log's parents,
+        read again once, as ``merge.replay_merged`` reads it.
         """
         scanner = self.scanner
-        if not self.losers or scanner is None:
+        if not self.losers:
             return None
+        if scanner is None:
+            return self._goes_with_parents(event)
         vc = self._recent.get(event.id) or self._older.get(event.id)
         if vc is None:
             return None
@@ -256,6 +267,65 @@ class EffectiveStream:
             and not descends(winners.get(x, x))
         ]
         return min(went) if went else None
+
+    def _goes_with_parents(self, event: Event) -> str | None:
+        """``goes_with`` after a fall back: merge's rule (``merge._goes_with``) over the
+        log's parents, each event's marked ancestors computed once, as a bit set
+        (linear, where a walk over every rejected event's ancestors is quadratic on
+        a hostile log)."""
+        if self._reread is None:
+            return None  # inexact: nothing tells ancestry
+        bit, ids = self._bit, self._ids
+        if self._parents is None:
+            self._parents = {e.id: e.parents for e in self._reread()}
+            copies = [d for d, first in self.duplicates.items() if first in self.losers]
+            for x in (*self.losers, *copies, *self._winners.values()):
+                if x not in bit:
+                    bit[x] = len(ids)
+                    ids.append(x)
+        seen = 0
+        for p in event.parents:
+            seen |= self._marked_above(p)
+        losers, duplicates, took_over = self.losers, self.duplicates, self._took_over
+        went: set[str] = set()
+        rest = seen
+        while rest:  # the marked ancestors: losers, and copies of losers that did not
+            low = rest & -rest  # take their place (they share their loser's fate)
+            rest ^= low
+            marked = ids[low.bit_length() - 1]
+            if marked in losers:
+                went.add(marked)
+            first = duplicates.get(marked)
+            if first is not None and first in losers and marked not in took_over:
+                went.add(first)
+        for x in list(went):
+            winner = self._winners.get(x)
+            if winner is not None and winner in bit and (seen >> bit[winner]) & 1:
+                went.discard(x)  # its writer saw the decision's winner
+        return min(went) if went else None
+
+    def _marked_above(self, event_id: str) -> int:
+        """The bits of the marked ids among ``event_id`` and its ancestors (memoized, no
+        recursion: parents are earlier than their children, so the walk ends)."""
+        marks, parents, bit = self._marks, self._parents, self._bit
+        assert parents is not None
+        stack = [event_id]
+        while stack:
+            node = stack[-1]
+            if node in marks:
+                stack.pop()
+                continue
+            ps = parents.get(node, ())
+            todo = [p for p in ps if p not in marks]
+            if todo:
+                stack.extend(todo)
+                continue
+            found = 1 << bit[node] if node in bit else 0
+            for p in ps:
+                found |= marks[p]
+            marks[node] = found
+            stack.pop()
+        return marks[event_id]
 
     def effective(self, event: Event) -> Event:
         """``event`` with aliased ids (call only for events ``skip`` keeps)."""

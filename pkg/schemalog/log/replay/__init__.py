@@ -92,7 +92,8 @@ A rejected event built on a losing side (it descends from a loser of the
 log's resolutions, or a duplicate of one, and not from that loser's winner)
 is left out with its loser (``kind="with-loser"``, no dependents, no
 quarantine, ``ok`` stays true: merge.py's rule 2; the ancestry test uses the
-duplicate scan's lanes, effective.py ``goes_with``).
+duplicate scan's lanes, effective.py ``goes_with``, or the log's parents once
+the scan fell back to merge's analysis).
 
 Rejections in concurrent history (a Merge-aware policy). In a merged log an
 unresolved conflict (strategy ``reject``) leaves both events, and the schema
