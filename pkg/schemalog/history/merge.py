@@ -461,7 +461,10 @@ def takes_over(event: Event, losers: Mapping[str, str], duplicates: Mapping[str,
 
 
 def _first_copy(first: str, losers: Mapping[str, str], duplicates: Mapping[str, str]) -> str:
-    # copies of a lost change are rare: a walk over the duplicates is cheap enough
+    # copies of a lost change are rare: a walk over the duplicates is cheap enough.
+    # Log order is the mapping's order in merge's analysis and in a live scan; a
+    # snapshot's saved scan comes back in id order, but snapshots and catch-ups never
+    # resume with losers, and only copies of a loser are asked about here.
     return next(d for d, of in duplicates.items() if of == first and d not in losers)
 
 
