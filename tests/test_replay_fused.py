@@ -292,6 +292,40 @@ def test_the_fused_path_takes_every_sound_record_of_a_flat_kind(
     assert len(not_flat) < len(lines) // 5
 
 
+class _OneWriter:
+    """One writer's events, each after the last good one: ``good`` events chain, a
+    ``bad`` one (a rule breaker) is left out of the chain and noted in ``breakers``."""
+
+    def __init__(self) -> None:
+        from schemalog.model.clock import HybridLogicalClock
+
+        wall = [1_700_000_000_000]
+
+        def now() -> int:
+            wall[0] += 1
+            return wall[0]
+
+        self.clock = HybridLogicalClock("w", now)
+        self.events: list[Any] = []
+        self.breakers: list[str] = []
+        self.last: list[str] = []
+
+    def good(self, change: Any) -> Any:
+        from schemalog.model.events import new_event
+
+        event = new_event(self.clock, "ws", self.last, change)
+        self.events.append(event)
+        self.last[:] = [event.id]
+        return event
+
+    def bad(self, change: Any) -> None:
+        from schemalog.model.events import new_event
+
+        event = new_event(self.clock, "ws", self.last, change)
+        self.events.append(event)
+        self.breakers.append(event.id)
+
+
 def _rule_breakers() -> tuple[list[Any], list[str]]:
     """A one-writer log where each rule of the flat kinds is broken once.
 
@@ -299,7 +333,6 @@ def _rule_breakers() -> tuple[list[Any], list[str]]:
     the state it is applied to: a genuine rejection, not a concurrent one), between
     good changes of every flat kind. Returns the events and the breakers' ids.
     """
-    from schemalog.model.clock import HybridLogicalClock
     from schemalog.model.events import (
         AddConnection,
         CommentOnTable,
@@ -312,31 +345,11 @@ def _rule_breakers() -> tuple[list[Any], list[str]]:
         build_add_property,
         build_node_table,
         build_rel_table,
-        new_event,
     )
     from schemalog.model.parts import Connection
 
-    wall = [1_700_000_000_000]
-
-    def now() -> int:
-        wall[0] += 1
-        return wall[0]
-
-    clock = HybridLogicalClock("w", now)
-    events: list[Any] = []
-    breakers: list[str] = []
-    last: list[str] = []
-
-    def good(change: Any) -> Any:
-        event = new_event(clock, "ws", last, change)
-        events.append(event)
-        last[:] = [event.id]
-        return event
-
-    def bad(change: Any) -> None:
-        event = new_event(clock, "ws", last, change)
-        events.append(event)
-        breakers.append(event.id)
+    writer = _OneWriter()
+    events, breakers, good, bad = writer.events, writer.breakers, writer.good, writer.bad
 
     s = good(build_node_table("S", [("id", "SERIAL"), ("x", "STRING")], "id")).id
     a = good(build_node_table("A", [("id", "INT64")], "id")).id
@@ -457,31 +470,13 @@ def _creation_breakers() -> tuple[Lines, list[str]]:
     """A one-writer log where each rule of the creations is broken once, between good
     creations of every shape; the lines and the breakers' ids (as ``_rule_breakers``)."""
     from schemalog.log.store import MemoryStore
-    from schemalog.model.clock import HybridLogicalClock
     from schemalog.model.events import DropTable, RenameTable, build_node_table, build_rel_table
-    from schemalog.model.events import new_event as stamp
 
-    wall = [1_700_000_000_000]
-
-    def now() -> int:
-        wall[0] += 1
-        return wall[0]
-
-    clock = HybridLogicalClock("w", now)
-    events: list[Any] = []
-    breakers: list[str] = []
-    last: list[str] = []
+    writer = _OneWriter()
+    events, breakers, bad = writer.events, writer.breakers, writer.bad
 
     def good(change: Any) -> str:
-        event = stamp(clock, "ws", last, change)
-        events.append(event)
-        last[:] = [event.id]
-        return event.id
-
-    def bad(change: Any) -> None:
-        event = stamp(clock, "ws", last, change)
-        events.append(event)
-        breakers.append(event.id)
+        return writer.good(change).id
 
     a = good(build_node_table("A", [("id", "INT64")], "id"))
     b = good(build_node_table("B", [("id", "SERIAL"), ("x", "STRING")], "id"))

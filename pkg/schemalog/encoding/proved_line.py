@@ -203,18 +203,27 @@ def _table_name(plain: str | None, other: str, field: str) -> str:
     return plain if plain is not None else validate_table_name(other, field)
 
 
-def _add_property(g: tuple[Any, ...], eid: str) -> tuple[Any, ...] | None:
-    default_text, plain, other, property_id, type_, table_id = g[1:7]
-    if property_id != eid + "/p0":  # a new property carries its event's id (check_identity)
-        return None
-    name = _name(plain, other, "name")
+def _property(
+    default_text: str, plain: str | None, other: str, property_id: str, type_: str
+) -> PropertyDef | None:
+    """A property from its matched groups (its id checked by the caller); None or
+    InvalidEvent: not proved. ``plain`` is None or "" when the other group matched."""
+    name = plain or validate_name(other, "name")
     check_type(type_, "type")
     default = read_default(default_text)
     if default is NOT_PROVED:
         return None
     if default is not None:
         check_default(default, parsed_type(type_), "default")
-    return table_id, _new_property(property_id, name, type_, default)
+    return _new_property(property_id, name, type_, default)
+
+
+def _add_property(g: tuple[Any, ...], eid: str) -> tuple[Any, ...] | None:
+    default_text, plain, other, property_id, type_, table_id = g[1:7]
+    if property_id != eid + "/p0":  # a new property carries its event's id (check_identity)
+        return None
+    new = _property(default_text, plain, other, property_id, type_)
+    return None if new is None else (table_id, new)
 
 
 def _drop_property(g: tuple[Any, ...], eid: str) -> tuple[Any, ...]:
@@ -263,18 +272,14 @@ def _new_properties(text: str, eid: str) -> tuple[PropertyDef, ...] | None:
     for i, (default_text, plain, other, property_id, type_) in enumerate(items):
         if property_id != f"{prefix}{i}":
             return None
-        name = plain or validate_name(other, "name")  # (findall: "" for the group not taken)
-        check_type(type_, "type")
-        default = read_default(default_text)
-        if default is NOT_PROVED:
+        new = _property(default_text, plain, other, property_id, type_)  # (findall: "")
+        if new is None:
             return None
-        if default is not None:
-            check_default(default, parsed_type(type_), "default")
-        key = catalog_key(name)
+        key = catalog_key(new.name)
         if key in keys:
             return None
         keys.add(key)
-        out.append(_new_property(property_id, name, type_, default))
+        out.append(new)
     return tuple(out)
 
 
