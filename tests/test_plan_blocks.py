@@ -39,7 +39,7 @@ from schemalog.log.effective import (
     plan_of_events,
 )
 from schemalog.log.replay import replay
-from schemalog.log.replay.read import _small_chunks, rereader
+from schemalog.log.replay.read import REREAD_BYTES, _store_chunks, rereader
 from schemalog.log.store import MemoryStore, NdjsonStore, RecordTooLarge
 from schemalog.log.store.events import StoreEvents
 from schemalog.log.store.http import HttpStore
@@ -67,7 +67,9 @@ def _merged_lines(seed: int = 7, replicas: int = 3, rate: float = 0.6) -> list[b
 def _line_path(store: Any, budget: int) -> tuple[list[bytes], Stop]:
     lines: list[bytes] = []
     try:
-        for chunk in _small_chunks(store.iter_raw, budget):  # replay's re-read of the lines
+        for chunk in _store_chunks(
+            store.iter_raw, 0, budget, REREAD_BYTES
+        ):  # replay's re-read of the lines
             lines.extend(chunk.lines)
     except RecordTooLarge as exc:
         return lines, (exc.position, exc.size, exc.budget)
@@ -93,7 +95,7 @@ def assert_same(store: Any, budget: int, block: int) -> list[bytes]:
     assert block_stop == stop, (budget, block)
 
     def chunks() -> Any:
-        return _small_chunks(store.iter_raw, budget)
+        return _store_chunks(store.iter_raw, 0, budget, REREAD_BYTES)
 
     def blocks() -> Any:
         return store.iter_blocks(0, budget, block)

@@ -497,6 +497,30 @@ def test_an_event_larger_than_the_budget_is_an_error_naming_it() -> None:
     assert report.position <= report.stopped.position
 
 
+def test_records_up_to_the_budget_replay_though_replay_reads_half_of_it() -> None:
+    """Replay reads a store in chunks of half its budget (read.REPLAY_SHARE); a
+    record larger than that, within the budget, comes in a chunk of its own: the
+    same report as a replay at a budget that holds the whole log, and a record
+    one byte over the budget names the budget, not the chunk."""
+    lines = synth_lines(40)
+    store = MemoryStore()
+    store.append(list(generate(40, origins=3, seed=7)), expected=None)
+    biggest = max(range(len(lines)), key=lambda i: len(lines[i]))
+    budget = len(lines[biggest]) + 1  # exactly the biggest record with its newline
+    assert sum(len(line) + 1 > budget // 2 for line in lines) > 1  # several alone
+    whole = replay(store, max_chunk_bytes=1 << 20)
+    tight = replay(store, max_chunk_bytes=budget)
+    assert whole.ok and tight.ok
+    assert (tight.state_hash, tight.head, tight.applied) == (
+        whole.state_hash,
+        whole.head,
+        whole.applied,
+    )
+    over = replay(store, max_chunk_bytes=budget - 1)
+    assert over.stopped is not None and over.stopped.kind == "too-large"
+    assert f"{budget - 1}" in over.stopped.reason
+
+
 def test_report_to_obj_is_json() -> None:
     import json
 

@@ -30,7 +30,7 @@ import pytest
 import schemalog.log.replay.read as read_module
 import schemalog.log.store.ndjson as ndjson_module
 from schemalog.log.replay import replay
-from schemalog.log.replay.read import rereader
+from schemalog.log.replay.read import REPLAY_SHARE, rereader
 from schemalog.log.store.errors import RecordTooLarge
 from schemalog.log.store.ndjson import NdjsonStore
 from schemalog.log.store.port import RawChunk
@@ -82,9 +82,9 @@ def test_iter_raw_holds_one_chunk_and_one_piece(log: Path, monkeypatch: pytest.M
 
 
 class _ReadPeak:
-    """A store that records tracemalloc's peak when a whole read of it at the budget
-    ends: the last is replay's own read (the pre-pass's comes first; a warm-up stops
-    early), before the report's state is hashed."""
+    """A store that records tracemalloc's peak when a whole read of it in replay's
+    chunks (half the budget) ends: the last is replay's own read (the pre-pass's
+    comes first; a warm-up stops early), before the report's state is hashed."""
 
     def __init__(self, store: NdjsonStore, budget: int) -> None:
         self.store = store
@@ -95,7 +95,7 @@ class _ReadPeak:
         for chunk in self.store.iter_raw(start, max_chunk_bytes):
             yield chunk
             del chunk
-        if max_chunk_bytes == self.budget:
+        if max_chunk_bytes == self.budget // REPLAY_SHARE:
             self.peak = tracemalloc.get_traced_memory()[1]
 
 
@@ -119,17 +119,20 @@ def _read_peak(log: Path, budget: int) -> tuple[int, str]:
 @pytest.mark.parametrize(
     ("large", "bound"),
     [
-        # two chunks of about 2.6 MB: the first must be gone when the second is read
-        pytest.param(5 * MIB // 2, lambda large, small, log: 1.3 * (large - small), id="2.5MiB"),
+        # chunks of half the budget, about 1.3 MB: a chunk of the whole budget is
+        # over, and so is the first chunk alive when the second is read
+        pytest.param(5 * MIB // 2, lambda large, small, log: 0.65 * (large - small), id="2.5MiB"),
         # one chunk holds the whole log: the warm-up's re-read must not hold it again
         pytest.param(6 * MIB, lambda large, small, log: 1.2 * log, id="6MiB"),
     ],
 )
 def test_replay_holds_one_chunk_while_it_reads(log: Path, large: int, bound: Any) -> None:
     """From a 512 KiB budget to a larger one, the read phase's peak grows by one
-    chunk's growth (its lines take ~1.1x their bytes), not two: a stage that kept
-    the chunk it finished while the next is read (2.5 MiB: 1.7x), or a re-read at
-    the budget while replay's chunk is in memory (6 MiB: 1.4x the log), is over."""
+    chunk's growth (its lines take ~1.1x their bytes), a chunk being half the budget
+    (read.REPLAY_SHARE: the budget is the whole replay's), not more: a chunk of the
+    whole budget, a stage that kept the chunk it finished while the next is read
+    (2.5 MiB), or a re-read at the budget while replay's chunk is in memory (6 MiB:
+    1.4x the log), is over."""
     small = MIB // 2
     small_peak, small_hash = _read_peak(log, small)
     large_peak, large_hash = _read_peak(log, large)

@@ -9,13 +9,19 @@ a chunk that starts after the next position needed is a ``ReplayGap``. A
 record larger than the budget ends the stream with the store's
 ``RecordTooLarge``.
 
-Memory: one chunk at a time. A stage that loops ``for chunk in chunks`` still
-names the chunk it has finished while it asks for the next one, and so does
-every stage above it: the read of the next chunk would run with the previous
-one alive, twice the budget. So ``Lines.lines`` is this stage's own list (a
-copy of the chunk's list of lines, 8 bytes a line; the store's or caller's
-list is left as it was, and dropped here), emptied before the next chunk is
-read: a stage may use a chunk's lines until it asks for the next one.
+Memory: one chunk at a time, of half the budget from a store (``REPLAY_SHARE``):
+the budget is the whole replay's, and the chunk's lines (a bytes object and a
+list slot each, ~10 % over their bytes), the state, a window of proved records
+and the scan live beside it (a 1M-event log at 32 MiB: tracemalloc's peak 45.7
+MB with chunks of the whole budget, 27.5 MB with half). A record larger than
+the chunk, within the budget, is read in a chunk of its own. A stage that
+loops ``for chunk in chunks`` still names the chunk it has finished while it
+asks for the next one, and so does every stage above it: the read of the next
+chunk would run with the previous one alive, twice the chunk. So
+``Lines.lines`` is this stage's own list (a copy of the chunk's list of lines,
+8 bytes a line; the store's or caller's list is left as it was, and dropped
+here), emptied before the next chunk is read: a stage may use a chunk's lines
+until it asks for the next one.
 The re-reads (``rereader``: the plan's pre-pass, the duplicate scan's warm-up)
 only stream lines past a scan, sometimes while replay's own chunk is in memory:
 they read a store in chunks of ``REREAD_BYTES``, so they add that much to the
@@ -33,11 +39,13 @@ from schemalog.log.replay.report import ReplayGap
 from schemalog.log.store.errors import RecordTooLarge
 from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, RawChunk
 
-__all__ = ["REREAD_BYTES", "Lines", "RawSource", "read_lines", "rereader"]
+__all__ = ["REPLAY_SHARE", "REREAD_BYTES", "Lines", "RawSource", "read_lines", "rereader"]
 
 # The re-reads' chunk size (module doc); a record larger than this, within the
 # budget, is read in a chunk of its own.
 REREAD_BYTES = 1 << 20
+# Replay reads a store in chunks of its budget over this (module doc: memory).
+REPLAY_SHARE = 2
 
 
 class RawSource(Protocol):
@@ -72,7 +80,7 @@ def read_lines(
     iter_raw = getattr(source, "iter_raw", None)
     chunks: Iterable[RawChunk]
     if iter_raw is not None:
-        chunks = iter_raw(start=start, max_chunk_bytes=max_chunk_bytes)
+        chunks = _store_chunks(iter_raw, start, max_chunk_bytes, max_chunk_bytes // REPLAY_SHARE)
     else:
         chunks = source  # type: ignore[assignment]
     it = iter(chunks)
@@ -108,30 +116,36 @@ def rereader(source: object, max_chunk_bytes: int) -> Callable[[], Iterable[RawC
         # they are of its block size, a larger record in one of its own, as here
         iter_blocks: Any = getattr(source, "iter_blocks", None)
         blocks = None if iter_blocks is None else lambda: iter_blocks(0, max_chunk_bytes)
-        return RawReader(lambda: _small_chunks(iter_raw, max_chunk_bytes), blocks)
+        small = min(max_chunk_bytes, REREAD_BYTES)
+        return RawReader(lambda: _store_chunks(iter_raw, 0, max_chunk_bytes, small), blocks)
     if isinstance(source, Iterable) and iter(source) is not source:
         chunks = source
         return lambda: chunks
     return None
 
 
-def _small_chunks(iter_raw: Any, budget: int) -> Iterator[RawChunk]:
-    """A store's chunks from 0 of at most ``REREAD_BYTES``, a larger record in one of its own.
+def _store_chunks(iter_raw: Any, start: int, budget: int, small: int) -> Iterator[RawChunk]:
+    """A store's chunks from ``start`` of at most ``small`` bytes, a larger record in
+    one of its own.
 
     Ends with ``RecordTooLarge`` only at a record larger than ``budget``, as a
     read at the budget would. (A store fixes the end of a read when it starts:
     after a large record the read starts again, and sees what was appended.)
+    A chunk is not named here while the reader has it (``box.pop()``): the
+    reader drops the store's list of lines once it has copied it (module doc).
     """
-    small = min(budget, REREAD_BYTES)
-    position = 0
+    small = max(1, min(small, budget))
+    position = start
+    box: list[Any] = []
     while True:
         it = iter_raw(start=position, max_chunk_bytes=small)
         try:
-            for chunk in it:
-                position = chunk.start + len(chunk.lines)
-                yield chunk
-                del chunk  # before the next is read: one chunk in memory, not two
-            return
+            while True:
+                box.append(next(it, None))
+                if box[0] is None:
+                    return
+                position = box[0].start + len(box[0].lines)
+                yield box.pop()
         except RecordTooLarge as exc:
             if small >= budget:
                 raise
@@ -142,11 +156,10 @@ def _small_chunks(iter_raw: Any, budget: int) -> Iterator[RawChunk]:
             it.close()
         one = iter_raw(start=position, max_chunk_bytes=size)
         try:
-            chunk = next(one)  # that record alone: the next line does not fit with it
+            box.append(next(one))  # that record alone: the next line does not fit with it
         except StopIteration:
             return  # the log shrank under the read
         finally:
             one.close()
-        position = chunk.start + len(chunk.lines)
-        yield chunk
-        del chunk
+        position = box[0].start + len(box[0].lines)
+        yield box.pop()
