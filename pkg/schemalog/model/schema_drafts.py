@@ -19,7 +19,7 @@ draft change thaws again.
 
 A replay's batch is rolled back in place: each draft handler logs what it
 overwrites (the undo functions at the end) in the working state's undo log
-before it writes, as the working maps do (``schema.working_copy``), so a
+before it writes, as the working maps do (``state.working_copy``), so a
 commit neither copies nor freezes anything. tests/test_replay_undo.py fails a
 batch after every kind of change and compares with the commit.
 
@@ -57,15 +57,13 @@ from schemalog.model.events import (
 )
 from schemalog.model.names import catalog_key, reserved_property_name
 from schemalog.model.parts import Connection, PropertyDef, SortKey
-from schemalog.model.schema import (
+from schemalog.model.schema import Refusal, _add_refs, _drop_refs
+from schemalog.model.state import (
     NODE,
     REL,
-    Refusal,
     SchemaState,
     TableState,
     UndoLog,
-    _add_refs,
-    _drop_refs,
     _new_property,
     _new_state,
     _new_table,
@@ -182,7 +180,7 @@ def with_drafts(state: SchemaState) -> SchemaState:
     names, refs = state.names, state.referenced_by
     undo = names.log if type(names) is _WorkMap else None
     if not (type(names) is _WorkMap and type(refs) is _WorkMap and undo is not None):
-        raise TypeError("drafts need a working state with an undo log (schema.working_copy)")
+        raise TypeError("drafts need a working state with an undo log (state.working_copy)")
     return _new_state(DraftTables(state.tables.items(), undo), names, refs)
 
 
@@ -393,7 +391,7 @@ def _create_rel_table(
     return state
 
 
-# The undo of each draft write (``schema.UndoLog.undo`` calls them, the last first).
+# The undo of each draft write (``state.UndoLog.undo`` calls them, the last first).
 # Each sets back what its handler logged, so it also holds after a write that
 # stopped half-way; ``frozen`` comes back as it was (None or the frozen table).
 

@@ -27,7 +27,7 @@ A record larger than the chunk budget (the store raises ``RecordTooLarge``)
 ends the replay with ``kind="too-large"`` naming its position and size, under
 either policy (the chunk stream cannot go past it). A batch applies its
 events to a working copy of the state that ``apply`` updates in place
-(``schema.working_copy``: a dict update instead of a path copy per event);
+(``state.working_copy``: a dict update instead of a path copy per event);
 every write logs what it overwrote, a commit only clears that log (nothing is
 copied), a rollback undoes it, the last write first, and the report's state
 is persistent. Skips found

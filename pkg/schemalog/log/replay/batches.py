@@ -3,7 +3,7 @@
 ``Batches`` holds one replay's mutable state: the open batch (a working copy
 of the state that ``apply`` updates in place, the chain head, the DAG heads,
 skips) and the committed one (``c_*``). Every write to the working state
-first logs what it overwrites (``schema.working_copy``'s undo log). Every
+first logs what it overwrites (``state.working_copy``'s undo log). Every
 ``batch_events`` records it commits: it clears the log (nothing is copied:
 the working state is the committed one), hands skipped lines to the
 quarantine callback and records a tracer span; a failure rolls the open batch
@@ -93,7 +93,7 @@ class Batches:
         self.batch_events = batch_events
         self.tracer = tracer
         self.quarantine = quarantine
-        # the open batch: a working copy (schema.working_copy), updated in place;
+        # the open batch: a working copy (state.working_copy), updated in place;
         # what its writes overwrote since the last commit, to roll them back
         self.undo = UndoLog()
         self.state = working_copy(state, self.undo)
