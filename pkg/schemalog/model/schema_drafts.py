@@ -37,8 +37,9 @@ live in schema.py alone. tests/test_replay_fused.py holds the fused path
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
-from operator import indexOf
+from operator import ge, indexOf
 from typing import Any
 
 from schemalog.model.events import (
@@ -127,9 +128,14 @@ class TableDraft:
 
 
 def _thaw(table: TableState) -> TableDraft | None:
-    """A draft of ``table``, or None when its property ids or name keys repeat."""
+    """A draft of ``table``, or None when its property ids or name keys repeat or
+    its FROM/TO pairs are not sorted and unique (the connection handlers search
+    them by bisection: a table from elsewhere is left to the object handlers)."""
     props = {p.property_id: p for p in table.properties}
     if len(props) != len(table.properties):
+        return None
+    pairs = list(map(_pair, table.connections))
+    if len(pairs) > 1 and any(map(ge, pairs, pairs[1:])):
         return None
     draft = TableDraft(table, props)
     return draft if len(draft.keys) == len(props) else None
@@ -291,13 +297,16 @@ def _node_end(tables: DraftTables, table_id: str) -> bool:
 def _add_connection(state: SchemaState, table_id: str, conn: Connection) -> SchemaState:
     tables: DraftTables = state.tables  # type: ignore[assignment]  # (no call: per event)
     draft = tables.draft(table_id)
-    if draft.kind != REL or _pair(conn) in map(_pair, draft.connections):
+    before = draft.connections
+    pair = _pair(conn)
+    # the pairs are sorted and unique (TableState): its place by a binary search
+    at = bisect_left(before, pair, key=_pair)
+    if draft.kind != REL or (at < len(before) and _pair(before[at]) == pair):
         raise _refuse()
     if not (_node_end(tables, conn.from_table_id) and _node_end(tables, conn.to_table_id)):
         raise _refuse()
-    before = draft.connections
     tables.entries.append((_restore_field, draft, "connections", before, draft.frozen))
-    draft.connections = tuple(sorted((*before, conn), key=_pair))
+    draft.connections = (*before[:at], conn, *before[at:])
     _add_refs(state.referenced_by, table_id, (conn,))  # a working map: logged
     draft.frozen = None
     return state
@@ -307,11 +316,10 @@ def _drop_connection(state: SchemaState, table_id: str, conn: Connection) -> Sch
     tables: DraftTables = state.tables  # type: ignore[assignment]  # (no call: per event)
     draft = tables.draft(table_id)
     before = draft.connections
-    pairs = list(map(_pair, before))
     pair = _pair(conn)
-    if draft.kind != REL or len(before) == 1 or pairs.count(pair) != 1:
+    at = bisect_left(before, pair, key=_pair)  # (sorted and unique, as above)
+    if draft.kind != REL or len(before) == 1 or at == len(before) or _pair(before[at]) != pair:
         raise _refuse()
-    at = pairs.index(pair)
     tables.entries.append((_restore_field, draft, "connections", before, draft.frozen))
     draft.connections = before[:at] + before[at + 1 :]
     _drop_refs(state.referenced_by, table_id, before, draft.connections)  # logged
