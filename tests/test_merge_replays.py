@@ -377,11 +377,6 @@ def test_an_event_goes_with_its_loser_after_the_scan_fell_back() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="merge.takes_over lets a copy of a lost drop take its place although another "
-    "writer, who saw the decision, made the drop again before it",
-)
 def test_a_copy_of_a_lost_drop_after_the_drop_was_made_again_replays_cleanly() -> None:
     """Found by a fuzz of stale writers on one store (session 8), minimized. a drops
     T.v; b renames it (rename-wins: a's drop loses). c, who has seen both and the
@@ -408,11 +403,6 @@ def test_a_copy_of_a_lost_drop_after_the_drop_was_made_again_replays_cleanly() -
         assert_replays_and_applies(result, engine=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a change made again after undoing its concurrent duplicate is matched to the "
-    "first copy once more (conflicts._alias, duplicates._match), whose effect the undo removed",
-)
 @pytest.mark.parametrize("kind", ["property", "table", "connection"])
 def test_a_change_made_again_after_undoing_its_duplicate_replays_cleanly(kind: str) -> None:
     """Found by test_adversarial_merges_replay_cleanly_and_apply (session 8, 4,000

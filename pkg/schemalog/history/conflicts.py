@@ -50,7 +50,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -281,6 +281,8 @@ class _Analysis:
     table_alias: dict[str, str]
     prop_alias: dict[str, str]
     duplicates: dict[str, str]  # duplicate event id -> the creation it duplicates
+    # a duplicate drop or connection change -> its other concurrent identical twins
+    twins: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 # One (key, role) group: lane -> (positions, handles, details) of its members, in
@@ -412,6 +414,14 @@ def analyze_clocks(
     result = _Analysis([], {}, {}, {})
     seen_keys: set[str] = set()
     table_alias, prop_alias = result.table_alias, result.prop_alias
+    duplicates = result.duplicates
+    # a creation (or change) that has duplicates -> (lane, pos) of it and each duplicate
+    members: dict[str, list[tuple[int, int]]] = {}
+
+    def undone(y: int, vc: Sequence[int]) -> bool:
+        """Whether the event with ``vc`` descends from y or a twin of it (``_alias``)."""
+        kin = members.get(duplicates.get(ids[y], ids[y]))
+        return kin is not None and any(vc[n] >= p if n < len(vc) else False for n, p in kin)
 
     def table(tid: str) -> str:
         return table_alias.get(tid, tid)
@@ -424,7 +434,8 @@ def analyze_clocks(
         for key, role, detail in _touches(spec_of(h), table, prop):
             if keep is not None and not keep(key):
                 continue
-            same: tuple[int, int, Any] | None = None  # earliest concurrent identical creation
+            same: tuple[int, int, int, Any] | None = None  # earliest concurrent identical one
+            twins: list[int] = []  # every concurrent identical one (a change made twice)
             for rival in _RIVALS.get((key[0], role), ()):
                 group = index.get((key, rival))
                 if group is None:
@@ -448,12 +459,19 @@ def analyze_clocks(
                                     event_at(h),
                                 )
                                 result.conflicts.append(conflict)
-                        elif (
-                            rival == role and role in _SAME_TWICE and (same is None or y < same[0])
-                        ):
-                            same = (y, y, ydetail)
+                        elif rival == role and role in _SAME_TWICE and not undone(y, vc):
+                            twins.append(y)
+                            if same is None or y < same[0]:
+                                same = (y, ylane, positions[j], ydetail)
             if same is not None:
-                _alias(result, ids[same[1]], same[2], xid, detail, key, event_at, h)
+                y, ylane, ypos, ydetail = same
+                _alias(result, ids[y], ydetail, xid, detail, key, event_at, h)
+                kin = members.get(ids[y])
+                if kin is None:
+                    kin = members[ids[y]] = [(ylane, ypos)]
+                kin.append((lane, pos))
+                if len(twins) > 1 and key[0] not in ("n", "pn"):
+                    result.twins[xid] = tuple(ids[t] for t in sorted(twins) if t != y)
             group = index.get((key, role))
             if group is None:
                 group = index[(key, role)] = {}

@@ -108,6 +108,9 @@ class ScanState:
 
     def __init__(self) -> None:
         self.duplicates: dict[str, str] = {}  # duplicate creation id -> the creation it duplicates
+        # a duplicate drop or connection change -> its other concurrent identical twins
+        self.twins: dict[str, Sequence[str]] = {}
+        self._copies: dict[str, list[str]] = {}  # a duplicated event -> its duplicates
         self.table_alias: dict[str, str] = {}
         self.prop_alias: dict[str, str] = {}
         self.exact = True
@@ -149,6 +152,7 @@ class ScanState:
         return {
             "aliases": {"prop": self.prop_alias, "table": self.table_alias},
             "duplicates": self.duplicates,
+            "twins": {k: list(v) for k, v in self.twins.items()},
             "exact": self.exact,
             "gone_merge_origins": {k: str(v) for k, v in self._gone.items()},
             "index": index,
@@ -183,6 +187,9 @@ class ScanState:
         scanner = cls()
         scanner.exact = bool(obj["exact"])
         scanner.duplicates = dict(obj["duplicates"])
+        scanner.twins = {k: tuple(v) for k, v in obj.get("twins", {}).items()}
+        for dup, first in scanner.duplicates.items():
+            scanner._copies.setdefault(first, []).append(dup)
         scanner.table_alias = dict(obj["aliases"]["table"])
         scanner.prop_alias = dict(obj["aliases"]["prop"])
         for item in obj["lanes"]:

@@ -454,21 +454,36 @@ class DuplicateScanner(ScanState):
     def _match(
         self, x: Entry, flat: tuple[str, ...], vc: list[int], lanes: dict[int, Slot]
     ) -> None:
-        """Alias ``x`` to the earliest concurrent identical creation (merge's ``_alias``)."""
+        """Alias ``x`` to the earliest concurrent identical creation that is not its
+        undone twin (merge's ``analyze_clocks``/``_alias``)."""
         key, role = split_key(flat)
         best: tuple[int, Entry] | None = None
+        creates = flat[0] in CREATES
+        twins: list[tuple[int, str]] = []  # a drop or connection change: every twin
         for ylane, slot in lanes.items():
             seen = vc[ylane] if ylane < len(vc) else 0
             for j in range(bisect_right(slot.clocks, seen), len(slot.clocks)):
-                if best is not None and slot.positions[j] >= best[0]:
+                if creates and best is not None and slot.positions[j] >= best[0]:
                     break
                 y = slot.entries[j]
                 if _classify(key, role, self._detail(y), role, self._detail(x)) is None:
-                    best = (slot.positions[j], y)
-                    break
+                    if self._undone(y.event_id, vc):
+                        continue
+                    if best is None or slot.positions[j] < best[0]:
+                        best = (slot.positions[j], y)
+                    if creates:
+                        break
+                    twins.append((slot.positions[j], y.event_id))
         if best is None:
             return
         first, xd, yd = best[1], self._detail(x), self._detail(best[1])
+        copies = self._copies.get(first.event_id)
+        if copies is None:
+            self._copies[first.event_id] = [x.event_id]
+        else:
+            copies.append(x.event_id)
+        if len(twins) > 1:
+            self.twins[x.event_id] = tuple(t for _, t in sorted(twins) if t != first.event_id)
         if key[0] not in ("n", "pn"):
             pass  # a drop or a connection change made twice: nothing to alias
         elif role == "create":
@@ -481,6 +496,16 @@ class DuplicateScanner(ScanState):
         else:
             self.prop_alias[xd[1]] = self.prop_alias.get(yd[1], yd[1])
         self.duplicates[x.event_id] = first.event_id
+
+    def _undone(self, y: str, vc: list[int]) -> bool:
+        """Whether the event with ``vc`` descends from ``y`` or a twin of it: its writer
+        saw that change made and made it again, so it undid it (conflicts.py)."""
+        first = self.duplicates.get(y, y)
+        copies = self._copies.get(first)
+        if copies is None:
+            return False  # y alone, concurrent with the event
+        covers = self.covers
+        return covers(vc, first) or any(covers(vc, d) for d in copies)
 
     def _detail(self, entry: Entry) -> Any:
         """The creation's detail as conflicts.py compares them (computed once, on demand)."""

@@ -427,6 +427,8 @@ class Plan:
     table_alias: Mapping[str, str]
     prop_alias: Mapping[str, str]
     winners: Mapping[str, str] = field(default_factory=dict)  # loser id -> its winner
+    # a duplicate drop or connection change -> its other concurrent identical twins
+    twins: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def skip_reason(self, event_id: str, event: Event | None = None) -> str | None:
         """Why the plan leaves ``event_id`` out (None: applied). Give ``event`` for a
@@ -434,38 +436,57 @@ class Plan:
         if event_id in self.losers:
             return f"loser of {self.losers[event_id]}"
         if event_id in self.duplicates:
-            if event is not None and takes_over(event, self.losers, self.duplicates):
+            if event is not None and takes_over(event, self.losers, self.duplicates, self.twins):
                 return None
             return f"duplicate of {self.duplicates[event_id]}"
         return None
 
 
-def takes_over(event: Event, losers: Mapping[str, str], duplicates: Mapping[str, str]) -> bool:
+def takes_over(
+    event: Event,
+    losers: Mapping[str, str],
+    duplicates: Mapping[str, str],
+    twins: Mapping[str, Sequence[str]],
+) -> bool:
     """A duplicate that applies after all: the same drop or connection change made
     concurrently, whose first copy lost (nothing to alias, so the copy takes its
     place: its writer made that change whatever became of the other's).
 
-    Only one copy takes the lost one's place: the first in log order that is not
-    a loser itself (``duplicates`` holds copies in the order the log has them).
-    Every later copy stays a duplicate: two copies applied would make the same
-    change twice, and the second would be rejected as a change on a dropped table.
+    Only when none of its other twins (``twins``: every concurrent identical
+    change before it, conflicts.py) applies: a twin that is no loser and no
+    duplicate, or a copy that takes the place itself. Otherwise that twin made
+    the change already, and a second copy applied would be rejected (a drop of
+    something dropped). Two copies of one lost drop are each other's twins, so
+    the first that is not a loser takes the place; and a writer's stale copy of
+    a lost drop stays a duplicate when another writer, who saw the decision, made
+    the drop again concurrently. A function of the log's causal structure and
+    its resolutions alone: replay, ``replay_merged`` and a resumed replay agree.
     """
-    first = duplicates.get(event.id)
-    if (
-        first is None
-        or first not in losers
-        or isinstance(event.change, CreateNodeTable | CreateRelTable | AddProperty)
+    if duplicates.get(event.id) is None or isinstance(
+        event.change, CreateNodeTable | CreateRelTable | AddProperty
     ):
         return False
-    return _first_copy(first, losers, duplicates) == event.id
+    return _replaces(event.id, losers, duplicates, twins, {})
 
 
-def _first_copy(first: str, losers: Mapping[str, str], duplicates: Mapping[str, str]) -> str:
-    # copies of a lost change are rare: a walk over the duplicates is cheap enough.
-    # Log order is the mapping's order in merge's analysis and in a live scan; a
-    # snapshot's saved scan comes back in id order, but snapshots and catch-ups never
-    # resume with losers, and only copies of a loser are asked about here.
-    return next(d for d, of in duplicates.items() if of == first and d not in losers)
+def _replaces(
+    x: str,
+    losers: Mapping[str, str],
+    duplicates: Mapping[str, str],
+    twins: Mapping[str, Sequence[str]],
+    memo: dict[str, bool],
+) -> bool:
+    """``takes_over`` by id (memoized: a copy's twins are earlier copies, asked again)."""
+    done = memo.get(x)
+    if done is not None:
+        return done
+    first = duplicates[x]
+    out = first in losers and not any(
+        t not in losers and (t not in duplicates or _replaces(t, losers, duplicates, twins, memo))
+        for t in twins.get(x, ())
+    )
+    memo[x] = out
+    return out
 
 
 def resolution_plan(events: Iterable[Event]) -> Plan:
@@ -477,7 +498,14 @@ def resolution_plan(events: Iterable[Event]) -> Plan:
         for loser in res.losers:
             if loser not in losers:
                 losers[loser], winners[loser] = key, res.winner
-    return Plan(losers, analysis.duplicates, analysis.table_alias, analysis.prop_alias, winners)
+    return Plan(
+        losers,
+        analysis.duplicates,
+        analysis.table_alias,
+        analysis.prop_alias,
+        winners,
+        analysis.twins,
+    )
 
 
 def effective_event(event: Event, plan: Plan) -> Event | None:

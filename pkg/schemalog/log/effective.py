@@ -59,7 +59,7 @@ from typing import Any, cast
 
 from schemalog.encoding.codec import Record, decode_record
 from schemalog.errors import InvalidEvent
-from schemalog.history.conflicts import Facts, _analyze_facts, _spec
+from schemalog.history.conflicts import Facts, _Analysis, _analyze_facts, _spec
 from schemalog.history.duplicates import DuplicateScanner
 from schemalog.history.merge import Plan, effective_event, takes_over
 from schemalog.log.store.errors import RecordTooLarge
@@ -163,6 +163,7 @@ class EffectiveStream:
         self.duplicates: dict[str, str] = dict(plan.plan.duplicates)
         self.table_alias: dict[str, str] = dict(plan.plan.table_alias)
         self.prop_alias: dict[str, str] = dict(plan.plan.prop_alias)
+        self.twins: dict[str, Sequence[str]] = dict(plan.plan.twins)
         self.scanner: DuplicateScanner | None = None
         self.warmed = False  # the scanner has seen the records before this pass's start
         if plan.scan and scanner is not None:
@@ -170,11 +171,13 @@ class EffectiveStream:
             self.duplicates = scanner.duplicates
             self.table_alias = scanner.table_alias
             self.prop_alias = scanner.prop_alias
+            self.twins = scanner.twins
         elif plan.scan:
             scanner = self.scanner = DuplicateScanner()
             scanner.duplicates = self.duplicates
             scanner.table_alias = self.table_alias
             scanner.prop_alias = self.prop_alias
+            scanner.twins = self.twins
         self._view = Plan(self.losers, self.duplicates, self.table_alias, self.prop_alias)
 
     @property
@@ -226,7 +229,7 @@ class EffectiveStream:
         if event_id in self.losers:
             return LOSER, f"loser of {self.losers[event_id]}"
         if event_id in self.duplicates:
-            if event is not None and takes_over(event, self.losers, self.duplicates):
+            if event is not None and takes_over(event, self.losers, self.duplicates, self.twins):
                 self._took_over.add(event_id)
                 return None
             return DUPLICATE, f"duplicate of {self.duplicates[event_id]}"
@@ -365,7 +368,9 @@ class EffectiveStream:
         if self._reread is None:
             self.inexact = True
             return
-        duplicates, table_alias, prop_alias = _duplicates(self._reread())
+        analysis = _analysis(self._reread())
+        duplicates, table_alias, prop_alias = _found(analysis)
+        twins = analysis.twins
         for live, exact in (
             (self.duplicates, duplicates),
             (self.table_alias, table_alias),
@@ -373,6 +378,8 @@ class EffectiveStream:
         ):
             live.clear()
             live.update(exact)
+        self.twins.clear()
+        self.twins.update(twins)
 
 
 _NO_EVENT = cast(Event, None)  # conflicts found on the way are discarded: no events for them
@@ -381,6 +388,15 @@ _NO_EVENT = cast(Event, None)  # conflicts found on the way are discarded: no ev
 def _duplicates(
     events: Iterable[Event],
 ) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """The duplicates and aliases merge's analysis finds in a whole log, in its order."""
+    return _found(_analysis(events))
+
+
+def _found(analysis: _Analysis) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    return analysis.duplicates, analysis.table_alias, analysis.prop_alias
+
+
+def _analysis(events: Iterable[Event]) -> _Analysis:
     """merge's duplicate analysis over a whole log in its order (the fallback; module doc)."""
     ids: list[str] = []
     origins: list[str] = []
@@ -407,8 +423,7 @@ def _duplicates(
         return creations.get(h, _NO_EVENT)
 
     facts = Facts(ids, origins, parents, merges, specs, event_at)
-    analysis = _analyze_facts(range(len(ids)), facts)
-    return analysis.duplicates, analysis.table_alias, analysis.prop_alias
+    return _analyze_facts(range(len(ids)), facts)
 
 
 def plan_of_events(events: Iterable[Event]) -> EffectivePlan:
