@@ -452,6 +452,45 @@ def test_a_change_made_again_after_undoing_its_duplicate_replays_cleanly(kind: s
         assert_replays_and_applies(merge_events([a.events, b.events], strategy), engine=False)
 
 
+def test_a_change_built_on_an_open_conflict_goes_with_its_loser_when_decided_the_other_way() -> (
+    None
+):
+    """Found by a fuzz of writers on one store under ``reject`` (session 8, 8 of 1,071
+    examples), minimized. b drops rel R while a comments on it: an open conflict. c
+    has seen both (the log applies them in its order: R dropped) and creates a table
+    named R. A person then keeps a's comment: b's drop loses, R stays, and c's
+    creation is rejected (name-taken). c built on the losing side without knowing the
+    decision (it descends from the loser and its winner, not from the resolution):
+    it goes with the loser (rule 2), in ``replay`` and ``replay_merged`` alike."""
+    a, b, wall, table = _two_sides()
+    wall[0] += 10
+    assert a.write(build_rel_table("R", [(table, table)]))
+    rel = a.events[-1].change.table_id  # type: ignore[union-attr]
+    b = _Branch("b", wall, a.events, a.state)
+    wall[0] += 10
+    assert a.write(CommentOnTable(rel, "kept"))
+    wall[0] += 10
+    assert b.write(DropTable(rel))
+    seen = merge_events([a.events, b.events], "reject")
+    (open_,) = seen.unresolved
+    assert open_.conflict.kind == "change-on-dropped"
+    state = replay_merged(seen.events).state  # the open conflict, both sides applied
+    assert rel not in state.tables
+    c = _Branch("c", wall, list(seen.events), state)
+    wall[0] += 10
+    made = new_event(c.clock, "ws", [a.events[-1].id, b.events[-1].id], _node_def("R", 0))
+    assert isinstance(apply(state, made), Applied)
+    keep = resolution_event(open_.conflict, a.events[-1].id)
+    for strategy in [*RESOLVING, "reject"]:
+        result = merge_events([a.events, b.events, [made], [keep]], strategy)
+        report = assert_replays_and_applies(result, engine=False)
+        assert [(s.kind, s.event_id) for s in report.skipped] == [
+            ("loser", b.events[-1].id),
+            ("with-loser", made.id),
+        ]
+        assert rel in report.state.tables
+
+
 @settings(
     max_examples=60,
     deadline=None,

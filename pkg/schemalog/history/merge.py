@@ -51,7 +51,9 @@ Causal consistency (decisions.py; the rules a merge guarantees)
        resolution already in the set).
     2. A loser is left out of the merged schema; every event that causally
        follows it without knowing the decision (it descends from the loser,
-       not from the loser's winner) and that the schema then rejects, because
+       not from the Merge event that decided it: an event built on both sides
+       of a conflict still open when its writer saw them knows no decision
+       either) and that the schema then rejects, because
        it needs what the loser created or changed, is left out with it
        (``with-loser``: replay and ``replay_merged``). Descendants that still
        apply are kept (dropping every descendant would discard whole branches
@@ -427,6 +429,7 @@ class Plan:
     table_alias: Mapping[str, str]
     prop_alias: Mapping[str, str]
     winners: Mapping[str, str] = field(default_factory=dict)  # loser id -> its winner
+    deciders: Mapping[str, str] = field(default_factory=dict)  # loser id -> the Merge deciding
     # a duplicate drop or connection change -> its other concurrent identical twins
     twins: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
@@ -494,16 +497,18 @@ def resolution_plan(events: Iterable[Event]) -> Plan:
     analysis = _analyze(ordered)
     losers: dict[str, str] = {}
     winners: dict[str, str] = {}
-    for key, (_, res) in sorted(_effective_resolutions(ordered).items()):
+    deciders: dict[str, str] = {}
+    for key, (mid, res) in sorted(_effective_resolutions(ordered).items()):
         for loser in res.losers:
             if loser not in losers:
-                losers[loser], winners[loser] = key, res.winner
+                losers[loser], winners[loser], deciders[loser] = key, res.winner, mid
     return Plan(
         losers,
         analysis.duplicates,
         analysis.table_alias,
         analysis.prop_alias,
         winners,
+        deciders,
         analysis.twins,
     )
 
@@ -600,8 +605,8 @@ def replay_merged(events: Iterable[Event], state: SchemaState | None = None) -> 
 def _goes_with(
     event_id: str, plan: Plan, parents: Mapping[str, Sequence[str]], took_over: set[str]
 ) -> str | None:
-    """The smallest loser id that ``event_id`` descends from, not descending from that
-    loser's winner (the module docstring: a rejected event goes with it), if any."""
+    """The smallest loser id that ``event_id`` descends from, not descending from the
+    Merge that decided it (the module docstring: a rejected event goes with it), if any."""
     seen: set[str] = set()
     todo = list(parents[event_id])
     while todo:
@@ -613,7 +618,7 @@ def _goes_with(
         x
         for x in plan.losers
         if (x in seen or any(d in seen and d not in took_over for d in _copies(x, plan)))
-        and plan.winners.get(x) not in seen
+        and plan.deciders.get(x) not in seen
     ]
     return min(went) if went else None
 

@@ -147,13 +147,14 @@ class EffectiveStream:
     ) -> None:
         self.losers = plan.plan.losers
         self._winners = plan.plan.winners
+        self._deciders = plan.plan.deciders
         # vector clocks of the events visited last (two generations of _RECENT)
         self._recent: dict[str, list[int]] = {}
         self._older: dict[str, list[int]] = {}
         self._took_over: set[str] = set()  # duplicates applied in their loser's place
         # after a fall back (no scan to tell ancestry, goes_with): every event's parents,
         # read again once, and per event the marked ids (losers, their copies and
-        # winners: one bit each) among it and its ancestors
+        # the Merges deciding them: one bit each) among it and its ancestors
         self._parents: dict[str, Sequence[str]] | None = None
         self._marks: dict[str, int] = {}
         self._bit: dict[str, int] = {}
@@ -239,12 +240,15 @@ class EffectiveStream:
         """For an event the schema rejects: the loser it goes with (merge.py's rule), if any.
 
         The smallest loser id that ``event`` descends from while not descending
-        from that loser's winner (its writer built on the losing side without
-        knowing the decision). None when it goes with none, or when the
+        from the Merge that decided it (its writer built on the losing side
+        without knowing the decision). None when it goes with none, or when the
         duplicate scan cannot tell ancestry, or ``event`` was not among the
-        last 2,048 visited (then the rejection stays a rejection). After a fall
-        back (``_fall_back``: no scan) ancestry is read off the log's parents,
-        read again once, as ``merge.replay_merged`` reads it.
+        last 2,048 visited (then the rejection stays a rejection). The scan's
+        vector clocks have no entry for a Merge: an event that descends from
+        a loser and from its winner (it saw both sides) may or may not have
+        seen the decision, and only then, as after a fall back (``_fall_back``:
+        no scan), ancestry is read off the log's parents, read again once, as
+        ``merge.replay_merged`` reads it.
         """
         scanner = self.scanner
         if not self.losers:
@@ -263,12 +267,13 @@ class EffectiveStream:
         def descends(x: str) -> bool:
             return x != event.id and scanner.covers(vc, x)
 
-        went = [
-            x
-            for x in self.losers
-            if (descends(x) or any(descends(d) for d in copies.get(x, ())))
-            and not descends(winners.get(x, x))
-        ]
+        went: list[str] = []
+        for x in self.losers:
+            if descends(x) or any(descends(d) for d in copies.get(x, ())):
+                if not descends(winners.get(x, x)):
+                    went.append(x)  # (so not from the decision, a descendant of both)
+                elif self._reread is not None:
+                    return self._goes_with_parents(event)  # (rare: a rejection that saw both)
         return min(went) if went else None
 
     def _goes_with_parents(self, event: Event) -> str | None:
@@ -282,7 +287,7 @@ class EffectiveStream:
         if self._parents is None:
             self._parents = {e.id: e.parents for e in self._reread()}
             copies = [d for d, first in self.duplicates.items() if first in self.losers]
-            for x in (*self.losers, *copies, *self._winners.values()):
+            for x in (*self.losers, *copies, *self._deciders.values()):
                 if x not in bit:
                     bit[x] = len(ids)
                     ids.append(x)
@@ -302,9 +307,9 @@ class EffectiveStream:
             if first is not None and first in losers and marked not in took_over:
                 went.add(first)
         for x in list(went):
-            winner = self._winners.get(x)
-            if winner is not None and winner in bit and (seen >> bit[winner]) & 1:
-                went.discard(x)  # its writer saw the decision's winner
+            decider = self._deciders.get(x)
+            if decider is not None and decider in bit and (seen >> bit[decider]) & 1:
+                went.discard(x)  # its writer saw the decision
         return min(went) if went else None
 
     def _marked_above(self, event_id: str) -> int:
@@ -437,23 +442,25 @@ def plan_of_events(events: Iterable[Event]) -> EffectivePlan:
     raw_chunks = getattr(events, "raw_chunks", None)  # a store's view (store.events)
     if callable(raw_chunks):
         return plan_of_chunks(RawReader(raw_chunks, getattr(events, "raw_blocks", None)))
-    resolutions: dict[str, Resolution] = {}
+    resolutions: dict[str, tuple[str, Resolution]] = {}
     for event in events:
         if isinstance(event.change, Merge):
             for r in event.change.resolutions:
-                resolutions[r.conflict_key] = r  # later in log order overrides
+                resolutions[r.conflict_key] = (event.id, r)  # later in log order overrides
     return _plan(resolutions)
 
 
-def _plan(resolutions: dict[str, Resolution]) -> EffectivePlan:
-    """The losers (id -> conflict key) and their winners, as ``merge.resolution_plan``."""
+def _plan(resolutions: dict[str, tuple[str, Resolution]]) -> EffectivePlan:
+    """The losers (id -> conflict key), their winners and the Merges deciding them, as
+    ``merge.resolution_plan`` (``resolutions``: key -> (Merge id, resolution))."""
     losers: dict[str, str] = {}
     winners: dict[str, str] = {}
-    for key, res in sorted(resolutions.items()):
+    deciders: dict[str, str] = {}
+    for key, (mid, res) in sorted(resolutions.items()):
         for loser in res.losers:
             if loser not in losers:
-                losers[loser], winners[loser] = key, res.winner
-    return EffectivePlan(Plan(losers, {}, {}, {}, winners))
+                losers[loser], winners[loser], deciders[loser] = key, res.winner, mid
+    return EffectivePlan(Plan(losers, {}, {}, {}, winners, deciders))
 
 
 class RawReader:
@@ -555,7 +562,7 @@ def plan_of_chunks(read: Callable[[], Iterable[RawChunk]]) -> EffectivePlan:
     when ``read`` is a ``RawReader`` that has them. A record too large for the
     chunk budget ends the pre-pass there (replay reports it).
     """
-    resolutions: dict[str, Resolution] = {}
+    resolutions: dict[str, tuple[str, Resolution]] = {}
     blocks = getattr(read, "blocks", None)
     marked = (
         _marked_lines(blocks, _RESOLVING)
@@ -566,7 +573,7 @@ def plan_of_chunks(read: Callable[[], Iterable[RawChunk]]) -> EffectivePlan:
         rec = decode_record(line, 0)
         if type(rec) is Record and isinstance(rec.event.change, Merge):
             for r in rec.event.change.resolutions:
-                resolutions[r.conflict_key] = r  # later in log order overrides
+                resolutions[r.conflict_key] = (rec.event.id, r)  # later in log order overrides
     return _plan(resolutions)
 
 
