@@ -1,0 +1,241 @@
+"""Who is whose duplicate, decided alike by merge's analysis, the streaming scan
+(pruned or not, resumed from its saved form) and both replays.
+
+The rules (conflicts.py, merge.takes_over): an event is not the duplicate of a
+twin when it descends from that twin or from a duplicate of it (its writer saw
+the change made and made it again: it undid it in between); a duplicate drop or
+connection change records every concurrent identical twin, and a copy of a lost
+change takes its place only when none of its twins applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from schemalog.history import duplicates
+from schemalog.history.duplicates import DuplicateScanner
+from schemalog.history.merge import merge_events, replay_merged
+from schemalog.log.effective import _analysis
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import (
+    CommentOnTable,
+    DropProperty,
+    Event,
+    RenameProperty,
+    build_add_property,
+    build_node_table,
+    new_event,
+)
+from schemalog.model.schema import empty_state
+from strategies import forked_histories
+from test_merge_replays import RESOLVING, _Branch, adversarial_logs, assert_replays_and_applies
+
+
+def _writer() -> Callable[[str, list[Event], Any], Event]:
+    """``event(origin, parents, change)``: one new event of ``origin``, 10 ms on."""
+    wall = [1_700_000_000_000]
+    clocks: dict[str, HybridLogicalClock] = {}
+
+    def event(origin: str, parents: list[Event], change: Any) -> Event:
+        wall[0] += 10
+        clock = clocks.setdefault(origin, HybridLogicalClock(origin, lambda: wall[0]))
+        return new_event(clock, "ws", [p.id for p in parents], change)
+
+    return event
+
+
+def _applies(events: list[Event]) -> None:
+    """Each origin's events apply on its writer's view (its ancestors, merged): a writer
+    could have made them."""
+    by_id = {e.id: e for e in events}
+    for origin in {e.origin for e in events}:
+        seen = {e.id for e in events if e.origin == origin}
+        todo = list(seen)
+        while todo:
+            for p in by_id[todo.pop()].parents:
+                if p not in seen:
+                    seen.add(p)
+                    todo.append(p)
+        view = replay_merged([e for e in events if e.id in seen])
+        assert not [r for _, r in view.skipped if r.startswith("rejected")], origin
+
+
+def _redo_after_the_first_copy() -> tuple[list[Event], dict[str, Event]]:
+    """b adds T.x first; a, concurrently, adds T.x (a duplicate of b's); b drops x and
+    adds it again: b's new x descends from b's first copy, the one a's duplicates."""
+    event = _writer()
+    root = event("r", [], build_node_table("T", [("id", "INT64", None)], "id"))
+    table = root.change.table_id  # type: ignore[attr-defined]
+    bx1 = event("b", [root], build_add_property(table, "x", "INT64"))
+    ax = event("a", [root], build_add_property(table, "x", "INT64"))
+    prop = bx1.change.property.property_id  # type: ignore[attr-defined]
+    bdrop = event("b", [bx1], DropProperty(table, prop))
+    bx2 = event("b", [bdrop], build_add_property(table, "x", "INT64"))
+    new = bx2.change.property.property_id  # type: ignore[attr-defined]
+    brename = event("b", [bx2], RenameProperty(table, new, "y"))
+    events = [root, bx1, ax, bdrop, bx2, brename]
+    _applies(events)
+    return events, {"bx1": bx1, "ax": ax, "bx2": bx2}
+
+
+def test_a_change_made_again_is_no_duplicate_when_its_first_copy_was_its_own() -> None:
+    """The twin the new x would match (a's) is itself the duplicate: b's new x descends
+    from the first of the pair, so it is no duplicate (the rule looks at the pair, not
+    only at duplicates of the twin)."""
+    events, e = _redo_after_the_first_copy()
+    found = _analysis(events)
+    assert found.duplicates == {e["ax"].id: e["bx1"].id}
+    scan = DuplicateScanner()
+    for event in events:
+        scan.visit(event)
+    assert scan.exact and scan.duplicates == found.duplicates
+    for strategy in [*RESOLVING, "reject"]:
+        report = assert_replays_and_applies(merge_events([events], strategy), engine=False)
+        (t,) = report.state.tables.values()
+        assert [p.name for p in t.properties] == ["id", "y"]
+
+
+def test_a_pruned_first_copy_still_counts() -> None:
+    """a has seen b's first copy (which duplicates a's x) and goes on; the scan prunes
+    b's copy (every lane descends from it) but keeps a's x (b has not seen it). b's new
+    x must still not match a's x: the twin it descends from is gone from the index,
+    so the scan tells it by the ids (``covers``), not by what the index holds."""
+    event = _writer()
+    root = event("a", [], build_node_table("T", [("id", "INT64", None)], "id"))
+    table = root.change.table_id  # type: ignore[attr-defined]
+    b_first = event("b", [root], CommentOnTable(table, "b"))  # (b has a lane)
+    ax = event("a", [root], build_add_property(table, "x", "INT64"))
+    bx1 = event("b", [b_first], build_add_property(table, "x", "INT64"))
+    join = event("a", [ax, bx1], CommentOnTable(table, "seen"))
+    prop = bx1.change.property.property_id  # type: ignore[attr-defined]
+    bdrop = event("b", [bx1], DropProperty(table, prop))
+    bx2 = event("b", [bdrop], build_add_property(table, "x", "INT64"))
+    new = bx2.change.property.property_id  # type: ignore[attr-defined]
+    rename = event("b", [bx2], RenameProperty(table, new, "y"))
+    events = [root, b_first, ax, bx1, join, bdrop, bx2, rename]
+    _applies(events)
+    scan = DuplicateScanner()
+    for ev in events:
+        if ev is bx2:  # the case: b's first copy pruned, a's x kept
+            scan._prune()
+            held = {
+                entry.event_id
+                for group in scan._index.values()
+                for slot in duplicates.lanes_of(("pn",), group).values()
+                for entry in slot.entries
+            }
+            assert ax.id in held and bx1.id not in held
+        scan.visit(ev)
+    assert scan.exact
+    assert scan.duplicates == _analysis(events).duplicates == {bx1.id: ax.id}
+    report = assert_replays_and_applies(merge_events([events], "lww"), engine=False)
+    (t,) = report.state.tables.values()
+    assert [p.name for p in t.properties] == ["id", "y"]
+
+
+def _three_copies_of_a_lost_drop() -> list[Event]:
+    """a drops T.v, b renames it and wins; c (after the decision) drops T.v again; b and
+    d (who forked from b after the rename), stale, drop T.v concurrently: each is a twin
+    of a's lost drop, of c's and of the other's."""
+    a, b, wall, table = _two_sides_of("a", "b")
+    prop = f"{table}/p1"
+    wall[0] += 10
+    assert a.write(DropProperty(table, prop))
+    wall[0] += 10
+    assert b.write(RenameProperty(table, prop, "w"))
+    d = _Branch("d", wall, b.events, b.state)
+    decided = merge_events([a.events, b.events], "rename-wins")
+    c = _Branch("c", wall, list(decided.events), replay_merged(decided.events).state)
+    for branch in (c, b, d):
+        wall[0] += 10
+        assert branch.write(DropProperty(table, prop))
+    return list(merge_events([a.events, b.events, c.events, d.events], "rename-wins").events)
+
+
+def _two_sides_of(first: str, second: str) -> tuple[_Branch, _Branch, list[int], str]:
+    wall = [1_700_000_000_000]
+    root = _Branch(first, wall, [], empty_state())
+    root.write(build_node_table("T", [("id", "INT64", None), ("v", "INT64", None)], "id"))
+    table = root.events[0].change.table_id  # type: ignore[attr-defined]
+    return root, _Branch(second, wall, root.events, root.state), wall, table
+
+
+def test_every_twin_of_a_copy_is_recorded_and_none_takes_a_made_drops_place() -> None:
+    events = _three_copies_of_a_lost_drop()
+    drops = [e for e in events if isinstance(e.change, DropProperty)]
+    lost, c_drop, b_drop, d_drop = drops
+    found = _analysis(events)
+    assert found.duplicates == {b_drop.id: lost.id, d_drop.id: lost.id}
+    assert found.twins == {b_drop.id: (c_drop.id,), d_drop.id: (c_drop.id, b_drop.id)}
+    scan = DuplicateScanner()
+    for event in events:
+        scan.visit(event)
+    assert (scan.duplicates, scan.twins) == (found.duplicates, found.twins)
+    result = merge_events([events], "rename-wins")
+    report = assert_replays_and_applies(result, engine=False)
+    assert sorted((s.kind, s.event_id) for s in report.skipped) == sorted(
+        [("loser", lost.id), ("duplicate", b_drop.id), ("duplicate", d_drop.id)]
+    )
+
+
+@pytest.mark.parametrize("case", ["redo", "copies"])
+def test_a_saved_scan_decides_as_the_whole_one(case: str) -> None:
+    """A scan saved (a snapshot's) after any event and resumed finds the same duplicates
+    and twins: the pairs its rule needs (``_copies``) come back from the saved
+    duplicates, the twins are saved."""
+    events = _redo_after_the_first_copy()[0] if case == "redo" else _three_copies_of_a_lost_drop()
+    whole = DuplicateScanner()
+    for event in events:
+        whole.visit(event)
+    for cut in range(len(events) + 1):
+        live = DuplicateScanner()
+        for event in events[:cut]:
+            live.visit(event)
+        saved = DuplicateScanner.from_obj(live.to_obj())
+        for event in events[cut:]:
+            saved.visit(event)
+        assert (saved.duplicates, saved.twins) == (whole.duplicates, whole.twins), cut
+
+
+_FUZZ = settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+@_FUZZ
+@given(adversarial_logs())
+def test_scan_twins_are_merge_analysis_twins(logs: list[list[Event]]) -> None:
+    """On adversarial merged logs (pruning often) the scan and the analysis agree on
+    duplicates and twins; replay and ``replay_merged`` agree on the state (asserted by
+    the merge replay tests)."""
+    events = list(merge_events(logs, "lww").events)
+    found = _analysis(events)
+    for every in (1, 1024):
+        saved, duplicates._PRUNE_EVERY = duplicates._PRUNE_EVERY, every
+        try:
+            scan = DuplicateScanner()
+            for event in events:
+                scan.visit(event)
+        finally:
+            duplicates._PRUNE_EVERY = saved
+        if scan.exact:
+            assert (scan.duplicates, scan.twins) == (found.duplicates, found.twins)
+
+
+@_FUZZ
+@given(forked_histories())
+def test_scan_twins_of_merged_forks_are_merge_analysis_twins(history: Any) -> None:
+    prefix, a, b = history
+    events = list(merge_events([prefix + a, prefix + b], "lww").events)
+    scan = DuplicateScanner()
+    for event in events:
+        scan.visit(event)
+    if scan.exact:
+        found = _analysis(events)
+        assert (scan.duplicates, scan.twins) == (found.duplicates, found.twins)
