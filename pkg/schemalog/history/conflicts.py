@@ -41,7 +41,12 @@ Conflict kinds (stable ids)
     naming the duplicate's table/property ids to the first one's ids. So is
     one table, property or FROM/TO pair dropped twice, or one pair added
     twice (``("c", rel, from, to)`` keys): the later is a duplicate, nothing
-    to alias.
+    to alias; every earlier twin of it is recorded (``twins``: which of them
+    apply decides whether it takes a lost one's place, merge.takes_over).
+    An event is never the duplicate of a twin when it descends from that
+    twin or from a duplicate of it: its writer saw the change made and made
+    it again, so it undid it in between (added, dropped, added again), and
+    its change is its own. So a first copy is never a duplicate itself.
 
 """
 

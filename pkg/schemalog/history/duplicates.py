@@ -3,7 +3,7 @@
 merge's rule (conflicts.py): two *concurrent* creations of one table name with
 the same definition, or one property name added twice identically to one
 table, are no conflict; the later one is a duplicate and an alias of the
-first. ``conflicts._analyze_facts`` decides it for a whole set at once and
+first (unless it descends from the first or a duplicate of it: ``_undone``). ``conflicts._analyze_facts`` decides it for a whole set at once and
 holds facts of every event. ``DuplicateScanner`` decides the same thing while
 visiting a log in its order, holding O(lanes x sync points + open creations +
 open Merges) (its state and saved form: duplicate_state.py):

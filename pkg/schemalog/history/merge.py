@@ -80,7 +80,9 @@ How a merged log replays (``replay_merged`` / ``resolution_plan``)
     Events apply in causal order, except: a loser of an effective resolution
     is not applied; a duplicate (a creation, a drop, a connection change made
     twice concurrently, conflicts.py) is not applied and a duplicate
-    creation's ids alias the first's; a rejected event that goes with a loser
+    creation's ids alias the first's (a duplicate drop or connection change
+    whose first copy lost takes its place when none of its other twins
+    applies: ``takes_over``); a rejected event that goes with a loser
     (rule 2) is left out with it. Any other rejection is a failure of the log
     (a forged or hand-edited one): replay names it, kind ``concurrent``.
 
