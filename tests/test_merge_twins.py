@@ -182,6 +182,59 @@ def test_every_twin_of_a_copy_is_recorded_and_none_takes_a_made_drops_place() ->
     )
 
 
+def test_a_drop_made_after_its_twin_lost_is_a_duplicate_in_log_order() -> None:
+    """Found by a store fuzz of this rule (its first form excluded drops too). a renames
+    T.v, b drops it concurrently and loses (rename-wins); a, after the decision, drops
+    T.v; c, stale (it saw a's rename only), drops T.v too, later by its clock but
+    appended first. In log order c's drop is a copy of b's lost drop and takes its
+    place; a's drop, which descends from b's lost drop, is then a duplicate of c's (a
+    drop that saw its twin lose is no undo: it must not be kept apart, else it is
+    applied twice). In causal order a's drop applies and c's stays a duplicate; both
+    replays are clean and agree."""
+    from schemalog.encoding.codec import encode_record
+    from schemalog.history.merge import line_checksum, resolution_event
+
+    a, b, wall, table = _two_sides_of("a", "b")
+    prop = f"{table}/p1"
+    wall[0] += 10
+    assert a.write(RenameProperty(table, prop, "y"))
+    c = _Branch("c", wall, a.events, a.state)
+    wall[0] += 10
+    assert b.write(DropProperty(table, prop))
+    (conflict,) = merge_events([a.events, b.events], "reject").unresolved
+    decision = resolution_event(conflict.conflict, a.events[-1].id)
+    wall[0] += 10
+    a_drop = new_event(a.clock, "ws", [decision.id], DropProperty(table, prop))
+    c.clock.observe(a_drop.hlc)
+    wall[0] += 10
+    assert c.write(DropProperty(table, prop))
+    log = [*a.events, b.events[-1], decision, c.events[-1], a_drop]  # c's appended first
+    assert c.events[-1].hlc > a_drop.hlc
+    # the analysis (a replay's fall back) in log order decides as the scan
+    assert _analysis(log).duplicates == {
+        c.events[-1].id: b.events[-1].id,
+        a_drop.id: c.events[-1].id,
+    }
+    lines, prev = [], None
+    for e in log:
+        line = encode_record(e, prev)
+        prev = line_checksum(line)
+        lines.append(line + b"\n")
+    from test_merge_replays import _problems, _replay_lines
+
+    report = _replay_lines(b"".join(lines))
+    assert _problems(report) == [] and report.ok
+    assert [(s.kind, s.event_id) for s in report.skipped] == [
+        ("loser", b.events[-1].id),
+        ("duplicate", a_drop.id),
+    ]
+    reference = replay_merged(log)
+    assert [r for _, r in reference.skipped if r.startswith("rejected")] == []
+    assert reference.state_hash == report.state_hash
+    (t,) = report.state.tables.values()
+    assert [p.name for p in t.properties] == ["id"]
+
+
 @pytest.mark.parametrize("case", ["redo", "copies"])
 def test_a_saved_scan_decides_as_the_whole_one(case: str) -> None:
     """A scan saved (a snapshot's) after any event and resumed finds the same duplicates

@@ -43,10 +43,16 @@ Conflict kinds (stable ids)
     twice (``("c", rel, from, to)`` keys): the later is a duplicate, nothing
     to alias; every earlier twin of it is recorded (``twins``: which of them
     apply decides whether it takes a lost one's place, merge.takes_over).
-    An event is never the duplicate of a twin when it descends from that
-    twin or from a duplicate of it: its writer saw the change made and made
-    it again, so it undid it in between (added, dropped, added again), and
-    its change is its own. So a first copy is never a duplicate itself.
+    A creation (a table, a property, a FROM/TO pair added) is never the
+    duplicate of a twin when it descends from that twin or from a duplicate
+    of it: its writer saw the thing made and made it again, so it undid it
+    in between (added, dropped, added again), and its creation is its own.
+    So a creation's first copy is never a duplicate itself. Not so a drop:
+    one table or property dropped cannot be dropped again after it was seen
+    dropped (ids never come back), so a drop that descends from a twin saw
+    that twin lose (its decision) and is a duplicate of the others as any
+    drop is (in log order it may even follow a later copy that took the lost
+    one's place).
 
 """
 
@@ -420,11 +426,13 @@ def analyze_clocks(
     seen_keys: set[str] = set()
     table_alias, prop_alias = result.table_alias, result.prop_alias
     duplicates = result.duplicates
-    # a creation (or change) that has duplicates -> (lane, pos) of it and each duplicate
+    # a creation (table, property, FROM/TO pair) that has duplicates -> (lane, pos) of it
+    # and of each duplicate
     members: dict[str, list[tuple[int, int]]] = {}
 
     def undone(y: int, vc: Sequence[int]) -> bool:
-        """Whether the event with ``vc`` descends from y or a twin of it (``_alias``)."""
+        """Whether the creation with ``vc`` descends from creation y or a twin of it
+        (the module doc: it undid that one and made it again)."""
         kin = members.get(duplicates.get(ids[y], ids[y]))
         return kin is not None and any(vc[n] >= p if n < len(vc) else False for n, p in kin)
 
@@ -464,17 +472,22 @@ def analyze_clocks(
                                     event_at(h),
                                 )
                                 result.conflicts.append(conflict)
-                        elif rival == role and role in _SAME_TWICE and not undone(y, vc):
+                        elif (
+                            rival == role
+                            and role in _SAME_TWICE
+                            and (role == "drop" or not undone(y, vc))
+                        ):
                             twins.append(y)
                             if same is None or y < same[0]:
                                 same = (y, ylane, positions[j], ydetail)
             if same is not None:
                 y, ylane, ypos, ydetail = same
                 _alias(result, ids[y], ydetail, xid, detail, key, event_at, h)
-                kin = members.get(ids[y])
-                if kin is None:
-                    kin = members[ids[y]] = [(ylane, ypos)]
-                kin.append((lane, pos))
+                if role != "drop":
+                    kin = members.get(ids[y])
+                    if kin is None:
+                        kin = members[ids[y]] = [(ylane, ypos)]
+                    kin.append((lane, pos))
                 if len(twins) > 1 and key[0] not in ("n", "pn"):
                     result.twins[xid] = tuple(ids[t] for t in sorted(twins) if t != y)
             group = index.get((key, role))

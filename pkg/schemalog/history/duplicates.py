@@ -3,8 +3,9 @@
 merge's rule (conflicts.py): two *concurrent* creations of one table name with
 the same definition, or one property name added twice identically to one
 table, are no conflict; the later one is a duplicate and an alias of the
-first (unless it descends from the first or a duplicate of it: ``_undone``). ``conflicts._analyze_facts`` decides it for a whole set at once and
-holds facts of every event. ``DuplicateScanner`` decides the same thing while
+first (a creation, unless it descends from the first or a duplicate of it:
+``_undone``). ``conflicts._analyze_facts`` decides it for a whole set at once
+and holds facts of every event. ``DuplicateScanner`` decides the same thing while
 visiting a log in its order, holding O(lanes x sync points + open creations +
 open Merges) (its state and saved form: duplicate_state.py):
 
@@ -459,6 +460,7 @@ class DuplicateScanner(ScanState):
         key, role = split_key(flat)
         best: tuple[int, Entry] | None = None
         creates = flat[0] in CREATES
+        made = creates or flat[0] == "c+"  # (a drop is never undone: conflicts.py)
         twins: list[tuple[int, str]] = []  # a drop or connection change: every twin
         for ylane, slot in lanes.items():
             seen = vc[ylane] if ylane < len(vc) else 0
@@ -467,7 +469,7 @@ class DuplicateScanner(ScanState):
                     break
                 y = slot.entries[j]
                 if _classify(key, role, self._detail(y), role, self._detail(x)) is None:
-                    if self._undone(y.event_id, vc):
+                    if made and self._undone(y.event_id, vc):
                         continue
                     if best is None or slot.positions[j] < best[0]:
                         best = (slot.positions[j], y)
@@ -477,11 +479,12 @@ class DuplicateScanner(ScanState):
         if best is None:
             return
         first, xd, yd = best[1], self._detail(x), self._detail(best[1])
-        copies = self._copies.get(first.event_id)
-        if copies is None:
-            self._copies[first.event_id] = [x.event_id]
-        else:
-            copies.append(x.event_id)
+        if made:
+            copies = self._copies.get(first.event_id)
+            if copies is None:
+                self._copies[first.event_id] = [x.event_id]
+            else:
+                copies.append(x.event_id)
         if len(twins) > 1:
             self.twins[x.event_id] = tuple(t for _, t in sorted(twins) if t != first.event_id)
         if key[0] not in ("n", "pn"):
@@ -498,8 +501,8 @@ class DuplicateScanner(ScanState):
         self.duplicates[x.event_id] = first.event_id
 
     def _undone(self, y: str, vc: list[int]) -> bool:
-        """Whether the event with ``vc`` descends from ``y`` or a twin of it: its writer
-        saw that change made and made it again, so it undid it (conflicts.py)."""
+        """Whether the creation with ``vc`` descends from creation ``y`` or a twin of it:
+        its writer saw that made and made it again, so it undid it (conflicts.py)."""
         first = self.duplicates.get(y, y)
         copies = self._copies.get(first)
         if copies is None:
