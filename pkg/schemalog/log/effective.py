@@ -286,11 +286,14 @@ class EffectiveStream:
         bit, ids = self._bit, self._ids
         if self._parents is None:
             self._parents = {e.id: e.parents for e in self._reread()}
-            copies = [d for d, first in self.duplicates.items() if first in self.losers]
-            for x in (*self.losers, *copies, *self._deciders.values()):
-                if x not in bit:
-                    bit[x] = len(ids)
-                    ids.append(x)
+        # the scan may still be going (a rejection that saw a loser and its winner):
+        # copies found since the last call get their bits now (no mark is computed for
+        # an event before it is visited, so none is stale)
+        copies = [d for d, first in self.duplicates.items() if first in self.losers]
+        for x in (*self.losers, *copies, *self._deciders.values()):
+            if x not in bit:
+                bit[x] = len(ids)
+                ids.append(x)
         seen = 0
         for p in event.parents:
             seen |= self._marked_above(p)
