@@ -137,7 +137,7 @@ def test_a_pruned_first_copy_still_counts() -> None:
     assert [p.name for p in t.properties] == ["id", "y"]
 
 
-def _three_copies_of_a_lost_drop() -> list[Event]:
+def _three_copies_of_a_lost_drop(b_goes_on: bool = False) -> list[Event]:
     """a drops T.v, b renames it and wins; c (after the decision) drops T.v again; b and
     d (who forked from b after the rename), stale, drop T.v concurrently: each is a twin
     of a's lost drop, of c's and of the other's."""
@@ -153,6 +153,9 @@ def _three_copies_of_a_lost_drop() -> list[Event]:
     for branch in (c, b, d):
         wall[0] += 10
         assert branch.write(DropProperty(table, prop))
+    if b_goes_on:  # stale b builds on its drop, a copy of the lost one
+        wall[0] += 10
+        assert b.write(CommentOnTable(table, "after"))
     return list(merge_events([a.events, b.events, c.events, d.events], "rename-wins").events)
 
 
@@ -233,6 +236,33 @@ def test_a_drop_made_after_its_twin_lost_is_a_duplicate_in_log_order() -> None:
     assert reference.state_hash == report.state_hash
     (t,) = report.state.tables.values()
     assert [p.name for p in t.properties] == ["id"]
+
+
+def test_the_parents_path_counts_copies_found_after_it_was_first_asked() -> None:
+    """``goes_with`` reads the log's parents at the first rejection that saw a loser and
+    its winner, while the scan goes on: copies of a loser found later must still share
+    its fate. Asked at every event from the first (before any copy is found), the
+    stream's parents path decides as ``merge._goes_with``; b's comment after its
+    stale copy of a's lost drop goes with that loser."""
+    from schemalog.history.merge import _goes_with, resolution_plan
+    from schemalog.log.effective import plan_of_events
+
+    events = _three_copies_of_a_lost_drop(b_goes_on=True)
+    plan = resolution_plan(events)
+    parents = {e.id: e.parents for e in events}
+    stream = plan_of_events(events).stream(lambda: events)
+    took_over: set[str] = set()
+    went: dict[str, str | None] = {}
+    for event in events:
+        _, why = stream.step(event)
+        if why is None and event.id in plan.duplicates:
+            took_over.add(event.id)
+        went[event.id] = stream._goes_with_parents(event)
+        assert went[event.id] == _goes_with(event.id, plan, parents, took_over), event.id
+    comment = events[-1]
+    assert isinstance(comment.change, CommentOnTable) and comment.origin == "b"
+    (lost,) = plan.losers
+    assert went[comment.id] == lost
 
 
 @pytest.mark.parametrize("case", ["redo", "copies"])
