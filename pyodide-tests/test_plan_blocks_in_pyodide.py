@@ -17,7 +17,7 @@ def test_the_block_search_finds_the_line_paths_lines_in_pyodide(selenium):
         _marked_lines,
         plan_of_chunks,
     )
-    from schemalog.log.replay.read import _small_chunks, rereader
+    from schemalog.log.replay.read import REREAD_BYTES, _store_chunks, rereader
     from schemalog.log.store import NdjsonStore, RecordTooLarge
     from schemalog.synth.replicas import synth_replicas
 
@@ -44,7 +44,7 @@ def test_the_block_search_finds_the_line_paths_lines_in_pyodide(selenium):
             for block in (1, 7, 33, 300, 4096, 1 << 18):
 
                 def chunks(budget=budget):
-                    return _small_chunks(store.iter_raw, budget)
+                    return _store_chunks(store.iter_raw, 0, budget, REREAD_BYTES)
 
                 def blocks(budget=budget, block=block):
                     return store.iter_blocks(0, budget, block)
