@@ -452,23 +452,16 @@ def test_a_change_made_again_after_undoing_its_duplicate_replays_cleanly(kind: s
         assert_replays_and_applies(merge_events([a.events, b.events], strategy), engine=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a FROM/TO pair dropped again after its writer re-added it is matched to a "
-    "concurrent drop of the pair as it was before (conflicts.analyze_clocks, "
-    "duplicates._match): a drop is never kept apart from its twins, and which instance "
-    "of a pair a drop removes is not tracked",
-)
 def test_a_pair_dropped_again_after_it_was_re_added_replays_cleanly() -> None:
     """Found while fixing the case above (session 9; on main before it too): a drops the
     pair T -> S of R; b, concurrently, drops it too (a duplicate of a's), adds it back,
     drops it again and adds it once more. b's second drop is identical to a's and
     concurrent with it, so it is a duplicate and skipped, though it removed the pair b
-    re-added; b's last add is then rejected (connection-exists). A fix: keep a pair's
-    drop apart from a twin when it descends from a re-add of the pair that the twin
-    does not descend from (they drop different instances of the pair); the streaming
-    scan cannot tell that once the re-add is pruned from its index (it would need to
-    keep, per drop of a pair, what it descends from)."""
+    re-added; b's last add is then rejected (connection-exists). The rule that fixes
+    it (conflicts.py): two drops of a pair are kept apart when an add of the pair (or
+    a copy of it) is in one's past and in no form in the other's: they remove
+    different makings of it. tests/test_merge_twins.py holds the scan, pruned and
+    resumed, to the same."""
     a, b, wall, table = _two_sides()
     wall[0] += 10
     assert a.write(_node_def("S", 0)) and a.write(build_rel_table("R", [(table, table)]))

@@ -436,6 +436,24 @@ def analyze_clocks(
         kin = members.get(duplicates.get(ids[y], ids[y]))
         return kin is not None and any(vc[n] >= p if n < len(vc) else False for n, p in kin)
 
+    def remade(key: Key, yvc: Sequence[int] | None, vc: Sequence[int]) -> bool:
+        """Whether two drops of one FROM/TO pair (y's clock ``yvc``, this one's ``vc``)
+        remove different makings of it: an add of the pair (or a copy of it) is in
+        one's past and in no form in the other's (the module doc). Asked only of a
+        concurrent identical drop: O(adds of the pair)."""
+        group = index.get((key, "add")) if key[0] == "c" else None
+        if group is None or yvc is None:
+            return False
+        past: dict[str, int] = {}  # an add's first copy -> 1: in x's past, 2: in y's, 3: both
+        for alane, (positions, handles, _) in group.items():
+            inx = vc[alane] if alane < len(vc) else 0
+            iny = yvc[alane] if alane < len(yvc) else 0
+            for j, p in enumerate(positions):
+                made = ids[handles[j]]
+                made = duplicates.get(made, made)
+                past[made] = past.get(made, 0) | (p <= inx) | (p <= iny) << 1
+        return any(bits in (1, 2) for bits in past.values())
+
     def table(tid: str) -> str:
         return table_alias.get(tid, tid)
 
@@ -475,7 +493,7 @@ def analyze_clocks(
                         elif (
                             rival == role
                             and role in _SAME_TWICE
-                            and (role == "drop" or not undone(y, vc))
+                            and (not undone(y, vc) if role != "drop" else not remade(key, ydetail, vc))
                         ):
                             twins.append(y)
                             if same is None or y < same[0]:
@@ -498,7 +516,8 @@ def analyze_clocks(
                 slot = group[lane] = (array("q"), array("q"), [])
             slot[0].append(pos)
             slot[1].append(h)
-            slot[2].append(detail)
+            # a pair's drop keeps its vector clock (``remade`` asks what it descends from)
+            slot[2].append(vc if key[0] == "c" and role == "drop" else detail)
     return result
 
 

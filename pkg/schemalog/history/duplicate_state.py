@@ -111,6 +111,8 @@ class ScanState:
         # a duplicate drop or connection change -> its other concurrent identical twins
         self.twins: dict[str, Sequence[str]] = {}
         self._copies: dict[str, list[str]] = {}  # a duplicated event -> its duplicates
+        # FROM/TO pair (rel, from, to) -> adds of it pruned while a drop of it is indexed
+        self._pruned_adds: dict[tuple[str, ...], list[str]] = {}
         self.table_alias: dict[str, str] = {}
         self.prop_alias: dict[str, str] = {}
         self.exact = True
@@ -171,6 +173,7 @@ class ScanState:
             "merge_parents": {k: list(v) for k, v in self._merge_parents.items()},
             "merge_vcs": {k: clocks(v) for k, v in self._merge_vcs.items()},
             "next_prune": self._next_prune,
+            "pruned_adds": [[list(k), list(v)] for k, v in self._pruned_adds.items()],
             "position": self._position,
             "watermark": clocks(self._watermark),
         }
@@ -218,6 +221,7 @@ class ScanState:
             assert isinstance(group, dict)
             group[int(item["lane"])] = slot
             scanner._size += len(slot.clocks)
+        scanner._pruned_adds = {tuple(k): list(v) for k, v in obj.get("pruned_adds", [])}
         scanner._next_prune = int(obj["next_prune"])
         scanner._position = int(obj["position"])
         scanner._watermark = ints(obj["watermark"])

@@ -471,6 +471,8 @@ class DuplicateScanner(ScanState):
                 if _classify(key, role, self._detail(y), role, self._detail(x)) is None:
                     if made and self._undone(y.event_id, vc):
                         continue
+                    if flat[0] == "c-" and self._remade(flat, ylane, slot.clocks[j], vc):
+                        continue
                     if best is None or slot.positions[j] < best[0]:
                         best = (slot.positions[j], y)
                     if creates:
@@ -510,6 +512,37 @@ class DuplicateScanner(ScanState):
         covers = self.covers
         return covers(vc, first) or any(covers(vc, d) for d in copies)
 
+    def _remade(self, flat: tuple[str, ...], ylane: int, yclock: int, vc: list[int]) -> bool:
+        """Whether a drop of a FROM/TO pair (vector clock ``vc``) and a concurrent one
+        (at ``yclock`` of lane ``ylane``) remove different makings of the pair: an add
+        of it (or a copy of it) is in one's past and in no form in the other's
+        (conflicts.py). The adds are the index's and those pruned while a drop of the
+        pair stayed (``_pruned_adds``); y's clock is its lane's sync point's."""
+        pair = flat[1:]
+        made = list(self._pruned_adds.get(pair, ()))
+        group = self._index.get(("c+", *pair))
+        if type(group) is tuple:
+            made.append(group[3])
+        elif group is not None:
+            assert isinstance(group, dict)
+            made.extend(e.event_id for slot in group.values() for e in slot.entries)
+        if not made:
+            return False
+        lane = self._lanes[ylane]
+        i = bisect_right(lane.sync_clocks, yclock) - 1
+        if i < 0:  # (never: a lane's first event is a sync point, the last one kept)
+            return False
+        yvc = list(lane.sync_vcs[i])
+        if len(yvc) <= ylane:
+            yvc.extend([0] * (ylane + 1 - len(yvc)))
+        yvc[ylane] = yclock  # (a sync point's own entry is overwritten: _vc_of_parents)
+        past: dict[str, int] = {}  # an add's first copy -> 1: in x's past, 2: in y's, 3: both
+        covers, duplicates = self.covers, self.duplicates
+        for a in made:
+            first = duplicates.get(a, a)
+            past[first] = past.get(first, 0) | covers(vc, a) | covers(yvc, a) << 1
+        return any(bits in (1, 2) for bits in past.values())
+
     def _detail(self, entry: Entry) -> Any:
         """The creation's detail as conflicts.py compares them (computed once, on demand)."""
         if entry.detail is None:
@@ -541,16 +574,21 @@ class DuplicateScanner(ScanState):
                 del lane.sync_clocks[:cut], lane.sync_vcs[:cut]
         kept = 0
         index: dict[tuple[str, ...], tuple[Any, ...] | dict[int, Slot]] = {}
+        adds: list[tuple[tuple[str, ...], str]] = []  # pruned adds of FROM/TO pairs
         for key, group in self._index.items():  # a new dict: a dict never shrinks
             if type(group) is tuple:
                 if group[1] > mark[group[0]]:
                     index[key] = group
                     kept += 1
+                elif key[0] == "c+":
+                    adds.append((key[1:], group[3]))
                 continue
             assert isinstance(group, dict)
             for ylane in list(group):
                 slot = group[ylane]
                 cut = bisect_right(slot.clocks, mark[ylane])
+                if key[0] == "c+":
+                    adds.extend((key[1:], e.event_id) for e in slot.entries[:cut])
                 if cut == len(slot.clocks):
                     del group[ylane]
                     continue
@@ -560,6 +598,14 @@ class DuplicateScanner(ScanState):
             if group:
                 index[key] = group
         self._index = index
+        # A pruned add is in the past of every later event; only a drop of its pair
+        # still indexed may lack it (``_remade``): kept while one is.
+        pruned = self._pruned_adds
+        for pair in [p for p in pruned if ("c-", *p) not in index]:
+            del pruned[pair]
+        for pair, add in adds:
+            if ("c-", *pair) in index:
+                pruned.setdefault(pair, []).append(add)
         self._size = kept
         self._next_prune = max(2 * kept, kept + _PRUNE_EVERY)
         self._prune_merges(mark)
