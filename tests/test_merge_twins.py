@@ -22,12 +22,16 @@ from schemalog.history.merge import merge_events, replay_merged
 from schemalog.log.effective import _analysis
 from schemalog.model.clock import HybridLogicalClock
 from schemalog.model.events import (
+    AddConnection,
     CommentOnTable,
+    Connection,
+    DropConnection,
     DropProperty,
     Event,
     RenameProperty,
     build_add_property,
     build_node_table,
+    build_rel_table,
     new_event,
 )
 from schemalog.model.schema import empty_state
@@ -135,6 +139,84 @@ def test_a_pruned_first_copy_still_counts() -> None:
     report = assert_replays_and_applies(merge_events([events], "lww"), engine=False)
     (t,) = report.state.tables.values()
     assert [p.name for p in t.properties] == ["id", "y"]
+
+
+def _a_pair_dropped_again() -> tuple[list[Event], dict[str, Event]]:
+    """a and b drop the pair T -> S of R concurrently (b's a duplicate of a's); b adds it
+    back, a sees b's add (so every lane descends from it: the scan prunes it), and b
+    drops the pair again and adds it once more. b's second drop removes the pair b
+    re-added, not the one a dropped: it is no duplicate of a's."""
+    event = _writer()
+    t = event("a", [], build_node_table("T", [("id", "INT64", None)], "id"))
+    table = t.change.table_id  # type: ignore[attr-defined]
+    s = event("a", [t], build_node_table("S", [("id", "INT64", None)], "id"))
+    other = s.change.table_id  # type: ignore[attr-defined]
+    r = event("a", [s], build_rel_table("R", [(table, table)]))
+    rel = r.change.table_id  # type: ignore[attr-defined]
+    pair = Connection(table, other)
+    add = event("a", [r], AddConnection(rel, pair))
+    b_first = event("b", [add], CommentOnTable(table, "b"))  # (b has a lane)
+    a_drop = event("a", [add], DropConnection(rel, pair))
+    b_drop = event("b", [b_first], DropConnection(rel, pair))
+    b_add = event("b", [b_drop], AddConnection(rel, pair))
+    join = event("a", [a_drop, b_add], CommentOnTable(table, "seen"))
+    b_again = event("b", [b_add], DropConnection(rel, pair))
+    b_last = event("b", [b_again], AddConnection(rel, pair))
+    events = [t, s, r, add, b_first, a_drop, b_drop, b_add, join, b_again, b_last]
+    _applies(events)
+    names = ("a_drop", "b_drop", "b_add", "b_again", "b_last")
+    return events, dict(zip(names, events[5:8] + events[9:], strict=True))
+
+
+def _scan(events: list[Event], prune_before: str | None = None, save: bool = False) -> Any:
+    """The scan of ``events``, pruned (and saved and resumed: ``save``) before the event
+    ``prune_before``."""
+    scan = DuplicateScanner()
+    for event in events:
+        if event.id == prune_before:
+            scan._prune()
+            if save:
+                scan = DuplicateScanner.from_obj(scan.to_obj())
+        scan.visit(event)
+    return scan
+
+
+def test_a_pair_dropped_again_after_it_was_re_added_is_no_duplicate() -> None:
+    """The analysis, the scan (whole, pruned so that b's re-add is gone from its index
+    while a's drop stays, and resumed from its saved form there) and both replays
+    decide alike: b's first drop duplicates a's, its second is its own."""
+    events, e = _a_pair_dropped_again()
+    found = _analysis(events)
+    assert found.duplicates == {e["b_drop"].id: e["a_drop"].id}
+    assert found.twins == {}
+    for save in (False, True):
+        scan = _scan(events, e["b_again"].id, save)
+        assert scan.exact and (scan.duplicates, scan.twins) == (found.duplicates, found.twins)
+    pruned = _scan(events[: events.index(e["b_again"])])
+    pruned._prune()  # the case: b's re-add gone from the index, a's drop held
+    held = {
+        entry.event_id
+        for flat, group in pruned._index.items()
+        for slot in duplicates.lanes_of(flat, group).values()
+        for entry in slot.entries
+    }
+    assert e["a_drop"].id in held and e["b_add"].id not in held
+    assert [*pruned._pruned_adds.values()] == [[events[3].id, e["b_add"].id]]
+    for cut in range(len(events) + 1):
+        live = DuplicateScanner()
+        for event in events[:cut]:
+            live.visit(event)
+        saved = DuplicateScanner.from_obj(live.to_obj())
+        for event in events[cut:]:
+            saved.visit(event)
+        assert (saved.duplicates, saved.twins) == (found.duplicates, found.twins), cut
+    for strategy in [*RESOLVING, "reject"]:
+        report = assert_replays_and_applies(merge_events([events], strategy), engine=False)
+        assert [(s.kind, s.event_id) for s in report.skipped] == [
+            ("duplicate", e["b_drop"].id)
+        ]
+        (rel,) = [t for t in report.state.tables.values() if t.name == "R"]
+        assert len(rel.connections) == 2
 
 
 def _three_copies_of_a_lost_drop(b_goes_on: bool = False) -> list[Event]:
