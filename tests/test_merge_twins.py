@@ -219,6 +219,62 @@ def test_a_pair_dropped_again_after_it_was_re_added_is_no_duplicate() -> None:
         assert len(rel.connections) == 2
 
 
+def _pair_drops(case: str) -> tuple[list[Event], list[Event], dict[str, str], dict[str, Any]]:
+    """Drops of the pair T -> S of R in two more shapes (the events, the drops, the
+    duplicates and twins expected). "copies": a and b add the pair concurrently (b's
+    add a duplicate of a's) and each drops its own: one making, so b's drop is a
+    duplicate of a's. "first-re-made": b drops the pair, re-adds and drops it again,
+    all in the log before a's concurrent drop: a's drop duplicates b's first drop
+    only, not b's second (which removed b's re-add), so it has no other twin."""
+    event = _writer()
+    t = event("a", [], build_node_table("T", [("id", "INT64", None)], "id"))
+    table = t.change.table_id  # type: ignore[attr-defined]
+    s = event("a", [t], build_node_table("S", [("id", "INT64", None)], "id"))
+    other = s.change.table_id  # type: ignore[attr-defined]
+    r = event("a", [s], build_rel_table("R", [(table, table)]))
+    rel = r.change.table_id  # type: ignore[attr-defined]
+    pair = Connection(table, other)
+    if case == "copies":
+        b_first = event("b", [r], CommentOnTable(table, "b"))
+        a_add = event("a", [r], AddConnection(rel, pair))
+        b_add = event("b", [b_first], AddConnection(rel, pair))
+        a_drop = event("a", [a_add], DropConnection(rel, pair))
+        b_drop = event("b", [b_add], DropConnection(rel, pair))
+        events = [t, s, r, b_first, a_add, b_add, a_drop, b_drop]
+        return events, [a_drop, b_drop], {b_add.id: a_add.id, b_drop.id: a_drop.id}, {}
+    add = event("a", [r], AddConnection(rel, pair))
+    b_first = event("b", [add], CommentOnTable(table, "b"))
+    b_drop = event("b", [b_first], DropConnection(rel, pair))
+    b_add = event("b", [b_drop], AddConnection(rel, pair))
+    b_again = event("b", [b_add], DropConnection(rel, pair))
+    b_last = event("b", [b_again], AddConnection(rel, pair))
+    a_drop = event("a", [add], DropConnection(rel, pair))
+    events = [t, s, r, add, b_first, b_drop, b_add, b_again, b_last, a_drop]
+    return events, [b_drop, b_again, a_drop], {a_drop.id: b_drop.id}, {}
+
+
+@pytest.mark.parametrize("case", ["copies", "first-re-made"])
+def test_drops_of_one_making_of_a_pair_are_twins_and_only_they(case: str) -> None:
+    """Which making a drop removes is told by the adds of the pair in its past, copies
+    of one add counting as one (else "copies" applies both drops) and either drop's
+    past counting (else a's drop in "first-re-made" is b's second drop's twin too)."""
+    events, _drops, dups, twins = _pair_drops(case)
+    _applies(events)
+    found = _analysis(events)
+    assert (found.duplicates, found.twins) == (dups, twins)
+    for every in (1, 1024):
+        saved, duplicates._PRUNE_EVERY = duplicates._PRUNE_EVERY, every
+        try:
+            scan = _scan(events)
+        finally:
+            duplicates._PRUNE_EVERY = saved
+        assert scan.exact or every == 1  # (b's lane begins after a prune: the fall back)
+        if scan.exact:
+            assert (scan.duplicates, scan.twins) == (dups, twins), every
+    for strategy in [*RESOLVING, "reject"]:
+        assert_replays_and_applies(merge_events([events], strategy), engine=False)
+
+
 def _three_copies_of_a_lost_drop(b_goes_on: bool = False) -> list[Event]:
     """a drops T.v, b renames it and wins; c (after the decision) drops T.v again; b and
     d (who forked from b after the rename), stale, drop T.v concurrently: each is a twin
