@@ -3,7 +3,9 @@
 
 The rules (conflicts.py, merge.takes_over): an event is not the duplicate of a
 twin when it descends from that twin or from a duplicate of it (its writer saw
-the change made and made it again: it undid it in between); a duplicate drop or
+the change made and made it again: it undid it in between), and two drops of a
+FROM/TO pair are no twins when an add of the pair is in one's past and in no form
+in the other's (they remove different makings of it); a duplicate drop or
 connection change records every concurrent identical twin, and a copy of a lost
 change takes its place only when none of its twins applies.
 """
@@ -212,9 +214,7 @@ def test_a_pair_dropped_again_after_it_was_re_added_is_no_duplicate() -> None:
         assert (saved.duplicates, saved.twins) == (found.duplicates, found.twins), cut
     for strategy in [*RESOLVING, "reject"]:
         report = assert_replays_and_applies(merge_events([events], strategy), engine=False)
-        assert [(s.kind, s.event_id) for s in report.skipped] == [
-            ("duplicate", e["b_drop"].id)
-        ]
+        assert [(s.kind, s.event_id) for s in report.skipped] == [("duplicate", e["b_drop"].id)]
         (rel,) = [t for t in report.state.tables.values() if t.name == "R"]
         assert len(rel.connections) == 2
 

@@ -53,6 +53,16 @@ Conflict kinds (stable ids)
     that twin lose (its decision) and is a duplicate of the others as any
     drop is (in log order it may even follow a later copy that took the lost
     one's place).
+    The one rule for both: a change is no duplicate of a twin when the two
+    act on different makings of the thing. For a creation, when it descends
+    from the twin (or a copy of it): it re-made what the twin made. For a
+    drop, when an add of the dropped thing (or a copy of it) is in one's
+    past and in no form in the other's (``remade``): b drops a FROM/TO pair
+    as a does, adds it back and drops it again; the second drop removes b's
+    re-add, not the pair a dropped. Only a pair can be re-made under one
+    key (a table or property made again gets new ids, and every drop of an
+    id descends from its one making or a copy of it), so only drops of
+    pairs ask: O(adds of the pair), and only for a concurrent identical drop.
 
 """
 
@@ -493,7 +503,7 @@ def analyze_clocks(
                         elif (
                             rival == role
                             and role in _SAME_TWICE
-                            and (not undone(y, vc) if role != "drop" else not remade(key, ydetail, vc))
+                            and not (remade(key, ydetail, vc) if role == "drop" else undone(y, vc))
                         ):
                             twins.append(y)
                             if same is None or y < same[0]:

@@ -40,6 +40,12 @@ open Merges) (its state and saved form: duplicate_state.py):
   heads, and a pruned Merge is no head, so only unusual logs name one again.
 * An index entry is a tuple until its key is placed a second time (nearly
   every key is placed once before it is pruned).
+* Two drops of a FROM/TO pair are no twins when an add of the pair is in one's
+  past and not the other's (conflicts.py, ``_remade``). An add pruned from the
+  index is in the past of every later event, but maybe not of a drop of its
+  pair still indexed: so while one is, the pruned adds of the pair are kept
+  (``_pruned_adds``, ids only; dropped at the prune that finds no drop of the
+  pair left). A drop's vector clock is its lane's sync point's at its clock.
 
 Anything the streaming method cannot decide exactly -- an origin whose events
 are not a chain (a fork: a forged or unusual log), a new origin that does not
