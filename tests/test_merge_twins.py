@@ -143,12 +143,11 @@ def test_a_pruned_first_copy_still_counts() -> None:
     assert [p.name for p in t.properties] == ["id", "y"]
 
 
-def _a_pair_dropped_again() -> tuple[list[Event], dict[str, Event]]:
-    """a and b drop the pair T -> S of R concurrently (b's a duplicate of a's); b adds it
-    back, a sees b's add (so every lane descends from it: the scan prunes it), and b
-    drops the pair again and adds it once more. b's second drop removes the pair b
-    re-added, not the one a dropped: it is no duplicate of a's."""
-    event = _writer()
+def _tables_with_a_pair(
+    event: Callable[[str, list[Event], Any], Event],
+) -> tuple[tuple[Event, Event, Event], str, str, Connection]:
+    """a makes node tables T and S and rel table R (T -> T): the events, T's id, R's
+    id and the pair T -> S (not yet added)."""
     t = event("a", [], build_node_table("T", [("id", "INT64", None)], "id"))
     table = t.change.table_id  # type: ignore[attr-defined]
     s = event("a", [t], build_node_table("S", [("id", "INT64", None)], "id"))
@@ -156,6 +155,16 @@ def _a_pair_dropped_again() -> tuple[list[Event], dict[str, Event]]:
     r = event("a", [s], build_rel_table("R", [(table, table)]))
     rel = r.change.table_id  # type: ignore[attr-defined]
     pair = Connection(table, other)
+    return (t, s, r), table, rel, pair
+
+
+def _a_pair_dropped_again() -> tuple[list[Event], dict[str, Event]]:
+    """a and b drop the pair T -> S of R concurrently (b's a duplicate of a's); b adds it
+    back, a sees b's add (so every lane descends from it: the scan prunes it), and b
+    drops the pair again and adds it once more. b's second drop removes the pair b
+    re-added, not the one a dropped: it is no duplicate of a's."""
+    event = _writer()
+    (t, s, r), table, rel, pair = _tables_with_a_pair(event)
     add = event("a", [r], AddConnection(rel, pair))
     b_first = event("b", [add], CommentOnTable(table, "b"))  # (b has a lane)
     a_drop = event("a", [add], DropConnection(rel, pair))
@@ -227,13 +236,7 @@ def _pair_drops(case: str) -> tuple[list[Event], list[Event], dict[str, str], di
     all in the log before a's concurrent drop: a's drop duplicates b's first drop
     only, not b's second (which removed b's re-add), so it has no other twin."""
     event = _writer()
-    t = event("a", [], build_node_table("T", [("id", "INT64", None)], "id"))
-    table = t.change.table_id  # type: ignore[attr-defined]
-    s = event("a", [t], build_node_table("S", [("id", "INT64", None)], "id"))
-    other = s.change.table_id  # type: ignore[attr-defined]
-    r = event("a", [s], build_rel_table("R", [(table, table)]))
-    rel = r.change.table_id  # type: ignore[attr-defined]
-    pair = Connection(table, other)
+    (t, s, r), table, rel, pair = _tables_with_a_pair(event)
     if case == "copies":
         b_first = event("b", [r], CommentOnTable(table, "b"))
         a_add = event("a", [r], AddConnection(rel, pair))
