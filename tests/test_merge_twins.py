@@ -143,6 +143,18 @@ def test_a_pruned_first_copy_still_counts() -> None:
     assert [p.name for p in t.properties] == ["id", "y"]
 
 
+def _assert_resumed_scans_agree(events: list[Event], whole: Any) -> None:
+    """A scan saved after any event and resumed finds ``whole``'s duplicates and twins."""
+    for cut in range(len(events) + 1):
+        live = DuplicateScanner()
+        for event in events[:cut]:
+            live.visit(event)
+        saved = DuplicateScanner.from_obj(live.to_obj())
+        for event in events[cut:]:
+            saved.visit(event)
+        assert (saved.duplicates, saved.twins) == (whole.duplicates, whole.twins), cut
+
+
 def _tables_with_a_pair(
     event: Callable[[str, list[Event], Any], Event],
 ) -> tuple[tuple[Event, Event, Event], str, str, Connection]:
@@ -213,14 +225,7 @@ def test_a_pair_dropped_again_after_it_was_re_added_is_no_duplicate() -> None:
     }
     assert e["a_drop"].id in held and e["b_add"].id not in held
     assert [*pruned._pruned_adds.values()] == [[events[3].id, e["b_add"].id]]
-    for cut in range(len(events) + 1):
-        live = DuplicateScanner()
-        for event in events[:cut]:
-            live.visit(event)
-        saved = DuplicateScanner.from_obj(live.to_obj())
-        for event in events[cut:]:
-            saved.visit(event)
-        assert (saved.duplicates, saved.twins) == (found.duplicates, found.twins), cut
+    _assert_resumed_scans_agree(events, found)
     for strategy in [*RESOLVING, "reject"]:
         report = assert_replays_and_applies(merge_events([events], strategy), engine=False)
         assert [(s.kind, s.event_id) for s in report.skipped] == [("duplicate", e["b_drop"].id)]
@@ -415,14 +420,7 @@ def test_a_saved_scan_decides_as_the_whole_one(case: str) -> None:
     whole = DuplicateScanner()
     for event in events:
         whole.visit(event)
-    for cut in range(len(events) + 1):
-        live = DuplicateScanner()
-        for event in events[:cut]:
-            live.visit(event)
-        saved = DuplicateScanner.from_obj(live.to_obj())
-        for event in events[cut:]:
-            saved.visit(event)
-        assert (saved.duplicates, saved.twins) == (whole.duplicates, whole.twins), cut
+    _assert_resumed_scans_agree(events, whole)
 
 
 _FUZZ = settings(
