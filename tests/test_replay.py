@@ -31,6 +31,17 @@ from strategies import histories
 # ------------------------------------------------------------------ helpers
 
 
+def ticking_clock(origin: str) -> HybridLogicalClock:
+    """A clock of ``origin`` whose wall time moves one millisecond per reading."""
+    wall = [1_700_000_000_000]
+
+    def now() -> int:
+        wall[0] += 1
+        return wall[0]
+
+    return HybridLogicalClock(origin, now)
+
+
 def chain(events: list[Event]) -> list[bytes]:
     """Stored lines of a log holding ``events`` in order."""
     lines: list[bytes] = []

@@ -36,7 +36,7 @@ from schemalog.model import schema, schema_drafts
 from schemalog.synth.generator import fast_record, generate
 from schemalog.synth.replicas import synth_replicas
 from strategies import forked_histories
-from test_replay import chunks
+from test_replay import chunks, ticking_clock
 
 Lines = list[bytes]
 
@@ -297,15 +297,7 @@ class _OneWriter:
     ``bad`` one (a rule breaker) is left out of the chain and noted in ``breakers``."""
 
     def __init__(self) -> None:
-        from schemalog.model.clock import HybridLogicalClock
-
-        wall = [1_700_000_000_000]
-
-        def now() -> int:
-            wall[0] += 1
-            return wall[0]
-
-        self.clock = HybridLogicalClock("w", now)
+        self.clock = ticking_clock("w")
         self.events: list[Any] = []
         self.breakers: list[str] = []
         self.last: list[str] = []

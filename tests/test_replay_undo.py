@@ -56,7 +56,7 @@ from schemalog.model.parts import Connection
 from schemalog.model.schema import SchemaState, TableState, persistent
 from schemalog.model.schema_drafts import TableDraft
 from schemalog.synth.generator import fast_record, generate
-from test_replay import chain, chunks
+from test_replay import chain, chunks, ticking_clock
 
 Lines = list[bytes]
 
@@ -68,13 +68,7 @@ class _Writer:
     """One writer's events, each naming the one before as its parent."""
 
     def __init__(self) -> None:
-        wall = [1_700_000_000_000]
-
-        def now() -> int:
-            wall[0] += 1
-            return wall[0]
-
-        self.clock = HybridLogicalClock("w", now)
+        self.clock = ticking_clock("w")
         self.events: list[Any] = []
 
     def __call__(self, change: Any) -> str:
