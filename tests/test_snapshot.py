@@ -224,3 +224,57 @@ def test_incremental_replay_reads_only_the_delta_with_duplicates(tmp_path: Path)
     assert {s.event_id for s in second.skipped} | {s.event_id for s in first.skipped} == {
         s.event_id for s in full.skipped
     }
+
+
+@pytest.mark.parametrize("saved_by", ["these rules", "older rules"])
+def test_a_scan_saved_under_older_duplicate_rules_is_not_resumed(
+    tmp_path: Path, saved_by: str
+) -> None:
+    """A snapshot's duplicate scan made under older rules (session 8's: no twins, no
+    pruned adds) would decide the rest of the log otherwise: it is refused and the
+    records before it are read again, so the replay is a whole one's. The log: two
+    writers drop a FROM/TO pair, one adds it back and drops it again
+    (test_merge_twins); the snapshot is cut just before that second drop, with its
+    scan pruned there (as a long log's would be), where only the pruned adds tell
+    that the second drop is no duplicate."""
+    from schemalog.history.duplicate_state import RULES, StaleScan
+    from schemalog.history.duplicates import DuplicateScanner
+    from schemalog.history.merge import merge_events
+    from test_merge_twins import _a_pair_dropped_again
+
+    events, e = _a_pair_dropped_again()
+    log = list(merge_events([events], "reject").events)
+    cut = log.index(e["b_again"])
+    store = MemoryStore()
+    store.append(log[:cut], expected=None)
+    snaps = SnapshotDir(tmp_path, key=KEY)
+    replay_with_snapshots(store, snaps)
+    snap = snaps.load(cut)
+    scan = DuplicateScanner.from_obj(snap.scan)
+    scan._prune()
+    saved = scan.to_obj()
+    assert saved["rules"] == RULES and saved["pruned_adds"]
+    if saved_by == "older rules":  # what session 8 saved: no rules, twins or pruned adds
+        for key in ("rules", "twins", "pruned_adds"):
+            del saved[key]
+    os.remove(snaps.file(cut))
+    state = replay(store).state
+    snaps.save(Snapshot.of(state, cut, snap.checksum_at_position, snap.heads, (), saved))
+    store.append(log[cut:], expected=store.head().checksum)
+
+    resumed = replay_with_snapshots(store, snaps, save=False)
+    whole = replay(store)
+    assert resumed.start_position == cut
+    assert [s.event_id for s in whole.skipped] == [e["b_drop"].id]  # before the cut
+    assert (resumed.state_hash, resumed.skipped) == (whole.state_hash, ())
+    not_used = [w for w in resumed.warnings if "duplicate scan is not used" in w]
+    if saved_by == "older rules":
+        assert not_used == [
+            f"snapshot at {cut}: its duplicate scan is not used (saved before rules were "
+            f"versioned, these are rules {RULES}); the records before it are read again"
+        ]
+    else:
+        assert not_used == []
+    stale = {**saved, "rules": RULES - 1}
+    with pytest.raises(StaleScan, match=f"saved under rules {RULES - 1}, these are rules {RULES}"):
+        DuplicateScanner.from_obj(stale)

@@ -4,7 +4,9 @@
 sync points), the index of creations by flat key, the vector clocks of the
 Merges a later event may name, and what it found. ``to_obj``/``from_obj`` are
 the form a snapshot keeps (log/snapshot.py); the scanning itself is
-``DuplicateScanner``'s, a subclass.
+``DuplicateScanner``'s, a subclass. A saved scan names the rules it was made
+under (``RULES``): a scan of other rules is refused, so a snapshot's records
+are read again rather than resumed under rules that decided them otherwise.
 
 Index keys are flat tuples: conflicts.py's element key with its role in the
 tag (``ROLES``). An index entry is a tuple ``(lane, clock, position, id,
@@ -22,7 +24,23 @@ from schemalog.encoding.fast_event import event_from_obj
 from schemalog.history.conflicts import Key
 from schemalog.model.events import Event
 
-__all__ = ["CREATES", "Entry", "Lane", "ScanState", "Slot", "flat_key", "split_key"]
+__all__ = [
+    "CREATES",
+    "RULES",
+    "Entry",
+    "Lane",
+    "ScanState",
+    "Slot",
+    "StaleScan",
+    "flat_key",
+    "split_key",
+]
+
+# The version of the duplicate rules (duplicates.py, conflicts.py) a saved scan
+# was made under. Raise it with any change to what the scan decides or keeps: a
+# scan saved before (a snapshot's) is then refused, not resumed. 2: twins and
+# the pruned adds of pairs are kept (session 9); 1 (no "rules" key): before.
+RULES = 2
 
 # The tag of a flat key -> the role of its element key; connections carry their
 # role as "c+" (added) or "c-" (dropped).
@@ -30,6 +48,15 @@ ROLES = {"n": "create", "pn": "add", "t": "drop", "p": "drop", "c+": "add", "c-"
 CREATES = frozenset({"n", "pn"})  # creations (their detail is computed on demand)
 
 _State = TypeVar("_State", bound="ScanState")
+
+
+class StaleScan(ValueError):
+    """A saved scan made under other duplicate rules (``RULES``) than these."""
+
+    def __init__(self, rules: object) -> None:
+        self.rules = rules
+        made = "before rules were versioned" if rules is None else f"under rules {rules!r}"
+        super().__init__(f"saved {made}, these are rules {RULES}")
 
 
 def split_key(flat: tuple[str, ...]) -> tuple[Key, str]:
@@ -175,22 +202,26 @@ class ScanState:
             "next_prune": self._next_prune,
             "pruned_adds": [[list(k), list(v)] for k, v in self._pruned_adds.items()],
             "position": self._position,
+            "rules": RULES,
             "watermark": clocks(self._watermark),
         }
 
     @classmethod
     def from_obj(cls: type[_State], obj: Any) -> _State:
-        """The scan ``to_obj`` saved (KeyError, TypeError, ValueError, InvalidEvent if not).
-
-        A scan saved before Merges were pruned has no anchors: its Merges stay."""
+        """The scan ``to_obj`` saved (KeyError, TypeError, ValueError, InvalidEvent if not;
+        ``StaleScan`` if it was made under other rules)."""
 
         def ints(values: Any) -> list[int]:
             return [int(v) for v in values]
 
+        if type(obj) is not dict:
+            raise TypeError(f"a saved scan is an object, not {type(obj).__name__}")
+        if obj.get("rules") != RULES:
+            raise StaleScan(obj.get("rules"))
         scanner = cls()
         scanner.exact = bool(obj["exact"])
         scanner.duplicates = dict(obj["duplicates"])
-        scanner.twins = {k: tuple(v) for k, v in obj.get("twins", {}).items()}
+        scanner.twins = {k: tuple(v) for k, v in obj["twins"].items()}
         for dup, first in scanner.duplicates.items():
             scanner._copies.setdefault(first, []).append(dup)
         scanner.table_alias = dict(obj["aliases"]["table"])
@@ -203,11 +234,9 @@ class ScanState:
             scanner._lane_of[item["origin"]] = len(scanner._lanes)
             scanner._lanes.append(lane)
         scanner._merge_vcs = {k: ints(v) for k, v in obj["merge_vcs"].items()}
-        scanner._merge_anchors = {
-            k: (int(a), int(c)) for k, (a, c) in obj.get("merge_anchors", {}).items()
-        }
-        scanner._merge_parents = {k: list(v) for k, v in obj.get("merge_parents", {}).items()}
-        scanner._gone = {k: int(v) for k, v in obj.get("gone_merge_origins", {}).items()}
+        scanner._merge_anchors = {k: (int(a), int(c)) for k, (a, c) in obj["merge_anchors"].items()}
+        scanner._merge_parents = {k: list(v) for k, v in obj["merge_parents"].items()}
+        scanner._gone = {k: int(v) for k, v in obj["gone_merge_origins"].items()}
         for item in obj["index"]:
             slot = Slot()
             slot.clocks = ints(item["clocks"])
@@ -221,7 +250,7 @@ class ScanState:
             assert isinstance(group, dict)
             group[int(item["lane"])] = slot
             scanner._size += len(slot.clocks)
-        scanner._pruned_adds = {tuple(k): list(v) for k, v in obj.get("pruned_adds", [])}
+        scanner._pruned_adds = {tuple(k): list(v) for k, v in obj["pruned_adds"]}
         scanner._next_prune = int(obj["next_prune"])
         scanner._position = int(obj["position"])
         scanner._watermark = ints(obj["watermark"])

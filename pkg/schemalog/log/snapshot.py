@@ -68,6 +68,7 @@ from typing import Any
 
 from schemalog.encoding.codec import DecodeFailure, canonical_bytes, decode_record, state_hash
 from schemalog.errors import InvalidState, SchemalogError
+from schemalog.history.duplicate_state import StaleScan
 from schemalog.history.duplicates import DuplicateScanner
 from schemalog.log.effective import plan_of_chunks, raw_reader
 from schemalog.log.replay import RawSource, ReplayReport, replay
@@ -548,6 +549,10 @@ def _scanner_of(snap: Snapshot, notes: list[str]) -> DuplicateScanner | None:
         return None
     try:
         return DuplicateScanner.from_obj(snap.scan)
+    except StaleScan as exc:  # (a ValueError)
+        notes.append(f"snapshot at {snap.position}: its duplicate scan is not used ({exc}); "
+                     "the records before it are read again")  # fmt: skip
+        return None
     except (KeyError, TypeError, ValueError, AttributeError, SchemalogError) as exc:
         notes.append(f"snapshot at {snap.position}: its duplicate scan is unreadable ({exc}); "
                      "the records before it are read again")  # fmt: skip
