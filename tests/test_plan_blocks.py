@@ -78,13 +78,18 @@ def _line_path(store: Any, budget: int) -> tuple[list[bytes], Stop]:
 
 def _block_path(store: Any, budget: int, block: int) -> tuple[bytes, Stop]:
     got: list[bytes] = []
+    blocks = store.iter_blocks(0, budget, block)
     try:
-        for b in store.iter_blocks(0, budget, block):
+        while True:
+            b = next(blocks)
             assert b.endswith(b"\n"), "a block ends inside a line"
             got.append(bytes(b))
     except RecordTooLarge as exc:
         return b"".join(got), (exc.position, exc.size, exc.budget)
-    return b"".join(got), None
+    except StopIteration as done:  # (port) the position after the last line
+        data = b"".join(got)
+        assert done.value == data.count(b"\n"), "iter_blocks returns where it ended"
+        return data, None
 
 
 def assert_same(store: Any, budget: int, block: int) -> list[bytes]:
@@ -103,7 +108,13 @@ def assert_same(store: Any, budget: int, block: int) -> list[bytes]:
     by_lines = list(_all_lines(chunks, containing=MARK))
     by_blocks = list(_marked_lines(blocks, MARK))
     assert by_blocks == by_lines, (budget, block)
-    assert plan_of_chunks(RawReader(chunks, blocks)) == plan_of_chunks(RawReader(chunks))
+    by_blocks_plan, by_lines_plan = (
+        plan_of_chunks(RawReader(chunks, blocks)),
+        plan_of_chunks(RawReader(chunks)),
+    )
+    assert by_blocks_plan == by_lines_plan
+    # where the read ended (what replay reads up to): None after a record too large
+    assert by_blocks_plan.end == by_lines_plan.end == (None if stop else len(lines))
     return by_lines
 
 

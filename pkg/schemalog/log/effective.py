@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from itertools import compress, repeat
 from typing import Any, cast
 
@@ -109,10 +109,15 @@ class EffectivePlan:
 
     ``plan``: the losers, and duplicates with their aliases when they are known
     up front (otherwise empty). ``scan``: a stream finds duplicates as it goes.
+    ``end``: the position up to which a pre-pass read a store (None: not a store's,
+    or it ended at a record too large to read). A replay with the plan reads no
+    further: a record appended after the pre-pass may hold a resolution it did not
+    see, which would decide the records before it otherwise.
     """
 
     plan: Plan
     scan: bool = True
+    end: int | None = field(default=None, compare=False)  # (of the read, not the plan)
 
     @property
     def merged(self) -> bool:
@@ -470,15 +475,17 @@ class RawReader:
     """``read()``: a log's raw chunks, again on each call; ``blocks()``, when not None:
     the same lines as raw blocks (a store's ``iter_blocks``), for a search in C."""
 
-    __slots__ = ("_chunks", "blocks")
+    __slots__ = ("_chunks", "blocks", "start")
 
     def __init__(
         self,
         chunks: Callable[[], Iterable[RawChunk]],
         blocks: Callable[[], Iterable[RawBlock]] | None = None,
+        start: int = 0,
     ) -> None:
         self._chunks = chunks
         self.blocks = blocks
+        self.start = start  # the position of the first line read (a store's)
 
     def __call__(self) -> Iterable[RawChunk]:
         return self._chunks()
@@ -492,6 +499,7 @@ def raw_reader(source: Any, start: int = 0, budget: int = DEFAULT_CHUNK_BYTES) -
     return RawReader(
         lambda: iter_raw(start, budget),
         None if iter_blocks is None else lambda: iter_blocks(start, budget),
+        start,
     )
 
 
@@ -503,20 +511,29 @@ def _decoded(lines: Iterable[bytes]) -> Iterator[Event]:
 
 
 def _all_lines(
-    read: Callable[[], Iterable[RawChunk]], containing: bytes | None = None
+    read: Callable[[], Iterable[RawChunk]],
+    containing: bytes | None = None,
+    seen: list[int | None] | None = None,
 ) -> Iterator[bytes]:
     """Every line of ``read()``'s chunks, or only those ``containing`` a marker.
 
     The marker filter runs in C (``compress`` over ``map``): the pre-pass looks
-    at every line of the log and keeps a few.
+    at every line of the log and keeps a few. ``seen[0]`` counts the lines read
+    (None after a record too large for the budget).
     """
     it = iter(read())
     try:
         while True:
             try:
                 lines = next(it).lines
-            except (StopIteration, RecordTooLarge):
+            except StopIteration:
                 return
+            except RecordTooLarge:
+                if seen is not None:
+                    seen[0] = None
+                return
+            if seen is not None and seen[0] is not None:
+                seen[0] += len(lines)
             if containing is None:
                 yield from lines
             else:
@@ -529,19 +546,29 @@ def _all_lines(
             close()
 
 
-def _marked_lines(read: Callable[[], Iterable[RawBlock]], marker: bytes) -> Iterator[bytes]:
+def _marked_lines(
+    read: Callable[[], Iterable[RawBlock]], marker: bytes, seen: list[int | None] | None = None
+) -> Iterator[bytes]:
     """The lines of ``read()``'s blocks that contain ``marker``, in order, each once.
 
     One ``find`` runs over a whole block (every line of a block ends with a
     newline); a hit's line is cut out between the newlines around it, and the
     search goes on after that line. A record too large for the budget ends it.
+    ``seen[0]``: the position after the last line, as the store's blocks return
+    it (port; None after a record too large, or if they do not).
     """
     it = iter(read())
     try:
         while True:
             try:
                 block = next(it)
-            except (StopIteration, RecordTooLarge):
+            except StopIteration as done:
+                if seen is not None:
+                    seen[0] = done.value if type(done.value) is int else None
+                return
+            except RecordTooLarge:
+                if seen is not None:
+                    seen[0] = None
                 return
             find = block.find
             i = find(marker)
@@ -567,17 +594,22 @@ def plan_of_chunks(read: Callable[[], Iterable[RawChunk]]) -> EffectivePlan:
     """
     resolutions: dict[str, tuple[str, Resolution]] = {}
     blocks = getattr(read, "blocks", None)
+    seen: list[int | None] = [0]
     marked = (
-        _marked_lines(blocks, _RESOLVING)
+        _marked_lines(blocks, _RESOLVING, seen)
         if blocks is not None
-        else _all_lines(read, containing=_RESOLVING)
+        else _all_lines(read, _RESOLVING, seen)
     )
     for line in marked:
         rec = decode_record(line, 0)
         if type(rec) is Record and isinstance(rec.event.change, Merge):
             for r in rec.event.change.resolutions:
                 resolutions[r.conflict_key] = (rec.event.id, r)  # later in log order overrides
-    return _plan(resolutions)
+    plan = _plan(resolutions)
+    if type(read) is not RawReader or seen[0] is None:
+        return plan
+    # a store's lines, which can grow: where this read of them ended
+    return replace(plan, end=seen[0] if blocks is not None else read.start + seen[0])
 
 
 def events_of_chunks(read: Callable[[], Iterable[RawChunk]]) -> Callable[[], Iterator[Event]]:

@@ -86,7 +86,10 @@ chunks replays with the empty plan unless ``plan=`` is given: merged-log
 semantics need a store (or the plan). The plan is a function of the log, so a
 resume or a snapshot needs nothing more than before: it is recomputed from the
 log on every call (snapshots carry no alias map or loser set; the cost is that
-pre-pass over the whole log, not only the delta).
+pre-pass over the whole log, not only the delta). A store's log can grow while
+it is replayed: the replay reads the records the pre-pass read, no more
+(``EffectivePlan.end``), since a record appended after it may resolve a conflict
+the plan never saw (tests/test_replay_appends.py).
 
 A rejected event built on a losing side (it descends from a loser of the
 log's resolutions, or a duplicate of one, and not from that loser's winner)

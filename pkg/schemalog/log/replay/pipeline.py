@@ -16,7 +16,7 @@ from typing import Any
 from schemalog.encoding.codec import state_hash
 from schemalog.history.duplicates import DuplicateScanner
 from schemalog.log.collector import rare_collections
-from schemalog.log.effective import EffectivePlan, lines_of_chunks
+from schemalog.log.effective import EffectivePlan, lines_of_chunks, plan_of_chunks
 from schemalog.log.replay.batches import ANY, UNKNOWN, Batches, Crash, Stop, record_id
 from schemalog.log.replay.decode import Window, decode_windows
 from schemalog.log.replay.fused import Fused, fused_possible
@@ -97,7 +97,10 @@ def replay(
     skipped ids (``resume`` passes them from a report). ``plan`` is the log's
     effective-stream plan; None computes it by a pre-pass over the log from
     position 0 when ``source`` can be read twice (a store, a list of chunks),
-    else replays without one (package doc: merged logs). ``start_scanner``: the
+    else replays without one (package doc: merged logs). A plan from a store's
+    pre-pass names where the pre-pass ended (``EffectivePlan.end``): the replay
+    reads no further, so records appended meanwhile (a resolution the plan did
+    not see) are left to the next replay. ``start_scanner``: the
     duplicate scan of records ``[0, start_position)`` (a snapshot's), so that
     they are not read again. ``strict``: watches the decoded records for the
     strict reader's remaining rules (``strict.py``: the CLI's one read).
@@ -118,6 +121,11 @@ def replay(
         )
     state = start_state if start_state is not None else empty_state()
     reread = rereader(source, max_chunk_bytes)
+    if plan is None and reread is not None:
+        plan = plan_of_chunks(reread)
+    end = plan.end if plan is not None else None
+    if end is not None:  # the records its pre-pass read, no more (EffectivePlan.end)
+        reread = rereader(source, max_chunk_bytes, end)
     stream = effective_stream(reread, plan, start_scanner)
 
     # The duplicate scan needs the records before the start: read them again
@@ -155,7 +163,7 @@ def replay(
         stream,
     )
     counted = _Counted(tracer)
-    chunks = read_lines(source, start_position, max_chunk_bytes, warm if warming else None)
+    chunks = read_lines(source, start_position, max_chunk_bytes, warm if warming else None, end)
     # one chain so far needs no duplicate scan (resolve.py); losers need it for goes_with
     lazy = None
     if start_position == 0 and reread is not None and stream.scanner is not None:

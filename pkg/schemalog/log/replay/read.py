@@ -70,17 +70,20 @@ def read_lines(
     start: int,
     max_chunk_bytes: int,
     before_start: Callable[[int, list[bytes]], bool] | None = None,
+    end: int | None = None,
 ) -> Iterator[Lines]:
     """Yield the chunks' lines from ``start`` on, in order, without a gap.
 
     ``before_start(chunk_start, lines)`` sees every chunk, from the first on,
     until it returns False (replay's warm-up of the duplicate scan with the
-    records before ``start``, when the source can be read only once).
+    records before ``start``, when the source can be read only once). ``end``:
+    a store is read up to that position only (``EffectivePlan.end``).
     """
     iter_raw = getattr(source, "iter_raw", None)
     chunks: Iterable[RawChunk]
     if iter_raw is not None:
-        chunks = _store_chunks(iter_raw, start, max_chunk_bytes, max_chunk_bytes // REPLAY_SHARE)
+        share = max_chunk_bytes // REPLAY_SHARE
+        chunks = _store_chunks(iter_raw, start, max_chunk_bytes, share, end)
     else:
         chunks = source  # type: ignore[assignment]
     it = iter(chunks)
@@ -108,36 +111,46 @@ def read_lines(
             close()
 
 
-def rereader(source: object, max_chunk_bytes: int) -> Callable[[], Iterable[RawChunk]] | None:
-    """A re-reader of the source's raw chunks from position 0, if it can be read again."""
+def rereader(
+    source: object, max_chunk_bytes: int, end: int | None = None
+) -> Callable[[], Iterable[RawChunk]] | None:
+    """A re-reader of the source's raw chunks from position 0 (up to ``end``: a store's
+    records the plan's pre-pass read), if it can be read again."""
     iter_raw: Any = getattr(source, "iter_raw", None)
     if iter_raw is not None:
         # the store's raw blocks, if it has them, for the plan's search (effective.py);
         # they are of its block size, a larger record in one of its own, as here
         iter_blocks: Any = getattr(source, "iter_blocks", None)
-        blocks = None if iter_blocks is None else lambda: iter_blocks(0, max_chunk_bytes)
+        blocks = (
+            None
+            if iter_blocks is None or end is not None  # (the plan is made: no more search)
+            else lambda: iter_blocks(0, max_chunk_bytes)
+        )
         small = min(max_chunk_bytes, REREAD_BYTES)
-        return RawReader(lambda: _store_chunks(iter_raw, 0, max_chunk_bytes, small), blocks)
+        return RawReader(lambda: _store_chunks(iter_raw, 0, max_chunk_bytes, small, end), blocks)
     if isinstance(source, Iterable) and iter(source) is not source:
         chunks = source
         return lambda: chunks
     return None
 
 
-def _store_chunks(iter_raw: Any, start: int, budget: int, small: int) -> Iterator[RawChunk]:
+def _store_chunks(
+    iter_raw: Any, start: int, budget: int, small: int, end: int | None = None
+) -> Iterator[RawChunk]:
     """A store's chunks from ``start`` of at most ``small`` bytes, a larger record in
-    one of its own.
+    one of its own, up to position ``end`` (None: the store's end).
 
     Ends with ``RecordTooLarge`` only at a record larger than ``budget``, as a
     read at the budget would. (A store fixes the end of a read when it starts:
-    after a large record the read starts again, and sees what was appended.)
-    A chunk is not named here while the reader has it (``box.pop()``): the
-    reader drops the store's list of lines once it has copied it (module doc).
+    after a large record the read starts again, and would see what was appended
+    but for ``end``.) A chunk is not named here while the reader has it
+    (``box.pop()``): the reader drops the store's list of lines once it has
+    copied it (module doc).
     """
     small = max(1, min(small, budget))
     position = start
     box: list[Any] = []
-    while True:
+    while end is None or position < end:
         it = iter_raw(start=position, max_chunk_bytes=small)
         try:
             while True:
@@ -145,6 +158,11 @@ def _store_chunks(iter_raw: Any, start: int, budget: int, small: int) -> Iterato
                 if box[0] is None:
                     return
                 position = box[0].start + len(box[0].lines)
+                if end is not None and position > end:  # appended after ``end`` was read
+                    lines = box.pop().lines[: end - position]
+                    if lines:
+                        yield RawChunk(end - len(lines), lines, sum(map(len, lines)) + len(lines))
+                    return
                 yield box.pop()
         except RecordTooLarge as exc:
             if small >= budget:
@@ -162,4 +180,6 @@ def _store_chunks(iter_raw: Any, start: int, budget: int, small: int) -> Iterato
         finally:
             one.close()
         position = box[0].start + len(box[0].lines)
+        if end is not None and position > end:
+            return  # (that record was appended after ``end`` was read)
         yield box.pop()

@@ -21,7 +21,7 @@ import time
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 
 from schemalog.encoding.codec import CHECKSUM_PREFIX, DecodeFailure, Record, decode_record
@@ -282,7 +282,7 @@ class LineStore:
         start: int = 0,
         max_chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         block_bytes: int = RAW_BLOCK_BYTES,
-    ) -> Iterator[bytes]:
+    ) -> Generator[bytes, None, int]:
         """``iter_blocks`` (port) over ``_lines``: a read's lines joined into one block.
 
         The adapters whose ``_lines`` is a slice or one query (memory, PostgreSQL)
@@ -299,7 +299,7 @@ class LineStore:
         while pos < stop:
             lines = self._lines(pos, min(stop, pos + step))  # a new list (the primitives')
             if not lines:
-                return  # the log shrank under us
+                return pos  # the log shrank under us
             if max(map(len, lines)) >= max_chunk_bytes:
                 # a line above the budget, its newline counted: the lines before it first
                 i = next(i for i, line in enumerate(lines) if len(line) >= max_chunk_bytes)
@@ -315,6 +315,7 @@ class LineStore:
             handed = [block]  # handed over: this frame names no block while the reader has it
             del block
             yield handed.pop()
+        return pos
 
     # ------------------------------------------------ the port
 

@@ -16,7 +16,7 @@ log with a team").
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
@@ -299,7 +299,7 @@ class HttpStore:
         start: int = 0,
         max_chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         block_bytes: int = HTTP_BLOCK_BYTES,
-    ) -> Iterator[bytes]:
+    ) -> Generator[bytes, None, int]:
         """The ``/raw`` replies' bodies as they come (port): whole lines, never split.
 
         A reply holds about ``block_bytes``; a record larger than that, within
@@ -325,11 +325,12 @@ class HttpStore:
             body = reply.body
             del reply
             if not body:
-                return
+                return pos
             pos += body.count(b"\n")
             handed = [body]  # handed over: this frame names no body while the reader has it
             del body
             yield handed.pop()
+        return pos
 
     def heads(self) -> tuple[str, ...]:
         return tuple(self._call("GET", "/heads").json())

@@ -82,7 +82,7 @@ import re
 import stat
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -727,14 +727,21 @@ class NdjsonStore(LineStore):
         start: int = 0,
         max_chunk_bytes: int = DEFAULT_CHUNK_BYTES,
         block_bytes: int = RAW_BLOCK_BYTES,
-    ) -> Iterator[bytearray]:
-        """The lines of ``iter_raw`` as raw blocks of whole lines (port; ``_raw_blocks``)."""
-        for f, seg, _, offset, end in self._spans(start):
+    ) -> Generator[bytearray, None, int]:
+        """The lines of ``iter_raw`` as raw blocks of whole lines (port; ``_raw_blocks``);
+        returns the position after the last line."""
+        spans = self._spans(start)
+        while True:
+            try:
+                f, seg, _, offset, end = next(spans)
+            except StopIteration as done:
+                return int(done.value)
             yield from _raw_blocks(f, seg, offset, end, max_chunk_bytes, block_bytes)
 
-    def _spans(self, start: int) -> Iterator[tuple[BinaryIO, _Segment, int, int, int]]:
+    def _spans(self, start: int) -> Generator[tuple[BinaryIO, _Segment, int, int, int], None, int]:
         """``(handle, segment, position, offset, end)``: the stored lines from ``start`` on,
-        one span of bytes per segment, as the store is when the read starts (the raw reads').
+        one span of bytes per segment, as the store is when the read starts (the raw reads');
+        returns the position after the last line.
 
         Records appended while the caller iterates are not visited, a torn tail never is.
         """
@@ -743,7 +750,7 @@ class NdjsonStore(LineStore):
         stop = self._count()
         pos = max(start, 0)
         if pos >= stop:
-            return
+            return pos
         tip, tip_end = self._segments[-1], self._segments[-1].end
         while pos < stop:
             seg = self._segments[self._segment_index(pos)]
@@ -752,6 +759,7 @@ class NdjsonStore(LineStore):
             f = self._handle(seg.path)
             yield f, seg, pos, _line_start(f, seg, pos - seg.first), end
             pos = seg.first + last
+        return pos
 
     def _unstored(self, names: set[bytes]) -> set[bytes]:
         """``LineStore._unstored`` in one pass when a read per name would cost more.

@@ -63,8 +63,10 @@ Semantics every adapter keeps (tests/store_contract.py checks them):
   max_chunk_bytes)`` each, larger only for a line larger than that. A line
   above ``max_chunk_bytes`` raises ``RecordTooLarge`` (its position and size,
   as ``iter_raw`` names them) once the blocks of every line before it are out.
-  For a search over whole blocks in C (the plan's pre-pass,
-  ``effective.plan_of_chunks``): no list of lines is made.
+  Its generator returns the position after its last line (the store's length
+  when the read began: what a replay with the plan reads up to). For a search
+  over whole blocks in C (the plan's pre-pass, ``effective.plan_of_chunks``):
+  no list of lines is made.
 
 * ``heads()``: sorted ids of stored events that no stored event names as a
   parent (the heads of the causal DAG).

@@ -1,0 +1,185 @@
+"""A replay reads the records its plan's pre-pass read, no more.
+
+Writers append while a replay runs. A record appended after the pre-pass (which
+reads the whole log for Merges with resolutions) may hold a resolution the plan
+never saw: read anyway, it would decide the records before it otherwise, and the
+report would name a position whose state no whole replay gives (a snapshot would
+keep that state). So the replay ends where the pre-pass ended
+(``EffectivePlan.end``); the next replay takes the rest.
+
+Each test appends from the pre-pass's read of the store's blocks, the moment the
+race happens: a Merge that resolves a rename-rename conflict (a's Town wins over
+b's Village) the log held open until then.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemalog.history.merge import merge_events, replay_merged
+from schemalog.log.replay import replay
+from schemalog.log.snapshot import SnapshotDir, SnapshotKey, replay_with_snapshots
+from schemalog.log.store import MemoryStore
+from schemalog.log.store.ndjson import NdjsonStore
+from schemalog.model.clock import HybridLogicalClock
+from schemalog.model.events import Event, RenameTable, build_node_table, new_event
+
+KEY = SnapshotKey(b"k" * 32)
+
+
+@pytest.fixture(autouse=True)
+def _key_file_outside_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCHEMALOG_SNAPSHOT_KEY", str(tmp_path_factory.mktemp("key") / "k"))
+
+
+def _clock(origin: str, start: int) -> HybridLogicalClock:
+    wall = [start]
+
+    def now() -> int:
+        wall[0] += 10
+        return wall[0]
+
+    return HybridLogicalClock(origin, now)
+
+
+def _open_then_resolved() -> tuple[list[Event], list[Event], list[Event]]:
+    """A table renamed to Town by a and to Village by b, concurrently (no winner), then
+    the Merge that resolves it for a: (the open log, what resolves it, the whole log)."""
+    base = new_event(
+        _clock("o", 1_700_000_000_000), "ws", (), build_node_table("City", [("id", "INT64")], "id")
+    )
+    a = new_event(_clock("a", 1_700_000_001_000), "ws", (base.id,), RenameTable(base.id, "Town"))
+    b = new_event(_clock("b", 1_700_000_002_000), "ws", (base.id,), RenameTable(base.id, "Village"))
+    open_log = list(merge_events([[base, a], [base, b]], "reject").events)
+    resolved = merge_events([open_log], "fww")
+    return open_log, list(resolved.added), list(resolved.events)
+
+
+class AppendsAfterThePrePass:
+    """A store whose first read to the end (the plan's pre-pass: its blocks, or with
+    ``blocks=False`` its lines, as a store without ``iter_blocks``) makes ``append``
+    run: another writer's records land between the pre-pass and replay's own read."""
+
+    def __init__(self, store: Any, append: Callable[[], None], blocks: bool = True) -> None:
+        self.store, self.append, self.blocks, self.appended = store, append, blocks, False
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "iter_blocks":
+            if not self.blocks:
+                raise AttributeError(name)
+            return self._iter_blocks
+        return getattr(self.store, name)
+
+    def _read_once(self) -> None:
+        if not self.appended:
+            self.appended = True
+            self.append()
+
+    def _iter_blocks(self, *args: Any, **kwargs: Any) -> Generator[Any, None, int]:
+        end: int = yield from self.store.iter_blocks(*args, **kwargs)
+        self._read_once()
+        return end  # (port: where the read ended)
+
+    def iter_raw(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        yield from self.store.iter_raw(*args, **kwargs)
+        if not self.blocks:
+            self._read_once()
+
+
+def _names(report: Any) -> list[str]:
+    return [t.name for t in report.state.tables.values()]
+
+
+@pytest.mark.parametrize("blocks", [True, False], ids=["blocks", "lines"])
+def test_a_resolution_appended_after_the_pre_pass_is_left_to_the_next_replay(
+    blocks: bool,
+) -> None:
+    open_log, resolution, whole = _open_then_resolved()
+    store = MemoryStore()
+    store.append(open_log, expected=None)
+    prefix = replay(store)
+    racing = AppendsAfterThePrePass(
+        store, lambda: store.append(resolution, expected=store.head().checksum), blocks
+    )
+
+    report = replay(racing)  # type: ignore[arg-type]
+    assert racing.appended and len(store) == len(whole)
+    assert (report.position, report.state_hash) == (len(open_log), prefix.state_hash)
+    assert report.ok and report.head == prefix.head
+
+    after = replay(store)  # the next replay takes the resolution: a's Town wins
+    assert after.state_hash == replay_merged(whole).state_hash
+    assert (after.position, _names(after)) == (len(whole), ["Town"])
+    assert [s.event_id for s in after.skipped] == [open_log[2].id]  # b's rename: the loser
+
+
+def test_a_snapshot_replay_does_not_save_a_state_no_whole_replay_gives(tmp_path: Path) -> None:
+    """The snapshot's delta pre-pass, then the append: the replay from the snapshot ends
+    at the snapshot's position and saves nothing newer; the next one replays whole
+    (a merged log) and gives the resolution's state."""
+    open_log, resolution, whole = _open_then_resolved()
+    store = MemoryStore()
+    store.append(open_log, expected=None)
+    snaps = SnapshotDir(tmp_path / "snaps", key=KEY)
+    replay_with_snapshots(store, snaps)
+    racing = AppendsAfterThePrePass(
+        store, lambda: store.append(resolution, expected=store.head().checksum)
+    )
+
+    report = replay_with_snapshots(racing, snaps)  # type: ignore[arg-type]
+    assert racing.appended and report.position == len(open_log)
+    assert snaps.positions() == [len(open_log)]  # nothing saved past what the plan saw
+
+    after = replay_with_snapshots(store, snaps)
+    assert (after.position, _names(after)) == (len(whole), ["Town"])
+    assert after.state_hash == replay_merged(whole).state_hash
+
+
+_WRITER = """
+import json, sys
+from schemalog.log.store.ndjson import NdjsonStore
+from schemalog.model.events import Event
+store = NdjsonStore.open(sys.argv[1])
+events = [Event.from_obj(json.loads(line)) for line in open(sys.argv[2])]
+store.append(events, expected=store.head().checksum)
+store.close()
+"""
+
+
+def test_another_process_appending_to_an_ndjson_log_meanwhile(tmp_path: Path) -> None:
+    """The same race on a file: another process appends the resolution to the NDJSON
+    log while this process's read-only store replays it."""
+    open_log, resolution, whole = _open_then_resolved()
+    path = tmp_path / "log.ndjson"
+    writer = NdjsonStore.open(path, create=True)
+    writer.append(open_log, expected=None)
+    writer.close()
+    added = tmp_path / "added.ndjson"
+    added.write_text("".join(json.dumps(e.to_obj()) + "\n" for e in resolution))
+
+    def other_process() -> None:
+        subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(_WRITER), str(path), str(added)],
+            check=True,
+            timeout=120,
+        )
+
+    reader = NdjsonStore.open(path, readonly=True)
+    prefix = replay(reader)
+    racing = AppendsAfterThePrePass(reader, other_process)
+    report = replay(racing)  # type: ignore[arg-type]
+    assert racing.appended and len(reader) == len(whole)
+    assert (report.position, report.state_hash) == (len(open_log), prefix.state_hash)
+    after = replay(reader)
+    assert (after.position, _names(after)) == (len(whole), ["Town"])
+    reader.close()
