@@ -8,6 +8,7 @@ backend a test opens through ``engines.open_backend`` runs in a child process
 it. tests/test_backend_ladybug.py runs LadybugDB in-process in a process of its own.
 
 ``pg_url``: a real PostgreSQL server for the whole session (tests/pg_server.py).
+``snapshot_key_outside_home``: no test writes a snapshot key into the real ~/.config.
 """
 
 from __future__ import annotations
@@ -31,3 +32,12 @@ def pg_url() -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture
+def snapshot_key_outside_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Snapshot keys in a temporary folder (modules use it with ``pytestmark``)."""
+    where = tmp_path_factory.mktemp("key") / "snapshot.key"
+    monkeypatch.setenv("SCHEMALOG_SNAPSHOT_KEY", str(where))

@@ -31,9 +31,9 @@ from strategies import histories
 # ------------------------------------------------------------------ helpers
 
 
-def ticking_clock(origin: str) -> HybridLogicalClock:
-    """A clock of ``origin`` whose wall time moves one millisecond per reading."""
-    wall = [1_700_000_000_000]
+def ticking_clock(origin: str, start: int = 1_700_000_000_000) -> HybridLogicalClock:
+    """A clock of ``origin`` whose wall time moves one millisecond per reading from ``start``."""
+    wall = [start]
 
     def now() -> int:
         wall[0] += 1

@@ -29,37 +29,23 @@ from schemalog.log.replay import replay
 from schemalog.log.snapshot import SnapshotDir, SnapshotKey, replay_with_snapshots
 from schemalog.log.store import MemoryStore
 from schemalog.log.store.ndjson import NdjsonStore
-from schemalog.model.clock import HybridLogicalClock
 from schemalog.model.events import Event, RenameTable, build_node_table, new_event
+from test_replay import ticking_clock
 
 KEY = SnapshotKey(b"k" * 32)
 
 
-@pytest.fixture(autouse=True)
-def _key_file_outside_home(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SCHEMALOG_SNAPSHOT_KEY", str(tmp_path_factory.mktemp("key") / "k"))
+pytestmark = pytest.mark.usefixtures("snapshot_key_outside_home")
 
 
-def _clock(origin: str, start: int) -> HybridLogicalClock:
-    wall = [start]
-
-    def now() -> int:
-        wall[0] += 10
-        return wall[0]
-
-    return HybridLogicalClock(origin, now)
-
-
-def _open_then_resolved() -> tuple[list[Event], list[Event], list[Event]]:
+def open_then_resolved() -> tuple[list[Event], list[Event], list[Event]]:
     """A table renamed to Town by a and to Village by b, concurrently (no winner), then
     the Merge that resolves it for a: (the open log, what resolves it, the whole log)."""
-    base = new_event(
-        _clock("o", 1_700_000_000_000), "ws", (), build_node_table("City", [("id", "INT64")], "id")
-    )
-    a = new_event(_clock("a", 1_700_000_001_000), "ws", (base.id,), RenameTable(base.id, "Town"))
-    b = new_event(_clock("b", 1_700_000_002_000), "ws", (base.id,), RenameTable(base.id, "Village"))
+    city = build_node_table("City", [("id", "INT64")], "id")
+    base = new_event(ticking_clock("o", 1_700_000_000_000), "ws", (), city)
+    town, village = RenameTable(base.id, "Town"), RenameTable(base.id, "Village")
+    a = new_event(ticking_clock("a", 1_700_000_001_000), "ws", (base.id,), town)
+    b = new_event(ticking_clock("b", 1_700_000_002_000), "ws", (base.id,), village)
     open_log = list(merge_events([[base, a], [base, b]], "reject").events)
     resolved = merge_events([open_log], "fww")
     return open_log, list(resolved.added), list(resolved.events)
@@ -104,7 +90,7 @@ def _names(report: Any) -> list[str]:
 def test_a_resolution_appended_after_the_pre_pass_is_left_to_the_next_replay(
     blocks: bool,
 ) -> None:
-    open_log, resolution, whole = _open_then_resolved()
+    open_log, resolution, whole = open_then_resolved()
     store = MemoryStore()
     store.append(open_log, expected=None)
     prefix = replay(store)
@@ -127,7 +113,7 @@ def test_a_snapshot_replay_does_not_save_a_state_no_whole_replay_gives(tmp_path:
     """The snapshot's delta pre-pass, then the append: the replay from the snapshot ends
     at the snapshot's position and saves nothing newer; the next one replays whole
     (a merged log) and gives the resolution's state."""
-    open_log, resolution, whole = _open_then_resolved()
+    open_log, resolution, whole = open_then_resolved()
     store = MemoryStore()
     store.append(open_log, expected=None)
     snaps = SnapshotDir(tmp_path / "snaps", key=KEY)
@@ -159,7 +145,7 @@ store.close()
 def test_another_process_appending_to_an_ndjson_log_meanwhile(tmp_path: Path) -> None:
     """The same race on a file: another process appends the resolution to the NDJSON
     log while this process's read-only store replays it."""
-    open_log, resolution, whole = _open_then_resolved()
+    open_log, resolution, whole = open_then_resolved()
     path = tmp_path / "log.ndjson"
     writer = NdjsonStore.open(path, create=True)
     writer.append(open_log, expected=None)

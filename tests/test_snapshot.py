@@ -26,13 +26,7 @@ EVENTS = list(generate(300, origins=2, seed=3))
 KEY = SnapshotKey(b"k" * 32)
 
 
-@pytest.fixture(autouse=True)
-def _key_file_outside_home(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """No test writes a key into the real ~/.config."""
-    where = tmp_path_factory.mktemp("key") / "snapshot.key"
-    monkeypatch.setenv("SCHEMALOG_SNAPSHOT_KEY", str(where))
+pytestmark = pytest.mark.usefixtures("snapshot_key_outside_home")
 
 
 def store_with(n: int) -> MemoryStore:
@@ -149,32 +143,16 @@ def test_snapshot_at_zero_and_checksum_at() -> None:
 def test_a_resolution_appended_after_a_snapshot_is_not_missed(tmp_path: Path) -> None:
     """Losers of a resolution that arrives later lie before the snapshot: it must not be used."""
     from schemalog.encoding.codec import state_hash
-    from schemalog.history.merge import merge_events, replay_merged
-    from schemalog.model.clock import HybridLogicalClock
-    from schemalog.model.events import RenameTable, build_node_table, new_event
+    from schemalog.history.merge import replay_merged
+    from test_replay_appends import open_then_resolved
 
-    def clock(origin: str, start: int) -> HybridLogicalClock:
-        wall = [start]
-
-        def now() -> int:
-            wall[0] += 10
-            return wall[0]
-
-        return HybridLogicalClock(origin, now)
-
-    base = new_event(
-        clock("o", 1_700_000_000_000), "ws", (), build_node_table("City", [("id", "INT64")], "id")
-    )
-    a = new_event(clock("a", 1_700_000_001_000), "ws", (base.id,), RenameTable(base.id, "Town"))
-    b = new_event(clock("b", 1_700_000_002_000), "ws", (base.id,), RenameTable(base.id, "Village"))
-    unresolved = merge_events([[base, a], [base, b]], "reject")  # both renames, no winner yet
+    open_log, resolution, whole = open_then_resolved()
     store = MemoryStore()
-    store.append(list(unresolved.events), expected=None)
+    store.append(open_log, expected=None)
     replay_with_snapshots(store, tmp_path, key=KEY)  # a snapshot after both renames
-    resolved = merge_events([unresolved.events], "fww")  # a resolution: a's Town wins
-    store.append(list(resolved.added), expected=store.head().checksum)
+    store.append(resolution, expected=store.head().checksum)  # a's Town wins
     report = replay_with_snapshots(store, tmp_path, key=KEY)
-    assert report.state_hash == state_hash(replay_merged(resolved.events).state)
+    assert report.state_hash == state_hash(replay_merged(whole).state)
     assert [t.name for t in report.state.tables.values()] == ["Town"]
     assert any("snapshots not used" in w for w in report.warnings)
 

@@ -36,11 +36,7 @@ EVENTS = list(generate(300, origins=1, seed=5))
 KEY = SnapshotKey(b"s" * 32)
 
 
-@pytest.fixture(autouse=True)
-def _key_file_outside_home(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SCHEMALOG_SNAPSHOT_KEY", str(tmp_path_factory.mktemp("k") / "key"))
+pytestmark = pytest.mark.usefixtures("snapshot_key_outside_home")
 
 
 @contextlib.contextmanager

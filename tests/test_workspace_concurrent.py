@@ -9,22 +9,12 @@ import pytest
 from schemalog.browser.workspace import Workspace
 from schemalog.log.store import MemoryStore
 from schemalog.log.store.events import StoreEvents
-from schemalog.model.clock import HybridLogicalClock
 from schemalog.model.events import Merge, RenameTable
 from schemalog.model.schema import table_by_name
+from test_replay import ticking_clock
 
 kuzu = pytest.importorskip("kuzu")
 pytestmark = pytest.mark.kuzu
-
-
-def _clock(origin: str, start: int) -> HybridLogicalClock:
-    t = [start]
-
-    def now() -> int:
-        t[0] += 1
-        return t[0]
-
-    return HybridLogicalClock(origin, now)
 
 
 def _tables(ws: Workspace) -> list[str]:
@@ -37,10 +27,10 @@ def _pair(strategy: str) -> tuple[Workspace, Workspace]:
 
     store = MemoryStore()
     a = Workspace(
-        "w", store, NativeKuzuBackend(), _clock("a", 1_700_000_000_000), strategy=strategy
+        "w", store, NativeKuzuBackend(), ticking_clock("a", 1_700_000_000_000), strategy=strategy
     )
     b = Workspace(
-        "w", store, NativeKuzuBackend(), _clock("b", 1_700_000_100_000), strategy=strategy
+        "w", store, NativeKuzuBackend(), ticking_clock("b", 1_700_000_100_000), strategy=strategy
     )
     a.change(build_node_table("City", [("id", "INT64")], "id"))
     b.sync()
