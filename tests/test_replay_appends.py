@@ -169,3 +169,35 @@ def test_another_process_appending_to_an_ndjson_log_meanwhile(tmp_path: Path) ->
     after = replay(reader)
     assert (after.position, _names(after)) == (len(whole), ["Town"])
     reader.close()
+
+
+@pytest.mark.parametrize("read", ["versions", "effective events"])
+@pytest.mark.parametrize("blocks", [True, False], ids=["blocks", "lines"])
+def test_versions_and_the_effective_stream_of_a_store_stop_where_the_pre_pass_did(
+    blocks: bool, read: str
+) -> None:
+    """The other readers of a store's effective stream (versions, compat, metrics read
+    ``walk`` or ``effective_events`` over ``StoreEvents``): the same race, the same end."""
+    from schemalog.analysis.versions import state_at
+    from schemalog.encoding.codec import state_hash
+    from schemalog.log.effective import effective_events
+    from schemalog.log.store.events import StoreEvents
+
+    open_log, resolution, whole = open_then_resolved()
+    store = MemoryStore()
+    store.append(open_log, expected=None)
+    prefix = replay(store)
+    racing = AppendsAfterThePrePass(
+        store, lambda: store.append(resolution, expected=store.head().checksum), blocks
+    )
+    events = StoreEvents(racing)  # type: ignore[arg-type]
+    if read == "versions":
+        version, state = state_at(events, "head")
+        assert (version.position, state_hash(state)) == (len(open_log), prefix.state_hash)
+    else:
+        seen = [event.id for event, _, _ in effective_events(events)]
+        assert seen == [e.id for e in open_log]
+    assert racing.appended and len(store) == len(whole)
+    version, state = state_at(StoreEvents(store), "head")  # the next read: Town
+    assert version.position == len(whole)
+    assert [t.name for t in state.tables.values()] == ["Town"]

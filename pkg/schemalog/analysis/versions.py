@@ -227,6 +227,7 @@ def walk(
     leaves the state unchanged); ``plan`` None: computed when ``events`` is a sequence."""
     current = state if state is not None else empty_state()
     eplan = plan if plan is not None else plan_of_events(events)
+    events = eplan.read(events)  # a store's: no record appended after the pre-pass (its end)
     stream = eplan.stream((lambda: events) if iter(events) is not events else None)
     for position, raw in enumerate(events, 1):
         event, why = stream.step(raw)

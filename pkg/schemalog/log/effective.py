@@ -54,7 +54,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from itertools import compress, repeat
+from itertools import compress, islice, repeat
 from typing import Any, cast
 
 from schemalog.encoding.codec import Record, decode_record
@@ -132,6 +132,25 @@ class EffectivePlan:
         """A stream for one pass; ``reread`` re-reads every event if scanning cannot decide;
         ``scanner``: the scan of the records before a later start (a snapshot's), taken over."""
         return EffectiveStream(self, reread, scanner)
+
+    def read(self, events: Iterable[Event]) -> Iterable[Event]:
+        """``events`` (a store's, from position 0) as far as the pre-pass read them: each
+        iteration stops at ``end`` (``events`` itself when there is no end)."""
+        if self.end is None or iter(events) is events:
+            return events
+        return _Prefix(events, self.end)
+
+
+class _Prefix:
+    """The first ``end`` events of ``events``, on every iteration."""
+
+    __slots__ = ("end", "events")
+
+    def __init__(self, events: Iterable[Event], end: int) -> None:
+        self.events, self.end = events, end
+
+    def __iter__(self) -> Iterator[Event]:
+        return islice(self.events, self.end)
 
 
 EMPTY_PLAN = EffectivePlan(Plan({}, {}, {}, {}), scan=False)
@@ -691,6 +710,7 @@ def effective_events(
 ) -> Iterator[tuple[Event, Event | None, tuple[str, str] | None]]:
     """``(event, event to apply or None, skip (kind, reason) or None)`` in log order."""
     p = plan if plan is not None else plan_of_events(events)
+    events = p.read(events)  # a store's: no record appended after the pre-pass (its end)
     reread = (lambda: events) if iter(events) is not events else None
     stream = p.stream(reread)
     for event in events:
