@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from schemalog.history.merge import merge_events, replay_merged
 from schemalog.log.replay import replay
@@ -201,3 +203,45 @@ def test_versions_and_the_effective_stream_of_a_store_stop_where_the_pre_pass_di
     version, state = state_at(StoreEvents(store), "head")  # the next read: Town
     assert version.position == len(whole)
     assert [t.name for t in state.tables.values()] == ["Town"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    strategy=st.sampled_from(["lww", "fww", "drop-wins", "rename-wins"]),
+    cut=st.floats(0.0, 1.0),
+    blocks=st.booleans(),
+)
+def test_any_merged_log_cut_anywhere_replays_as_its_prefix_while_the_rest_is_appended(
+    seed: int, strategy: str, cut: float, blocks: bool
+) -> None:
+    """Merged logs of three replicas (resolutions, duplicates), the store holding a
+    prefix when the replay starts and the rest appended right after its pre-pass: the
+    report is a whole replay of what it covers, that is of the prefix, and the next
+    replay is the whole log's. (With the bound removed the first assertion fails: a
+    report covers resolutions its plan never saw.)"""
+    from schemalog.synth.replicas import synth_replicas
+
+    log = list(merge_events(synth_replicas(3, 8, 20, seed, conflict_rate=0.5), strategy).events)
+    k = round(cut * len(log))
+    store = MemoryStore()
+    if k:
+        store.append(log[:k], expected=None)
+    prefix = replay(store)
+
+    def rest() -> None:
+        if k < len(log):
+            store.append(log[k:], expected=store.head().checksum if k else None)
+
+    report = replay(AppendsAfterThePrePass(store, rest, blocks))  # type: ignore[arg-type]
+    assert len(store) == len(log)
+    # what it reports is a whole replay of the records it covers ...
+    covered = MemoryStore()
+    if report.position:
+        covered.append(log[: report.position], expected=None)
+    assert report.to_obj() == replay(covered).to_obj()
+    # ... and they are those its pre-pass read; the next replay takes the rest
+    assert report.to_obj() == prefix.to_obj()
+    whole = MemoryStore()
+    whole.append(log, expected=None)
+    assert replay(store).to_obj() == replay(whole).to_obj()
