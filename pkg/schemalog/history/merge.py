@@ -117,6 +117,7 @@ from schemalog.history.conflicts import (
     find_conflicts,
 )
 from schemalog.history.decisions import Clock, clocks_of, decide
+from schemalog.history.holders import Holders
 from schemalog.history.ordering import ForkedEvent, MissingParents, causal_order, sort_key
 from schemalog.model.clock import Timestamp
 from schemalog.model.events import (
@@ -515,9 +516,10 @@ def resolution_plan(events: Iterable[Event]) -> Plan:
     )
 
 
-def effective_event(event: Event, plan: Plan) -> Event | None:
-    """The event replay should apply (ids aliased), or None when the plan skips it."""
-    if plan.skip_reason(event.id, event) is not None:
+def effective_event(event: Event, plan: Plan, skip: bool = True) -> Event | None:
+    """The event replay should apply (ids aliased), or None when the plan skips it
+    (``skip`` False: the caller decided it applies)."""
+    if skip and plan.skip_reason(event.id, event) is not None:
         return None
     t, p = plan.table_alias, plan.prop_alias
     if not t and not p:
@@ -581,14 +583,42 @@ def replay_merged(events: Iterable[Event], state: SchemaState | None = None) -> 
     skipped: list[tuple[str, str]] = []
     applied = 0
     took_over: set[str] = set()
+    holders = Holders()  # copies of a creation left out that take its place (holders.py)
+    view = replace(
+        plan,
+        **dict(
+            zip(
+                ("table_alias", "prop_alias"),
+                holders.aliases(plan.table_alias, plan.prop_alias),
+                strict=True,
+            )
+        ),
+    )
     for event in ordered:
         reason = plan.skip_reason(event.id, event)
+        first = plan.duplicates.get(event.id) if event.id not in plan.losers else None
+        if (
+            reason is not None
+            and first is not None
+            and holders.takes_place(event, first, plan.losers, plan.table_alias, plan.prop_alias)
+        ):
+            reason = None
+            view = replace(
+                plan,
+                **dict(
+                    zip(
+                        ("table_alias", "prop_alias"),
+                        holders.aliases(plan.table_alias, plan.prop_alias),
+                        strict=True,
+                    )
+                ),
+            )
         if reason is not None:
             skipped.append((event.id, reason))
             continue
         if event.id in plan.duplicates:
             took_over.add(event.id)
-        eff = effective_event(event, plan)
+        eff = effective_event(event, view, skip=False)
         assert eff is not None
         result = apply(current, eff)
         if isinstance(result, Applied):
@@ -598,6 +628,7 @@ def replay_merged(events: Iterable[Event], state: SchemaState | None = None) -> 
         rule = f"({result.rule}): {result.message}"
         went = _goes_with(event.id, plan, parents, took_over) if plan.losers else None
         if went is not None:
+            holders.rejected(event)
             skipped.append((event.id, f"with loser {went} of {plan.losers[went]}: {rule}"))
         else:
             skipped.append((event.id, f"rejected {rule}"))

@@ -61,6 +61,7 @@ from schemalog.encoding.codec import Record, decode_record
 from schemalog.errors import InvalidEvent
 from schemalog.history.conflicts import Facts, _Analysis, _analyze_facts, _spec
 from schemalog.history.duplicates import DuplicateScanner
+from schemalog.history.holders import Holders
 from schemalog.history.merge import Plan, effective_event, takes_over
 from schemalog.log.store.errors import RecordTooLarge
 from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, RawBlock, RawChunk
@@ -128,10 +129,12 @@ class EffectivePlan:
         self,
         reread: Callable[[], Iterable[Event]] | None = None,
         scanner: DuplicateScanner | None = None,
+        left_out: Iterable[str] = (),
     ) -> EffectiveStream:
         """A stream for one pass; ``reread`` re-reads every event if scanning cannot decide;
-        ``scanner``: the scan of the records before a later start (a snapshot's), taken over."""
-        return EffectiveStream(self, reread, scanner)
+        ``scanner``: the scan of the records before a later start (a snapshot's), taken over;
+        ``left_out``: the creations left out with a loser before a later start."""
+        return EffectiveStream(self, reread, scanner, left_out)
 
     def read(self, events: Iterable[Event]) -> Iterable[Event]:
         """``events`` (a store's, from position 0) as far as the pre-pass read them: each
@@ -168,6 +171,7 @@ class EffectiveStream:
         plan: EffectivePlan,
         reread: Callable[[], Iterable[Event]] | None = None,
         scanner: DuplicateScanner | None = None,
+        left_out: Iterable[str] = (),
     ) -> None:
         self.losers = plan.plan.losers
         self._winners = plan.plan.winners
@@ -204,6 +208,8 @@ class EffectiveStream:
             scanner.prop_alias = self.prop_alias
             scanner.twins = self.twins
         self._view = Plan(self.losers, self.duplicates, self.table_alias, self.prop_alias)
+        # copies of a creation left out that took its place (history/holders.py)
+        self.holders = Holders(left_out)
 
     @property
     def merged(self) -> bool:
@@ -253,12 +259,23 @@ class EffectiveStream:
         for a duplicate: merge.takes_over)."""
         if event_id in self.losers:
             return LOSER, f"loser of {self.losers[event_id]}"
-        if event_id in self.duplicates:
-            if event is not None and takes_over(event, self.losers, self.duplicates, self.twins):
+        first = self.duplicates.get(event_id)
+        if first is not None:
+            if event is not None and (
+                takes_over(event, self.losers, self.duplicates, self.twins)
+                or self.holders.takes_place(
+                    event, first, self.losers, self.table_alias, self.prop_alias
+                )
+            ):
                 self._took_over.add(event_id)
                 return None
-            return DUPLICATE, f"duplicate of {self.duplicates[event_id]}"
+            return DUPLICATE, f"duplicate of {first}"
         return None
+
+    def left_out(self, event: Event) -> None:
+        """``event`` was rejected and left out with a loser (``goes_with``): a duplicate of
+        it, if a creation, may take its place (history/holders.py)."""
+        self.holders.rejected(event)
 
     def goes_with(self, event: Event) -> str | None:
         """For an event the schema rejects: the loser it goes with (merge.py's rule), if any.
@@ -366,7 +383,12 @@ class EffectiveStream:
         """``event`` with aliased ids (call only for events ``skip`` keeps)."""
         if not (self.table_alias or self.prop_alias):
             return event
-        out = effective_event(event, self._view)
+        holders = self.holders
+        if holders.table or holders.prop:  # a copy took a creation's place (holders.py)
+            t, p = holders.aliases(self.table_alias, self.prop_alias)
+            out = effective_event(event, Plan(self.losers, {}, t, p), skip=False)
+        else:
+            out = effective_event(event, self._view, skip=False)
         assert out is not None
         return out
 

@@ -105,6 +105,7 @@ class Batches:
         self.skipped: list[Skipped] = []
         self.pending: list[tuple[Skipped, bytes]] = []
         self.new_ids: list[str] = []
+        self.new_left_out: list[str] = []  # events left out with a loser in the open batch
         self.breaks: list[ChainBreak] = []
         self.skipped_ids = skipped_ids
         # digests of applied events that descend from a skipped one (skip policy):
@@ -149,6 +150,7 @@ class Batches:
         self.c_skipped = len(self.skipped)
         self.c_breaks = len(self.breaks)
         self.new_ids.clear()
+        self.new_left_out.clear()
         pending, self.pending = self.pending, []
         if self.quarantine is not None:
             for skipped, line in pending:
@@ -176,6 +178,8 @@ class Batches:
         del self.breaks[self.c_breaks :]
         self.skipped_ids.difference_update(self.new_ids)
         self.new_ids.clear()
+        self.stream.holders.left_out.difference_update(self.new_left_out)
+        self.new_left_out.clear()
         self.pending.clear()
 
     # ------------------------------------------------------------ records
@@ -262,6 +266,8 @@ class Batches:
             return state
         went = stream.goes_with(event)
         if went is not None:  # built on a losing side: left out with its loser (merge.py)
+            stream.left_out(event)  # (a copy of a creation may take its place: holders.py)
+            self.new_left_out.append(event.id)
             with_ = f"with loser {went} of {stream.losers[went]}: {reason}"
             self._skip_effective(Skipped(pos, event.id, "with-loser", with_))
             return state

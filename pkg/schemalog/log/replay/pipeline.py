@@ -85,6 +85,7 @@ def replay(
     plan: EffectivePlan | None = None,
     start_scanner: DuplicateScanner | None = None,
     strict: StrictWatch | None = None,
+    start_left_out: Iterable[str] = (),
 ) -> ReplayReport:
     """Replay ``source`` from ``start_position`` onto ``start_state``; see the package doc.
 
@@ -104,6 +105,8 @@ def replay(
     duplicate scan of records ``[0, start_position)`` (a snapshot's), so that
     they are not read again. ``strict``: watches the decoded records for the
     strict reader's remaining rules (``strict.py``: the CLI's one read).
+    ``start_left_out``: a checkpoint's creations left out with a loser (``resume``
+    passes ``report.left_out``: a copy of one may take its place, history/holders.py).
     """
     if on_corrupt not in ("stop", "skip"):
         raise ValueError(f"on_corrupt must be 'stop' or 'skip', not {on_corrupt!r}")
@@ -126,7 +129,7 @@ def replay(
     end = plan.end if plan is not None else None
     if end is not None:  # the records its pre-pass read, no more (EffectivePlan.end)
         reread = rereader(source, max_chunk_bytes, end)
-    stream = effective_stream(reread, plan, start_scanner)
+    stream = effective_stream(reread, plan, start_scanner, start_left_out)
 
     # The duplicate scan needs the records before the start: read them again
     # when the source allows, else take them from the chunks as they pass.
@@ -240,6 +243,7 @@ def replay(
         bytes_read=counted.nbytes,
         warnings=tuple(warnings),
         error=error,
+        left_out=frozenset(stream.holders.left_out),
         scanner=(
             (lazy.scanner() if lazy is not None and lazy.pending else stream.scanner)
             if stopped is None and not stream.losers and not warming
@@ -259,5 +263,6 @@ def resume(
         expected_prev=report.head,
         start_heads=report.heads,
         skipped_ids=report.skipped_ids,
+        start_left_out=report.left_out,
         **options,
     )

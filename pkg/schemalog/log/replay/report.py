@@ -123,6 +123,9 @@ class ReplayReport:
     bytes_read: int
     warnings: tuple[str, ...] = ()
     error: BaseException | None = field(default=None, compare=False, repr=False)
+    # events left out with a loser so far (including those given at start): a resume
+    # needs them, a copy of such a creation takes its place (history/holders.py)
+    left_out: frozenset[str] = frozenset()
     # The duplicate scan of records [0, position) when the replay completed on a log
     # without resolutions (a snapshot saves it: the next replay need not re-read them).
     scanner: DuplicateScanner | None = field(default=None, compare=False, repr=False)

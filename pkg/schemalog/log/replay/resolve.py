@@ -53,11 +53,14 @@ def effective_stream(
     reread: Callable[[], Iterable[RawChunk]] | None,
     plan: EffectivePlan | None,
     start_scanner: DuplicateScanner | None,
+    left_out: Iterable[str] = (),
 ) -> EffectiveStream:
-    """The stream for one pass; ``plan`` None computes it when the log can be read again."""
+    """The stream for one pass; ``plan`` None computes it when the log can be read again;
+    ``left_out``: the creations left out with a loser before the start (a resume's)."""
     if plan is None:
         plan = plan_of_chunks(reread) if reread is not None else EMPTY_PLAN
-    return plan.stream(events_of_chunks(reread) if reread is not None else None, start_scanner)
+    events = events_of_chunks(reread) if reread is not None else None
+    return plan.stream(events, start_scanner, left_out)
 
 
 class LazyScan:
