@@ -21,8 +21,8 @@ rejection: an open conflict or a broken log) keeps its place, so a log
 without resolutions never moves one. The decision reads the log's order, its
 resolutions and which creations replay left out with a loser before it:
 ``replay_merged`` and the effective stream (log/effective.py) keep the same
-``Holders`` and decide alike; a resumed replay is handed the creations left
-out before its start (``ReplayReport.left_out``).
+``Holders`` and decide alike; a resumed replay is handed the committed
+``Holders`` of the replay it resumes (``ReplayReport.holders``).
 
 Events that name a left-out copy's ids before a copy takes its place are
 rejected (the table is not there) and go with their loser, as before; after
@@ -80,6 +80,26 @@ class Holders:
             for p in c.properties:
                 self.prop[prop_alias.get(p.property_id, p.property_id)] = p.property_id
         return True
+
+    def __bool__(self) -> bool:
+        return bool(self.left_out or self.taken)
+
+    def copy(self) -> Holders:
+        """An independent copy (a replay's committed one: it rolls a failed batch back)."""
+        out = Holders(self.left_out)
+        out.taken, out.table, out.prop = dict(self.taken), dict(self.table), dict(self.prop)
+        return out
+
+    def restore(self, saved: Holders | None) -> None:
+        """Become ``saved`` (None: empty), in place: streams hold this object."""
+        self.left_out.clear()
+        for live in (self.taken, self.table, self.prop):
+            live.clear()
+        if saved is not None:
+            self.left_out.update(saved.left_out)
+            self.taken.update(saved.taken)
+            self.table.update(saved.table)
+            self.prop.update(saved.prop)
 
     def rejected(self, event: Event) -> None:
         """``event`` was rejected and left out with a loser."""

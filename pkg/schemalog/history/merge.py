@@ -117,7 +117,7 @@ from schemalog.history.conflicts import (
     find_conflicts,
 )
 from schemalog.history.decisions import Clock, clocks_of, decide
-from schemalog.history.holders import Holders
+from schemalog.history.holders import Holders, Redirected
 from schemalog.history.ordering import ForkedEvent, MissingParents, causal_order, sort_key
 from schemalog.model.clock import Timestamp
 from schemalog.model.events import (
@@ -584,16 +584,8 @@ def replay_merged(events: Iterable[Event], state: SchemaState | None = None) -> 
     applied = 0
     took_over: set[str] = set()
     holders = Holders()  # copies of a creation left out that take its place (holders.py)
-    view = replace(
-        plan,
-        **dict(
-            zip(
-                ("table_alias", "prop_alias"),
-                holders.aliases(plan.table_alias, plan.prop_alias),
-                strict=True,
-            )
-        ),
-    )
+    t, p = Redirected(plan.table_alias, holders.table), Redirected(plan.prop_alias, holders.prop)
+    view = replace(plan, table_alias=t, prop_alias=p)  # (live: a copy may take a place)
     for event in ordered:
         reason = plan.skip_reason(event.id, event)
         first = plan.duplicates.get(event.id) if event.id not in plan.losers else None
@@ -603,16 +595,6 @@ def replay_merged(events: Iterable[Event], state: SchemaState | None = None) -> 
             and holders.takes_place(event, first, plan.losers, plan.table_alias, plan.prop_alias)
         ):
             reason = None
-            view = replace(
-                plan,
-                **dict(
-                    zip(
-                        ("table_alias", "prop_alias"),
-                        holders.aliases(plan.table_alias, plan.prop_alias),
-                        strict=True,
-                    )
-                ),
-            )
         if reason is not None:
             skipped.append((event.id, reason))
             continue

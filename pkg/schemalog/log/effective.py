@@ -129,12 +129,12 @@ class EffectivePlan:
         self,
         reread: Callable[[], Iterable[Event]] | None = None,
         scanner: DuplicateScanner | None = None,
-        left_out: Iterable[str] = (),
+        holders: Holders | None = None,
     ) -> EffectiveStream:
         """A stream for one pass; ``reread`` re-reads every event if scanning cannot decide;
         ``scanner``: the scan of the records before a later start (a snapshot's), taken over;
-        ``left_out``: the creations left out with a loser before a later start."""
-        return EffectiveStream(self, reread, scanner, left_out)
+        ``holders``: the copies that took creations' places before it (history/holders.py)."""
+        return EffectiveStream(self, reread, scanner, holders)
 
     def read(self, events: Iterable[Event]) -> Iterable[Event]:
         """``events`` (a store's, from position 0) as far as the pre-pass read them: each
@@ -171,7 +171,7 @@ class EffectiveStream:
         plan: EffectivePlan,
         reread: Callable[[], Iterable[Event]] | None = None,
         scanner: DuplicateScanner | None = None,
-        left_out: Iterable[str] = (),
+        holders: Holders | None = None,
     ) -> None:
         self.losers = plan.plan.losers
         self._winners = plan.plan.winners
@@ -209,7 +209,7 @@ class EffectiveStream:
             scanner.twins = self.twins
         self._view = Plan(self.losers, self.duplicates, self.table_alias, self.prop_alias)
         # copies of a creation left out that took its place (history/holders.py)
-        self.holders = Holders(left_out)
+        self.holders = holders.copy() if holders is not None else Holders()
 
     @property
     def merged(self) -> bool:

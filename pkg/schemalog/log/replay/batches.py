@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable, Sequence
 
 from schemalog.encoding.codec import CHECKSUM_PREFIX, V1_PREFIX, Record, decode_record
+from schemalog.history.holders import Holders
 from schemalog.history.known_ids import KnownIds, id_digest
 from schemalog.log.effective import EMPTY_PLAN, EffectiveStream
 from schemalog.log.replay.decode import Window
@@ -105,7 +106,6 @@ class Batches:
         self.skipped: list[Skipped] = []
         self.pending: list[tuple[Skipped, bytes]] = []
         self.new_ids: list[str] = []
-        self.new_left_out: list[str] = []  # events left out with a loser in the open batch
         self.breaks: list[ChainBreak] = []
         self.skipped_ids = skipped_ids
         # digests of applied events that descend from a skipped one (skip policy):
@@ -121,6 +121,9 @@ class Batches:
         self.c_applied = 0
         self.c_skipped = 0
         self.c_breaks = 0
+        # the committed copies of the stream's Holders (history/holders.py), None: empty
+        holders = self.stream.holders
+        self.c_holders: Holders | None = holders.copy() if holders else None
         self.batches = 0
 
     @property
@@ -150,7 +153,9 @@ class Batches:
         self.c_skipped = len(self.skipped)
         self.c_breaks = len(self.breaks)
         self.new_ids.clear()
-        self.new_left_out.clear()
+        holders = self.stream.holders
+        if holders or self.c_holders is not None:  # (rare: a copy took a creation's place)
+            self.c_holders = holders.copy() if holders else None
         pending, self.pending = self.pending, []
         if self.quarantine is not None:
             for skipped, line in pending:
@@ -178,8 +183,7 @@ class Batches:
         del self.breaks[self.c_breaks :]
         self.skipped_ids.difference_update(self.new_ids)
         self.new_ids.clear()
-        self.stream.holders.left_out.difference_update(self.new_left_out)
-        self.new_left_out.clear()
+        self.stream.holders.restore(self.c_holders)
         self.pending.clear()
 
     # ------------------------------------------------------------ records
@@ -267,7 +271,6 @@ class Batches:
         went = stream.goes_with(event)
         if went is not None:  # built on a losing side: left out with its loser (merge.py)
             stream.left_out(event)  # (a copy of a creation may take its place: holders.py)
-            self.new_left_out.append(event.id)
             with_ = f"with loser {went} of {stream.losers[went]}: {reason}"
             self._skip_effective(Skipped(pos, event.id, "with-loser", with_))
             return state

@@ -15,6 +15,7 @@ from typing import Any
 
 from schemalog.encoding.codec import state_hash
 from schemalog.history.duplicates import DuplicateScanner
+from schemalog.history.holders import Holders
 from schemalog.log.collector import rare_collections
 from schemalog.log.effective import EffectivePlan, lines_of_chunks, plan_of_chunks
 from schemalog.log.replay.batches import ANY, UNKNOWN, Batches, Crash, Stop, record_id
@@ -85,7 +86,7 @@ def replay(
     plan: EffectivePlan | None = None,
     start_scanner: DuplicateScanner | None = None,
     strict: StrictWatch | None = None,
-    start_left_out: Iterable[str] = (),
+    start_holders: Holders | None = None,
 ) -> ReplayReport:
     """Replay ``source`` from ``start_position`` onto ``start_state``; see the package doc.
 
@@ -105,8 +106,9 @@ def replay(
     duplicate scan of records ``[0, start_position)`` (a snapshot's), so that
     they are not read again. ``strict``: watches the decoded records for the
     strict reader's remaining rules (``strict.py``: the CLI's one read).
-    ``start_left_out``: a checkpoint's creations left out with a loser (``resume``
-    passes ``report.left_out``: a copy of one may take its place, history/holders.py).
+    ``start_holders``: a checkpoint's copies of creations that took a left-out one's
+    place, and the creations left out (``resume`` passes ``report.holders``;
+    history/holders.py).
     """
     if on_corrupt not in ("stop", "skip"):
         raise ValueError(f"on_corrupt must be 'stop' or 'skip', not {on_corrupt!r}")
@@ -129,7 +131,7 @@ def replay(
     end = plan.end if plan is not None else None
     if end is not None:  # the records its pre-pass read, no more (EffectivePlan.end)
         reread = rereader(source, max_chunk_bytes, end)
-    stream = effective_stream(reread, plan, start_scanner, start_left_out)
+    stream = effective_stream(reread, plan, start_scanner, start_holders)
 
     # The duplicate scan needs the records before the start: read them again
     # when the source allows, else take them from the chunks as they pass.
@@ -243,7 +245,7 @@ def replay(
         bytes_read=counted.nbytes,
         warnings=tuple(warnings),
         error=error,
-        left_out=frozenset(stream.holders.left_out),
+        holders=run.c_holders,
         scanner=(
             (lazy.scanner() if lazy is not None and lazy.pending else stream.scanner)
             if stopped is None and not stream.losers and not warming
@@ -263,6 +265,6 @@ def resume(
         expected_prev=report.head,
         start_heads=report.heads,
         skipped_ids=report.skipped_ids,
-        start_left_out=report.left_out,
+        start_holders=report.holders,
         **options,
     )

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from schemalog.errors import SchemalogError
 from schemalog.history.duplicates import DuplicateScanner
+from schemalog.history.holders import Holders
 from schemalog.model.schema import SchemaState
 
 __all__ = [
@@ -123,9 +124,9 @@ class ReplayReport:
     bytes_read: int
     warnings: tuple[str, ...] = ()
     error: BaseException | None = field(default=None, compare=False, repr=False)
-    # events left out with a loser so far (including those given at start): a resume
-    # needs them, a copy of such a creation takes its place (history/holders.py)
-    left_out: frozenset[str] = frozenset()
+    # creations left out with a loser and copies that took their place, up to
+    # ``position`` (None: none); a resume goes on from them (history/holders.py)
+    holders: Holders | None = field(default=None, compare=False, repr=False)
     # The duplicate scan of records [0, position) when the replay completed on a log
     # without resolutions (a snapshot saves it: the next replay need not re-read them).
     scanner: DuplicateScanner | None = field(default=None, compare=False, repr=False)

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from schemalog.encoding.codec import Record
 from schemalog.history.duplicates import DuplicateScanner
+from schemalog.history.holders import Holders
 from schemalog.log.effective import (
     EMPTY_PLAN,
     EffectivePlan,
@@ -53,14 +54,14 @@ def effective_stream(
     reread: Callable[[], Iterable[RawChunk]] | None,
     plan: EffectivePlan | None,
     start_scanner: DuplicateScanner | None,
-    left_out: Iterable[str] = (),
+    holders: Holders | None = None,
 ) -> EffectiveStream:
     """The stream for one pass; ``plan`` None computes it when the log can be read again;
-    ``left_out``: the creations left out with a loser before the start (a resume's)."""
+    ``holders``: the copies that took creations' places before the start (a resume's)."""
     if plan is None:
         plan = plan_of_chunks(reread) if reread is not None else EMPTY_PLAN
     events = events_of_chunks(reread) if reread is not None else None
-    return plan.stream(events, start_scanner, left_out)
+    return plan.stream(events, start_scanner, holders)
 
 
 class LazyScan:

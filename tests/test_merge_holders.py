@@ -1,0 +1,183 @@
+"""A duplicate of a creation that is left out takes its place (history/holders.py).
+
+Two concurrent identical creations are one creation made twice: the later is a
+duplicate whose ids alias the first's. When the first copy is left out -- a loser
+of a conflict of its own, or rejected on a losing side (``with-loser``) -- the
+first later copy that is not takes its place: it applies with its own ids, and
+every copy's ids then name it. Both replays (``replay_merged`` and the effective
+stream, fused and staged) decide alike, and so does a replay resumed at any
+record (it is handed the creations left out before its start).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from schemalog.history.merge import merge_events, replay_merged
+from schemalog.log.effective import plan_of_chunks
+from schemalog.log.replay import replay, resume
+from schemalog.log.store.port import RawChunk
+from schemalog.model.events import CommentOnTable, DropTable, Event, RenameTable
+from schemalog.model.events import build_add_property as add_property
+from test_merge_replays import RESOLVING, _Branch, _node_def, assert_replays_and_applies
+from test_replay_fused import assert_same
+
+
+def _resumed_replays_agree(lines: list[bytes], whole: Any) -> None:
+    """A replay stopped after any record and resumed ends as the whole replay."""
+    raw = [RawChunk(0, lines, sum(len(x) + 1 for x in lines))]
+    plan = plan_of_chunks(lambda: raw)
+    for cut in range(1, len(lines)):
+        half = replay([RawChunk(0, lines[:cut], 0)], plan=plan, batch_events=1)
+        assert half.stopped is None
+        again = resume(raw, half, plan=plan)
+        assert (again.state_hash, again.ok) == (whole.state_hash, True), cut
+
+
+def _lost_first_copy() -> tuple[list[list[Event]], dict[str, Event]]:
+    """a and b make node table N concurrently (b's a duplicate of a's); c renames A to N
+    between them. Under ``lww`` a's N loses to c's rename and b's N beats it: b's N
+    takes the place of a's. a then adds x to its own N, and b comments on its N."""
+    wall = [1_700_000_000_000]
+    root = _Branch("r", wall, [], _empty())
+    assert root.write(_node_def("A", 0))
+    a, b, c = (_Branch(o, wall, root.events, root.state) for o in "abc")
+    steps: list[tuple[_Branch, Any]] = [
+        (a, lambda: _node_def("N", 0)),
+        (c, lambda: RenameTable(root.events[0].id, "N")),
+        (b, lambda: _node_def("N", 0)),
+        (a, lambda: add_property(a.events[-1].id, "x", "INT64")),
+        (b, lambda: CommentOnTable(b.events[-1].id, "b's")),
+    ]
+    for branch, change in steps:
+        wall[0] += 10
+        assert branch.write(change())
+    events = {"a_n": a.events[1], "b_n": b.events[1], "a_x": a.events[2], "c": c.events[1]}
+    return [a.events, b.events, c.events], events
+
+
+def _empty() -> Any:
+    from schemalog.model.schema import empty_state
+
+    return empty_state()
+
+
+def test_a_duplicate_of_a_lost_creation_takes_its_place() -> None:
+    logs, e = _lost_first_copy()
+    result = merge_events(logs, "lww")
+    losers = {r.losers[0] for r in result.conflicts}
+    assert losers == {e["a_n"].id, e["c"].id}
+    report = assert_replays_and_applies(result)
+    assert [(s.kind, s.event_id) for s in report.skipped] == [
+        ("loser", e["a_n"].id),
+        ("loser", e["c"].id),
+    ]
+    n = report.state.tables[e["b_n"].id]  # b's ids: b's N holds the place
+    assert n.name == "N" and n.comment == "b's"
+    assert [p.name for p in n.properties] == ["id", "v", "x"]  # a's x, on a's ids, lands
+    assert e["a_n"].id not in report.state.tables
+    lines = result.lines()
+    _resumed_replays_agree(lines, report)
+    for strategy in RESOLVING:  # (whichever copy loses, the merge replays cleanly)
+        assert_replays_and_applies(merge_events(logs, strategy), engine=False)
+
+
+def test_a_duplicate_of_a_lost_creation_takes_its_place_in_both_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    logs, _ = _lost_first_copy()
+    assert_same(merge_events(logs, "lww").lines(), monkeypatch, "lost first copy")
+
+
+def _first_copy_left_out_with_a_loser() -> tuple[list[list[Event]], dict[str, Event]]:
+    """a drops table M and makes a new M; b comments on the old M; c renames the old M
+    to K, makes M too (a duplicate of a's new M) and comments on it. Under ``lww`` a's
+    drop loses (to b's comment and c's rename), so a's new M is rejected (name-taken:
+    the old M still holds the name) and left out with it; c's M, after c's rename freed
+    the name, takes its place."""
+    wall = [1_700_000_000_000]
+    root = _Branch("r", wall, [], _empty())
+    assert root.write(_node_def("M", 0))
+    old = root.events[0].id
+    a, b, c = (_Branch(o, wall, root.events, root.state) for o in "abc")
+    steps: list[tuple[_Branch, Any]] = [
+        (a, lambda: DropTable(old)),
+        (a, lambda: _node_def("M", 1)),
+        (b, lambda: CommentOnTable(old, "b's")),
+        (c, lambda: RenameTable(old, "K")),
+        (c, lambda: _node_def("M", 1)),
+        (c, lambda: CommentOnTable(c.events[-1].id, "c's")),
+    ]
+    for branch, change in steps:
+        wall[0] += 10
+        assert branch.write(change())
+    events = {"a_drop": a.events[1], "a_m": a.events[2], "c_m": c.events[2]}
+    return [a.events, b.events, c.events], events
+
+
+def test_a_duplicate_of_a_creation_left_out_with_a_loser_takes_its_place() -> None:
+    logs, e = _first_copy_left_out_with_a_loser()
+    result = merge_events(logs, "lww")
+    assert {r.losers[0] for r in result.conflicts} == {e["a_drop"].id}
+    report = assert_replays_and_applies(result)
+    assert [(s.kind, s.event_id) for s in report.skipped] == [
+        ("loser", e["a_drop"].id),
+        ("with-loser", e["a_m"].id),
+    ]
+    assert report.holders is not None and report.holders.left_out == {e["a_m"].id}
+    m = report.state.tables[e["c_m"].id]
+    assert (m.name, m.comment) == ("M", "c's")
+    assert sorted(t.name for t in report.state.tables.values()) == ["K", "M"]
+    reference = replay_merged(result.events)
+    assert [r for _, r in reference.skipped if r.startswith("with loser")] == [
+        r for i, r in reference.skipped if i == e["a_m"].id
+    ]
+    _resumed_replays_agree(result.lines(), report)
+    for strategy in RESOLVING:
+        assert_replays_and_applies(merge_events(logs, strategy), engine=False)
+
+
+def test_a_crash_after_a_copy_took_a_place_rolls_it_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch that took a place and then crashed is rolled back with its Holders: the
+    resumed replay takes the place again and ends as the whole replay."""
+    import schemalog.log.replay.batches as batches
+
+    logs, e = _first_copy_left_out_with_a_loser()
+    lines = merge_events(logs, "lww").lines()
+    whole = replay([RawChunk(0, lines, 0)])
+    victim = logs[2][-1].id  # c's comment, after c's M took the place in the same batch
+    real = batches.apply
+
+    def crashing(state: Any, event: Event) -> Any:
+        if event.id == victim:
+            raise RuntimeError("boom")
+        return real(state, event)
+
+    with monkeypatch.context() as m:
+        m.setattr(batches, "apply", crashing)
+        crashed = replay([RawChunk(0, lines, 0)], batch_events=100)
+    assert crashed.stopped is not None and crashed.stopped.kind == "crash"
+    assert crashed.position == 0 and crashed.holders is None
+    again = resume([RawChunk(0, lines, 0)], crashed)
+    assert (again.state_hash, again.ok) == (whole.state_hash, True)
+    assert again.holders is not None and again.holders.taken == {e["a_m"].id: e["c_m"].id}
+
+
+def test_versions_walk_takes_the_place_as_replay() -> None:
+    """The versions walk (compat, metrics) applies the same effective stream."""
+    from schemalog.analysis.versions import iter_versions
+    from schemalog.encoding.codec import state_hash
+
+    for make in (_lost_first_copy, _first_copy_left_out_with_a_loser):
+        result = merge_events(make()[0], "lww")
+        *_, last = iter_versions(list(result.events), frozenset())
+        assert state_hash(last.state) == replay_merged(result.events).state_hash
+
+
+def test_a_duplicate_of_a_creation_left_out_with_a_loser_in_both_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    logs, _ = _first_copy_left_out_with_a_loser()
+    assert_same(merge_events(logs, "lww").lines(), monkeypatch, "left out with a loser")
