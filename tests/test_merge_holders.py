@@ -140,8 +140,9 @@ def test_a_duplicate_of_a_creation_left_out_with_a_loser_takes_its_place() -> No
 
 
 def test_a_crash_after_a_copy_took_a_place_rolls_it_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A batch that took a place and then crashed is rolled back with its Holders: the
-    resumed replay takes the place again and ends as the whole replay."""
+    """A batch that took a place and then crashed is rolled back: the report hands out
+    the Holders of the last commit (a's M left out, no place taken), and the resumed
+    replay takes the place again and ends as the whole replay."""
     import schemalog.log.replay.batches as batches
 
     logs, e = _first_copy_left_out_with_a_loser()
@@ -157,9 +158,12 @@ def test_a_crash_after_a_copy_took_a_place_rolls_it_back(monkeypatch: pytest.Mon
 
     with monkeypatch.context() as m:
         m.setattr(batches, "apply", crashing)
-        crashed = replay([RawChunk(0, lines, 0)], batch_events=100)
+        # records 0-4 (a's M left out at 2) commit; c's M (7) and the crash (8) do not
+        crashed = replay([RawChunk(0, lines, 0)], batch_events=5)
     assert crashed.stopped is not None and crashed.stopped.kind == "crash"
-    assert crashed.position == 0 and crashed.holders is None
+    assert [x.id for x in merge_events(logs, "lww").events].index(victim) == 8
+    assert crashed.position == 5 and crashed.holders is not None
+    assert (crashed.holders.left_out, crashed.holders.taken) == ({e["a_m"].id}, {})
     again = resume([RawChunk(0, lines, 0)], crashed)
     assert (again.state_hash, again.ok) == (whole.state_hash, True)
     assert again.holders is not None and again.holders.taken == {e["a_m"].id: e["c_m"].id}

@@ -90,17 +90,6 @@ class Holders:
         out.taken, out.table, out.prop = dict(self.taken), dict(self.table), dict(self.prop)
         return out
 
-    def restore(self, saved: Holders | None) -> None:
-        """Become ``saved`` (None: empty), in place: streams hold this object."""
-        self.left_out.clear()
-        for live in (self.taken, self.table, self.prop):
-            live.clear()
-        if saved is not None:
-            self.left_out.update(saved.left_out)
-            self.taken.update(saved.taken)
-            self.table.update(saved.table)
-            self.prop.update(saved.prop)
-
     def rejected(self, event: Event) -> None:
         """``event`` was rejected and left out with a loser."""
         if isinstance(event.change, CREATIONS):

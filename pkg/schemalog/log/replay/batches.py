@@ -183,7 +183,8 @@ class Batches:
         del self.breaks[self.c_breaks :]
         self.skipped_ids.difference_update(self.new_ids)
         self.new_ids.clear()
-        self.stream.holders.restore(self.c_holders)
+        # (the stream's Holders are not rolled back: a rollback ends the replay, whose
+        # report hands out ``c_holders``)
         self.pending.clear()
 
     # ------------------------------------------------------------ records
