@@ -494,9 +494,16 @@ _STORE_CASES_FIXED = [
     "a-duplicate-of-a-lost-creation",
 ]
 _STORE_CASES = {
-    "left-out-with-a-loser-in-log-order-only": "o2's N is rejected with a loser in the "
-    "store's order (its name was still taken there) and o1, seeing that, made N itself; "
-    "in causal order o2's N applies and o1's is rejected (name-taken)",
+    "left-out-with-a-loser-in-log-order-only": "o2 renamed the old N to K (a loser: o1 "
+    "dropped the old N concurrently) and made a new N. In the store's order o1's drop "
+    "came after o2's N, the name was still taken, and o2's N went with its lost rename; "
+    "o1, seeing that, made N itself (descending from o2's N: no duplicate of it). In "
+    "causal order o1's drop comes first, o2's N applies, and o1's N is rejected "
+    "(name-taken) though o1 saw every decision: whether o2's N goes with its loser "
+    "depends on the order of concurrent events. Not fixed: it needs with-loser decided "
+    "on an event's own causal past, or a creation that descends from an identical one "
+    "never undone in between counted as its duplicate (an ancestor the streaming scan "
+    "has pruned)",
 }
 
 
@@ -514,10 +521,11 @@ def test_a_merge_of_a_fuzzed_store_log_replays_cleanly(case: str) -> None:
     """Found by a fuzz of writers on one store that make, undo and make again one
     change (session 9, 8 of 3,612 examples; the same on main before that session's
     duplicate rules). The merge of a store's events (causal order) reports no open
-    conflict and does not replay cleanly. Kept as strict xfails (their reasons); none
-    is about which twin a change duplicates: a duplicate of a creation that is left
-    out (a loser, or with a loser) would have to take its place and its aliases, and
-    which events go with a loser depends on the order a log is replayed in."""
+    conflict and, before session 10, did not replay cleanly: a duplicate of a creation
+    left out (a loser, or with a loser) was skipped too. Now it takes its place and
+    its aliases (history/holders.py; tests/test_merge_holders.py). One stays a strict
+    xfail (its reason): which events go with a loser depends on the order a log is
+    replayed in."""
     data = (Path(__file__).parent / "merge_cases" / f"{case}.ndjson").read_bytes()
     events = [decode_record_or_raise(line, i).event for i, line in enumerate(data.splitlines())]
     for strategy in [*RESOLVING, "reject"]:

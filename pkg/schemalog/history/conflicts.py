@@ -43,6 +43,8 @@ Conflict kinds (stable ids)
     twice (``("c", rel, from, to)`` keys): the later is a duplicate, nothing
     to alias; every earlier twin of it is recorded (``twins``: which of them
     apply decides whether it takes a lost one's place, merge.takes_over).
+    (Which copy of a creation replay applies is replay's: the first that is
+    not left out, history/holders.py; the analysis keeps the first's ids.)
     A creation (a table, a property, a FROM/TO pair added) is never the
     duplicate of a twin when it descends from that twin or from a duplicate
     of it: its writer saw the thing made and made it again, so it undid it

@@ -68,6 +68,8 @@ class Holders:
         if not isinstance(c, CREATIONS):
             return False
         holder = self.taken.get(first, first)
+        if holder == event.id:
+            return True  # (asked again)
         if holder not in losers and holder not in self.left_out:
             return False
         self.taken[first] = event.id

@@ -86,6 +86,17 @@ How a merged log replays (``replay_merged`` / ``resolution_plan``)
     (rule 2) is left out with it. Any other rejection is a failure of the log
     (a forged or hand-edited one): replay names it, kind ``concurrent``.
 
+    A duplicate of a table or property creation takes its place when no copy
+    before it holds it: the first copy, and every copy that took its place
+    since, was left out (a loser, or rejected and left out with a loser). It
+    applies with its own ids, and from then on every copy's ids (the first's
+    too) name it (history/holders.py). Its writer made that change whatever
+    became of the other copies; the analysis held all copies for one element,
+    so their conflicts are already decided. A copy rejected for another
+    reason keeps the place (so a log without resolutions never moves one).
+    The decision reads the log's order, its resolutions and what replay left
+    out before: both replays keep one ``Holders`` and decide alike.
+
 Partition recovery
     See replica.py (``Replica``, ``PrefixRewritten``).
 """

@@ -11,7 +11,11 @@ replays it:
 * a **duplicate** creation (the later of two concurrent creations of one name
   with the same definition, or of one property added twice identically) is
   not applied (kind ``"duplicate"``), and every later change naming the
-  duplicate's table/property ids is applied to the first creation's ids;
+  duplicate's table/property ids is applied to the first creation's ids --
+  unless the first was left out (a loser, or rejected with a loser): then the
+  duplicate takes its place and the ids name it (``EffectiveStream.holders``,
+  history/holders.py; batches tell the stream what they left out with a
+  loser, ``left_out``);
 * everything else is applied as it is (descendants of losers included: they
   stay if they still apply).
 
