@@ -19,7 +19,7 @@ from schemalog.history.merge import merge_events, replay_merged
 from schemalog.log.effective import plan_of_chunks
 from schemalog.log.replay import replay, resume
 from schemalog.log.store.port import RawChunk
-from schemalog.model.events import CommentOnTable, DropTable, Event, RenameTable
+from schemalog.model.events import CommentOnTable, DropTable, Event, RenameTable, new_event
 from schemalog.model.events import build_add_property as add_property
 from test_merge_replays import RESOLVING, _Branch, _node_def, assert_replays_and_applies
 from test_replay_fused import assert_same
@@ -185,3 +185,68 @@ def test_a_duplicate_of_a_creation_left_out_with_a_loser_in_both_paths(
 ) -> None:
     logs, _ = _first_copy_left_out_with_a_loser()
     assert_same(merge_events(logs, "lww").lines(), monkeypatch, "left out with a loser")
+
+
+def _a_twin_outside_the_group() -> tuple[list[Event], dict[str, Event]]:
+    """b adds A.y; c drops A; e comments on A: b's y loses to c's drop, which loses to
+    e's comment (A stays). a, after those decisions, adds A.y again (it descends from
+    b's lost y: no copy of it); f, concurrent with all of them, adds A.y too: f's y is
+    a duplicate of b's (the first twin) and a twin of a's. a's y applies, so f's y
+    does not take the lost one's place: it stays a duplicate."""
+    from schemalog.history.merge import resolution_event
+
+    wall = [1_700_000_000_000]
+    root = _Branch("r", wall, [], _empty())
+    assert root.write(_node_def("A", 0))
+    table = root.events[0].id
+    b, c, e, f = (_Branch(o, wall, root.events, root.state) for o in "bcef")
+    for branch, change in (
+        (b, add_property(table, "y", "INT64")),
+        (c, DropTable(table)),
+        (e, CommentOnTable(table, "e's")),
+    ):
+        wall[0] += 10
+        assert branch.write(change)
+    seen = merge_events([b.events, c.events, e.events], "reject")
+    decisions = [
+        resolution_event(
+            r.conflict,
+            e.events[-1].id
+            if r.conflict.first.id == c.events[-1].id and r.conflict.second.id == e.events[-1].id
+            else c.events[-1].id,
+        )
+        for r in seen.unresolved
+    ]
+    decided = merge_events([seen.events, decisions], "reject")
+    assert not decided.unresolved
+    a = _Branch("a", wall, list(decided.events), replay_merged(decided.events).state)
+    heads = {x.id for x in decided.events} - {p for x in decided.events for p in x.parents}
+    wall[0] += 10
+    a.events.append(new_event(a.clock, "ws", sorted(heads), add_property(table, "y", "INT64")))
+    wall[0] += 10
+    assert f.write(add_property(table, "y", "INT64"))
+    opened = merge_events([a.events, f.events], "reject")
+    (last,) = opened.unresolved  # c's drop against f's y: the drop loses, as before
+    assert last.conflict.first.id == c.events[-1].id
+    done = merge_events([opened.events, [resolution_event(last.conflict, f.events[-1].id)]])
+    assert not done.unresolved
+    names = {"b_y": b.events[-1], "a_y": a.events[-1], "f_y": f.events[-1]}
+    return list(done.events), names
+
+
+def test_a_copy_stays_a_duplicate_when_a_twin_outside_its_group_applies() -> None:
+    from schemalog.history.duplicates import DuplicateScanner
+    from schemalog.log.effective import _analysis
+
+    events, e = _a_twin_outside_the_group()
+    found = _analysis(events)
+    assert found.duplicates == {e["f_y"].id: e["b_y"].id}
+    assert found.twins == {e["f_y"].id: (e["a_y"].id,)}
+    scan = DuplicateScanner()
+    for event in events:
+        scan.visit(event)
+    assert scan.exact and (scan.duplicates, scan.twins) == (found.duplicates, found.twins)
+    report = assert_replays_and_applies(merge_events([events]))
+    assert ("duplicate", e["f_y"].id) in [(s.kind, s.event_id) for s in report.skipped]
+    (table,) = report.state.tables.values()
+    assert [p.property_id for p in table.properties][-1] == f"{e['a_y'].id}/p0"

@@ -518,7 +518,7 @@ def analyze_clocks(
                     if kin is None:
                         kin = members[ids[y]] = [(ylane, ypos)]
                     kin.append((lane, pos))
-                if len(twins) > 1 and key[0] not in ("n", "pn"):
+                if len(twins) > 1:
                     result.twins[xid] = tuple(ids[t] for t in sorted(twins) if t != y)
             group = index.get((key, role))
             if group is None:

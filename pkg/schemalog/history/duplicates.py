@@ -467,12 +467,10 @@ class DuplicateScanner(ScanState):
         best: tuple[int, Entry] | None = None
         creates = flat[0] in CREATES
         made = creates or flat[0] == "c+"  # (a drop is never undone: conflicts.py)
-        twins: list[tuple[int, str]] = []  # a drop or connection change: every twin
+        twins: list[tuple[int, str]] = []  # every twin (holders.py, merge.takes_over)
         for ylane, slot in lanes.items():
             seen = vc[ylane] if ylane < len(vc) else 0
             for j in range(bisect_right(slot.clocks, seen), len(slot.clocks)):
-                if creates and best is not None and slot.positions[j] >= best[0]:
-                    break
                 y = slot.entries[j]
                 if _classify(key, role, self._detail(y), role, self._detail(x)) is None:
                     if made and self._undone(y.event_id, vc):
@@ -481,8 +479,6 @@ class DuplicateScanner(ScanState):
                         continue
                     if best is None or slot.positions[j] < best[0]:
                         best = (slot.positions[j], y)
-                    if creates:
-                        break
                     twins.append((slot.positions[j], y.event_id))
         if best is None:
             return

@@ -10,10 +10,15 @@ rule (merge.py, "How a merged log replays"):
 
     A duplicate of a creation takes its place when no copy before it (in the
     log's order) holds it: the first copy and every copy that took its place
-    since were left out (a loser, or left out with a loser). It then applies
-    with its own ids, and from there on the ids of every copy (the first's
-    too) name it: its writer made the change, whatever became of the other
-    copies, and the merge's analysis held all copies for one element.
+    since were left out (a loser, or left out with a loser), and none of its
+    other twins (the concurrent identical creations before it, conflicts.py:
+    a creation its first copy's writer had seen, so not a copy of it) was
+    applied. It then applies with its own ids, and from there on the ids of
+    every copy (the first's too) name it: its writer made the change,
+    whatever became of the other copies, and the merge's analysis held all
+    copies for one element. A twin that was applied made the change already
+    (the copy stays a duplicate, as a copy of a lost drop does when a twin
+    applies: merge.takes_over).
 
 Only a loser (the log's resolutions) or a rejection that goes with a loser
 leaves a copy out: a copy rejected for another reason (a ``concurrent``
@@ -34,7 +39,7 @@ and decided again by the stage that aliases (no fast-path change needed).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from schemalog.model.events import AddProperty, CreateNodeTable, CreateRelTable, Event
 
@@ -57,20 +62,29 @@ class Holders:
     def takes_place(
         self,
         event: Event,
-        first: str,
+        duplicates: Mapping[str, str],
+        twins: Mapping[str, Sequence[str]],
         losers: Mapping[str, str],
         table_alias: Mapping[str, str],
         prop_alias: Mapping[str, str],
     ) -> bool:
-        """Whether ``event``, a duplicate of creation ``first``, takes its place (then it
+        """Whether ``event``, a duplicate creation, takes its first copy's place (then it
         holds it from now on). Ask once per duplicate, in log order."""
         c = event.change
         if not isinstance(c, CREATIONS):
             return False
+        first = duplicates[event.id]
         holder = self.taken.get(first, first)
         if holder == event.id:
             return True  # (asked again)
-        if holder not in losers and holder not in self.left_out:
+        if holder in losers or holder in self.left_out:
+            out = self.left_out
+            for t in twins.get(event.id, ()):
+                if t not in losers and t not in out:
+                    made = duplicates.get(t)  # a copy applied only if it took its place
+                    if made is None or self.taken.get(made) == t:
+                        return False  # a twin outside the group made it: a duplicate
+        else:
             return False
         self.taken[first] = event.id
         if isinstance(c, AddProperty):

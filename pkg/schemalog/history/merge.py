@@ -444,7 +444,7 @@ class Plan:
     prop_alias: Mapping[str, str]
     winners: Mapping[str, str] = field(default_factory=dict)  # loser id -> its winner
     deciders: Mapping[str, str] = field(default_factory=dict)  # loser id -> the Merge deciding
-    # a duplicate drop or connection change -> its other concurrent identical twins
+    # a duplicate -> its other concurrent identical twins (when it has more than one)
     twins: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def skip_reason(self, event_id: str, event: Event | None = None) -> str | None:
@@ -599,11 +599,13 @@ def replay_merged(events: Iterable[Event], state: SchemaState | None = None) -> 
     view = replace(plan, table_alias=t, prop_alias=p)  # (live: a copy may take a place)
     for event in ordered:
         reason = plan.skip_reason(event.id, event)
-        first = plan.duplicates.get(event.id) if event.id not in plan.losers else None
         if (
             reason is not None
-            and first is not None
-            and holders.takes_place(event, first, plan.losers, plan.table_alias, plan.prop_alias)
+            and event.id in plan.duplicates
+            and event.id not in plan.losers
+            and holders.takes_place(
+                event, plan.duplicates, plan.twins, plan.losers, plan.table_alias, plan.prop_alias
+            )
         ):
             reason = None
         if reason is not None:

@@ -268,7 +268,12 @@ class EffectiveStream:
             if event is not None and (
                 takes_over(event, self.losers, self.duplicates, self.twins)
                 or self.holders.takes_place(
-                    event, first, self.losers, self.table_alias, self.prop_alias
+                    event,
+                    self.duplicates,
+                    self.twins,
+                    self.losers,
+                    self.table_alias,
+                    self.prop_alias,
                 )
             ):
                 self._took_over.add(event_id)
@@ -734,7 +739,10 @@ def _visit_creation(scanner: DuplicateScanner, line: bytes) -> None:
 def effective_events(
     events: Iterable[Event], plan: EffectivePlan | None = None
 ) -> Iterator[tuple[Event, Event | None, tuple[str, str] | None]]:
-    """``(event, event to apply or None, skip (kind, reason) or None)`` in log order."""
+    """``(event, event to apply or None, skip (kind, reason) or None)`` in log order.
+
+    The caller applies: a creation it leaves out with a loser is not known here, so
+    a copy of it does not take its place (a replay tells its stream: ``left_out``)."""
     p = plan if plan is not None else plan_of_events(events)
     events = p.read(events)  # a store's: no record appended after the pre-pass (its end)
     reread = (lambda: events) if iter(events) is not events else None
