@@ -494,6 +494,13 @@ _STORE_CASES_FIXED = [
     "a-duplicate-of-a-lost-creation",
 ]
 _STORE_CASES = {
+    "a-drop-left-out-with-a-loser-in-log-order-only": "found by session 10's store fuzz "
+    "(fww writers, merged with lww; on main too): o1 dropped rel C (a loser: o0 commented "
+    "on C) and then table A. In the store's order o0's own drop of C came after o1's drop "
+    "of A, so C still referenced A, and o1's drop of A went with its lost drop of C; o0, "
+    "seeing that, dropped A itself. In causal order o0's drop of C comes first, o1's drop "
+    "of A applies, and o0's drop of A is rejected (unknown-table) though o0 saw every "
+    "decision: the order dependence below, with drops",
     "left-out-with-a-loser-in-log-order-only": "o2 renamed the old N to K (a loser: o1 "
     "dropped the old N concurrently) and made a new N. In the store's order o1's drop "
     "came after o2's N, the name was still taken, and o2's N went with its lost rename; "
@@ -523,9 +530,9 @@ def test_a_merge_of_a_fuzzed_store_log_replays_cleanly(case: str) -> None:
     duplicate rules). The merge of a store's events (causal order) reports no open
     conflict and, before session 10, did not replay cleanly: a duplicate of a creation
     left out (a loser, or with a loser) was skipped too. Now it takes its place and
-    its aliases (history/holders.py; tests/test_merge_holders.py). One stays a strict
-    xfail (its reason): which events go with a loser depends on the order a log is
-    replayed in."""
+    its aliases (history/holders.py; tests/test_merge_holders.py). Strict xfails (their
+    reasons): which events go with a loser depends on the order a log is replayed in
+    (one of session 9's logs, and one of session 10's store fuzz, on main too)."""
     data = (Path(__file__).parent / "merge_cases" / f"{case}.ndjson").read_bytes()
     events = [decode_record_or_raise(line, i).event for i, line in enumerate(data.splitlines())]
     for strategy in [*RESOLVING, "reject"]:
