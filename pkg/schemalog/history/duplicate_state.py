@@ -38,9 +38,11 @@ __all__ = [
 
 # The version of the duplicate rules (duplicates.py, conflicts.py) a saved scan
 # was made under. Raise it with any change to what the scan decides or keeps: a
-# scan saved before (a snapshot's) is then refused, not resumed. 2: twins and
-# the pruned adds of pairs are kept (session 9); 1 (no "rules" key): before.
-RULES = 2
+# scan saved before (a snapshot's) is then refused, not resumed. 3: the twins
+# of creations are kept too (session 10: a copy of a creation left out takes
+# its place unless a twin was applied, holders.py); 2: twins and the pruned
+# adds of pairs are kept (session 9); 1 (no "rules" key): before.
+RULES = 3
 
 # The tag of a flat key -> the role of its element key; connections carry their
 # role as "c+" (added) or "c-" (dropped).
