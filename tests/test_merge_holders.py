@@ -169,6 +169,32 @@ def test_a_crash_after_a_copy_took_a_place_rolls_it_back(monkeypatch: pytest.Mon
     assert again.holders is not None and again.holders.taken == {e["a_m"].id: e["c_m"].id}
 
 
+@pytest.mark.parametrize("case", ["lost", "left-out"])
+def test_a_replay_whose_scan_falls_back_takes_the_place_alike(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pruned after every record, the scan cannot tell the later origins' ancestry and
+    the stream falls back to merge's analysis (duplicates and twins of the whole log):
+    the place is taken alike."""
+    from schemalog.history import duplicates
+    from schemalog.history.duplicates import DuplicateScanner
+
+    make = _lost_first_copy if case == "lost" else _first_copy_left_out_with_a_loser
+    result = merge_events(make()[0], "lww")
+    lines = result.lines()
+    whole = replay([RawChunk(0, lines, 0)])
+    monkeypatch.setattr(duplicates, "_PRUNE_EVERY", 1)
+    scan = DuplicateScanner()
+    for event in result.events:
+        scan.visit(event)
+    assert not scan.exact  # (the fall back is what this test exercises)
+    again = replay([RawChunk(0, lines, 0)])
+    assert (again.state_hash, again.ok) == (whole.state_hash, True)
+    assert [(s.kind, s.event_id) for s in again.skipped] == [
+        (s.kind, s.event_id) for s in whole.skipped
+    ]
+
+
 def test_versions_walk_takes_the_place_as_replay() -> None:
     """The versions walk (compat, metrics) applies the same effective stream."""
     from schemalog.analysis.versions import iter_versions
