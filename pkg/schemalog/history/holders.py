@@ -11,9 +11,9 @@ rule (merge.py, "How a merged log replays"):
     A duplicate of a creation takes its place when no copy before it (in the
     log's order) holds it: the first copy and every copy that took its place
     since were left out (a loser, or left out with a loser), and none of its
-    other twins (the concurrent identical creations before it, conflicts.py:
-    a creation its first copy's writer had seen, so not a copy of it) was
-    applied. It then applies with its own ids, and from there on the ids of
+    other twins (concurrent identical creations before it that are no copies
+    of its first, conflicts.py: one made again by a writer who saw the first
+    lose, say) was applied. It then applies with its own ids, and from there on the ids of
     every copy (the first's too) name it: its writer made the change,
     whatever became of the other copies, and the merge's analysis held all
     copies for one element. A twin that was applied made the change already
@@ -69,7 +69,7 @@ class Holders:
         prop_alias: Mapping[str, str],
     ) -> bool:
         """Whether ``event``, a duplicate creation, takes its first copy's place (then it
-        holds it from now on). Ask once per duplicate, in log order."""
+        holds it from now on). Asked per duplicate in log order (again: the same answer)."""
         c = event.change
         if not isinstance(c, CREATIONS):
             return False
