@@ -276,3 +276,33 @@ def test_a_copy_stays_a_duplicate_when_a_twin_outside_its_group_applies() -> Non
     assert ("duplicate", e["f_y"].id) in [(s.kind, s.event_id) for s in report.skipped]
     (table,) = report.state.tables.values()
     assert [p.property_id for p in table.properties][-1] == f"{e['a_y'].id}/p0"
+
+
+def test_a_twin_that_is_a_copy_blocks_only_if_it_holds_its_own_groups_place() -> None:
+    """The twin check (holders.py) on its own: E, a copy of the lost F, has one twin T
+    outside its group, itself a copy of G. T applied only if it took G's place; while
+    G holds it, T never applied and E takes F's place; once T holds G's place, E stays
+    a duplicate. (No log was built for it: the rule's branch, on the maps a replay hands
+    it.)"""
+    from schemalog.history.holders import Holders
+
+    wall = [1_700_000_000_000]
+    made = {}
+    for origin in ("f", "g", "t", "e"):
+        wall[0] += 10
+        branch = _Branch(origin, wall, [], _empty())
+        assert branch.write(_node_def("N", 0))
+        made[origin] = branch.events[0]
+    f, g, t, e = (made[o] for o in "fgte")
+    duplicates = {e.id: f.id, t.id: g.id}
+    twins = {e.id: (t.id,)}
+    losers = {f.id: "create-create:N"}
+
+    held_by_g = Holders()
+    assert held_by_g.takes_place(e, duplicates, twins, losers, {}, {})
+    assert held_by_g.taken == {f.id: e.id}
+
+    held_by_t = Holders()
+    held_by_t.taken[g.id] = t.id  # T took G's place: it applied
+    assert not held_by_t.takes_place(e, duplicates, twins, losers, {}, {})
+    assert held_by_t.taken == {g.id: t.id}
