@@ -613,7 +613,8 @@ def replay_merged(events: Iterable[Event], state: SchemaState | None = None) -> 
             continue
         if event.id in plan.duplicates:
             took_over.add(event.id)
-        eff = effective_event(event, view, skip=False)
+        # (the plain maps until a copy takes a place: Redirected looks up in Python)
+        eff = effective_event(event, view if holders.table or holders.prop else plan, skip=False)
         assert eff is not None
         result = apply(current, eff)
         if isinstance(result, Applied):
