@@ -84,6 +84,20 @@ class AppendsAfterThePrePass:
             self._read_once()
 
 
+def _racing(
+    blocks: bool,
+) -> tuple[MemoryStore, AppendsAfterThePrePass, Any, list[Event], list[Event]]:
+    """The open log in a memory store, that store racing its resolution in after the
+    pre-pass, and the open log's whole replay: (store, racing, prefix, open log, whole)."""
+    open_log, resolution, whole = open_then_resolved()
+    store = MemoryStore()
+    store.append(open_log, expected=None)
+    racing = AppendsAfterThePrePass(
+        store, lambda: store.append(resolution, expected=store.head().checksum), blocks
+    )
+    return store, racing, replay(store), open_log, whole
+
+
 def _names(report: Any) -> list[str]:
     return [t.name for t in report.state.tables.values()]
 
@@ -92,13 +106,7 @@ def _names(report: Any) -> list[str]:
 def test_a_resolution_appended_after_the_pre_pass_is_left_to_the_next_replay(
     blocks: bool,
 ) -> None:
-    open_log, resolution, whole = open_then_resolved()
-    store = MemoryStore()
-    store.append(open_log, expected=None)
-    prefix = replay(store)
-    racing = AppendsAfterThePrePass(
-        store, lambda: store.append(resolution, expected=store.head().checksum), blocks
-    )
+    store, racing, prefix, open_log, whole = _racing(blocks)
 
     report = replay(racing)  # type: ignore[arg-type]
     assert racing.appended and len(store) == len(whole)
@@ -185,13 +193,7 @@ def test_versions_and_the_effective_stream_of_a_store_stop_where_the_pre_pass_di
     from schemalog.log.effective import effective_events
     from schemalog.log.store.events import StoreEvents
 
-    open_log, resolution, whole = open_then_resolved()
-    store = MemoryStore()
-    store.append(open_log, expected=None)
-    prefix = replay(store)
-    racing = AppendsAfterThePrePass(
-        store, lambda: store.append(resolution, expected=store.head().checksum), blocks
-    )
+    store, racing, prefix, open_log, whole = _racing(blocks)
     events = StoreEvents(racing)  # type: ignore[arg-type]
     if read == "versions":
         version, state = state_at(events, "head")
