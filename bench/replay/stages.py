@@ -14,6 +14,9 @@ microseconds of CPU per event and as a multiple of the floor of the same run:
   (the path of a store without raw blocks);
 * ``prove``: the fused path's proof of every line (log/replay/fused.py
   ``prove_line``: shape, checksum, envelope, fields), a window at a time;
+* ``prove_c``: the proof's calls into C alone, the least any replay of this
+  record format by its grammar does per line: decode, the kind's ``fullmatch``
+  and ``groups``, the hash link's two SHA-256 (no parents, fields, caches);
 * ``replay``: the whole ``replay`` of the store (what bench/replay/run.py
   times), and inside it, timed by wrapping the fused path's steps:
   ``in_prove`` (proving windows), ``in_apply`` (watch, scan and apply of the
@@ -104,6 +107,20 @@ def stages(path: str, runs: int, clock: Callable[[], float] = time.process_time)
         finally:
             gc.set_threshold(*old)
 
+    from schemalog.encoding import proved_line
+
+    def prove_c() -> None:
+        patterns, heads, at = proved_line._LINES, proved_line._KIND_OF_HEAD, proved_line._HEAD_AT
+        kind_of, sha, bad = proved_line.kind_of, hashlib.sha256, 0
+        for line in lines:
+            text = line.decode()
+            m = patterns[heads.get(text[at : at + 16]) or kind_of(text)].fullmatch(text)
+            g = m.groups()  # type: ignore[union-attr]
+            # (the link's sizes: a prev of 71 characters, the event up to it)
+            link = sha(line[-73:-2] + b"\n" + sha(line[97:-84]).digest()).hexdigest()
+            bad += link == g[0]
+        assert bad == 0  # (the slices are a cost model, not the record's link)
+
     inside = {"in_prove": 0.0, "in_apply": 0.0, "in_commit": 0.0, "in_staged": 0.0}
 
     def timing(key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -176,6 +193,7 @@ def stages(path: str, runs: int, clock: Callable[[], float] = time.process_time)
         "plan": lambda: plan_of_chunks(reread),
         "plan_lines": lambda: plan_of_chunks(lambda: reread()),
         "prove": prove,
+        "prove_c": prove_c,
         "replay": lambda: replay(store),
         "replay_no_scan": no_scan,
         "replay_staged": staged,
