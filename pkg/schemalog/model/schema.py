@@ -67,7 +67,7 @@ Merge and Tag events do not change the schema.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,14 +91,28 @@ from schemalog.model.events import (
     SortKey,
     Tag,
 )
-from schemalog.model.names import catalog_key, reserved_property_name
+from schemalog.model.names import catalog_key
 from schemalog.model.parts import unchecked
+from schemalog.model.schema_checks import (
+    Refusal,
+    _add_refs,
+    _check_endpoints,
+    _check_new_table,
+    _check_property_name,
+    _check_property_names,
+    _drop_refs,
+    _locate,
+    _rel,
+    _unknown_property,
+    _unknown_table,
+    create_problem,
+    duplicate_connection,
+)
 from schemalog.model.state import (
     NODE,
     REL,
     STATE_FORMAT,
     SchemaState,
-    StateMap,
     TableState,
     UndoLog,
     _new_property,
@@ -158,141 +172,6 @@ class Rejected:
 # rejection leaves even a working state (updated in place) untouched.
 
 
-def _ends(conns: tuple[Connection, ...]) -> set[str]:
-    ends = set()
-    for conn in conns:
-        ends.add(conn.from_table_id)
-        ends.add(conn.to_table_id)
-    return ends
-
-
-def _add_refs(
-    refs: StateMap[str, frozenset[str]], rel_id: str, conns: tuple[Connection, ...]
-) -> StateMap[str, frozenset[str]]:
-    for node_id in _ends(conns):
-        users = refs.get(node_id)
-        refs = refs.set(node_id, users | {rel_id} if users else frozenset((rel_id,)))
-    return refs
-
-
-def _drop_refs(
-    refs: StateMap[str, frozenset[str]],
-    rel_id: str,
-    before: tuple[Connection, ...],
-    after: tuple[Connection, ...],
-) -> StateMap[str, frozenset[str]]:
-    for node_id in _ends(before) - _ends(after):
-        remaining = (refs.get(node_id) or frozenset()) - {rel_id}
-        refs = refs.set(node_id, remaining) if remaining else refs.delete(node_id)
-    return refs
-
-
-def _check_endpoints(state: SchemaState, conns: tuple[Connection, ...]) -> tuple[str, str] | None:
-    tables = state.tables
-    for conn in conns:
-        for end, tid in (("FROM", conn.from_table_id), ("TO", conn.to_table_id)):
-            table = tables.get(tid)
-            if table is None:
-                return "rel-endpoint-missing", f"{end} table {tid} does not exist"
-            if table.kind != NODE:
-                return "rel-endpoint-not-node", f"{end} table {table.name!r} is not a node table"
-    return None
-
-
-class Refusal(Exception):
-    """Carries (rule, message) out of the per-kind handlers (``apply`` makes it a Rejected)."""
-
-    def __init__(self, rule: str, message: str) -> None:
-        self.rule = rule
-        self.message = message
-
-
-_Reject = Refusal
-
-
-def _unknown_table(table_id: str) -> _Reject:
-    return _Reject("unknown-table", f"table {table_id} does not exist")
-
-
-def _rel(state: SchemaState, table_id: str) -> TableState:
-    table = state.tables.get(table_id)
-    if table is None:
-        raise _unknown_table(table_id)
-    if table.kind != REL:
-        raise _Reject("not-rel-table", f"table {table.name!r} is not a rel table")
-    return table
-
-
-def _unknown_property(table: TableState, property_id: str) -> _Reject:
-    return _Reject("unknown-property", f"table {table.name!r} has no property {property_id}")
-
-
-def _locate(
-    state: SchemaState, table_id: str, property_id: str
-) -> tuple[TableState, tuple[str, ...], int]:
-    """The table, its property ids and where ``property_id`` is among them (else _Reject)."""
-    table = state.tables.get(table_id)
-    if table is None:
-        raise _unknown_table(table_id)
-    ids = table._ids
-    if ids is None:
-        ids = table._id_index()
-    if property_id not in ids:
-        raise _unknown_property(table, property_id)
-    return table, ids, ids.index(property_id)
-
-
-def _check_property_names(table: str, properties: tuple[PropertyDef, ...]) -> None:
-    for prop in properties:
-        _check_property_name(table, prop.name)
-
-
-def _check_property_name(table: str, name: str) -> None:
-    if name[:1] == "_":
-        kept = reserved_property_name(name)
-        if kept is not None:
-            raise _Reject(
-                "reserved-property-name",
-                f"{name!r} (in {table!r}) is a property name Kuzu reserves ({kept}, any case)",
-            )
-
-
-def create_problem(
-    state: SchemaState, change: CreateNodeTable | CreateRelTable
-) -> tuple[str, str] | None:
-    """(rule, message) of the rules of a create that hold whether or not its name is
-    taken (endpoints, property names), or None. Kuzu binds a whole CREATE ... IF NOT
-    EXISTS before it looks for the table, so recorded DDL checks these on a no-op too."""
-    try:
-        if isinstance(change, CreateRelTable):
-            problem = _check_endpoints(state, change.connections)
-            if problem is not None:
-                return problem
-        _check_property_names(change.name, change.properties)
-    except _Reject as rejection:
-        return rejection.rule, rejection.message
-    return None
-
-
-def duplicate_connection(pairs: Iterable[tuple[str, str]]) -> int | None:
-    """Rule ``duplicate-connection``: the index of the first of ``pairs`` (FROM, TO) that
-    repeats an earlier one (one rel table cannot have it twice), or None."""
-    seen: set[tuple[str, str]] = set()
-    for index, pair in enumerate(pairs):
-        if pair in seen:
-            return index
-        seen.add(pair)
-    return None
-
-
-def _check_new_table(state: SchemaState, table_id: str, key: str, name: str) -> None:
-    if table_id in state.tables:
-        raise _Reject("table-exists", f"table id {table_id} already exists")
-    owner = state.names.get(key)
-    if owner is not None:
-        raise _Reject("name-taken", f"name {name!r} is taken by table {owner}")
-
-
 def _put(state: SchemaState, table: TableState) -> SchemaState:
     tables = state.tables.set(table.table_id, table)
     if tables is state.tables:  # a working state, updated in place
@@ -345,7 +224,7 @@ def _create_rel_table(state: SchemaState, change: CreateRelTable) -> SchemaState
     _check_new_table(state, change.table_id, key, change.name)
     problem = _check_endpoints(state, change.connections)
     if problem is not None:
-        raise _Reject(*problem)
+        raise Refusal(*problem)
     _check_property_names(change.name, change.properties)
     table = TableState(
         change.table_id,
@@ -375,18 +254,18 @@ def _add_property_fields(state: SchemaState, table_id: str, new: PropertyDef) ->
     if ids is None:
         ids = table._id_index()
     if new.property_id in ids:
-        raise _Reject("property-exists", f"property id {new.property_id} already exists")
+        raise Refusal("property-exists", f"property id {new.property_id} already exists")
     index = table._by_key
     if index is None:
         index = table._name_index()
     key = catalog_key(new.name)
     if key in index:
-        raise _Reject("property-name-taken", f"{table.name!r} already has {new.name!r}")
+        raise Refusal("property-name-taken", f"{table.name!r} already has {new.name!r}")
     _check_property_name(table.name, new.name)
     if new.type == "SERIAL":
         if table.kind == REL:
-            raise _Reject("rel-serial-add", f"cannot add SERIAL {new.name!r} to rel {table.name!r}")
-        raise _Reject(
+            raise Refusal("rel-serial-add", f"cannot add SERIAL {new.name!r} to rel {table.name!r}")
+        raise Refusal(
             "serial-add",
             f"cannot add SERIAL {new.name!r} to existing table {table.name!r}: Kuzu 0.11.3 "
             "adds it but can then not drop the table (its sequence is missing)",
@@ -409,7 +288,7 @@ def _drop_property_fields(state: SchemaState, table_id: str, property_id: str) -
     props = table.properties
     prop = props[at]
     if table.primary_key == property_id:
-        raise _Reject("primary-key-drop", f"{prop.name!r} is the primary key of {table.name!r}")
+        raise Refusal("primary-key-drop", f"{prop.name!r} is the primary key of {table.name!r}")
     # every property with this id goes (ids are unique in a table apply built)
     if ids.count(property_id) > 1:
         kept = tuple([p for p in props if p.property_id != property_id])
@@ -445,14 +324,14 @@ def _rename_property_fields(
     props = table.properties
     prop = props[at]
     if prop.type == "SERIAL":
-        raise _Reject("serial-rename", f"SERIAL {prop.name!r} of {table.name!r}: no rename")
+        raise Refusal("serial-rename", f"SERIAL {prop.name!r} of {table.name!r}: no rename")
     index = table._by_key
     if index is None:
         index = table._name_index()
     new_key = catalog_key(new_name)
     other = index.get(new_key)
     if other is not None and other.property_id != property_id:
-        raise _Reject("property-name-taken", f"{table.name!r} already has {new_name!r}")
+        raise Refusal("property-name-taken", f"{table.name!r} already has {new_name!r}")
     _check_property_name(table.name, new_name)
     # every field comes from a valid property or a validated event
     renamed = _new_property(property_id, new_name, prop.type, prop.default)
@@ -481,12 +360,12 @@ def _rename_table_fields(state: SchemaState, table_id: str, new_name: str) -> Sc
         raise _unknown_table(table_id)
     if "SERIAL" in map(_type, table.properties):  # (a loop in C)
         serial = [p.name for p in table.properties if p.type == "SERIAL"]
-        raise _Reject("serial-rename", f"{table.name!r} has SERIAL {serial}: cannot be renamed")
+        raise Refusal("serial-rename", f"{table.name!r} has SERIAL {serial}: cannot be renamed")
     names = state.names
     new_key = catalog_key(new_name)
     owner = names.get(new_key)
     if owner is not None and owner != table.table_id:
-        raise _Reject("name-taken", f"name {new_name!r} is taken by table {owner}")
+        raise Refusal("name-taken", f"name {new_name!r} is taken by table {owner}")
     names = names.delete(catalog_key(table.name)).set(new_key, table.table_id)
     renamed = _derive(
         table,
@@ -514,7 +393,7 @@ def _drop_table_fields(state: SchemaState, table_id: str) -> SchemaState:
     users = state.referenced_by.get(table.table_id)
     if users:
         user_names = sorted(state.tables[u].name for u in users)
-        raise _Reject("table-referenced", f"{table.name!r} is referenced by rel {user_names}")
+        raise Refusal("table-referenced", f"{table.name!r} is referenced by rel {user_names}")
     refs = state.referenced_by
     if table.kind == REL:
         refs = _drop_refs(refs, table.table_id, table.connections, ())
@@ -532,10 +411,10 @@ def _add_connection(state: SchemaState, change: AddConnection) -> SchemaState:
 def _add_connection_fields(state: SchemaState, table_id: str, conn: Connection) -> SchemaState:
     table = _rel(state, table_id)
     if _pair(conn) in map(_pair, table.connections):  # tuples compared in C, not __eq__
-        raise _Reject("connection-exists", f"{table.name!r} already has this FROM/TO pair")
+        raise Refusal("connection-exists", f"{table.name!r} already has this FROM/TO pair")
     problem = _check_endpoints(state, (conn,))
     if problem is not None:
-        raise _Reject(*problem)
+        raise Refusal(*problem)
     conns = tuple(sorted((*table.connections, conn), key=_pair))
     new = _derive(
         table, table.name, table.properties, conns, table.comment, table._by_key, table._ids
@@ -556,9 +435,9 @@ def _drop_connection_fields(state: SchemaState, table_id: str, conn: Connection)
     pair, conns = _pair(conn), table.connections
     pairs = list(map(_pair, conns))  # tuples compared in C, not __eq__
     if pair not in pairs:
-        raise _Reject("unknown-connection", f"{table.name!r} has no such FROM/TO pair")
+        raise Refusal("unknown-connection", f"{table.name!r} has no such FROM/TO pair")
     if len(conns) == 1:
-        raise _Reject("last-connection", f"{table.name!r} must keep one FROM/TO pair")
+        raise Refusal("last-connection", f"{table.name!r} must keep one FROM/TO pair")
     if pairs.count(pair) == 1:
         at = pairs.index(pair)
         conns = conns[:at] + conns[at + 1 :]
@@ -599,7 +478,7 @@ def _set_sorted_by(state: SchemaState, change: SetSortedBy) -> SchemaState:
     if table is None:
         raise _unknown_table(change.table_id)
     if table.kind != NODE:
-        raise _Reject(
+        raise Refusal(
             "sorted-by-not-node", f"{table.name!r} is a rel table: SORTED BY is for node tables"
         )
     for key in change.keys:
@@ -664,7 +543,7 @@ def apply(state: SchemaState, event: Event) -> Applied | Rejected:
     handler = _HANDLERS.get(type(change)) or _handler(change)
     try:
         return _new_applied(handler(state, change))
-    except _Reject as rejection:
+    except Refusal as rejection:
         return Rejected(event.id, rejection.rule, rejection.message)
 
 
@@ -684,6 +563,6 @@ def restore_table(state: SchemaState, table: TableState) -> SchemaState:
         )
     try:
         state = _apply_change(state, change)
-    except _Reject as rejection:
+    except Refusal as rejection:
         raise InvalidState(f"table {table.table_id}", rejection.message) from None
     return _put(state, table)

@@ -58,7 +58,7 @@ from schemalog.model.events import (
 )
 from schemalog.model.names import catalog_key, reserved_property_name
 from schemalog.model.parts import Connection, PropertyDef, SortKey
-from schemalog.model.schema import Refusal, _add_refs, _drop_refs
+from schemalog.model.schema_checks import Refusal, _add_refs, _drop_refs
 from schemalog.model.state import (
     NODE,
     REL,
