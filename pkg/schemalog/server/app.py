@@ -39,6 +39,7 @@ from schemalog.log.store.errors import (
     MissingParent,
     RecordTooLarge,
     StoreError,
+    StoreReadOnly,
 )
 from schemalog.log.store.http import (
     COUNT_HEADER,
@@ -400,4 +401,6 @@ def store_answer(exc: Exception) -> tuple[int, dict[str, Any]]:
         }
     if isinstance(exc, LeaseLost):
         return 410, {"error": "lease_lost", "reason": exc.reason}
+    if isinstance(exc, StoreReadOnly):  # a hot standby: reads only
+        return 503, {"error": "read_only", "reason": exc.reason or str(exc)}
     return 503, {"error": "store_error", "reason": str(exc)}

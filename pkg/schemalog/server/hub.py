@@ -74,7 +74,7 @@ class PostgresBackend(Backend):
         self.url = split_url(url)[0]
         conn = connect(self.url)  # fail at start, naming the server, if it is not there
         try:
-            ensure_schema(conn)
+            ensure_schema(conn, redact(self.url))
         finally:
             conn.close()
         self.description = f"PostgreSQL {redact(self.url)}"

@@ -20,8 +20,9 @@ from collections.abc import Callable
 from typing import Any
 
 from schemalog.log.lease.port import Grant, Lease, check_ttl, decide_acquire, decide_renew
-from schemalog.log.store.postgres import connect, split_url
-from schemalog.log.store.postgres_schema import ensure_schema, retrying
+from schemalog.log.store.errors import StoreReadOnly
+from schemalog.log.store.postgres import connect, redact, split_url
+from schemalog.log.store.postgres_schema import READ_ONLY_SERVER, ensure_schema, retrying
 from schemalog.model.names import validate_token
 
 __all__ = ["PostgresLeaseStore"]
@@ -31,8 +32,10 @@ _NOW = "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT"
 
 class PostgresLeaseStore:
     def __init__(self, url: str, now_ms: Callable[[], int] | None = None) -> None:
-        self._conn = connect(split_url(url)[0])
-        ensure_schema(self._conn)
+        base = split_url(url)[0]
+        self._conn = connect(base)
+        self._where = redact(base)
+        ensure_schema(self._conn, self._where)
         self.now_ms = now_ms
 
     def close(self) -> None:
@@ -45,6 +48,8 @@ class PostgresLeaseStore:
         return int(cur.fetchone()[0])
 
     def _locked(self, resource: str, decide: Callable[[Any, Grant | None], Grant | None]) -> Grant:
+        import psycopg.errors
+
         validate_token(resource, "resource")
 
         def work(cur: Any) -> Grant:
@@ -79,7 +84,12 @@ class PostgresLeaseStore:
             )
             return new
 
-        result: Grant = retrying(self._conn, work)
+        try:
+            result: Grant = retrying(self._conn, work)
+        except psycopg.errors.ReadOnlySqlTransaction:
+            raise StoreReadOnly(
+                f"{self._where} (leases)", f"a lease is a write; {READ_ONLY_SERVER}"
+            ) from None
         return result
 
     def acquire(self, resource: str, holder: str, ttl_ms: int) -> Lease:

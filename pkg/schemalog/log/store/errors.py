@@ -192,11 +192,15 @@ class StoreClosed(StoreError):
 
 
 class StoreReadOnly(StoreError):
-    """An append to a store opened read-only."""
+    """An append to a store opened read-only, or kept read-only by its server
+    (``reason``: a PostgreSQL hot standby); nothing was written."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, reason: str = "") -> None:
         self.what = what
-        super().__init__(f"store {what} is open read-only")
+        self.reason = reason
+        super().__init__(
+            f"store {what} is read-only: {reason}" if reason else f"store {what} is open read-only"
+        )
 
 
 class StoreQuotaExceeded(StoreError):

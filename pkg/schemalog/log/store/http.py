@@ -35,6 +35,7 @@ from schemalog.log.store.errors import (
     RecordTooLarge,
     StoreClosed,
     StoreError,
+    StoreReadOnly,
     StoreUnavailable,
 )
 from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, Head, Page, RawChunk
@@ -204,6 +205,8 @@ class HttpStore:
             return ClockDriftError(info.get("remote"), int(info["local"]), int(info["bound_ms"]))
         if kind == "bad_request":
             return ValueError(str(info.get("reason")))
+        if kind == "read_only":
+            return StoreReadOnly(self.name, str(info.get("reason")))
         if status == 401:
             return Unauthorized(self.name)
         text = body[:500].decode("utf-8", "replace")

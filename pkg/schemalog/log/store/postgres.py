@@ -40,10 +40,11 @@ from schemalog.log.store.errors import (
     FencedOut,
     StoreClosed,
     StoreMissing,
+    StoreReadOnly,
     StoreUnavailable,
 )
 from schemalog.log.store.port import Head
-from schemalog.log.store.postgres_schema import ensure_schema, retrying
+from schemalog.log.store.postgres_schema import READ_ONLY_SERVER, ensure_schema, retrying
 from schemalog.model.events import Event
 from schemalog.model.names import validate_token
 
@@ -116,23 +117,35 @@ class PostgresStore(LineStore):
 
     @classmethod
     def open(cls, url: str, *, log: str | None = None, create: bool = False) -> PostgresStore:
+        """The log (created with ``create``); a read-only server (a hot standby) opens a
+        log that exists, for reads: its appends are StoreReadOnly."""
+        import psycopg.errors
+
         base, in_url = split_url(url)
         name = log if log is not None else in_url
         if name is None:
             raise ValueError(f"{redact(url)}: name the log (?log=NAME)")
         validate_token(name, "log")
         conn = connect(base)
+        where = f"{redact(base)}?log={name}"
         try:
-            ensure_schema(conn)
+            ensure_schema(conn, where)
             with conn.cursor() as cur:
-                if create:
-                    cur.execute(
-                        "INSERT INTO schemalog_logs (log) VALUES (%s) ON CONFLICT DO NOTHING",
-                        (name,),
-                    )
                 cur.execute("SELECT 1 FROM schemalog_logs WHERE log = %s", (name,))
-                if cur.fetchone() is None:
-                    raise StoreMissing(f"{redact(base)}?log={name}")
+                exists = cur.fetchone() is not None
+                if not exists and create:  # (a log that exists opens on a read-only server)
+                    try:
+                        cur.execute(
+                            "INSERT INTO schemalog_logs (log) VALUES (%s) ON CONFLICT DO NOTHING",
+                            (name,),
+                        )
+                    except psycopg.errors.ReadOnlySqlTransaction:
+                        raise StoreReadOnly(
+                            where, f"the log does not exist; {READ_ONLY_SERVER}"
+                        ) from None
+                    exists = True
+                if not exists:
+                    raise StoreMissing(where)
             store = cls(conn, base, name, has_notify(conn))
             store._refresh()
         except BaseException:
@@ -270,6 +283,8 @@ class PostgresStore(LineStore):
             raise StoreClosed(self.name)
         try:
             count, head, fence = retrying(self._conn, work)
+        except psycopg.errors.ReadOnlySqlTransaction:
+            raise StoreReadOnly(self.name, READ_ONLY_SERVER) from None  # (nothing written)
         except psycopg.errors.UniqueViolation:
             # a writer that bypassed the row lock stored one of these ids or seqs
             self._refresh()

@@ -8,7 +8,9 @@ locks, no LOCK TABLE, no stored procedures.
 * ``schemalog_meta``: one row ``('schema', version)``; its row lock
   serializes concurrent migrators (every process that opens a store runs
   ``ensure_schema``). A database whose version is newer than this code knows
-  is refused (``SchemaTooNew``), never written.
+  is refused (``SchemaTooNew``), never written. A database already at
+  ``SCHEMA_VERSION`` is only read, so a read-only server (a hot standby)
+  opens; one that would need a write there is ``StoreReadOnly``.
 * ``schemalog_logs``: one row per log: record count, head checksum, the
   newest fencing token any append carried. Every append locks this row.
 * ``schemalog_records``: primary key (log, seq); a record's event id and
@@ -21,9 +23,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemalog.log.store.errors import StoreError
+from schemalog.log.store.errors import StoreError, StoreReadOnly
 
-__all__ = ["SCHEMA_VERSION", "SchemaTooNew", "ensure_schema", "retrying"]
+__all__ = ["READ_ONLY_SERVER", "SCHEMA_VERSION", "SchemaTooNew", "ensure_schema", "retrying"]
 
 _META = (
     "CREATE TABLE IF NOT EXISTS schemalog_meta (name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
@@ -60,6 +62,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+# StoreReadOnly's reason when the server refuses a write (ReadOnlySqlTransaction)
+READ_ONLY_SERVER = (
+    "the PostgreSQL server takes no writes (a hot standby, or default_transaction_read_only "
+    "on); write through the primary"
+)
 
 
 class SchemaTooNew(StoreError):
@@ -89,8 +96,41 @@ def retrying(conn: Any, work: Any, attempts: int = 8) -> Any:
     raise AssertionError("unreachable")
 
 
-def ensure_schema(conn: Any) -> int:
-    """Create or migrate our tables to SCHEMA_VERSION; returns the version found before."""
+def _version(conn: Any) -> int | None:
+    """The version our tables are at (None: no tables), by reads only."""
+    import psycopg.errors
+
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute("SELECT version FROM schemalog_meta WHERE name = 'schema'")
+            row = cur.fetchone()
+    except psycopg.errors.UndefinedTable:
+        return None
+    return None if row is None else int(row[0])
+
+
+def ensure_schema(conn: Any, where: str = "the database") -> int:
+    """Create or migrate our tables to SCHEMA_VERSION; returns the version found before.
+
+    Tables already at SCHEMA_VERSION are only read (a hot standby opens); a
+    needed write on a read-only server is StoreReadOnly naming ``where``."""
+    import psycopg.errors
+
+    found = _version(conn)
+    if found is not None and found > SCHEMA_VERSION:
+        raise SchemaTooNew(found, SCHEMA_VERSION)
+    if found == SCHEMA_VERSION:
+        return found
+    try:
+        return _create_or_migrate(conn)
+    except psycopg.errors.ReadOnlySqlTransaction:
+        state = "missing" if found is None else f"at version {found} of {SCHEMA_VERSION}"
+        raise StoreReadOnly(
+            where, f"its schemalog tables are {state}; {READ_ONLY_SERVER}"
+        ) from None
+
+
+def _create_or_migrate(conn: Any) -> int:
     import psycopg.errors
 
     for attempt in range(8):  # CREATE TABLE IF NOT EXISTS races with itself
