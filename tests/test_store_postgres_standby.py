@@ -92,12 +92,12 @@ def test_a_log_or_tables_missing_on_a_standby_are_not_created_there(
 ) -> None:
     primary, standby = servers
     log = "n" + uuid.uuid4().hex[:12]
-    with pytest.raises(StoreReadOnly, match="the log does not exist; .*hot standby"):
+    with pytest.raises(StoreReadOnly, match=r"the log does not exist; .*hot standby"):
         PostgresStore.open(f"{standby.url}?log={log}", create=True)
     with pytest.raises(StoreMissing):
         PostgresStore.open(f"{standby.url}?log={log}")
     empty = standby.url.rsplit("/", 1)[0] + "/empty"
-    with pytest.raises(StoreReadOnly, match="schemalog tables are missing; .*hot standby"):
+    with pytest.raises(StoreReadOnly, match=r"schemalog tables are missing; .*hot standby"):
         PostgresStore.open(f"{empty}?log=main", create=True)
     with psycopg.connect(primary.url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM schemalog_logs").fetchone() == (1,)
@@ -126,9 +126,7 @@ def test_the_service_on_a_standby_serves_reads_and_refuses_appends(
             assert read_all(store) == _EVENTS[:50]
             with pytest.raises(StoreReadOnly, match="hot standby"):
                 store.append(_EVENTS[50:], expected=store.head().checksum)
-        reply = httpx.post(
-            service.log_url("main") + "/lease", json={"holder": "w", "ttl_ms": 5000}
-        )
+        reply = httpx.post(service.log_url("main") + "/lease", json={"holder": "w", "ttl_ms": 5000})
         assert (reply.status_code, reply.json()["error"]) == (503, "read_only")
     finally:
         service.stop()
