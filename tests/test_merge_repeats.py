@@ -24,7 +24,9 @@ from schemalog.log.replay import replay
 from schemalog.log.store.port import RawChunk
 from schemalog.model.clock import HybridLogicalClock
 from schemalog.model.events import (
+    AddProperty,
     CommentOnTable,
+    CreateNodeTable,
     DropProperty,
     DropTable,
     Event,
@@ -182,3 +184,67 @@ def test_a_property_made_again_after_it_was_left_out_is_a_duplicate(
         (old, "w"),
         (f"{a_v.id}/p0", "u"),
     ]
+
+
+def test_the_rule_asks_for_the_identical_change_in_the_events_own_past() -> None:
+    """``Holders.repeats`` on its own (the maps a replay hands it): a change is made again
+    only when the identical change is in the event's past (``descends``) and what it made
+    is unchanged. (In a log, an identical change before an event and not in its past is
+    concurrent with it, so a duplicate already: these branches guard forged logs, and
+    a table or property changed since.)"""
+    from dataclasses import replace
+
+    from schemalog.history.holders import Holders
+    from schemalog.model.schema import Applied, SchemaState, apply, empty_state
+
+    def applied(state: SchemaState, event: Event) -> SchemaState:
+        result = apply(state, event)
+        assert isinstance(result, Applied)
+        return result.state
+
+    def past(*ids: str) -> Any:
+        return lambda x: x in ids
+
+    def before(*ids: str) -> Any:
+        return lambda: list(ids)
+
+    w = _Writers()
+    first = w.make("a", 10, [], _node_def("N", 0))
+    state = applied(empty_state(), first)
+    again = w.make("c", 20, [first], _node_def("N", 0)).change
+    assert isinstance(again, CreateNodeTable)
+    assert Holders().repeats(again, "name-taken", state, past(), before()) is None
+    assert Holders().repeats(again, "table-exists", state, past(first.id), before()) is None
+    other = w.make("c", 21, [first], _node_def("N", 1)).change  # (v is a STRING)
+    assert Holders().repeats(other, "name-taken", state, past(first.id), before()) is None
+    commented = applied(state, w.make("a", 22, [first], CommentOnTable(first.id, "x")))
+    assert Holders().repeats(again, "name-taken", commented, past(first.id), before()) is None
+    folded = replace(again, name="n")  # (the same catalog key, another name as made)
+    assert Holders().repeats(folded, "name-taken", state, past(first.id), before()) is None
+    holders = Holders()
+    assert holders.repeats(again, "name-taken", state, past(first.id), before()) == first.id
+    assert holders.table == {again.table_id: first.id}
+    assert holders.prop == {f"{again.table_id}/p{i}": f"{first.id}/p{i}" for i in (0, 1)}
+
+    x = w.make("a", 30, [first], build_add_property(first.id, "x", "INT64"))
+    with_x = applied(state, x)
+    x_again = w.make("c", 31, [x], build_add_property(first.id, "x", "INT64")).change
+    x_other = w.make("c", 32, [x], build_add_property(first.id, "x", "STRING")).change
+    assert isinstance(x_again, AddProperty)
+    rule = "property-name-taken"
+    assert Holders().repeats(x_other, rule, with_x, past(x.id), before()) is None
+    assert Holders().repeats(x_again, rule, with_x, past(), before()) is None
+    holders = Holders()
+    assert holders.repeats(x_again, rule, with_x, past(x.id), before()) == x.id
+    assert holders.prop == {x_again.property.property_id: f"{x.id}/p0"}
+
+    drop = w.make("a", 40, [first], DropTable(first.id))
+    drop_again = w.make("c", 41, [drop], DropTable(first.id)).change
+    gone = empty_state()
+    assert Holders().repeats(drop_again, "unknown-table", gone, past(), before(drop.id)) is None
+    assert Holders().repeats(drop_again, "unknown-table", gone, past(drop.id), before()) is None
+    holders = Holders()
+    assert holders.repeats(drop_again, "unknown-table", gone, past(drop.id), before(drop.id)) == (
+        drop.id
+    )
+    assert not holders.table and not holders.prop  # (a drop names nothing made)
