@@ -117,7 +117,7 @@ def test_a_table_made_again_after_it_was_left_out_is_a_duplicate(
     (earlier in causal order than a's new N); a person keeps b's drop. In the store a's
     N came before b's drop (the old N held the name): rejected, left out with a's lost
     rename. c, who saw that, makes N again and comments on it. In causal order a's N
-    applies; c's N is a's made again, and c's comment lands on a's N."""
+    applies; c's N is a's made again, and c's comment and rename land on a's N."""
     w = _Writers()
     root = w.make("r", 0, [], _node_def("N", 0))
     rename = w.make("a", 10, [root], RenameTable(root.id, "K"))
@@ -126,11 +126,16 @@ def test_a_table_made_again_after_it_was_left_out_is_a_duplicate(
     (keep_drop,) = _decided([root, rename, drop], [drop])
     c_n = w.make("c", 30, [a_n, keep_drop], _node_def("N", 0))
     comment = w.make("c", 40, [c_n], CommentOnTable(c_n.id, "c's"))
-    store = [root, rename, a_n, drop, keep_drop, c_n, comment]
+    rename_v = w.make("c", 50, [comment], RenameProperty(c_n.id, f"{c_n.id}/p1", "w"))
+    store = [root, rename, a_n, drop, keep_drop, c_n, comment, rename_v]
     _store_replays_cleanly(store, a_n, c_n)
     report = _merged_replays_cleanly(store, a_n, c_n, monkeypatch)
     (n,) = report.state.tables.values()
     assert (n.table_id, n.name, n.comment) == (a_n.id, "N", "c's")
+    assert [(p.property_id, p.name) for p in n.properties] == [
+        (f"{a_n.id}/p0", "id"),
+        (f"{a_n.id}/p1", "w"),
+    ]
 
 
 def test_a_drop_made_again_after_it_was_left_out_is_a_duplicate(
