@@ -803,7 +803,8 @@ def effective_events(
     """``(event, event to apply or None, skip (kind, reason) or None)`` in log order.
 
     The caller applies: a creation it leaves out with a loser is not known here, so
-    a copy of it does not take its place (a replay tells its stream: ``left_out``)."""
+    a copy of it does not take its place (a replay tells its stream: ``left_out``), and
+    no rejection is asked whether it makes a change again (``EffectiveStream.repeats``)."""
     p = plan if plan is not None else plan_of_events(events)
     events = p.read(events)  # a store's: no record appended after the pre-pass (its end)
     reread = (lambda: events) if iter(events) is not events else None
