@@ -205,8 +205,9 @@ class EffectiveStream:
         self._marks: dict[str, int] = {}
         self._bit: dict[str, int] = {}
         self._ids: list[str] = []  # bit -> marked id
-        # the log's drops (change -> event ids, log order), read once for a repeated drop
-        self._drops: dict[object, list[str]] | None = None
+        # the log's drops (change -> (position, event id), log order), read once for a
+        # repeated drop
+        self._drops: dict[object, list[tuple[int, str]]] | None = None
         self.inexact = False
         self._reread = reread
         self.duplicates: dict[str, str] = dict(plan.plan.duplicates)
@@ -336,16 +337,16 @@ class EffectiveStream:
             if self._reread is None:
                 return []
             self._drops = {}
-            for e in self._reread():
+            for i, e in enumerate(self._reread()):
                 if isinstance(e.change, DropTable | DropProperty):
-                    self._drops.setdefault(e.change, []).append(e.id)
-        out: list[str] = []
+                    self._drops.setdefault(e.change, []).append((i, e.id))
+        found: list[tuple[int, str]] = []
         for made in {event.change, change}:
-            for x in self._drops.get(made, ()):
+            for at, x in self._drops.get(made, ()):
                 if x == event.id:
                     break  # (in log order: the ones after it are no earlier drops)
-                out.append(x)
-        return out
+                found.append((at, x))
+        return [x for _, x in sorted(found)]  # (log order, as replay_merged reads them)
 
     def goes_with(self, event: Event) -> str | None:
         """For an event the schema rejects: the loser it goes with (merge.py's rule), if any.
