@@ -508,7 +508,24 @@ _STORE_CASES_FIXED = [
     "a-duplicate-of-a-lost-creation",
     "left-out-with-a-loser-in-log-order-only",
 ]
-_STORE_CASES: dict[str, str] = {}
+_STORE_CASES = {
+    "a-reference-to-a-table-whose-drop-went-with-a-loser-in-log-order-only": "found by "
+    "session 11's store fuzz (seed 21, on main too): o0 dropped rel C (a loser: o1 renamed "
+    "it) and then table B. In the store's order o1's own drop of C came after o0's drop of "
+    "B, so C still referenced B and o0's drop of B went with its lost drop of C; o1, "
+    "seeing B there, made a rel table referencing it. In causal order o1's drop of C comes "
+    "first, o0's drop of B applies, and o1's rel table is rejected (rel-endpoint-missing). "
+    "Not a change made again, so the rule of session 11 does not apply: it needs "
+    "with-loser decided on an event's own causal past",
+    "a-drop-that-went-with-a-loser-in-causal-order-only": "found by session 11's store fuzz "
+    "(seed 21, on main too), the other direction: o1 dropped rel C (a loser: o0 commented "
+    "on it), then table B, then made a new B. In the store's order o0's own drop of C came "
+    "first, so o1's drop of B and its new B applied, and o0 added a property to that B. In "
+    "causal order o1's drop of B comes before o0's drop of C: rejected (C references B), "
+    "it goes with o1's lost drop of C, so does the new B (name-taken), and o0's property "
+    "is rejected (unknown-table) though o0 saw every decision. Also needs with-loser "
+    "decided on an event's own causal past",
+}
 
 
 @pytest.mark.parametrize(
@@ -532,7 +549,8 @@ def test_a_merge_of_a_fuzzed_store_log_replays_cleanly(case: str) -> None:
     which events go with a loser depends on the order a log is replayed in, and a writer
     who saw one left out made it again; now that is a duplicate (a change made again,
     history/holders.py; tests/test_merge_repeats.py). ``_STORE_CASES``: strict xfails
-    with their reasons (none now)."""
+    with their reasons: the same order dependence where the writer did something else
+    than make the change again (session 11's store fuzz, on main too)."""
     data = (Path(__file__).parent / "merge_cases" / f"{case}.ndjson").read_bytes()
     events = [decode_record_or_raise(line, i).event for i, line in enumerate(data.splitlines())]
     for strategy in [*RESOLVING, "reject"]:
