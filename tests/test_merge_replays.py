@@ -501,9 +501,16 @@ def test_a_pair_dropped_again_after_it_was_re_added_replays_cleanly() -> None:
 # C) and then table A; in the store's order o0's own drop of C came after o1's drop of A, so
 # C still referenced A and o1's drop of A went with its lost drop of C; o0, seeing that,
 # dropped A itself. In causal order o1's drop of A applies, and o0's (rejected before:
-# unknown-table) is o1's made again.
+# unknown-table) is o1's made again. "a-table-made-again-after-its-copy-was-renamed-in-log-
+# order-only" (session 11's store fuzz of make/undo/make writers, seed 22, on main too): o0
+# and o2 made node table N concurrently; in the store's order o0's N came first, o2's N was
+# its duplicate, and o2's rename of its N to K renamed o0's; o0, seeing N free, made N
+# again. In causal order o2's N comes first (a loser: o0's N takes its place later), o2's
+# rename goes with it, o0's N keeps the name, and o0's second N (rejected before:
+# name-taken) is its first made again.
 _STORE_CASES_FIXED = [
     "a-drop-left-out-with-a-loser-in-log-order-only",
+    "a-table-made-again-after-its-copy-was-renamed-in-log-order-only",
     "a-duplicate-of-a-creation-left-out-with-a-loser",
     "a-duplicate-of-a-lost-creation",
     "left-out-with-a-loser-in-log-order-only",
