@@ -489,28 +489,49 @@ def test_a_pair_dropped_again_after_it_was_re_added_replays_cleanly() -> None:
 # o1's M duplicates o0's M, which is rejected with a loser (name-taken); o1 then comments
 # on its own M. Before the rule each copy was skipped, N (M) never existed and the changes
 # on it were rejected (unknown-table).
+# Fixed in session 11 (history/holders.py, a change made again; tests/test_merge_repeats.py):
+# whether an event goes with a loser reads the state, so the order concurrent events replay
+# in. "left-out-with-a-loser-in-log-order-only": o2 renamed the old N to K (a loser: o1
+# dropped the old N concurrently) and made a new N. In the store's order o1's drop came
+# after o2's N, the name was still taken, and o2's N went with its lost rename; o1, seeing
+# that, made N itself (descending from o2's N). In causal order o1's drop comes first, o2's
+# N applies, and o1's N was rejected (name-taken) though o1 saw every decision; now it is
+# o2's N made again (a duplicate). "a-drop-left-out-with-a-loser-in-log-order-only" (session
+# 10's store fuzz, fww writers merged with lww): o1 dropped rel C (a loser: o0 commented on
+# C) and then table A; in the store's order o0's own drop of C came after o1's drop of A, so
+# C still referenced A and o1's drop of A went with its lost drop of C; o0, seeing that,
+# dropped A itself. In causal order o1's drop of A applies, and o0's (rejected before:
+# unknown-table) is o1's made again. "a-table-made-again-after-its-copy-was-renamed-in-log-
+# order-only" (session 11's store fuzz of make/undo/make writers, seed 22, on main too): o0
+# and o2 made node table N concurrently; in the store's order o0's N came first, o2's N was
+# its duplicate, and o2's rename of its N to K renamed o0's; o0, seeing N free, made N
+# again. In causal order o2's N comes first (a loser: o0's N takes its place later), o2's
+# rename goes with it, o0's N keeps the name, and o0's second N (rejected before:
+# name-taken) is its first made again.
 _STORE_CASES_FIXED = [
+    "a-drop-left-out-with-a-loser-in-log-order-only",
+    "a-table-made-again-after-its-copy-was-renamed-in-log-order-only",
     "a-duplicate-of-a-creation-left-out-with-a-loser",
     "a-duplicate-of-a-lost-creation",
+    "left-out-with-a-loser-in-log-order-only",
 ]
 _STORE_CASES = {
-    "a-drop-left-out-with-a-loser-in-log-order-only": "found by session 10's store fuzz "
-    "(fww writers, merged with lww; on main too): o1 dropped rel C (a loser: o0 commented "
-    "on C) and then table A. In the store's order o0's own drop of C came after o1's drop "
-    "of A, so C still referenced A, and o1's drop of A went with its lost drop of C; o0, "
-    "seeing that, dropped A itself. In causal order o0's drop of C comes first, o1's drop "
-    "of A applies, and o0's drop of A is rejected (unknown-table) though o0 saw every "
-    "decision: the order dependence below, with drops",
-    "left-out-with-a-loser-in-log-order-only": "o2 renamed the old N to K (a loser: o1 "
-    "dropped the old N concurrently) and made a new N. In the store's order o1's drop "
-    "came after o2's N, the name was still taken, and o2's N went with its lost rename; "
-    "o1, seeing that, made N itself (descending from o2's N: no duplicate of it). In "
-    "causal order o1's drop comes first, o2's N applies, and o1's N is rejected "
-    "(name-taken) though o1 saw every decision: whether o2's N goes with its loser "
-    "depends on the order of concurrent events. Not fixed: it needs with-loser decided "
-    "on an event's own causal past, or a creation that descends from an identical one "
-    "never undone in between counted as its duplicate (an ancestor the streaming scan "
-    "has pruned)",
+    "a-reference-to-a-table-whose-drop-went-with-a-loser-in-log-order-only": "found by "
+    "session 11's store fuzz (seed 21, on main too): o0 dropped rel C (a loser: o1 renamed "
+    "it) and then table B. In the store's order o1's own drop of C came after o0's drop of "
+    "B, so C still referenced B and o0's drop of B went with its lost drop of C; o1, "
+    "seeing B there, made a rel table referencing it. In causal order o1's drop of C comes "
+    "first, o0's drop of B applies, and o1's rel table is rejected (rel-endpoint-missing). "
+    "Not a change made again, so the rule of session 11 does not apply: it needs "
+    "with-loser decided on an event's own causal past",
+    "a-drop-that-went-with-a-loser-in-causal-order-only": "found by session 11's store fuzz "
+    "(seed 21, on main too), the other direction: o1 dropped rel C (a loser: o0 commented "
+    "on it), then table B, then made a new B. In the store's order o0's own drop of C came "
+    "first, so o1's drop of B and its new B applied, and o0 added a property to that B. In "
+    "causal order o1's drop of B comes before o0's drop of C: rejected (C references B), "
+    "it goes with o1's lost drop of C, so does the new B (name-taken), and o0's property "
+    "is rejected (unknown-table) though o0 saw every decision. Also needs with-loser "
+    "decided on an event's own causal past",
 }
 
 
@@ -530,9 +551,13 @@ def test_a_merge_of_a_fuzzed_store_log_replays_cleanly(case: str) -> None:
     duplicate rules). The merge of a store's events (causal order) reports no open
     conflict and, before session 10, did not replay cleanly: a duplicate of a creation
     left out (a loser, or with a loser) was skipped too. Now it takes its place and
-    its aliases (history/holders.py; tests/test_merge_holders.py). Strict xfails (their
-    reasons): which events go with a loser depends on the order a log is replayed in
-    (one of session 9's logs, and one of session 10's store fuzz, on main too)."""
+    its aliases (history/holders.py; tests/test_merge_holders.py). Two more (one of
+    session 9's logs, one of session 10's store fuzz) did not replay before session 11:
+    which events go with a loser depends on the order a log is replayed in, and a writer
+    who saw one left out made it again; now that is a duplicate (a change made again,
+    history/holders.py; tests/test_merge_repeats.py). ``_STORE_CASES``: strict xfails
+    with their reasons: the same order dependence where the writer did something else
+    than make the change again (session 11's store fuzz, on main too)."""
     data = (Path(__file__).parent / "merge_cases" / f"{case}.ndjson").read_bytes()
     events = [decode_record_or_raise(line, i).event for i, line in enumerate(data.splitlines())]
     for strategy in [*RESOLVING, "reject"]:

@@ -243,9 +243,14 @@ def walk(
             )
             current = result.state
         else:
+            version = Version(position, event.id, _tag_of(event))
             if stream.losers and stream.goes_with(raw) is not None:
                 stream.left_out(raw)  # (a copy of a creation may take its place: holders.py)
-            yield Step(Version(position, event.id, _tag_of(event)), event, current, current, result)
+            elif (again := stream.repeats(raw, event, result.rule, current)) is not None:
+                made = f"makes {again} again: {result}"  # (a duplicate, as replay says)
+                yield Step(version, raw, current, current, None, made)
+                continue
+            yield Step(version, event, current, current, result)
 
 
 def touched_tables(event: Event) -> tuple[str, ...]:

@@ -35,17 +35,51 @@ it, they apply to the copy that holds the place (``Redirected``). The fast
 paths of replay test the alias maps for a change's ids: an id that is
 redirected names a copy that never applied, so the change is refused there
 and decided again by the stage that aliases (no fast-path change needed).
+
+A change made again (``Holders.repeats``): in a log with resolutions, an
+event the schema rejects, that goes with no loser, and whose change is in
+effect already because the identical change in its own past applied, is a
+duplicate of that change: a table created again under a name held by the
+identical table its past created (rule ``name-taken``), a property added
+again as the identical property its past added (``property-name-taken``), a
+table or property dropped again after a drop of it in its past
+(``unknown-table``, ``unknown-property``). Its writer saw that change left
+out (with a loser, in the order its log replayed then) and made it again;
+in another order of the same events (a merged log's causal order) the first
+applies, and the second is what it made. Its ids then name what the first
+made (``table``/``prop``, as for a copy that took a place). Whether an
+event goes with a loser is decided on the state, so on the order concurrent
+events replay in; this makes the writer's repeat agree with either order.
+It only turns a rejection that would be a failure of the log into a skip,
+so a log that replayed cleanly replays as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
-from schemalog.model.events import AddProperty, CreateNodeTable, CreateRelTable, Event
+from schemalog.model.events import (
+    AddProperty,
+    CreateNodeTable,
+    CreateRelTable,
+    DropProperty,
+    DropTable,
+    Event,
+)
+from schemalog.model.names import catalog_key
+from schemalog.model.state import NODE, REL, SchemaState, TableState
 
-__all__ = ["CREATIONS", "Holders", "Redirected"]
+__all__ = ["CREATIONS", "Holders", "Redirected", "descends"]
 
 CREATIONS = (CreateNodeTable, CreateRelTable, AddProperty)
+# the rule that rejects a change made again when its first making is in effect
+_AGAIN: dict[type, str] = {
+    CreateNodeTable: "name-taken",
+    CreateRelTable: "name-taken",
+    AddProperty: "property-name-taken",
+    DropTable: "unknown-table",
+    DropProperty: "unknown-property",
+}
 
 
 class Holders:
@@ -97,8 +131,50 @@ class Holders:
                 self.prop[prop_alias.get(p.property_id, p.property_id)] = p.property_id
         return True
 
+    def repeats(
+        self,
+        change: object,
+        rule: str,
+        state: SchemaState,
+        descends: Callable[[str], bool],
+        drops: Callable[[], Iterable[str]],
+    ) -> str | None:
+        """For an event the schema rejects (``rule``) that goes with no loser: the id of the
+        identical change in its past that it makes again (module doc), else None; then its
+        ids name what that change made. ``change``: the event's effective change;
+        ``descends(x)``: whether the event descends from event ``x``; ``drops()``: the
+        log's events before it that make the same drop (a drop only)."""
+        if _AGAIN.get(type(change)) != rule:
+            return None
+        if isinstance(change, DropTable | DropProperty):
+            return next((x for x in drops() if descends(x)), None)
+        if isinstance(change, AddProperty):
+            table = state.tables.get(change.table_id)
+            new = change.property
+            held = table.property_named(new.name) if table is not None else None
+            if held is None or (held.name, held.type, held.default) != (
+                new.name,
+                new.type,
+                new.default,
+            ):
+                return None
+            made = held.property_id.rpartition("/")[0]  # (ids of a creation: "<event>/p<n>")
+            if not descends(made):
+                return None
+            self.prop[new.property_id] = held.property_id
+            return made
+        assert isinstance(change, CreateNodeTable | CreateRelTable)
+        owner = state.names.get(catalog_key(change.name))
+        table = state.tables.get(owner) if owner is not None else None
+        if table is None or not _as_made(table, change) or not descends(table.table_id):
+            return None
+        self.table[change.table_id] = table.table_id
+        for mine, held in zip(change.properties, table.properties, strict=True):
+            self.prop[mine.property_id] = held.property_id
+        return table.table_id
+
     def __bool__(self) -> bool:
-        return bool(self.left_out or self.taken)
+        return bool(self.left_out or self.taken or self.table or self.prop)
 
     def copy(self) -> Holders:
         """An independent copy (a replay's committed one: it rolls a failed batch back)."""
@@ -145,3 +221,43 @@ class Redirected(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self.alias) + sum(1 for k in self.redirect if k not in self.alias)
+
+
+def _as_made(table: TableState, change: CreateNodeTable | CreateRelTable) -> bool:
+    """Whether ``table`` is, but for its ids, the table ``change`` makes (nothing changed
+    since: its properties map to the change's one to one)."""
+    mine, held = change.properties, table.properties
+    if (
+        table.name != change.name
+        or table.comment
+        or table.sorted_by
+        or len(mine) != len(held)
+        or any(
+            (a.name, a.type, a.default) != (b.name, b.type, b.default)
+            for a, b in zip(mine, held, strict=True)
+        )
+    ):
+        return False
+    if isinstance(change, CreateNodeTable):
+        pk = [p.property_id for p in mine].index(change.primary_key)
+        return table.kind == NODE and table.primary_key == held[pk].property_id
+    return (
+        table.kind == REL
+        and table.multiplicity == change.multiplicity
+        and set(table.connections) == set(change.connections)
+    )
+
+
+def descends(parents: Mapping[str, Sequence[str]], event: Event, ancestor: str) -> bool:
+    """Whether ``event`` descends from ``ancestor``, read off the log's ``parents`` (a walk
+    of its ancestry: only for a rejection that may be a change made again)."""
+    seen: set[str] = set()
+    todo = list(event.parents)
+    while todo:
+        p = todo.pop()
+        if p == ancestor:
+            return True
+        if p not in seen:
+            seen.add(p)
+            todo.extend(parents.get(p, ()))
+    return False

@@ -97,6 +97,17 @@ How a merged log replays (``replay_merged`` / ``resolution_plan``)
     The decision reads the log's order, its resolutions and what replay left
     out before: both replays keep one ``Holders`` and decide alike.
 
+    A change made again is a duplicate: in a log with resolutions, a rejected
+    event that goes with no loser, whose change is in effect because the
+    identical change in its own past applied (a table or property created
+    again under a name the identical one its past made holds; a table or
+    property dropped again after a drop of it in its past), is not applied,
+    and its ids name what the first made (history/holders.py). Whether an
+    event goes with a loser reads the state, so the order concurrent events
+    replay in: a writer whose log replayed the first before a concurrent event
+    it needed saw it left out and made it again; in causal order the first
+    applies. This only turns what would be a failure into a skip.
+
 Partition recovery
     See replica.py (``Replica``, ``PrefixRewritten``).
 """
@@ -106,6 +117,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from schemalog.encoding.codec import (
@@ -128,7 +140,7 @@ from schemalog.history.conflicts import (
     find_conflicts,
 )
 from schemalog.history.decisions import Clock, clocks_of, decide
-from schemalog.history.holders import Holders, Redirected
+from schemalog.history.holders import Holders, Redirected, descends
 from schemalog.history.ordering import ForkedEvent, MissingParents, causal_order, sort_key
 from schemalog.model.clock import Timestamp
 from schemalog.model.events import (
@@ -626,9 +638,34 @@ def replay_merged(events: Iterable[Event], state: SchemaState | None = None) -> 
         if went is not None:
             holders.rejected(event)
             skipped.append((event.id, f"with loser {went} of {plan.losers[went]}: {rule}"))
+            continue
+        again = (
+            holders.repeats(
+                eff.change,
+                result.rule,
+                current,
+                partial(descends, parents, event),
+                partial(_drops, ordered, event, eff.change),
+            )
+            if plan.losers
+            else None
+        )
+        if again is not None:  # a change made again (holders.py): a duplicate
+            skipped.append((event.id, f"duplicate: makes {again} again {rule}"))
         else:
             skipped.append((event.id, f"rejected {rule}"))
     return MergedReplay(current, state_hash(current), applied, tuple(skipped))
+
+
+def _drops(ordered: Sequence[Event], event: Event, change: object) -> list[str]:
+    """The events before ``event`` making its drop (as given, or as ``change`` aliased)."""
+    out: list[str] = []
+    for e in ordered:
+        if e.id == event.id:
+            break
+        if type(e.change) is type(change) and e.change in (event.change, change):
+            out.append(e.id)
+    return out
 
 
 def _goes_with(

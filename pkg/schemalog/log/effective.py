@@ -16,6 +16,10 @@ replays it:
   duplicate takes its place and the ids name it (``EffectiveStream.holders``,
   history/holders.py; batches tell the stream what they left out with a
   loser, ``left_out``);
+* a rejected event that makes again the identical change its past made and
+  that applied (its writer saw it left out with a loser, in another order of
+  concurrent events) is a duplicate of it (``EffectiveStream.repeats``,
+  history/holders.py), and its ids name what that change made;
 * everything else is applied as it is (descendants of losers included: they
   stay if they still apply).
 
@@ -58,6 +62,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from itertools import compress, islice, repeat
 from typing import Any, cast
 
@@ -65,11 +70,20 @@ from schemalog.encoding.codec import Record, decode_record
 from schemalog.errors import InvalidEvent
 from schemalog.history.conflicts import Facts, _Analysis, _analyze_facts, _spec
 from schemalog.history.duplicates import DuplicateScanner
-from schemalog.history.holders import Holders
+from schemalog.history.holders import Holders, descends
 from schemalog.history.merge import Plan, effective_event, takes_over
 from schemalog.log.store.errors import RecordTooLarge
 from schemalog.log.store.port import DEFAULT_CHUNK_BYTES, RawBlock, RawChunk
-from schemalog.model.events import CreateNodeTable, CreateRelTable, Event, Merge, Resolution
+from schemalog.model.events import (
+    CreateNodeTable,
+    CreateRelTable,
+    DropProperty,
+    DropTable,
+    Event,
+    Merge,
+    Resolution,
+)
+from schemalog.model.state import SchemaState
 
 __all__ = [
     "DUPLICATE",
@@ -191,6 +205,9 @@ class EffectiveStream:
         self._marks: dict[str, int] = {}
         self._bit: dict[str, int] = {}
         self._ids: list[str] = []  # bit -> marked id
+        # the log's drops (change -> (position, event id), log order), read once for a
+        # repeated drop
+        self._drops: dict[object, list[tuple[int, str]]] | None = None
         self.inexact = False
         self._reread = reread
         self.duplicates: dict[str, str] = dict(plan.plan.duplicates)
@@ -285,6 +302,51 @@ class EffectiveStream:
         """``event`` was rejected and left out with a loser (``goes_with``): a duplicate of
         it, if a creation, may take its place (history/holders.py)."""
         self.holders.rejected(event)
+
+    def repeats(self, event: Event, eff: Event, rule: str, state: SchemaState) -> str | None:
+        """For an event the schema rejects (``rule``, applying ``eff``) that goes with no
+        loser: the id of the identical change in its past that it makes again, and then
+        its ids name what that made (history/holders.py); None in a log without
+        resolutions. Ancestry as ``goes_with`` reads it: the scan's vector clocks, else
+        the log's parents (read again once); earlier drops: the log read again once."""
+        if not self.losers:
+            return None
+        return self.holders.repeats(
+            eff.change,
+            rule,
+            state,
+            partial(self._descends, event),
+            partial(self._drops_of, event, eff.change),
+        )
+
+    def _descends(self, event: Event, ancestor: str) -> bool:
+        vc = self._recent.get(event.id) or self._older.get(event.id)
+        scanner = self.scanner
+        if scanner is not None and vc is not None:
+            return ancestor != event.id and scanner.covers(vc, ancestor)
+        if self._reread is None:
+            return False  # inexact: nothing tells ancestry
+        if self._parents is None:
+            self._parents = {e.id: e.parents for e in self._reread()}
+        return descends(self._parents, event, ancestor)
+
+    def _drops_of(self, event: Event, change: object) -> list[str]:
+        """The log's events before ``event`` that make its drop (as given, or as ``change``
+        aliased); the log's drops are read once (only for a drop the schema rejected)."""
+        if self._drops is None:
+            if self._reread is None:
+                return []
+            self._drops = {}
+            for i, e in enumerate(self._reread()):
+                if isinstance(e.change, DropTable | DropProperty):
+                    self._drops.setdefault(e.change, []).append((i, e.id))
+        found: list[tuple[int, str]] = []
+        for made in {event.change, change}:
+            for at, x in self._drops.get(made, ()):
+                if x == event.id:
+                    break  # (in log order: the ones after it are no earlier drops)
+                found.append((at, x))
+        return [x for _, x in sorted(found)]  # (log order, as replay_merged reads them)
 
     def goes_with(self, event: Event) -> str | None:
         """For an event the schema rejects: the loser it goes with (merge.py's rule), if any.
@@ -390,12 +452,12 @@ class EffectiveStream:
 
     def effective(self, event: Event) -> Event:
         """``event`` with aliased ids (call only for events ``skip`` keeps)."""
-        if not (self.table_alias or self.prop_alias):
-            return event
         holders = self.holders
-        if holders.table or holders.prop:  # a copy took a creation's place (holders.py)
-            t, p = holders.aliases(self.table_alias, self.prop_alias)
+        if holders.table or holders.prop:  # a copy took a creation's place, or a change
+            t, p = holders.aliases(self.table_alias, self.prop_alias)  # made again's ids
             out = effective_event(event, Plan(self.losers, {}, t, p), skip=False)
+        elif not (self.table_alias or self.prop_alias):
+            return event
         else:
             out = effective_event(event, self._view, skip=False)
         assert out is not None
@@ -742,7 +804,8 @@ def effective_events(
     """``(event, event to apply or None, skip (kind, reason) or None)`` in log order.
 
     The caller applies: a creation it leaves out with a loser is not known here, so
-    a copy of it does not take its place (a replay tells its stream: ``left_out``)."""
+    a copy of it does not take its place (a replay tells its stream: ``left_out``), and
+    no rejection is asked whether it makes a change again (``EffectiveStream.repeats``)."""
     p = plan if plan is not None else plan_of_events(events)
     events = p.read(events)  # a store's: no record appended after the pre-pass (its end)
     reread = (lambda: events) if iter(events) is not events else None

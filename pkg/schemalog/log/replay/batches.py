@@ -22,12 +22,13 @@ from collections.abc import Callable, Sequence
 from schemalog.encoding.codec import CHECKSUM_PREFIX, V1_PREFIX, Record, decode_record
 from schemalog.history.holders import Holders
 from schemalog.history.known_ids import KnownIds, id_digest
-from schemalog.log.effective import EMPTY_PLAN, EffectiveStream
+from schemalog.log.effective import DUPLICATE, EMPTY_PLAN, EffectiveStream
 from schemalog.log.replay.decode import Window
 from schemalog.log.replay.report import ChainBreak, Failure, Policy, Quarantine, Skipped
 from schemalog.log.trace import Tracer
 from schemalog.model.schema import (
     Applied,
+    Rejected,
     SchemaState,
     UndoLog,
     apply,
@@ -254,7 +255,8 @@ class Batches:
         if why is not None:
             self._skip_effective(Skipped(pos, event.id, why[0], why[1]))
             return state
-        result = apply(state, stream.effective(event))
+        eff = stream.effective(event)
+        result = apply(state, eff)
         if type(result) is Applied:
             self.applied += 1
             self.heads.difference_update(event.parents)
@@ -274,6 +276,13 @@ class Batches:
             stream.left_out(event)  # (a copy of a creation may take its place: holders.py)
             with_ = f"with loser {went} of {stream.losers[went]}: {reason}"
             self._skip_effective(Skipped(pos, event.id, "with-loser", with_))
+            return state
+        again = None
+        if stream.losers and isinstance(result, Rejected):
+            again = stream.repeats(event, eff, result.rule, state)
+        if again is not None:  # its writer saw that change left out (holders.py)
+            made = f"makes {again} again: {reason}"
+            self._skip_effective(Skipped(pos, event.id, DUPLICATE, made))
             return state
         if stream.merged or not self.heads.issubset(event.parents):
             self._skip_effective(Skipped(pos, event.id, "concurrent", reason))
