@@ -17,6 +17,7 @@ from typing import Any
 from schemalog.cli.output import (
     Progress,
     UsageError,
+    check_not_an_input,
     check_output_path,
     print_json,
     print_table,
@@ -123,8 +124,10 @@ def run(args: argparse.Namespace) -> int:
     # output paths are checked before the work, not after a long replay
     if args.trace:
         check_output_path(args.trace, "trace")
+        check_not_an_input(args.trace, [args.log], "trace")
     if args.snapshots and not os.path.isdir(args.snapshots):
         check_output_path(args.snapshots, "snapshot folder")
+        check_not_an_input(args.snapshots, [args.log], "snapshot folder")
     if args.on_corrupt == "skip" and (args.expect_head or args.expect_log):
         missing = _anchor_missing(args.log, args.expect_head, args.expect_log)
         if missing is not None:
@@ -157,6 +160,16 @@ def run(args: argparse.Namespace) -> int:
         settle(args, args.log, watch, report, store)
     finally:
         store.close()
+    # under skip the strict reader does not gate the log, and its read-only open hides a
+    # torn last line (or a file that is no log at all, as one "torn line"): said here
+    torn = getattr(store, "recovered", None) if args.on_corrupt == "skip" else None
+    torn_note = None
+    if torn is not None:
+        torn_note = (
+            f"torn last line: {torn.nbytes:,} bytes without a trailing newline at record "
+            f"{torn.position} ({torn.path}), not replayed"
+        )
+    refused = torn_note is not None and not args.allow_torn_tail
     if tracer is not None:
         try:
             tracer.write_json(args.trace)
@@ -167,10 +180,16 @@ def run(args: argparse.Namespace) -> int:
         obj["log"] = args.log
         if tracer is not None:
             obj["trace"] = args.trace
+        if torn is not None:
+            obj["torn_tail"] = {"position": torn.position, "nbytes": torn.nbytes, "note": torn_note}
+            obj["ok"] = obj["ok"] and not refused
         print_json(obj)
     else:
         _print_text(args.log, report, tracer)
-    return 0 if report.ok else 1
+        if torn_note is not None:
+            allowed = " (--allow-torn-tail)" if not refused else ""
+            print(f"warning: {args.log}: {torn_note}{allowed}", file=sys.stderr)
+    return 0 if report.ok and not refused else 1
 
 
 def _anchor_missing(path: str, head: str | None, copy: str | None) -> str | None:
