@@ -1,0 +1,117 @@
+"""Bad input to the command line: a clear error naming what and where, exit 2, no
+traceback, nothing made or changed (attacks of session 11, each a traceback, a wrong
+exit code or a file made before).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from schemalog.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def other_server(tmp_path: Path) -> Iterator[str]:
+    """A web server that is not `schemalog serve`, at a log URL's place."""
+    root = tmp_path / "www"
+    for name, body in (
+        ("text", b"hello, this is no service\n"),
+        ("typed", b'{"position": "lots", "checksum": 5}'),
+        ("deep", b"[" * 100_000),
+    ):
+        (root / "logs" / name).mkdir(parents=True)
+        (root / "logs" / name / "head").write_bytes(body)
+    handler = functools.partial(_Quiet, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_urls_that_name_no_log_or_no_service_are_named(
+    other_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = {
+        f"{other_server}/logs/text": "not JSON: 'hello, this is no service'",
+        f"{other_server}/logs/typed": "'position': 'lots'",
+        f"{other_server}/logs/deep": "not JSON",
+        f"{other_server}/logs/missing": "HTTP 404",
+        f"{other_server}/nologs": "is not a served log URL",
+        "http://": "is not a served log URL",
+        "http://[::1": "Invalid IPv6 URL",
+        "postgresql://someone:s3cret@127.0.0.1:1/db": "name the log (?log=NAME)",
+    }
+    for url, why in cases.items():
+        for command in ("verify", "log", "replay", "schema"):
+            code, out, err = run(capsys, command, url)
+            assert code == 2 and why in err and "Traceback" not in err, (command, url, err)
+            assert "s3cret" not in err + out  # a password is never shown
+        code, out, _ = run(capsys, "verify", url, "--json")
+        assert code == 2 and json.loads(out)["exit"] == 2
+
+
+def test_replay_skip_says_it_hid_a_torn_tail_or_a_file_that_is_no_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under --on-corrupt skip (not gated), a torn last line was hidden and a JSON file
+    replayed as an empty log with exit 0."""
+    log = tmp_path / "log.ndjson"
+    assert main(["synth", str(log), "--events", "20", "--seed", "4"]) == 0
+    data = log.read_bytes()
+    log.write_bytes(data + data[:50])
+    document = tmp_path / "doc.json"
+    document.write_bytes(b'{"a document": "no log"}')
+    for path, position in ((log, 20), (document, 0)):
+        capsys.readouterr()
+        code, _, err = run(capsys, "replay", str(path), "--on-corrupt", "skip")
+        assert code == 1 and "torn last line" in err and f"at record {position}" in err, err
+        code, out, _ = run(capsys, "replay", str(path), "--on-corrupt", "skip", "--json")
+        report = json.loads(out)
+        assert code == 1 and report["ok"] is False and report["torn_tail"]["position"] == position
+    code, _, err = run(capsys, "replay", str(log), "--on-corrupt", "skip", "--allow-torn-tail")
+    assert code == 0 and "torn last line" in err
+    assert log.read_bytes() == data + data[:50]
+
+
+def test_nothing_is_made_before_an_argument_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ddl = "CREATE NODE TABLE A (id INT64, PRIMARY KEY (id))"
+    for origin in ("bad origin", "x" * 65, ".dot"):
+        code, _, err = run(
+            capsys, "record", str(tmp_path / "new.ndjson"), "--origin", origin, "-e", ddl
+        )
+        assert code == 2 and "origin" in err
+        assert not (tmp_path / "new.ndjson").exists()
+    os.symlink("nowhere.ndjson", tmp_path / "dangling.ndjson")
+    code, _, err = run(capsys, "record", str(tmp_path / "dangling.ndjson"), "-e", ddl)
+    assert code == 2 and "symbolic link to nowhere.ndjson" in err
+    assert not (tmp_path / "nowhere.ndjson").exists()
+    (tmp_path / "notes.txt").write_text("my notes\n")
+    code, _, err = run(capsys, "serve", "--store", str(tmp_path / "notes.txt"), "--port", "1")
+    assert code == 2 and "not a folder" in err
+    assert (tmp_path / "notes.txt").read_text() == "my notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling.ndjson", "notes.txt"]
