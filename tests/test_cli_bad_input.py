@@ -115,3 +115,38 @@ def test_nothing_is_made_before_an_argument_is_refused(
     assert code == 2 and "not a folder" in err
     assert (tmp_path / "notes.txt").read_text() == "my notes\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling.ndjson", "notes.txt"]
+
+
+def _rehashed(lines: list[bytes]) -> bytes:
+    """The records re-chained (each v2 checksum recomputed), as a forger would."""
+    from schemalog.encoding.codec import record_checksum
+
+    out, prev = [], None
+    for line in lines:
+        end = len(line) - (13 if line.endswith(b',"prev":null}') else 85)
+        checksum = record_checksum(prev, line[97:end])
+        tail = b',"prev":null}' if prev is None else b',"prev":"' + prev.encode() + b'"}'
+        out.append(b'{"checksum":"' + checksum.encode() + line[87:end] + tail + b"\n")
+        prev = checksum
+    return b"".join(out)
+
+
+def test_replay_skip_refuses_a_log_with_a_record_removed_and_the_chain_rehashed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every record of it replays, so skip skipped nothing and said exit 0, while verify and
+    every other reader refuse it (a parent in no earlier record)."""
+    log = tmp_path / "log.ndjson"
+    assert main(["synth", str(log), "--events", "30", "--seed", "6"]) == 0
+    lines = log.read_bytes().split(b"\n")[:-1]
+    forged = tmp_path / "forged.ndjson"
+    for cut in (10, 20):
+        forged.write_bytes(_rehashed(lines[:cut] + lines[cut + 1 :]))
+        capsys.readouterr()
+        assert run(capsys, "verify", str(forged))[0] == 1
+        code, _, err = run(capsys, "replay", str(forged), "--on-corrupt", "skip")
+        assert code == 1 and "does not verify" in err and "parent" in err, err
+        code, out, _ = run(capsys, "replay", str(forged), "--on-corrupt", "skip", "--json")
+        assert code == 1 and json.loads(out)["ok"] is False
+    code, _, err = run(capsys, "replay", str(log), "--on-corrupt", "skip")
+    assert code == 0 and "does not verify" not in err

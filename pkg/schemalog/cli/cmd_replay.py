@@ -152,12 +152,23 @@ def run(args: argparse.Namespace) -> int:
         # the strict reader's rules are watched in this replay (cli.settle), except
         # from a snapshot (gated before: the replay does not see the records before it)
         watch = None if args.snapshots else strict_watch(args, args.log)
+        # under skip nothing gates the log: a log every record of which replays can
+        # still be one that does not verify (a record removed and the chain re-hashed:
+        # a parent in no earlier record); watched here too, and said (exit 1)
+        skip_watch = None
+        if watch is None and args.on_corrupt == "skip" and not args.snapshots:
+            from schemalog.log.replay.strict import StrictWatch
+
+            watch = skip_watch = StrictWatch()
         if args.snapshots:
             report = replay_with_snapshots(source, args.snapshots, key=args.snapshot_key, **options)
         else:
             report = replay(source, strict=watch, **options)
         progress.close()
         settle(args, args.log, watch, report, store)
+        unsound = None
+        if skip_watch is not None and report.ok and not skip_watch.clean(report, store):
+            unsound = _strict_problem(args.log)
     finally:
         store.close()
     # under skip the strict reader does not gate the log, and its read-only open hides a
@@ -170,6 +181,12 @@ def run(args: argparse.Namespace) -> int:
             f"{torn.position} ({torn.path}), not replayed"
         )
     refused = torn_note is not None and not args.allow_torn_tail
+    if unsound is not None:
+        if args.json:
+            print_json({"command": "replay", "error": unsound, "exit": 1, "ok": False})
+        else:
+            print(f"schemalog replay: {args.log}: replayed, but {unsound}", file=sys.stderr)
+        return 1
     if tracer is not None:
         try:
             tracer.write_json(args.trace)
@@ -210,6 +227,24 @@ def _anchor_missing(path: str, head: str | None, copy: str | None) -> str | None
     finally:
         store.close()
     return None if parted is None else f"{path}: {parted}"
+
+
+def _strict_problem(path: str) -> str | None:
+    """What the strict reader finds wrong with the log at ``path`` (None: nothing)."""
+    from schemalog.log.store.locate import is_url, open_store
+    from schemalog.log.store.verify import verify_log, verify_store
+
+    if is_url(path):
+        store = open_store(path, readonly=True)
+        try:
+            report = verify_store(store)
+        finally:
+            store.close()
+    else:
+        report = verify_log(path, allow_torn_tail=True)  # (a torn tail is said apart)
+    if report.problem is None:
+        return None
+    return f"it does not verify (see `schemalog verify`): {report.problem}"
 
 
 def _record_lines(store: Any) -> Iterator[bytes]:
