@@ -165,8 +165,11 @@ def create_app(
             raise _bad(f"the {EXPECTED_HEADER} header is required (a checksum or null)")
         expected = None if raw_expected == "null" else raw_expected
         raw_token = request.headers.get(TOKEN_HEADER)
-        if raw_token is not None and not (raw_token.isascii() and raw_token.isdigit()):
-            raise _bad(f"{TOKEN_HEADER} must be a non-negative integer, got {raw_token!r}")
+        if raw_token is not None and not (
+            raw_token.isascii() and raw_token.isdigit() and len(raw_token) <= 19
+        ):
+            shown = raw_token if len(raw_token) <= 40 else raw_token[:40] + "..."
+            raise _bad(f"{TOKEN_HEADER} must be an integer in 0..2**63-1, got {shown!r}")
         token = None if raw_token is None else int(raw_token)
         body = await body_of(request)
 
