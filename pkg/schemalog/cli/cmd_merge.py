@@ -83,6 +83,16 @@ def run(args: argparse.Namespace) -> int:
         except SchemalogError as exc:
             where = f"{args.logs[exc.log_index]}: " if exc.log_index is not None else ""
             raise UsageError(f"{where}{exc}") from exc
+        except OSError as exc:
+            if exc.filename is not None and str(exc.filename) != str(out):
+                raise  # reading an input: named by its path
+            # writing (a full disk, a file size limit): merge_files writes OUT.tmp, then
+            # renames it; what it wrote is removed, OUT is as it was
+            Path(str(out) + ".tmp").unlink(missing_ok=True)
+            raise UsageError(
+                f"{args.output}: the merged log could not be written ({exc.strerror or exc}); "
+                f"{args.output} is as it was"
+            ) from None
         if is_url(args.output):
             _upload(out, args.output)
         return _report(args, out, result)

@@ -161,7 +161,15 @@ def run(args: argparse.Namespace) -> int:
 
             watch = skip_watch = StrictWatch()
         if args.snapshots:
-            report = replay_with_snapshots(source, args.snapshots, key=args.snapshot_key, **options)
+            try:
+                report = replay_with_snapshots(
+                    source, args.snapshots, key=args.snapshot_key, **options
+                )
+            except OSError as exc:  # saving the snapshot (a full disk, a size limit)
+                what = exc.filename or args.snapshots
+                raise UsageError(
+                    f"{what}: the snapshot could not be saved ({exc.strerror or exc})"
+                ) from None
         else:
             report = replay(source, strict=watch, **options)
         progress.close()
