@@ -150,3 +150,30 @@ def test_replay_skip_refuses_a_log_with_a_record_removed_and_the_chain_rehashed(
         assert code == 1 and json.loads(out)["ok"] is False
     code, _, err = run(capsys, "replay", str(log), "--on-corrupt", "skip")
     assert code == 0 and "does not verify" not in err
+
+
+@pytest.mark.parametrize("name", ["log.ndjson", "segments"])
+def test_two_writers_making_one_log_at_once_both_open_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """The other writer makes the log between this one's look and its make (the race of
+    two `schemalog record` on a new log; rare for real, so the other writer's make is put
+    right there): both open the one log, neither fails with "File exists"."""
+    from schemalog.log.store import NdjsonStore
+
+    path = tmp_path / name
+    real_exists = os.path.exists
+    raced: list[bool] = []
+
+    def exists_then_made(p: object) -> bool:
+        there = real_exists(p)  # type: ignore[arg-type]
+        if os.fspath(p) == str(path) and not there and not raced:  # type: ignore[arg-type]
+            raced.append(True)
+            NdjsonStore.open(path, create=True).close()  # the other writer, just now
+        return there
+
+    monkeypatch.setattr(os.path, "exists", exists_then_made)
+    store = NdjsonStore.open(path, create=True)
+    monkeypatch.undo()
+    assert raced and len(store) == 0
+    store.close()

@@ -75,6 +75,7 @@ from reads, and reported with ``quarantine=None``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import json
 import os
@@ -475,11 +476,13 @@ class NdjsonStore(LineStore):
                 raise StoreMissing(path)
             if os.path.islink(path):  # never made through a link that points nowhere
                 raise NotALog(path, f"a symbolic link to {os.readlink(path)}, which is not there")
-            if path.endswith(".ndjson"):
-                with open(path, "xb"):
-                    pass
-            else:
-                os.mkdir(path)  # never its parent folders: a missing folder is an error
+            # another writer may make it between the test and here: then it is there
+            with contextlib.suppress(FileExistsError):
+                if path.endswith(".ndjson"):
+                    with open(path, "xb"):
+                        pass
+                else:
+                    os.mkdir(path)  # never its parent folders: a missing folder is an error
         store = cls(path, os.path.isdir(path), segment_bytes, readonly, durable, **options)
         store._load_fence()
         store._index(verify)
