@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
+import schemalog
 from schemalog.synth.generator import generate
 from test_cli_integrity import v1_lines, write
 
-PKG = str(Path(__file__).resolve().parents[1] / "pkg")
+PKG = str(Path(schemalog.__file__).resolve().parents[1])  # the package this run imports
 
 pytestmark = pytest.mark.skipif(not hasattr(resource, "RLIMIT_FSIZE"), reason="POSIX only")
 
@@ -57,15 +58,15 @@ def test_a_full_disk_leaves_no_partial_output_and_names_it(tmp_path: Path) -> No
     assert r.returncode == 0, r.stderr
     write(tmp_path / "old.ndjson", v1_lines(list(generate(300, origins=2, seed=2))))
     size = (tmp_path / "big.ndjson").stat().st_size
-    cases = [
-        (("merge", "reps/r1.ndjson", "reps/r2.ndjson", "-o", "m.ndjson"), "m.ndjson"),
-        (("synth", "s.ndjson", "--events", "2000"), "s.ndjson"),
-        (("upgrade", "old.ndjson", "-o", "up.ndjson"), "up.ndjson"),
-        (("replay", "big.ndjson", "--snapshots", "snaps"), "snaps"),
+    cases = [  # (the limit: past what the command needs before it writes its output)
+        (("merge", "reps/r1.ndjson", "reps/r2.ndjson", "-o", "m.ndjson"), "m.ndjson", 20_000),
+        (("synth", "s.ndjson", "--events", "2000"), "s.ndjson", 20_000),
+        (("upgrade", "old.ndjson", "-o", "up.ndjson"), "up.ndjson", 20_000),
+        (("replay", "big.ndjson", "--snapshots", "snaps"), "snaps", 2000),
     ]
-    for argv, output in cases:
+    for argv, output, limit in cases:
         before = _files(tmp_path)
-        r = _cli(tmp_path, 2000, *argv)
+        r = _cli(tmp_path, limit, *argv)
         assert r.returncode == 2 and "Traceback" not in r.stderr, (argv, r.stderr)
         assert f"{output}:" in r.stderr and "File too large" in r.stderr, (argv, r.stderr)
         assert _files(tmp_path) == before, argv  # nothing partial, nothing changed
