@@ -177,3 +177,46 @@ def test_two_writers_making_one_log_at_once_both_open_it(
     monkeypatch.undo()
     assert raced and len(store) == 0
     store.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs mkfifo")
+def test_a_database_path_that_is_a_fifo_or_a_link_to_the_old_one_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--db FIFO` hung for ever (the engine is told by the file's first bytes, and a FIFO
+    read waits for a writer); `migrate --to-db` naming a link to --from-db built NEW into
+    OLD, which migrate promises only to read."""
+    import subprocess
+    import sys
+
+    import schemalog
+
+    log = tmp_path / "log.ndjson"
+    assert main(["synth", str(log), "--events", "20", "--seed", "1"]) == 0
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    env = {**os.environ, "PYTHONPATH": str(Path(schemalog.__file__).resolve().parents[1])}
+    for argv in (
+        ["apply", str(log), "--db", str(fifo)],
+        ["drift", str(log), "--db", str(fifo)],
+        ["init", str(tmp_path / "new.ndjson"), "--from-db", str(fifo)],
+        ["migrate", "--from-db", str(fifo), "--to-db", str(tmp_path / "new.lbug")],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "schemalog", *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,  # reading the FIFO would block for ever
+            check=False,
+        )
+        assert done.returncode == 2 and "a FIFO, not a database file" in done.stderr, argv
+    pytest.importorskip("kuzu")
+    old = tmp_path / "people.kuzu"
+    capsys.readouterr()
+    assert main(["apply", str(log), "--db", str(old)]) == 0
+    os.symlink(old, tmp_path / "link.kuzu")
+    capsys.readouterr()
+    argv = ["migrate", "--from-db", str(old), "--to-db", str(tmp_path / "link.kuzu")]
+    code, _, err = run(capsys, *argv, "--to-engine", "kuzu")
+    assert code == 2 and "the same path" in err
