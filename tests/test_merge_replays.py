@@ -711,7 +711,7 @@ def test_reject_names_both_sides_by_their_names_then(
 
     (conflict,) = json.loads(capsys.readouterr().out)["conflicts"]
     assert conflict["sides"] == ["a: rename table 'Person' to 'Human'", "b: drop table 'Person'"]
-    assert main(["merge", str(a), str(b), "-o", str(out)]) == 1
+    assert main(["merge", str(a), str(b), "-o", str(out), "--force"]) == 1
     text = capsys.readouterr().out
     assert "a: rename table 'Person' to 'Human'" in text and "vs b: drop table 'Person'" in text
 

@@ -229,6 +229,33 @@ def test_stale_lease_holder_is_fenced_out(
         leases.close()
 
 
+@pytest.mark.parametrize("backend", ["ndjson", "postgres"])
+def test_a_takeover_fences_the_old_holder_before_the_new_one_writes(
+    backend: str, ndjson_service: Service, pg_service: Service
+) -> None:
+    """alice pauses past her lease, bob takes it and writes nothing yet: alice's next
+    append is fenced out all the same (on NDJSON logs the service raises the log's fence
+    when it grants the lease; PostgreSQL's append reads the lease table)."""
+    service = ndjson_service if backend == "ndjson" else pg_service
+    log = fresh_log()
+    leases = HttpLeaseStore(service.url)
+    store = HttpStore.open(service.log_url(log))
+    evs = events(3)
+    try:
+        a = leases.acquire(log, "alice", 300)
+        h = store.append(evs[:1], expected=None, fencing_token=a.token)
+        time.sleep(0.6)  # alice pauses past her lease
+        b = leases.acquire(log, "bob", 60_000)
+        with pytest.raises(FencedOut) as out:
+            store.append(evs[1:2], expected=h.checksum, fencing_token=a.token)
+        assert (out.value.token, out.value.newest) == (a.token, b.token)
+        h = store.append(evs[1:2], expected=h.checksum, fencing_token=b.token)
+        assert [e.id for e in read_all(store)] == [evs[0].id, evs[1].id]
+    finally:
+        store.close()
+        leases.close()
+
+
 # ---------------------------------------------------------------- the stream
 
 

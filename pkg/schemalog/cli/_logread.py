@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from typing import Any
 
 from schemalog.cli.output import UsageError, check_output_path
@@ -73,6 +74,12 @@ def open_db(path: str, *, must_exist: bool, engine: str | None = None) -> Any:
 
     if must_exist and not os.path.exists(path):
         raise UsageError(f"{path}: no such database")
+    if os.path.exists(path):
+        mode = os.stat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            # reading a FIFO's (or a terminal's) first bytes to tell the engine blocks forever
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or special file"
+            raise UsageError(f"{path}: {kind}, not a database file")
     if not os.path.exists(path):
         check_output_path(path, "database")  # created: its folder must exist
     try:

@@ -30,7 +30,10 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from schemalog.api import SchemaLog
     from schemalog.cli._logread import open_db
+    from schemalog.model.names import validate_token
 
+    if args.origin is not None:
+        validate_token(args.origin, "origin")  # before the log is made: a refusal makes nothing
     backend = open_db(args.from_db, must_exist=True)
     try:
         log = SchemaLog.open(args.log, create=True, origin=args.origin)

@@ -9,11 +9,18 @@ unreadable or inconsistent input (a broken chain, a forked event id).
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from schemalog.cli.output import UsageError, check_output_path, print_json, print_table
+from schemalog.cli.output import (
+    UsageError,
+    check_not_an_input,
+    check_output_path,
+    print_json,
+    print_table,
+)
 from schemalog.errors import SchemalogError
 from schemalog.history.merge import STRATEGIES
 from schemalog.history.merge_records import merge_files
@@ -42,6 +49,11 @@ def register(subparsers: Any) -> None:
         default="reject",
         help="how to resolve conflicts (default: reject = report, record no winner)",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace OUT when it is a file that is not empty (never one of the LOGs)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(run=run)
 
@@ -58,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
             out = Path(scratch) / "merged.ndjson"
         else:
             check_output_path(args.output)
+            _check_file_target(args)
             out = Path(args.output)
         # a log behind a URL is copied as it is (raw lines, in chunks) and merged as a file
         inputs = [
@@ -70,9 +83,32 @@ def run(args: argparse.Namespace) -> int:
         except SchemalogError as exc:
             where = f"{args.logs[exc.log_index]}: " if exc.log_index is not None else ""
             raise UsageError(f"{where}{exc}") from exc
+        except OSError as exc:
+            if exc.filename is not None and str(exc.filename) != str(out):
+                raise  # reading an input: named by its path
+            # writing (a full disk, a file size limit): merge_files writes OUT.tmp, then
+            # renames it; what it wrote is removed, OUT is as it was
+            Path(str(out) + ".tmp").unlink(missing_ok=True)
+            raise UsageError(
+                f"{args.output}: the merged log could not be written ({exc.strerror or exc}); "
+                f"{args.output} is as it was"
+            ) from None
         if is_url(args.output):
             _upload(out, args.output)
         return _report(args, out, result)
+
+
+def _check_file_target(args: argparse.Namespace) -> None:
+    """OUT is written whole (to a temporary name, then renamed over it): an OUT that holds
+    a log (or anything) would lose what it holds, and records a writer appends to it
+    meanwhile. So OUT must be new or empty (as a URL's), or replaced with --force, and
+    is never one of the LOGs."""
+    out = args.output
+    check_not_an_input(out, args.logs)
+    if os.path.isdir(out):
+        raise UsageError(f"{out}: a folder (merge writes one file)")
+    if os.path.exists(out) and os.path.getsize(out) and not args.force:
+        raise UsageError(f"{out}: exists and is not empty (not replaced; --force replaces it)")
 
 
 def _download(url: str, path: Path) -> str:

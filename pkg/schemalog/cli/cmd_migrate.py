@@ -95,7 +95,11 @@ def run(args: argparse.Namespace) -> int:
     )
     from schemalog.kuzu.drift import drift
 
-    if os.path.abspath(args.from_db) == os.path.abspath(args.to_db):
+    if os.path.abspath(args.from_db) == os.path.abspath(args.to_db) or (
+        os.path.exists(args.from_db)
+        and os.path.exists(args.to_db)
+        and os.path.samefile(args.from_db, args.to_db)  # a link to it: NEW would be OLD
+    ):
         raise UsageError("--from-db and --to-db are the same path")
     old = open_db(args.from_db, must_exist=True, engine=args.from_engine)
     new = None

@@ -51,12 +51,18 @@ def run(args: argparse.Namespace) -> int:
     from schemalog.api import SchemaLog
     from schemalog.kuzu.ddl import ddl_for_event
     from schemalog.kuzu.ddl_lex import DdlError
+    from schemalog.log.store.ndjson import NdjsonStore
+    from schemalog.model.names import validate_token
     from schemalog.model.schema import Applied, apply
 
+    if args.origin is not None:
+        validate_token(args.origin, "origin")  # before the log is made: a refusal makes nothing
     text = _text(args)
     source = "-e" if args.execute is not None else args.file
     if args.dry_run and not os.path.exists(args.log):
         log = SchemaLog.in_memory(origin=args.origin)
+    elif args.dry_run:  # read only: a dry run writes nothing, not even a torn tail's cut
+        log = SchemaLog(NdjsonStore.open(args.log, readonly=True), origin=args.origin)
     else:
         log = SchemaLog.open(args.log, create=True, origin=args.origin)
     try:

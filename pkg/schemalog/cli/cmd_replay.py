@@ -17,6 +17,7 @@ from typing import Any
 from schemalog.cli.output import (
     Progress,
     UsageError,
+    check_not_an_input,
     check_output_path,
     print_json,
     print_table,
@@ -123,8 +124,10 @@ def run(args: argparse.Namespace) -> int:
     # output paths are checked before the work, not after a long replay
     if args.trace:
         check_output_path(args.trace, "trace")
+        check_not_an_input(args.trace, [args.log], "trace")
     if args.snapshots and not os.path.isdir(args.snapshots):
         check_output_path(args.snapshots, "snapshot folder")
+        check_not_an_input(args.snapshots, [args.log], "snapshot folder")
     if args.on_corrupt == "skip" and (args.expect_head or args.expect_log):
         missing = _anchor_missing(args.log, args.expect_head, args.expect_log)
         if missing is not None:
@@ -149,14 +152,49 @@ def run(args: argparse.Namespace) -> int:
         # the strict reader's rules are watched in this replay (cli.settle), except
         # from a snapshot (gated before: the replay does not see the records before it)
         watch = None if args.snapshots else strict_watch(args, args.log)
+        # under skip nothing gates the log: a log every record of which replays can
+        # still be one that does not verify (a record removed and the chain re-hashed:
+        # a parent in no earlier record); watched here too, and said (exit 1)
+        skip_watch = None
+        if watch is None and args.on_corrupt == "skip" and not args.snapshots:
+            from schemalog.log.replay.strict import StrictWatch
+
+            watch = skip_watch = StrictWatch()
         if args.snapshots:
-            report = replay_with_snapshots(source, args.snapshots, key=args.snapshot_key, **options)
+            try:
+                report = replay_with_snapshots(
+                    source, args.snapshots, key=args.snapshot_key, **options
+                )
+            except OSError as exc:  # saving the snapshot (a full disk, a size limit)
+                what = exc.filename or args.snapshots
+                raise UsageError(
+                    f"{what}: the snapshot could not be saved ({exc.strerror or exc})"
+                ) from None
         else:
             report = replay(source, strict=watch, **options)
         progress.close()
         settle(args, args.log, watch, report, store)
+        unsound = None
+        if skip_watch is not None and report.ok and not skip_watch.clean(report, store):
+            unsound = _strict_problem(args.log)
     finally:
         store.close()
+    # under skip the strict reader does not gate the log, and its read-only open hides a
+    # torn last line (or a file that is no log at all, as one "torn line"): said here
+    torn = getattr(store, "recovered", None) if args.on_corrupt == "skip" else None
+    torn_note = None
+    if torn is not None:
+        torn_note = (
+            f"torn last line: {torn.nbytes:,} bytes without a trailing newline at record "
+            f"{torn.position} ({torn.path}), not replayed"
+        )
+    refused = torn_note is not None and not args.allow_torn_tail
+    if unsound is not None:
+        if args.json:
+            print_json({"command": "replay", "error": unsound, "exit": 1, "ok": False})
+        else:
+            print(f"schemalog replay: {args.log}: replayed, but {unsound}", file=sys.stderr)
+        return 1
     if tracer is not None:
         try:
             tracer.write_json(args.trace)
@@ -167,10 +205,16 @@ def run(args: argparse.Namespace) -> int:
         obj["log"] = args.log
         if tracer is not None:
             obj["trace"] = args.trace
+        if torn is not None:
+            obj["torn_tail"] = {"position": torn.position, "nbytes": torn.nbytes, "note": torn_note}
+            obj["ok"] = obj["ok"] and not refused
         print_json(obj)
     else:
         _print_text(args.log, report, tracer)
-    return 0 if report.ok else 1
+        if torn_note is not None:
+            allowed = " (--allow-torn-tail)" if not refused else ""
+            print(f"warning: {args.log}: {torn_note}{allowed}", file=sys.stderr)
+    return 0 if report.ok and not refused else 1
 
 
 def _anchor_missing(path: str, head: str | None, copy: str | None) -> str | None:
@@ -191,6 +235,24 @@ def _anchor_missing(path: str, head: str | None, copy: str | None) -> str | None
     finally:
         store.close()
     return None if parted is None else f"{path}: {parted}"
+
+
+def _strict_problem(path: str) -> str | None:
+    """What the strict reader finds wrong with the log at ``path`` (None: nothing)."""
+    from schemalog.log.store.locate import is_url, open_store
+    from schemalog.log.store.verify import verify_log, verify_store
+
+    if is_url(path):
+        store = open_store(path, readonly=True)
+        try:
+            report = verify_store(store)
+        finally:
+            store.close()
+    else:
+        report = verify_log(path, allow_torn_tail=True)  # (a torn tail is said apart)
+    if report.problem is None:
+        return None
+    return f"it does not verify (see `schemalog verify`): {report.problem}"
 
 
 def _record_lines(store: Any) -> Iterator[bytes]:

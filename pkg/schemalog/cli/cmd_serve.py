@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from schemalog.cli.output import UsageError
@@ -63,6 +64,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port {args.port}: not a TCP port")
     if not args.poll > 0:
         raise UsageError(f"--poll {args.poll}: must be > 0")
+    store = args.store
+    if "://" not in store and os.path.exists(store) and not os.path.isdir(store):
+        raise UsageError(
+            f"--store {store}: not a folder (a folder of NDJSON logs, or postgresql://...)"
+        )
     serve(
         args.store,
         args.host,

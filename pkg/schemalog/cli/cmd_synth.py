@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -44,14 +45,21 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(args.out)
     progress = Progress("synth", args.events, enabled=not args.json)
     started = time.perf_counter()
-    summary = write_log(
-        args.out,
-        args.events,
-        args.origins,
-        args.seed,
-        overwrite=args.force,
-        progress=progress.update,
-    )
+    try:
+        summary = write_log(
+            args.out,
+            args.events,
+            args.origins,
+            args.seed,
+            overwrite=args.force,
+            progress=progress.update,
+        )
+    except OSError as exc:  # a full disk, a file size limit: no partial log is left
+        with contextlib.suppress(OSError):
+            os.unlink(args.out)
+        raise UsageError(
+            f"{args.out}: could not be written ({exc.strerror or exc}); removed"
+        ) from None
     progress.close()
     seconds = time.perf_counter() - started
     obj = summary.to_obj()

@@ -38,6 +38,13 @@ def run(args: argparse.Namespace) -> int:
         report = upgrade_log(
             args.log, args.output, progress=progress.update, allow_torn_tail=args.allow_torn_tail
         )
+    except OSError as exc:
+        if exc.filename is not None:
+            raise  # reading the log: named by its path
+        # writing (a full disk, a file size limit): upgrade_log removed its temporary file
+        raise UsageError(
+            f"{args.output}: could not be written ({exc.strerror or exc}); nothing was written"
+        ) from None
     except UpgradeRefused as exc:
         progress.close()
         if args.json:

@@ -76,3 +76,26 @@ def check_output_path(path: str, what: str = "output") -> None:
         raise UsageError(f"{path}: folder {parent} is not writable")
     if os.path.exists(path) and not os.access(path, os.W_OK):
         raise UsageError(f"{path}: not writable")
+
+
+def check_not_an_input(path: str, logs: Sequence[str], what: str = "output") -> None:
+    """Refuse an output path that is a LOG being read (or a segment of one, a symlink to
+    one): writing it would change or lose stored records. Checked before any work."""
+    import os
+
+    if not os.path.exists(path):
+        return
+    for log in logs:
+        if "://" in log or not os.path.exists(log):
+            continue
+        files = [log]
+        if os.path.isdir(log):
+            files += [os.path.join(log, n) for n in os.listdir(log)]
+        for file in files:
+            try:
+                same = os.path.samefile(path, file)
+            except OSError:
+                continue
+            if same:
+                shown = log if file == log else f"{file} (of the log {log})"
+                raise UsageError(f"{path}: the {what} would overwrite {shown}, which is read")

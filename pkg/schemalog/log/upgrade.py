@@ -6,7 +6,7 @@ once, verifies every record in full as ``verify`` does (decode, checksum,
 hash link, one format), and writes each event's bytes unchanged under a v2
 checksum that covers the new ``prev``. A log that does not verify is refused
 and nothing is written: an upgrade must not bless a tampered v1 history with
-a chain that looks sound. The output is written to ``OUT.tmp`` and renamed,
+a chain that looks sound. The output is written to a new temporary file beside ``OUT`` and renamed,
 so a crash leaves no partial ``OUT``. Memory: one block of input and one of
 output, whatever the log's length.
 """
@@ -14,6 +14,7 @@ output, whatever the log's length.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ from schemalog.encoding.codec import (
     record_version,
 )
 from schemalog.errors import SchemalogError
-from schemalog.log.store.ndjson import BLOCK_BYTES, segment_paths
+from schemalog.log.store.ndjson import BLOCK_BYTES, MAX_LINE_BYTES, segment_paths
 
 __all__ = ["UpgradeRefused", "UpgradeReport", "upgrade_lines", "upgrade_log"]
 
@@ -80,6 +81,7 @@ def upgrade_lines(lines: Iterable[bytes], name: str = "<lines>") -> Iterator[byt
 
 
 def _read_lines(paths: list[str], name: str, allow_torn_tail: bool = False) -> Iterator[bytes]:
+    position = 0
     for index, seg in enumerate(paths):
         with open(seg, "rb") as f:
             carry = b""
@@ -89,7 +91,14 @@ def _read_lines(paths: list[str], name: str, allow_torn_tail: bool = False) -> I
                     break
                 lines = (carry + block if carry else block).split(b"\n")
                 carry = lines.pop()
+                position += len(lines)
                 yield from lines
+                if len(carry) > MAX_LINE_BYTES:  # no record: refused before it is held whole
+                    raise UpgradeRefused(
+                        name,
+                        position,
+                        f"{seg}: a line longer than any record ({len(carry):,}+ bytes)",
+                    )
             if carry and not (allow_torn_tail and index == len(paths) - 1):
                 why = "torn last line" if index == len(paths) - 1 else "segment ends mid-line"
                 raise UpgradeRefused(
@@ -111,12 +120,14 @@ def upgrade_log(
     paths = segment_paths(src)
     if not paths:
         raise UpgradeRefused(src, None, "the log is empty")
-    tmp = out + ".tmp"
+    # a fresh name (O_EXCL): never a file that is there already, the input included
+    tmp = f"{out}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     count = written = 0
     old_head: str | None = None
     new_head: str | None = None
     try:
-        with open(tmp, "wb") as fh:
+        with open(fd, "wb") as fh:
             buf: list[bytes] = []
             size = 0
             last: list[bytes] = [b""]

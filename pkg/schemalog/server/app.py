@@ -54,6 +54,10 @@ from schemalog.server.hub import Hub
 __all__ = ["BadRequest", "create_app"]
 
 MAX_BODY = 64 * 1024 * 1024
+# What one read answers at most, whatever it asks for: a page of records (decoded in
+# memory under the log's lock) and a raw chunk. Clients follow the cursor / position.
+MAX_PAGE = 10_000
+MAX_RAW_BYTES = 64 * 1024 * 1024
 NDJSON = "application/x-ndjson"
 
 
@@ -134,12 +138,18 @@ def create_app(
 
     async def body_of(request: Request) -> bytes:
         declared = request.headers.get("content-length", "0")
-        if declared.isdigit() and int(declared) > MAX_BODY:
+        if declared.isdigit() and (len(declared) > 18 or int(declared) > MAX_BODY):
             raise _bad(f"body of {declared} bytes exceeds {MAX_BODY}", 413)
-        body: bytes = await request.body()
-        if len(body) > MAX_BODY:
-            raise _bad(f"body of {len(body)} bytes exceeds {MAX_BODY}", 413)
-        return body
+        # read as it comes and stop at the bound: a chunked body declares no length,
+        # and reading it whole first would hold whatever a client sends
+        parts: list[bytes] = []
+        size = 0
+        async for piece in request.stream():
+            size += len(piece)
+            if size > MAX_BODY:
+                raise _bad(f"body of more than {MAX_BODY} bytes", 413)
+            parts.append(piece)
+        return b"".join(parts)
 
     # ------------------------------------------------ routes
 
@@ -155,8 +165,11 @@ def create_app(
             raise _bad(f"the {EXPECTED_HEADER} header is required (a checksum or null)")
         expected = None if raw_expected == "null" else raw_expected
         raw_token = request.headers.get(TOKEN_HEADER)
-        if raw_token is not None and not (raw_token.isascii() and raw_token.isdigit()):
-            raise _bad(f"{TOKEN_HEADER} must be a non-negative integer, got {raw_token!r}")
+        if raw_token is not None and not (
+            raw_token.isascii() and raw_token.isdigit() and len(raw_token) <= 19
+        ):
+            shown = raw_token if len(raw_token) <= 40 else raw_token[:40] + "..."
+            raise _bad(f"{TOKEN_HEADER} must be an integer in 0..2**63-1, got {shown!r}")
         token = None if raw_token is None else int(raw_token)
         body = await body_of(request)
 
@@ -173,6 +186,7 @@ def create_app(
         after = request.query_params.get("after")
         limit = _int_param(request, "limit", 1000, low=1)
         assert limit is not None
+        limit = min(limit, MAX_PAGE)  # a page, not the log: the cursor goes on
 
         def work(store: EventStore) -> tuple[int, str | None, list[bytes]]:
             page = store.read(after, limit)  # checks the cursor, decodes and links the page
@@ -194,6 +208,7 @@ def create_app(
         budget = _int_param(request, "max_bytes", 32 * 1024 * 1024, low=1)
         stop = _int_param(request, "stop", None)
         assert start is not None and budget is not None
+        budget = min(budget, MAX_RAW_BYTES)  # a chunk, not the log: the client asks on
 
         def work(store: EventStore) -> tuple[int, list[bytes]]:
             count = len(store)
@@ -257,13 +272,15 @@ def create_app(
             obj = json.loads(await body_of(request) or b"{}")
         except ValueError as exc:
             raise _bad(f"the body must be a JSON object: {exc}") from None
+        except RecursionError:  # nesting deeper than the parser's stack
+            raise _bad("the body must be a JSON object: nested too deeply") from None
         if not isinstance(obj, dict):
             raise _bad("the body must be a JSON object")
         holder, ttl = obj.get("holder"), obj.get("ttl_ms")
 
         def work(leases: Any) -> Any:
-            if action == "acquire":
-                return leases.acquire(log, holder, ttl)
+            if action == "acquire":  # (fences the log on a backend that needs it)
+                return hub.acquire(leases, log, holder, ttl)
             token = obj.get("token")
             if type(token) is not int or type(holder) is not str:
                 raise _bad("renew and release take holder (string) and token (int)")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from schemalog.log.lease.file import FileLeaseStore
-from schemalog.log.lease.port import LeaseStore
+from schemalog.log.lease.port import Lease, LeaseStore, check_ttl
 from schemalog.log.store.errors import StoreMissing
 from schemalog.log.store.memory import MemoryStore
 from schemalog.log.store.ndjson import NdjsonStore
@@ -39,6 +39,10 @@ T = TypeVar("T")
 
 class Backend:
     description = ""
+    # whether a lease acquired here must raise the log's fence itself (a store that
+    # does not read the lease table when it appends: NDJSON); PostgreSQL's append
+    # checks the lease table in its transaction, so it needs no such step
+    fences_on_acquire = False
 
     def open(self, log: str, create: bool) -> EventStore | None:
         raise NotImplementedError
@@ -51,6 +55,8 @@ class Backend:
 
 
 class NdjsonBackend(Backend):
+    fences_on_acquire = True
+
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -177,6 +183,21 @@ class Hub:
             if self._leases is None:
                 self._leases = self.backend.leases()
             return work(self._leases)
+
+    def acquire(self, leases: LeaseStore, log: str, holder: object, ttl_ms: object) -> Lease:
+        """A lease on ``log`` (under ``with_leases``). On a backend whose appends do not
+        read the lease table, the log's fence is raised to the new token before the
+        grant is answered: a holder paused past its TTL is fenced out at its next
+        append, even before the new holder writes (the log is created if absent)."""
+        validate_token(holder, "holder")
+        check_ttl(ttl_ms)
+        assert isinstance(holder, str) and isinstance(ttl_ms, int)
+        if not self.backend.fences_on_acquire:
+            return leases.acquire(log, holder, ttl_ms)
+        assert isinstance(leases, FileLeaseStore)
+        return self.with_store(
+            log, True, lambda store: leases.acquire(log, holder, ttl_ms, fence=store)
+        )
 
     # ------------------------------------------------ signals (event loop thread)
 

@@ -14,6 +14,14 @@ size, and only if it is a regular file (opened without blocking: a FIFO put
 there is refused, not waited on while the lock is held); anything else is
 LeaseFileCorrupt naming the file, and nothing is granted until a person looks.
 
+A takeover fences (``acquire(..., fence=store)``): the new token is written to
+the log's fence (an empty append, under the log's writers' lock) before the
+grant is written and returned, so a holder paused past its TTL is FencedOut at
+its next append even if the new holder has not written yet. Without ``fence``
+the old holder is fenced only once the new holder appends. The new token is
+also above the newest the log has seen, so a fence raised by another lease
+store (or a lease directory lost and made again) never locks the holders out.
+
 Expiry is judged by this store's clock: ``now_ms`` (default: the machine's
 wall clock, shared by every process on the machine), never by the holder.
 ``fcntl`` is imported lazily so the module imports in Pyodide (where the
@@ -48,6 +56,8 @@ from schemalog.log.side_files import (
     read_side_file,
     replace_side_file,
 )
+from schemalog.log.store.errors import FencedOut
+from schemalog.log.store.port import EventStore
 from schemalog.model.names import validate_token
 
 __all__ = ["FileLeaseStore", "parse_grant"]
@@ -143,13 +153,27 @@ class FileLeaseStore:
     def _write(path: Path, grant: Grant) -> None:
         replace_side_file(str(path), json.dumps(asdict(grant), sort_keys=True).encode())
 
-    def acquire(self, resource: str, holder: str, ttl_ms: int) -> Lease:
+    def acquire(
+        self, resource: str, holder: str, ttl_ms: int, *, fence: EventStore | None = None
+    ) -> Lease:
+        """The lease on ``resource``, or LeaseHeld; with ``fence`` (the log the lease
+        guards) the log's fence is raised to the new token before the grant is written
+        (module docstring), so no append of an earlier holder lands after this returns."""
         validate_token(holder, "holder")
         check_ttl(ttl_ms)
         with self._locked(resource) as path:
             grant = self._read(path)
             last = grant.token if grant else 0
-            new = decide_acquire(grant, last, resource, holder, ttl_ms, self.now_ms())
+            now = self.now_ms()
+            new = decide_acquire(grant, last, resource, holder, ttl_ms, now)
+            if fence is not None:
+                try:
+                    fence.append([], expected=None, fencing_token=new.token)
+                except FencedOut as exc:  # the log saw a newer token: start above it
+                    new = decide_acquire(
+                        grant, max(last, exc.newest), resource, holder, ttl_ms, now
+                    )
+                    fence.append([], expected=None, fencing_token=new.token)
             self._write(path, new)
         return Lease(resource, holder, new.token, new.expires_at_ms)
 

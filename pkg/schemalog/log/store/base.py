@@ -43,7 +43,16 @@ from schemalog.model.clock import DEFAULT_MAX_DRIFT_MS
 from schemalog.model.events import Event
 from schemalog.model.parts import parse_event_id
 
-__all__ = ["IdIndex", "LineStore", "line_checksum", "line_event", "line_id", "line_parents"]
+__all__ = [
+    "MAX_FENCING_TOKEN",
+    "IdIndex",
+    "LineStore",
+    "check_fencing_token",
+    "line_checksum",
+    "line_event",
+    "line_id",
+    "line_parents",
+]
 
 _SUM_START = len(b'{"checksum":"')
 _SUM_END = _SUM_START + len(CHECKSUM_PREFIX) + 64
@@ -51,6 +60,18 @@ _RECORD_PREFIX = b'{"checksum":"sha256-v'  # either record format (v1 or v2)
 _EVENT_START = _SUM_END + len(b'","event":')
 _CURSOR_RE = re.compile(r"c1\.(0|[1-9][0-9]{0,15})\.([0-9a-f]{16})\Z")
 _MERGE_AT = 65536
+
+
+# A fencing token is what a lease grants: an integer in 0..2**63-1 (a BIGINT, the fence
+# file's decimal). One outside it is refused before anything is written: stored, it
+# would be a fence that no store reads back (the log locked for every writer).
+MAX_FENCING_TOKEN = 2**63 - 1
+
+
+def check_fencing_token(token: object) -> None:
+    """ValueError unless ``token`` is None or an int in 0..MAX_FENCING_TOKEN."""
+    if token is not None and (type(token) is not int or not 0 <= token <= MAX_FENCING_TOKEN):
+        raise ValueError(f"fencing token must be an int in 0..2**63-1, got {token!r}")
 
 
 # ---------------------------------------------------------------- raw line fields
@@ -450,6 +471,7 @@ class LineStore:
         fencing_token: int | None = None,
     ) -> Head:
         self._check_open()
+        check_fencing_token(fencing_token)
         with self._exclusive():
             return self._append_locked(events, expected, fencing_token)
 

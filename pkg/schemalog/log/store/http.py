@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit
 from schemalog.encoding.codec import ChainVerifier, DecodeFailure, decode_record, encode_record
 from schemalog.errors import ClockDriftError
 from schemalog.log.lease.port import Lease, LeaseHeld, LeaseLost
-from schemalog.log.store.base import line_checksum, line_id
+from schemalog.log.store.base import check_fencing_token, line_checksum, line_id
 from schemalog.log.store.errors import (
     AppendConflict,
     BadCursor,
@@ -184,6 +184,12 @@ class HttpStore:
         raise self._error(reply.status, info, reply.body)
 
     def _error(self, status: int, info: dict[str, Any], body: bytes) -> Exception:
+        try:
+            return self._known_error(status, info, body)
+        except (KeyError, TypeError, ValueError):  # an error body missing its facts
+            return self._not_served(f"a request (HTTP {status})", f"{info!r:.80}")
+
+    def _known_error(self, status: int, info: dict[str, Any], body: bytes) -> Exception:
         kind = info.get("error")
         if kind == "append_conflict":
             return AppendConflict(info.get("expected"), info.get("actual"))
@@ -209,17 +215,44 @@ class HttpStore:
             return StoreReadOnly(self.name, str(info.get("reason")))
         if status == 401:
             return Unauthorized(self.name)
-        text = body[:500].decode("utf-8", "replace")
+        text = " ".join(body[:2000].decode("utf-8", "replace").split())[:160]
         return StoreUnavailable(self.name, f"HTTP {status}: {info.get('reason') or text}")
 
-    def _head_of(self, info: dict[str, Any]) -> Head:
+    # An answer that is not the service's (another server at that URL, a proxy's page)
+    # is StoreUnavailable naming what came, never a traceback or a wrong position.
+
+    def _not_served(self, what: str, got: str) -> StoreUnavailable:
+        return StoreUnavailable(
+            self.name,
+            f"the answer to {what} is not schemalog serve's ({got}): is this a served log?",
+        )
+
+    def _json(self, reply: Reply, what: str) -> Any:
+        try:
+            return reply.json()
+        except (ValueError, RecursionError):
+            shown = " ".join(reply.body[:200].decode("utf-8", "replace").split())[:80]
+            raise self._not_served(what, f"not JSON: {shown!r}") from None
+
+    def _header_int(self, reply: Reply, name: str) -> int:
+        text = reply.headers.get(name.lower(), "")
+        if not (text.isascii() and text.isdigit() and len(text) <= 18):
+            raise self._not_served(name, f"header {name}: {text!r:.40}")
+        return int(text)
+
+    def _head_of(self, info: Any) -> Head:
+        ok = type(info) is dict and type(info.get("position")) is int and info["position"] >= 0
+        ok = ok and (info.get("checksum") is None or type(info.get("checksum")) is str)
+        ok = ok and (info.get("fence") is None or type(info.get("fence")) is int)
+        if not ok:
+            raise self._not_served("head", f"{info!r:.80}")
         self._fence = info.get("fence")
-        return Head(int(info["position"]), info["checksum"])
+        return Head(info["position"], info["checksum"])
 
     # ------------------------------------------------ the port
 
     def head(self) -> Head:
-        return self._head_of(self._call("GET", "/head").json())
+        return self._head_of(self._json(self._call("GET", "/head"), "head"))
 
     def __len__(self) -> int:
         return self.head().position
@@ -237,6 +270,7 @@ class HttpStore:
     ) -> Head:
         if self._closed:
             raise StoreClosed(self.name)
+        check_fencing_token(fencing_token)
         prev = expected
         lines = []
         for event in events:
@@ -249,14 +283,14 @@ class HttpStore:
         if fencing_token is not None:
             headers[TOKEN_HEADER] = str(fencing_token)
         body = b"".join(line + b"\n" for line in lines)
-        return self._head_of(self._call("POST", "/append", body, headers).json())
+        return self._head_of(self._json(self._call("POST", "/append", body, headers), "append"))
 
     def read(self, after: str | None = None, limit: int = 1000) -> Page:
         if type(limit) is not int or limit < 1:
             raise ValueError(f"limit must be a positive int, got {limit!r}")
         query = f"?limit={limit}" + ("" if after is None else f"&after={quote(after, safe='')}")
         reply = self._call("GET", "/records" + query)
-        start = int(reply.headers[START_HEADER.lower()])
+        start = self._header_int(reply, START_HEADER)
         cursor = reply.headers.get(CURSOR_HEADER.lower())
         records = []
         chain: ChainVerifier | None = None
@@ -284,7 +318,7 @@ class HttpStore:
                 query += f"&stop={stop}"
             reply = self._call("GET", "/raw" + query)
             if stop is None:  # the log's length when the iteration began, as local stores do
-                stop = int(reply.headers[COUNT_HEADER.lower()])
+                stop = self._header_int(reply, COUNT_HEADER)
             nbytes = len(reply.body)
             lines = _lines(reply.body)
             del reply  # its body, a second copy of the chunk's bytes
@@ -324,7 +358,7 @@ class HttpStore:
                     raise RecordTooLarge(exc.position, exc.size, max_chunk_bytes) from None
                 reply = raw(exc.size)  # that record alone
             if stop is None:  # the log's length when the iteration began, as iter_raw
-                stop = int(reply.headers[COUNT_HEADER.lower()])
+                stop = self._header_int(reply, COUNT_HEADER)
             body = reply.body
             del reply
             if not body:
@@ -336,7 +370,10 @@ class HttpStore:
         return pos
 
     def heads(self) -> tuple[str, ...]:
-        return tuple(self._call("GET", "/heads").json())
+        heads = self._json(self._call("GET", "/heads"), "heads")
+        if type(heads) is not list or not all(type(h) is str for h in heads):
+            raise self._not_served("heads", f"{heads!r:.80}")
+        return tuple(heads)
 
     def event_ids(self) -> Iterator[str]:
         for chunk in self.iter_raw(0):

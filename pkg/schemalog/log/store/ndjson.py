@@ -75,6 +75,7 @@ from reads, and reported with ``quarantine=None``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import json
 import os
@@ -87,7 +88,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from schemalog.encoding.codec import DecodeFailure, decode_record
+from schemalog.encoding.codec import DEFAULT_MAX_EVENT_BYTES, DecodeFailure, decode_record
 from schemalog.log.side_files import (
     CROSS_PROCESS_LOCK,
     SideFileUnreadable,
@@ -168,9 +169,17 @@ class _Segment:
         return (len(self.mark_lines) + len(self.mark_offsets)) * 8
 
 
+# No record line is longer than this (an event of at most DEFAULT_MAX_EVENT_BYTES and
+# its envelope: two checksums and the keys, under 200 bytes). A longer line, or a tail
+# longer than this, is no record and no torn one: the scan skips it without holding
+# it (a disk image or a binary file has no newline for gigabytes).
+MAX_LINE_BYTES = DEFAULT_MAX_EVENT_BYTES + 1024
+
+
 @dataclass(slots=True)
 class _Scan:
-    tail: bytes = b""  # bytes after the last newline
+    tail: bytes = b""  # bytes after the last newline (the first MAX_LINE_BYTES + 1)
+    tail_size: int = 0  # their number
     bad_line: int = -1  # index in the segment of the first badly framed line
     bad_reason: str = ""
 
@@ -277,17 +286,42 @@ def _scan(f: BinaryIO, seg: _Segment, check: bool) -> _Scan:
         if not buf:
             break
         nl = buf.rfind(b"\n")
-        while nl < 0:  # a line longer than a block
-            more = f.read(BLOCK_BYTES)
-            if not more:
+        if nl < 0:  # a line longer than a block: read on while it can be a record
+            parts = [buf]
+            total = len(buf)
+            while total <= MAX_LINE_BYTES:
+                more = f.read(BLOCK_BYTES)
+                if not more:
+                    break
+                k = more.rfind(b"\n")
+                parts.append(more)
+                if k >= 0:
+                    nl = total + k
+                    total += len(more)
+                    break
+                total += len(more)
+            if len(parts) > 1:
+                buf = b"".join(parts)
+            del parts
+        if nl < 0 and len(buf) > MAX_LINE_BYTES:
+            # a line longer than any record: find its end without holding it
+            size = _skip_line(f, len(buf))
+            if size < 0:  # no newline: it is the tail
+                result.tail, result.tail_size = buf[: MAX_LINE_BYTES + 1], -size
                 break
-            k = more.rfind(b"\n")
-            if k >= 0:
-                nl = len(buf) + k
-            buf += more
-            del more
+            if check:
+                result.bad_line = line
+                result.bad_reason = f"a line of {size:,} bytes: longer than any record"
+                return result
+            if base >= next_mark:
+                mark_lines.append(line)
+                mark_offsets.append(base)
+                next_mark = base + MARK_BYTES
+            last, line, base = base, line + 1, base + size
+            f.seek(base)
+            continue
         if nl < 0:
-            result.tail = buf
+            result.tail, result.tail_size = buf, len(buf)
             break
         stop = nl + 1  # buf[:stop] holds whole lines
         cur, cur_line = 0, line  # a line start in buf and its number
@@ -321,6 +355,43 @@ def _scan(f: BinaryIO, seg: _Segment, check: bool) -> _Scan:
         del buf
     seg.end, seg.count, seg.last = base, line, last
     return result
+
+
+def _torn_record(tail: bytes, size: int) -> bool:
+    """Whether the ``size`` bytes after a log's last newline (``tail``: their head) can be
+    a record an append did not finish: a record line's beginning, or zeros (file space
+    a crash left unwritten), and no longer than a record line."""
+    if size > MAX_LINE_BYTES:
+        return False
+    head = tail[: len(_PREFIX)]
+    return _PREFIX.startswith(head) or not tail.strip(b"\0")
+
+
+def _refuse_untorn(seg: _Segment, tail: bytes, size: int) -> None:
+    """CorruptLog unless the tail of ``seg`` can be a torn record (``_torn_record``)."""
+    if not _torn_record(tail, size):
+        shown = tail[:24].decode("ascii", "backslashreplace")
+        raise CorruptLog(
+            seg.path,
+            seg.count + 1,
+            seg.first + seg.count,
+            f"the {size:,} bytes after the last newline ({shown!r}...) are no torn "
+            "record: not the start of a record line, or longer than any; left in place",
+        )
+
+
+def _skip_line(f: BinaryIO, have: int) -> int:
+    """Read on to the end of a line whose first ``have`` bytes were read: its size with
+    the newline, or minus the bytes up to the end of the file when it has none."""
+    size = have
+    while True:
+        piece = f.read(BLOCK_BYTES)
+        if not piece:
+            return -size
+        k = piece.find(b"\n")
+        if k >= 0:
+            return size + k + 1
+        size += len(piece)
 
 
 def _first_bad(buf: bytes, stop: int) -> tuple[int, str]:
@@ -403,11 +474,15 @@ class NdjsonStore(LineStore):
         if not os.path.exists(path):
             if not create or readonly:
                 raise StoreMissing(path)
-            if path.endswith(".ndjson"):
-                with open(path, "xb"):
-                    pass
-            else:
-                os.mkdir(path)  # never its parent folders: a missing folder is an error
+            if os.path.islink(path):  # never made through a link that points nowhere
+                raise NotALog(path, f"a symbolic link to {os.readlink(path)}, which is not there")
+            # another writer may make it between the test and here: then it is there
+            with contextlib.suppress(FileExistsError):
+                if path.endswith(".ndjson"):
+                    with open(path, "xb"):
+                        pass
+                else:
+                    os.mkdir(path)  # never its parent folders: a missing folder is an error
         store = cls(path, os.path.isdir(path), segment_bytes, readonly, durable, **options)
         store._load_fence()
         store._index(verify)
@@ -463,8 +538,9 @@ class NdjsonStore(LineStore):
                         "segment ends without a newline but is not the last segment",
                     )
                 if self.readonly:
-                    self._recover(seg, scan.tail)  # hidden, nothing written
+                    self._recover(seg, scan.tail, scan.tail_size)  # hidden, nothing written
                 else:
+                    _refuse_untorn(seg, scan.tail, scan.tail_size)  # (no lock file made)
                     self._recover_locked()
             first += seg.count
         if verify and self._count() > 0:
@@ -495,18 +571,26 @@ class NdjsonStore(LineStore):
         if result.prev != prev:
             raise self._corrupt(pos, link_broken(result.prev, prev))
 
-    def _recover(self, seg: _Segment, tail: bytes) -> None:
-        """Quarantine a torn tail (``tail`` = the bytes after ``seg.end``), then cut it off."""
+    def _recover(self, seg: _Segment, tail: bytes, size: int) -> None:
+        """Quarantine a torn tail (the ``size`` bytes after ``seg.end``, ``tail`` their
+        first MAX_LINE_BYTES + 1 at most), then cut it off.
+
+        Only what can be a torn record is cut: the head of a record line (or zeros a
+        crash left), no longer than one. Anything else is no crash of ours (a file that
+        is no log, bytes someone appended): CorruptLog, and nothing is moved or cut.
+        """
         position = seg.first + seg.count
+        if not self.readonly:
+            _refuse_untorn(seg, tail, size)
         decoded = decode_record(tail, position)
-        reason = f"torn last line: {len(tail)} bytes without a trailing newline"
+        reason = f"torn last line: {size} bytes without a trailing newline"
         if isinstance(decoded, DecodeFailure):
             reason += f" ({decoded.reason})"
         else:
             reason += " (a complete record whose newline was lost)"
         if self.readonly:
-            self._hidden_tail = len(tail)
-            self.recovered = Recovered(position, seg.path, seg.end, len(tail), reason, None)
+            self._hidden_tail = size
+            self.recovered = Recovered(position, seg.path, seg.end, size, reason, None)
             return
         entry = {
             "bytes_b64": base64.b64encode(tail).decode("ascii"),
@@ -634,8 +718,8 @@ class NdjsonStore(LineStore):
             return
         f = self._handle(seg.path)
         f.seek(seg.end)
-        tail = f.read(size - seg.end)
-        self._recover(seg, tail)
+        tail = f.read(min(size - seg.end, MAX_LINE_BYTES + 1))
+        self._recover(seg, tail, size - seg.end)
 
     def _write(self, lines: list[bytes]) -> None:
         """Write whole lines at the end, fsync; on any OS error cut back and raise.

@@ -47,7 +47,7 @@ from schemalog.encoding.codec import ChainVerifier, DecodeFailure, decode_record
 from schemalog.errors import SchemalogError
 from schemalog.history.known_ids import KnownIds, id_digest
 from schemalog.log.store.base import line_checksum, line_id
-from schemalog.log.store.ndjson import BLOCK_BYTES, segment_paths
+from schemalog.log.store.ndjson import BLOCK_BYTES, MAX_LINE_BYTES, segment_paths
 from schemalog.log.store.port import EventStore
 
 __all__ = [
@@ -391,26 +391,57 @@ def _file_lines(paths: list[str], opener: Callable[[str], BinaryIO]) -> LineSour
     return lambda: _lines(paths, opener)
 
 
+class Overlong(bytes):
+    """The head of a line longer than any record (``MAX_LINE_BYTES + 1`` bytes of it);
+    ``size`` is the line's length. Such a line is never held whole: a file with no
+    newline for gigabytes (a disk image) is read once, in blocks, in bounded memory."""
+
+    size: int
+
+    def __new__(cls, head: bytes, size: int) -> Overlong:
+        obj = super().__new__(cls, head[: MAX_LINE_BYTES + 1])
+        obj.size = size
+        return obj
+
+
 def _lines(
     paths: list[str], opener: Callable[[str], BinaryIO]
 ) -> Iterator[tuple[int, bytes, bool]]:
-    """(segment index, line, complete) for every line; an incomplete one only at a segment's end."""
+    """(segment index, line, complete) for every line; an incomplete one only at a segment's end.
+
+    A line longer than any record comes as an ``Overlong`` (its head and size)."""
     for seg_index, seg in enumerate(paths):
         with opener(seg) as f:
             carry = b""
+            long = 0  # inside an over-long line: its bytes so far (carry holds its head)
             while True:
                 block = f.read(BLOCK_BYTES)
                 if not block:
                     break
+                if long:
+                    k = block.find(b"\n")
+                    if k < 0:
+                        long += len(block)
+                        continue
+                    yield seg_index, Overlong(carry, long + k), True
+                    carry, long, block = b"", 0, block[k + 1 :]
                 buf = carry + block if carry else block
                 del block
                 lines = buf.split(b"\n")
                 del buf  # the lines hold its bytes
                 carry = lines.pop()
                 for line in lines:
-                    yield seg_index, line, True
+                    yield (
+                        seg_index,
+                        line if len(line) <= MAX_LINE_BYTES else Overlong(line, len(line)),
+                        True,
+                    )
                 del lines  # before the next block is read
-            if carry:
+                if len(carry) > MAX_LINE_BYTES:
+                    long, carry = len(carry), carry[: MAX_LINE_BYTES + 1]
+            if long:
+                yield seg_index, Overlong(carry, long), False
+            elif carry:
                 yield seg_index, carry, False
 
 
@@ -460,6 +491,9 @@ def _verify(
         if index != seg_index:
             seg_index, line_no = index, 0
         line_no += 1
+        if isinstance(line, Overlong):  # (never a torn record either: refused as such)
+            end = "" if complete else " without a trailing newline"
+            return report(line, f"a line of {line.size:,} bytes{end}: longer than any record")
         if not complete:
             last = seg_index == len(paths) - 1
             if last and allow_torn_tail:
