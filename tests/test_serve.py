@@ -449,3 +449,37 @@ def test_cli_verify_and_merge_take_log_urls(
     assert served == local.read_bytes()
     r = cli("merge", pg_first, "-o", target)
     assert r.returncode == 2 and "not empty" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("target", ["http-ndjson", "postgresql", "http-postgresql"])
+def test_record_writes_to_a_shared_log_by_its_url(
+    target: str, ndjson_service: Service, pg_service: Service, pg_url: str, folder: Path
+) -> None:
+    """``schemalog record URL``: the statements become events of the shared log, each
+    writer chained on the head it read; a dry run and a refused statement write nothing."""
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "schemalog", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+    log = fresh_log()
+    url = {
+        "http-ndjson": ndjson_service.log_url(log),
+        "postgresql": f"{pg_url}?log={log}",
+        "http-postgresql": pg_service.log_url(log),
+    }[target]
+    r = cli("record", url, "--dry-run", "-e", "CREATE NODE TABLE A(id INT64 PRIMARY KEY)")
+    assert r.returncode == 0, r.stderr
+    assert cli("verify", url).returncode != 0  # the dry run made no log
+    for origin, ddl in (("w1", "CREATE NODE TABLE A(id INT64 PRIMARY KEY)"),
+                        ("w2", "ALTER TABLE A ADD name STRING")):  # fmt: skip
+        r = cli("record", url, "--origin", origin, "-e", ddl)
+        assert r.returncode == 0, r.stderr
+    refused = cli("record", url, "-e", "CREATE NODE TABLE a(k INT64 PRIMARY KEY)")
+    assert refused.returncode == 1 and "name-taken" in refused.stderr, refused.stderr
+    r = cli("replay", url, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["position"] == 2
+    assert cli("verify", url).returncode == 0
+    if target == "http-ndjson":  # the service's own file holds the two records
+        assert len((folder / f"{log}.ndjson").read_bytes().splitlines()) == 2

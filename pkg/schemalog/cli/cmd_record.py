@@ -18,7 +18,12 @@ from schemalog.cli.output import UsageError, print_json
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("record", help="record Cypher DDL (a file or statements) as events")
-    p.add_argument("log", metavar="LOG", help="an .ndjson file or a directory of segments")
+    p.add_argument(
+        "log",
+        metavar="LOG",
+        help="a log: .ndjson file, segment folder, postgresql://...?log=NAME or "
+        "http://HOST/logs/NAME (made if not there)",
+    )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("-f", "--file", metavar="FILE", help="a file of DDL statements ('-': stdin)")
     src.add_argument("-e", "--execute", metavar="STATEMENTS", help="DDL statements")
@@ -51,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     from schemalog.api import SchemaLog
     from schemalog.kuzu.ddl import ddl_for_event
     from schemalog.kuzu.ddl_lex import DdlError
+    from schemalog.log.store import MemoryStore, StoreMissing
+    from schemalog.log.store.locate import is_url, open_store
     from schemalog.log.store.ndjson import NdjsonStore
     from schemalog.model.names import validate_token
     from schemalog.model.schema import Applied, apply
@@ -59,7 +66,13 @@ def run(args: argparse.Namespace) -> int:
         validate_token(args.origin, "origin")  # before the log is made: a refusal makes nothing
     text = _text(args)
     source = "-e" if args.execute is not None else args.file
-    if args.dry_run and not os.path.exists(args.log):
+    if is_url(args.log):  # a shared log: the store's appends guard it (expected head)
+        try:
+            store = open_store(args.log, create=not args.dry_run, readonly=args.dry_run)
+        except StoreMissing:  # (a dry run on a log not made yet)
+            store = MemoryStore()
+        log = SchemaLog(store, origin=args.origin)
+    elif args.dry_run and not os.path.exists(args.log):
         log = SchemaLog.in_memory(origin=args.origin)
     elif args.dry_run:  # read only: a dry run writes nothing, not even a torn tail's cut
         log = SchemaLog(NdjsonStore.open(args.log, readonly=True), origin=args.origin)
