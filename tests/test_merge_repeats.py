@@ -110,6 +110,19 @@ def _merged_replays_cleanly(
     return report
 
 
+def _n_left_out_then_made(definition: int) -> tuple[_Writers, list[Event], Event, Event]:
+    """The first test's store up to c's N (made with ``_node_def("N", definition)``): the
+    writers, the store, a's N and c's N."""
+    w = _Writers()
+    root = w.make("r", 0, [], _node_def("N", 0))
+    rename = w.make("a", 10, [root], RenameTable(root.id, "K"))
+    drop = w.make("b", 15, [root], DropTable(root.id))
+    a_n = w.make("a", 20, [rename], _node_def("N", 0))
+    (keep_drop,) = _decided([root, rename, drop], [drop])
+    c_n = w.make("c", 30, [a_n, keep_drop], _node_def("N", definition))
+    return w, [root, rename, a_n, drop, keep_drop, c_n], a_n, c_n
+
+
 def test_a_table_made_again_after_it_was_left_out_is_a_duplicate(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -118,16 +131,10 @@ def test_a_table_made_again_after_it_was_left_out_is_a_duplicate(
     N came before b's drop (the old N held the name): rejected, left out with a's lost
     rename. c, who saw that, makes N again and comments on it. In causal order a's N
     applies; c's N is a's made again, and c's comment and rename land on a's N."""
-    w = _Writers()
-    root = w.make("r", 0, [], _node_def("N", 0))
-    rename = w.make("a", 10, [root], RenameTable(root.id, "K"))
-    drop = w.make("b", 15, [root], DropTable(root.id))
-    a_n = w.make("a", 20, [rename], _node_def("N", 0))
-    (keep_drop,) = _decided([root, rename, drop], [drop])
-    c_n = w.make("c", 30, [a_n, keep_drop], _node_def("N", 0))
+    w, store, a_n, c_n = _n_left_out_then_made(0)
     comment = w.make("c", 40, [c_n], CommentOnTable(c_n.id, "c's"))
     rename_v = w.make("c", 50, [comment], RenameProperty(c_n.id, f"{c_n.id}/p1", "w"))
-    store = [root, rename, a_n, drop, keep_drop, c_n, comment, rename_v]
+    store += [comment, rename_v]
     _store_replays_cleanly(store, a_n, c_n)
     report = _merged_replays_cleanly(store, a_n, c_n, monkeypatch)
     (n,) = report.state.tables.values()
@@ -264,13 +271,6 @@ def test_the_rule_asks_for_the_identical_change_in_the_events_own_past() -> None
 )
 def test_a_table_made_otherwise_after_it_was_left_out() -> None:
     """The first test's store, but c makes N with a STRING v: no change made again."""
-    w = _Writers()
-    root = w.make("r", 0, [], _node_def("N", 0))
-    rename = w.make("a", 10, [root], RenameTable(root.id, "K"))
-    drop = w.make("b", 15, [root], DropTable(root.id))
-    a_n = w.make("a", 20, [rename], _node_def("N", 0))
-    (keep_drop,) = _decided([root, rename, drop], [drop])
-    c_n = w.make("c", 30, [a_n, keep_drop], _node_def("N", 1))
-    store = [root, rename, a_n, drop, keep_drop, c_n]
+    _, store, a_n, c_n = _n_left_out_then_made(1)
     _store_replays_cleanly(store, a_n, c_n)
     assert_replays_and_applies(merge_events([store]), engine=False)
