@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from schemalog.encoding.codec import encode_record
 from schemalog.history.merge import merge_events, replay_merged, resolution_event
 from schemalog.log.replay import replay
 from schemalog.log.store.port import RawChunk
@@ -36,6 +35,7 @@ from schemalog.model.events import (
     build_rel_table,
     new_event,
 )
+from test_codec import encode_log
 from test_merge_holders import _resumed_replays_agree
 from test_merge_replays import RESOLVING, _node_def, _problems, assert_replays_and_applies
 from test_replay_fused import assert_same
@@ -67,18 +67,9 @@ def _decided(events: Sequence[Event], winners: Sequence[Event]) -> list[Event]:
     return out
 
 
-def _lines(events: Sequence[Event]) -> list[bytes]:
-    out, prev = [], None
-    for event in events:
-        line = encode_record(event, prev)
-        prev = line[13 : line.index(b'"', 13)].decode()
-        out.append(line)
-    return out
-
-
 def _store_replays_cleanly(store: Sequence[Event], left_out: Event, made_again: Event) -> None:
     """In the store's order ``left_out`` goes with its loser and ``made_again`` applies."""
-    report = replay([RawChunk(0, _lines(store), 0)])
+    report = replay([RawChunk(0, encode_log(list(store)), 0)])
     assert _problems(report) == [] and report.ok
     kinds = {s.event_id: s.kind for s in report.skipped}
     assert kinds.get(left_out.id) == "with-loser" and made_again.id not in kinds

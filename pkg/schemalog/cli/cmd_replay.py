@@ -131,11 +131,7 @@ def run(args: argparse.Namespace) -> int:
     if args.on_corrupt == "skip" and (args.expect_head or args.expect_log):
         missing = _anchor_missing(args.log, args.expect_head, args.expect_log)
         if missing is not None:
-            if args.json:
-                print_json({"command": "replay", "error": missing, "exit": 1, "ok": False})
-            else:
-                print(f"schemalog replay: {missing}", file=sys.stderr)
-            return 1
+            return _finding(args, missing, missing)
     # verify=False: the replay checks every record itself, and under --on-corrupt
     # skip a damaged line must reach it instead of failing the open.
     store = open_store(args.log, readonly=True, verify=False)
@@ -190,11 +186,7 @@ def run(args: argparse.Namespace) -> int:
         )
     refused = torn_note is not None and not args.allow_torn_tail
     if unsound is not None:
-        if args.json:
-            print_json({"command": "replay", "error": unsound, "exit": 1, "ok": False})
-        else:
-            print(f"schemalog replay: {args.log}: replayed, but {unsound}", file=sys.stderr)
-        return 1
+        return _finding(args, unsound, f"{args.log}: replayed, but {unsound}")
     if tracer is not None:
         try:
             tracer.write_json(args.trace)
@@ -296,3 +288,12 @@ def _print_text(log: str, report: Any, tracer: Any) -> None:
         )
     if tracer is not None:
         print(tracer.summary(), file=sys.stderr)
+
+
+def _finding(args: argparse.Namespace, error: str, text: str) -> int:
+    """Exit 1 with a finding about the log (``error`` in JSON, ``text`` on stderr)."""
+    if args.json:
+        print_json({"command": "replay", "error": error, "exit": 1, "ok": False})
+    else:
+        print(f"schemalog replay: {text}", file=sys.stderr)
+    return 1
